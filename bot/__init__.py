@@ -1,0 +1,1 @@
+"""paperbot's outside: the Slack app, delivery, the scheduler and the ``paperbot`` command."""

@@ -1,0 +1,12 @@
+"""paperbot's domain: sources, parsing, the paper store, search, ranking, summaries, rendering.
+
+The ingest pipeline, per source::
+
+    due sources | fetch (fetch.py) | parse (sources/) | normalize (normalize.py) | store (store.py)
+
+The weekly digest::
+
+    week window | candidates (store.py) | rank (rank.py) | summarize (summarize.py) | render (render.py)
+
+Nothing in this package imports Slack; ``bot/`` depends on ``digests/``, never the reverse.
+"""

@@ -1,0 +1,165 @@
+"""Frozen records that cross stage boundaries (parse -> normalize -> store -> rank -> render).
+
+No library object (feedparser dicts, httpx responses, ORM rows) ever leaves its module;
+these records are what the stages hand each other. Every datetime is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class SourceKind(StrEnum):
+    """Every kind of document paperbot can read. The value is what ``--kind`` takes."""
+
+    ARXIV = "arxiv"  # arXiv listing feed, RSS 2.0 or Atom (rss.arxiv.org)
+    ARXIV_API = "arxiv-api"  # arXiv API Atom response (export.arxiv.org/api/query)
+    FEED = "feed"  # any other RSS/Atom feed
+    HF_DAILY = "hf-daily"  # Hugging Face Daily Papers JSON
+    WEEKLY_MD = "weekly-md"  # DAIR.AI "ML Papers of the Week" Markdown README
+    WEEKLY_JA = "weekly-ja"  # a weekly list translated to Japanese (title "JP / EN" blocks)
+    NOTES_HTML = "notes-html"  # paper-notes tag page, Jekyll HTML
+    NOTES_TEXT = "notes-text"  # paper-notes tag page, rendered text
+    PAPER_PAGE = "paper-page"  # per-paper summary page with related papers
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """Where the paper can be read. ``abs`` is the landing page (arXiv abs preferred)."""
+
+    abs: str | None = None
+    pdf: str | None = None
+    code: str | None = None
+    other: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """What a source says about a paper's importance, as seen at parse time."""
+
+    upvotes: int | None = None  # Hugging Face upvotes (they keep growing: a snapshot)
+    comments: int | None = None  # discussion count where the source has one
+    position: int | None = None  # 1-based rank in a curated list (weekly digests)
+    pick: bool = False  # a curator picked it (weekly digest entry, "Admin'sPick" tag)
+    related: bool = False  # only listed as related to another paper: a weak signal
+    score: float | None = None  # the source's own relevance score, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One paper as one source saw it. Parsers return these; nothing else.
+
+    Identity fields are already normalized by the parser through ``digests.normalize``:
+    ``arxiv_id`` is versionless canonical (``2403.04224``, ``math/0611800``) with the
+    version apart, ``doi`` is lowercased without resolver prefix.
+    """
+
+    title: str
+    arxiv_id: str | None = None
+    arxiv_version: int | None = None
+    doi: str | None = None
+    url: str | None = None  # the link this source gives for the paper
+    authors: tuple[str, ...] = ()
+    abstract: str | None = None  # the paper's abstract (usually English)
+    summary: str | None = None  # the source's own short summary of the paper
+    summary_lang: str | None = None  # "ja" / "en" for ``summary``; None if unknown
+    ai_summary: str | None = None  # a machine summary the source provides
+    comment: str | None = None  # the source's comment / note on the paper
+    title_alt: str | None = None  # a translated title (e.g. Japanese)
+    links: Links = field(default_factory=Links)
+    tags: tuple[str, ...] = ()  # tag labels as the source writes them (normalized later)
+    categories: tuple[str, ...] = ()  # arXiv categories, primary first
+    published: datetime | None = None  # when the source announced / mentioned it (UTC)
+    announce_type: str | None = None  # arXiv: new | cross | replace | replace-cross
+    signals: Signals = field(default_factory=Signals)
+    source_item_id: str | None = None  # the source's own id for the item (guid, note URL)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDocument:
+    """What a parser makes of one document."""
+
+    kind: SourceKind
+    entries: tuple[Entry, ...]
+    skipped: int = 0  # entries that could not be read (each logged with a reason)
+    problems: tuple[str, ...] = ()  # one line per skipped entry / oddity, for the report
+    title: str | None = None  # the document's own title
+    ttl_seconds: int | None = None  # RSS <ttl> or similar hint for the next poll
+    empty_expected: bool = False  # e.g. arXiv on its skip days: an empty feed is normal
+
+
+@dataclass(frozen=True, slots=True)
+class ParseContext:
+    """What a parser may know besides the bytes."""
+
+    url: str | None = None
+    content_type: str | None = None
+    fetched_at: datetime | None = None  # aware UTC; lets parsers infer missing years
+
+
+# --- the weekly digest -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryText:
+    """One text a summary may be made from, with where it came from."""
+
+    text: str
+    origin: str  # "source" (a source's own short summary) | "ai" | "abstract" | "comment"
+    lang: str | None = None  # "ja" / "en" / None when unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a paper is in a digest: one scored signal, with its label for display."""
+
+    code: str  # "sources" | "pick" | "upvotes" | "position" | "recency" | "match" | "related"
+    label: str  # "3 sources", "212 upvotes", "ML Papers of the Week #3"
+    points: float  # what it added to the score
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    """One ranked paper, ready to render."""
+
+    rank: int  # 1-based
+    paper_id: int
+    title: str
+    url: str  # the title link: arXiv abs page when there is one
+    authors: tuple[str, ...]
+    summary: str  # short, plain text (rendering escapes it)
+    tags: tuple[str, ...]  # display forms
+    reasons: tuple[Reason, ...]
+    score: float
+    links: Links = field(default_factory=Links)
+    title_alt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """How one source did in the digest's week, so a thin week can say why."""
+
+    name: str
+    kind: str
+    mentions: int  # mentions it contributed in the week
+    status: str  # "ok" | "empty" (nothing that week) | "failing" (errors that week)
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """A built weekly digest: what rendering turns into Slack messages or terminal text."""
+
+    week: str  # ISO week label, "2025-W34"
+    tz: str  # IANA zone the week was cut in
+    start: datetime  # aware, start of the week in ``tz``
+    end: datetime  # aware, exclusive end
+    items: tuple[DigestItem, ...]
+    scope: str | None = None  # the filter's label: "#Alignment", "tag:Alignment -tag:Survey"
+    candidates: int = 0  # papers considered before the top-N cut
+    sources: tuple[SourceHealth, ...] = ()
+    lang: str | None = None
+    title: str = "Top papers of the week"
+    digest_id: int | None = None  # archive id once stored
