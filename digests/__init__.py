@@ -6,7 +6,7 @@ The ingest pipeline, per source::
 
 The weekly digest::
 
-    week window | candidates (store.py) | rank (rank.py) | summarize (summarize.py) | render (render.py)
+    week window | candidates (store) | rank (rank) | summarize (summarize) | render (render)
 
 Nothing in this package imports Slack; ``bot/`` depends on ``digests/``, never the reverse.
 """

@@ -72,9 +72,7 @@ class ParseError(SourceError):
     operator what is wrong (``expected an RSS or Atom feed, got an HTML page``).
     """
 
-    def __init__(
-        self, message: str, *, url: str | None = None, kind: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, url: str | None = None, kind: str | None = None) -> None:
         super().__init__(message, url=url)
         self.kind = kind
 

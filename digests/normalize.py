@@ -118,8 +118,11 @@ def canonical_url(url: str) -> str:
     host = parts.netloc.lower()
     host = host.removeprefix("www.")
     query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-         if not _TRACKING_PARAMS.match(k)]
+        [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not _TRACKING_PARAMS.match(k)
+        ]
     )
     path = parts.path.rstrip("/") or "/"
     return urlunsplit((scheme, host, path, query, ""))
@@ -144,9 +147,7 @@ def clean_text(text: str) -> str:
     return _WS_RE.sub(" ", text).strip()
 
 
-def paper_key(
-    *, arxiv_id: str | None, doi: str | None, url: str | None, title: str
-) -> str:
+def paper_key(*, arxiv_id: str | None, doi: str | None, url: str | None, title: str) -> str:
     """The canonical key of a paper: the first identity in the chain that is present."""
     if arxiv_id:
         return f"arxiv:{arxiv_id}"
