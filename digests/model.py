@@ -163,3 +163,21 @@ class Digest:
     lang: str | None = None
     title: str = "Top papers of the week"
     digest_id: int | None = None  # archive id once stored
+
+
+@dataclass(frozen=True, slots=True)
+class PaperHit:
+    """One paper found by a lookup (``paperbot query``, ``/paper``)."""
+
+    paper_id: int
+    key: str  # canonical key: "arxiv:2403.04224", "doi:…", "url:…", "title:…"
+    title: str
+    url: str  # best link: arXiv abs page when there is one
+    authors: tuple[str, ...]
+    tags: tuple[str, ...]  # display forms
+    sources: tuple[str, ...]  # names of the sources that mention it
+    summary: str | None  # best short text available (a source's summary or the abstract)
+    first_seen: datetime
+    arxiv_id: str | None = None
+    links: Links = field(default_factory=Links)
+    title_alt: str | None = None
