@@ -181,3 +181,79 @@ class PaperHit:
     arxiv_id: str | None = None
     links: Links = field(default_factory=Links)
     title_alt: str | None = None
+
+
+# --- sources and storage -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """A source as an operator declares it (sources file, CLI, Slack)."""
+
+    name: str
+    location: str  # http(s) URL, file:// URL or local path
+    kind: SourceKind | None = None  # None: detected from the content
+    interval_seconds: int = 6 * 3600
+    tags: tuple[str, ...] = ()  # given to every paper this source lists
+    origin: str = "cli"  # file | cli | slack
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """A stored source with its fetch state and health."""
+
+    id: int
+    name: str
+    location: str
+    kind: SourceKind | None
+    interval_seconds: int
+    tags: tuple[str, ...]
+    origin: str
+    enabled: bool
+    created_at: datetime
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_checked_at: datetime | None = None
+    last_success_at: datetime | None = None
+    next_check_at: datetime | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    last_entry_count: int | None = None
+    health: str | None = None  # None = fine | failing | empty | stale
+    health_reason: str | None = None
+    health_since: datetime | None = None
+    health_notified_at: datetime | None = None
+    paper_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TagRef:
+    """A normalized tag on its way to the store, with where it came from."""
+
+    slug: str
+    display: str
+    kind: str  # tag | category | topic
+    origin: str  # "source:<name>" | "category" | "rule"
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEntry:
+    """An entry with its identities and tags worked out, ready to store."""
+
+    entry: Entry
+    key: str  # canonical paper key (see digests.normalize)
+    url_key: str | None  # canonical URL when the entry has a non-arXiv link
+    title_key: str
+    item_key: str  # identifies the mention within its source
+    tags: tuple[TagRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCounts:
+    """What storing one document changed."""
+
+    new: int = 0  # papers never seen before
+    updated: int = 0  # known papers that gained a version, a field, a mention or a tag
+    unchanged: int = 0

@@ -1,0 +1,102 @@
+"""The one settings object, built once from the environment, validated, then passed down.
+
+Every option lives in ``OPTIONS`` below with its default, so ``paperbot --help`` and the
+README can show them all. Nothing reads ``os.environ`` anywhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digests.errors import ConfigError
+
+# name -> (default, what it does). Slack's own variables are read by bot/config.py.
+OPTIONS: dict[str, tuple[str, str]] = {
+    "DATABASE_URL": ("sqlite:///<data dir>/paperbot.db", "SQLAlchemy URL; postgres:// works"),
+    "PAPERBOT_DATA_DIR": ("~/.local/share/paperbot", "where the SQLite file lives"),
+    "PAPERBOT_SOURCES_FILE": ("<data dir>/sources.toml", "operator-editable sources"),
+    "PAPERBOT_TOPICS_FILE": ("(bundled topics.toml)", "topic-tag rules and tag aliases"),
+    "PAPERBOT_TZ": ("UTC", "default time zone for weeks and schedules"),
+    "PAPERBOT_ALLOW_PRIVATE_NETWORKS": ("0", "1 lets sources live on private addresses"),
+    "PAPERBOT_USER_AGENT": ("paperbot/<version>", "User-Agent sent to sources"),
+    "PAPERBOT_SUMMARY_CHARS": ("280", "longest digest summary"),
+    "PAPERBOT_LLM_BASE_URL": ("(unset)", "OpenAI-compatible endpoint for summaries"),
+    "PAPERBOT_LLM_MODEL": ("(unset)", "model name for that endpoint"),
+    "PAPERBOT_LLM_API_KEY": ("(unset)", "API key for that endpoint (never logged)"),
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _data_dir(environ: Mapping[str, str]) -> Path:
+    if environ.get("PAPERBOT_DATA_DIR"):
+        return Path(environ["PAPERBOT_DATA_DIR"]).expanduser()
+    base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser() / "paperbot"
+
+
+def database_url_from(raw: str) -> str:
+    """Accept the URL forms hosts hand out: ``postgres://`` (Heroku) means psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix) :]
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    data_dir: Path
+    sources_file: Path
+    topics_file: Path | None
+    tz: str = "UTC"
+    allow_private_networks: bool = False
+    user_agent: str | None = None
+    summary_chars: int = 280
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = field(default=None, repr=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        data_dir = _data_dir(env)
+        raw_db = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'paperbot.db'}"
+        tz = env.get("PAPERBOT_TZ") or "UTC"
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ConfigError(
+                f"PAPERBOT_TZ={tz!r} is not a time zone; use an IANA name like Asia/Tokyo"
+            ) from e
+        chars_raw = env.get("PAPERBOT_SUMMARY_CHARS") or "280"
+        try:
+            chars = int(chars_raw)
+        except ValueError as e:
+            raise ConfigError(f"PAPERBOT_SUMMARY_CHARS={chars_raw!r} is not a number") from e
+        if not 40 <= chars <= 2000:
+            raise ConfigError("PAPERBOT_SUMMARY_CHARS must be between 40 and 2000")
+        topics = env.get("PAPERBOT_TOPICS_FILE")
+        return cls(
+            database_url=database_url_from(raw_db),
+            data_dir=data_dir,
+            sources_file=Path(env.get("PAPERBOT_SOURCES_FILE") or data_dir / "sources.toml"),
+            topics_file=Path(topics).expanduser() if topics else None,
+            tz=tz,
+            allow_private_networks=(
+                env.get("PAPERBOT_ALLOW_PRIVATE_NETWORKS", "").lower() in _TRUE
+            ),
+            user_agent=env.get("PAPERBOT_USER_AGENT") or None,
+            summary_chars=chars,
+            llm_base_url=env.get("PAPERBOT_LLM_BASE_URL") or None,
+            llm_model=env.get("PAPERBOT_LLM_MODEL") or None,
+            llm_api_key=env.get("PAPERBOT_LLM_API_KEY") or None,
+        )
