@@ -1,0 +1,626 @@
+"""Summaries: the extractive rules on fixed and generated texts, and the model client
+against a local OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import string
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from digests.errors import ConfigError
+from digests.model import SummaryText
+from digests.summarize import (
+    ELLIPSIS,
+    ExtractiveSummarizer,
+    LLMSettings,
+    LLMSummarizer,
+    MemorySummaryCache,
+    Summarizer,
+    create_summarizer,
+    cut_sentences,
+    extractive_summary,
+    pick_texts,
+    plain_text,
+)
+
+
+def abstract(text: str) -> list[SummaryText]:
+    return [SummaryText(text, "abstract", "en")]
+
+
+# --- extractive: exact outputs ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "max_chars", "expected"),
+    [
+        pytest.param(
+            "Large models (e.g. GPT-4) are strong. Smith et al. show gains of 3.5% in Fig. 2"
+            " over the baseline. We release code.",
+            280,
+            "Large models (e.g. GPT-4) are strong. Smith et al. show gains of 3.5% in Fig. 2"
+            " over the baseline.",
+            id="e.g. et al. Fig. decimal",
+        ),
+        pytest.param(
+            "Code is at https://example.com/a.b. It is MIT licensed. Extra.",
+            280,
+            "Code is at https://example.com/a.b. It is MIT licensed.",
+            id="url",
+        ),
+        pytest.param(
+            "We compare A vs. B as in Eq. 3 and cf. Dr. Lee (No. 5). Version v1.2.3 by"
+            " J. Smith works. Done.",
+            280,
+            "We compare A vs. B as in Eq. 3 and cf. Dr. Lee (No. 5). Version v1.2.3 by"
+            " J. Smith works.",
+            id="vs. Eq. cf. Dr. No. version initials",
+        ),
+        pytest.param(
+            "The answer is no. We show why i.e. the model fails. Third one.",
+            280,
+            "The answer is no. We show why i.e. the model fails.",
+            id="no. before a capital ends",
+        ),
+        pytest.param(
+            "We test on GLUE, SQuAD, etc. The results improve. More.",
+            40,
+            "We test on GLUE, SQuAD, etc.",
+            id="etc. before a capital ends",
+        ),
+        pytest.param(
+            "Is it fast? Yes! It is.",
+            280,
+            "Is it fast? Yes!",
+            id="question and exclamation",
+        ),
+        pytest.param(
+            "First sentence fits. The second one is far too long to fit in the room left.",
+            30,
+            "First sentence fits.",
+            id="second does not fit",
+        ),
+        pytest.param(
+            "This sentence is quite long and goes on and on without any end in sight",
+            30,
+            "This sentence is quite long…",
+            id="cut at a word",
+        ),
+        pytest.param(
+            "We study models, and then we stop somewhere in between.",
+            19,
+            "We study models…",
+            id="no dangling comma before the ellipsis",
+        ),
+        pytest.param(
+            "A very longwordthatkeepsgoingandgoing",
+            20,
+            "A very…",
+            id="long word is dropped, not cut",
+        ),
+        pytest.param(
+            "これは一文目です。これは二文目です！三文目？",
+            280,
+            "これは一文目です。これは二文目です！",
+            id="ja two sentences",
+        ),
+        pytest.param(
+            "これは一文目です。これは二文目です！三文目？",
+            15,
+            "これは一文目です。",
+            id="ja one sentence",
+        ),
+        pytest.param(
+            "本研究では、大規模言語モデルの性能を向上させるための新しい手法を提案し、"
+            "複数のベンチマークで評価した。",
+            40,
+            "本研究では、大規模言語モデルの性能を向上させるための新しい手法を提案し…",
+            id="ja cut at a clause",
+        ),
+        pytest.param(
+            "大規模言語モデルの性能を向上させるための新しい手法を提案して評価した。",
+            20,
+            "大規模言語モデルの性能を向上させるため…",
+            id="ja cut at a character",
+        ),
+        pytest.param(
+            "歴史改変の推測（？）幅広いタスクで高い性能を示した。次の文。",
+            280,
+            "歴史改変の推測（？）幅広いタスクで高い性能を示した。次の文。",
+            id="ja aside is not an end",
+        ),
+        pytest.param(
+            "We propose X-Net. 本研究では新手法を提案する。Third.",
+            280,
+            "We propose X-Net. 本研究では新手法を提案する。",
+            id="mixed",
+        ),
+        pytest.param(
+            "大きな言語モデル(LLM)は、人間の期待に沿う必要がある。\n"
+            "そこで本稿では,LLM とアライメントを分離することを提案する。",
+            280,
+            "大きな言語モデル(LLM)は、人間の期待に沿う必要がある。"
+            "そこで本稿では,LLM とアライメントを分離することを提案する。",
+            id="ja line break joined",
+        ),
+    ],
+)
+def test_extractive_exact(text: str, max_chars: int, expected: str) -> None:
+    assert extractive_summary(abstract(text), max_chars=max_chars) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "<p>We <b>propose</b> a&nbsp;method &amp; a tool.</p><p>It works.</p>",
+            "We propose a method & a tool. It works.",
+        ),
+        ("x<y and z>w holds &lt;always&gt;.", "x<y and z>w holds <always>."),
+        ("<script>alert(1)</script>Safe <i>text</i>.", "Safe text."),
+        (
+            "## Overview\n- **Muse** is a _fast_ model with `code` at"
+            " [the repo](https://github.com/x).\n- It keeps snake_case and N_A.",
+            "Overview Muse is a fast model with code at the repo. It keeps snake_case and N_A.",
+        ),
+        (
+            "Intro to DeepRare.  <br>● DeepRare is built on a 3-tier system.<br>● It wins.",
+            "Intro to DeepRare. DeepRare is built on a 3-tier system. It wins.",
+        ),
+        (
+            "See <https://a.io/x> now. ![image](https://img/1.png) Next.",
+            "See https://a.io/x now. Next.",
+        ),
+        ("Q\\&A with 2 * 3 * 4 apples.", "Q&A with 2 * 3 * 4 apples."),
+        ("**太字**です。\n・項目一\n・項目二", "太字です。項目一項目二"),
+        ("from it[s Claude.ai](http://claude.ai/) assistant", "from its Claude.ai assistant"),
+        ("  many\t\n spaces\u200b here  ", "many spaces here"),
+    ],
+)
+def test_plain_text(text: str, expected: str) -> None:
+    assert plain_text(text) == expected
+
+
+def test_html_only_text_is_skipped_for_the_next() -> None:
+    texts = [
+        SummaryText("<p> </p><img src='x.png'>", "source", "en"),
+        SummaryText("The abstract. Its second sentence.", "abstract", "en"),
+    ]
+    assert extractive_summary(texts) == "The abstract. Its second sentence."
+
+
+def test_no_content_gives_empty() -> None:
+    assert extractive_summary([]) == ""
+    assert extractive_summary([SummaryText("  <br> ", "source"), SummaryText("", "ai")]) == ""
+
+
+def test_max_chars_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_chars"):
+        extractive_summary(abstract("Text."), max_chars=0)
+
+
+# --- extractive: which text ---------------------------------------------------------------
+
+JA_SOURCE = SummaryText("日本語の要約です。二文目です。", "source", "ja")
+EN_ABSTRACT = SummaryText("An English abstract. Second sentence.", "abstract", "en")
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("en", "An English abstract. Second sentence."),
+        ("ja", "日本語の要約です。二文目です。"),
+        ("ja-JP", "日本語の要約です。二文目です。"),
+        (None, "日本語の要約です。二文目です。"),  # no language asked: origin order
+        ("fr", "日本語の要約です。二文目です。"),  # nothing in French: origin order
+    ],
+)
+def test_requested_language_first(lang: str | None, expected: str) -> None:
+    assert extractive_summary([JA_SOURCE, EN_ABSTRACT], lang=lang) == expected
+
+
+def test_language_of_untagged_texts_is_guessed() -> None:
+    texts = [
+        SummaryText("アラインメント調整の研究。", "source"),
+        SummaryText("An alignment study.", "abstract"),
+    ]
+    assert extractive_summary(texts, lang="en") == "An alignment study."
+    assert extractive_summary(texts, lang="ja") == "アラインメント調整の研究。"
+
+
+def test_origin_order() -> None:
+    texts = [
+        SummaryText("Comment.", "comment", "en"),
+        SummaryText("Abstract.", "abstract", "en"),
+        SummaryText("Machine.", "ai", "en"),
+        SummaryText("Own summary.", "source", "en"),
+        SummaryText("Unknown origin.", "elsewhere", "en"),
+    ]
+    assert [t.text for t in pick_texts(texts)] == [
+        "Own summary.",
+        "Machine.",
+        "Abstract.",
+        "Comment.",
+        "Unknown origin.",
+    ]
+    assert extractive_summary(texts[:3]) == "Machine."
+    assert extractive_summary(texts[:2]) == "Abstract."
+
+
+# --- extractive: properties ---------------------------------------------------------------
+
+_PIECES = st.sampled_from(
+    [" ", "  ", "\n", ". ", "! ", "? ", ", ", "。", "、", "！", "？", "e.g. ", "et al. ",
+     "Fig. 2", "3.5%", "https://x.org/a.b", "<b>", "</b>", "<br>", "&amp;", "**", "_", "`",
+     "[", "](u)", "● ", "- ", "(", ")", "（？）", "本研究", "です", "LLM", "J. ", "…"]
+)  # fmt: skip
+_WORDS = st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=12)
+_TEXTS = st.lists(st.one_of(_PIECES, _WORDS), max_size=120).map("".join)
+_ASCII_ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
+
+
+def _check(text: str, max_chars: int) -> None:
+    result = extractive_summary([SummaryText(text, "abstract")], max_chars=max_chars)
+    cleaned = plain_text(text)
+    assert len(result) <= max_chars
+    assert bool(result) == bool(cleaned)
+    added = result.endswith(ELLIPSIS) and not cleaned.startswith(result)
+    body = result[: -len(ELLIPSIS)] if added else result
+    assert cleaned.startswith(body)
+    if added:
+        assert len(body) < len(cleaned)
+    longest = max((len(m) for m in _ASCII_ALNUM_RUN.findall(cleaned)), default=0)
+    if body and len(body) < len(cleaned) and longest < max_chars - 1:
+        # Only a single word longer than the room may be cut inside.
+        before, after = cleaned[len(body) - 1], cleaned[len(body)]
+        assert not (before.isascii() and before.isalnum() and after.isascii() and after.isalnum())
+        words = body.split()
+        assert words[:-1] == cleaned.split()[: len(words) - 1]
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TEXTS, st.integers(min_value=20, max_value=1000))
+def test_extractive_properties_on_paper_like_text(text: str, max_chars: int) -> None:
+    _check(text, max_chars)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.integers(min_value=20, max_value=1000))
+def test_extractive_properties_on_any_text(text: str, max_chars: int) -> None:
+    _check(text, max_chars)
+
+
+@given(st.text(), st.integers(min_value=1, max_value=400))
+def test_cut_sentences_never_exceeds(text: str, max_chars: int) -> None:
+    assert len(cut_sentences(text, max_chars)) <= max_chars
+
+
+# --- real inputs --------------------------------------------------------------------------
+
+
+def test_seed_summaries(shared: Path) -> None:
+    page = (shared / "seeds" / "000_6920c97dc52eadcb.txt").read_text(encoding="utf-8")
+    spans = re.findall(r'<span class="snippet"><span>Summary</span>(.*?)</span>', page)
+    assert spans
+    for span in spans:
+        result = extractive_summary([SummaryText(span, "source", "ja")], max_chars=140)
+        assert 0 < len(result) <= 140
+        assert result.endswith(("。", ELLIPSIS))
+        assert plain_text(span).startswith(result.removesuffix(ELLIPSIS))
+    first = extractive_summary([SummaryText(spans[0], "source", "ja")], max_chars=140)
+    assert first == (
+        "アラインメント調整は、大規模言語モデル（LLMs）のパフォーマンスを向上させるために"
+        "使用されます。しかし、アラインメント調整の効果は「表面的」である可能性があります。"
+    )
+
+
+def test_hf_daily_sample(shared: Path) -> None:
+    path = shared / "samples" / "hf_daily_papers_first2items__lucas-m-lopes_sotawhat.json"
+    for item in json.loads(path.read_text(encoding="utf-8")):
+        paper = item["paper"]
+        texts = [
+            SummaryText(paper["summary"], "abstract", "en"),
+            SummaryText(paper["ai_summary"], "ai", "en"),
+        ]
+        result = extractive_summary(texts, lang="en", max_chars=280)
+        assert result == cut_sentences(plain_text(paper["ai_summary"]), 280)
+        assert 0 < len(result) <= 280
+
+
+# --- the model client against a local server ----------------------------------------------
+
+API_KEY = "sk-test-0123456789-secret"
+REPLY = "The paper decouples alignment from the model. Small aligners fix any model."
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: object
+
+
+@dataclass
+class FakeChatServer:
+    """A chat-completions endpoint whose next answers the test chooses."""
+
+    url: str = ""
+    mode: str = "ok"  # ok | slow | malformed | error | no_choices
+    reply: str = REPLY
+    requests: list[Recorded] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeChatServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_POST(self) -> None:
+        fake = self.server.fake
+        raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body: object
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = raw
+        fake.requests.append(Recorded(self.path, dict(self.headers.items()), body))
+        try:
+            if self.path != "/v1/chat/completions":
+                self._send(404, b'{"error": "not found"}')
+            elif fake.mode == "slow":
+                fake.release.wait(10)
+                self._send(200, self._completion(fake.reply))
+            elif fake.mode == "malformed":
+                self._send(200, b'{"choices": [ {"message": ')
+            elif fake.mode == "error":
+                self._send(500, b'{"error": {"message": "boom"}}')
+            elif fake.mode == "no_choices":
+                self._send(200, b'{"choices": []}')
+            else:
+                self._send(200, self._completion(fake.reply))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (timeout tests): nothing left to answer
+
+    @staticmethod
+    def _completion(content: str) -> bytes:
+        reply = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                }
+            ],
+        }
+        return json.dumps(reply).encode()
+
+    def _send(self, status: int, payload: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[FakeChatServer]:
+    fake = FakeChatServer()
+    httpd = _Server(("127.0.0.1", 0), _Handler)
+    httpd.fake = fake
+    fake.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        fake.release.set()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def summarizer(server: FakeChatServer) -> Iterator[LLMSummarizer]:
+    llm_settings = LLMSettings(
+        base_url=server.url, api_key=API_KEY, model="test-model", timeout=0.5
+    )
+    with LLMSummarizer(llm_settings, cache=MemorySummaryCache()) as client:
+        yield client
+
+
+TEXTS = [
+    SummaryText(
+        "Large Language Models need to be aligned with human expectations. We propose to"
+        " decouple LLMs and alignment by training aligner models. Results are consistent.",
+        "abstract",
+        "en",
+    )
+]
+EXTRACTIVE = extractive_summary(TEXTS, lang="en", max_chars=200)
+
+
+def summarize(client: Summarizer, key: str = "arxiv:2403.04224", max_chars: int = 200) -> str:
+    return client.summarize(
+        key, "Aligners: Decoupling LLMs and Alignment", TEXTS, lang="en", max_chars=max_chars
+    )
+
+
+def test_model_summary(server: FakeChatServer, summarizer: LLMSummarizer) -> None:
+    assert summarize(summarizer) == REPLY
+    (request,) = server.requests
+    assert request.path == "/v1/chat/completions"
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    assert headers["authorization"] == f"Bearer {API_KEY}"
+    assert isinstance(request.body, dict)
+    assert request.body["model"] == "test-model"
+    messages = request.body["messages"]
+    assert [m["role"] for m in messages] == ["system", "user"]
+    prompt = messages[1]["content"]
+    assert "in English" in prompt
+    assert "at most 200 characters" in prompt
+    assert "Title: Aligners: Decoupling LLMs and Alignment" in prompt
+    assert "Abstract: Large Language Models need" in prompt
+
+
+def test_cache_hit_makes_no_request(server: FakeChatServer, summarizer: LLMSummarizer) -> None:
+    assert summarize(summarizer) == REPLY
+    assert summarize(summarizer) == REPLY
+    assert len(server.requests) == 1
+    # Another length is another summary.
+    server.reply = "Aligners fix any model."
+    assert summarize(summarizer, max_chars=100) == "Aligners fix any model."
+    assert len(server.requests) == 2
+
+
+def test_cache_key_names_its_parts(server: FakeChatServer) -> None:
+    cache = MemorySummaryCache()
+    llm_settings = LLMSettings(base_url=server.url, api_key=API_KEY, model="m-1")
+    with LLMSummarizer(llm_settings, cache=cache) as client:
+        summarize(client)
+    (key,) = cache._items
+    assert key.startswith("summary:v1:arxiv:2403.04224:en:m-1:200:")
+
+
+def test_timeout_falls_back(
+    server: FakeChatServer, summarizer: LLMSummarizer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.mode = "slow"
+    with caplog.at_level(logging.WARNING, logger="digests.summarize"):
+        assert summarize(summarizer) == EXTRACTIVE
+    assert "arxiv:2403.04224" in caplog.text
+    assert "timed out" in caplog.text
+    assert API_KEY not in caplog.text
+    # The fallback was not cached: the next run asks again.
+    server.mode = "ok"
+    assert summarize(summarizer) == REPLY
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("mode", ["malformed", "error", "no_choices"])
+def test_bad_reply_falls_back(
+    server: FakeChatServer,
+    summarizer: LLMSummarizer,
+    caplog: pytest.LogCaptureFixture,
+    mode: str,
+) -> None:
+    server.mode = mode
+    with caplog.at_level(logging.WARNING, logger="digests.summarize"):
+        assert summarize(summarizer) == EXTRACTIVE
+    assert "paper=arxiv:2403.04224" in caplog.text
+    assert len(summarizer.cache) == 0  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("reply", ["", "   ", "**  **"])
+def test_empty_reply_falls_back(
+    server: FakeChatServer, summarizer: LLMSummarizer, reply: str
+) -> None:
+    server.reply = reply
+    assert summarize(summarizer) == EXTRACTIVE
+
+
+def test_reply_in_the_wrong_language_falls_back(
+    server: FakeChatServer, summarizer: LLMSummarizer
+) -> None:
+    texts = [SummaryText("日本語の要約です。二文目です。", "source", "ja")]
+    result = summarizer.summarize("k", "T", texts, lang="ja", max_chars=100)
+    assert result == "日本語の要約です。二文目です。"  # the English reply was refused
+
+
+def test_too_long_reply_is_cut(server: FakeChatServer, summarizer: LLMSummarizer) -> None:
+    server.reply = "**First** sentence here. " + "Second sentence goes on and on. " * 10
+    result = summarize(summarizer, max_chars=60)
+    assert result == "First sentence here. Second sentence goes on and on."
+    assert summarize(summarizer, max_chars=60) == result
+    assert len(server.requests) == 1  # a cut reply is still the model's: cached
+
+
+def test_gives_up_after_failures_in_a_row(
+    server: FakeChatServer, summarizer: LLMSummarizer
+) -> None:
+    server.mode = "error"
+    for n in range(5):
+        assert summarize(summarizer, key=f"arxiv:2403.0000{n}") == EXTRACTIVE
+    assert len(server.requests) == summarizer.max_failures
+    assert summarizer.gave_up
+
+
+def test_nothing_to_summarize_sends_nothing(
+    server: FakeChatServer, summarizer: LLMSummarizer
+) -> None:
+    assert summarizer.summarize("k", "Title", [], lang="en", max_chars=100) == ""
+    assert server.requests == []
+
+
+def test_unreachable_endpoint_falls_back() -> None:
+    # Port 9 (discard) on loopback: nothing listens there in a test environment.
+    llm_settings = LLMSettings(base_url="http://127.0.0.1:9/v1", api_key="", model="m")
+    with LLMSummarizer(llm_settings) as client:
+        assert summarize(client) == EXTRACTIVE
+
+
+# --- settings -----------------------------------------------------------------------------
+
+
+def test_settings_from_env() -> None:
+    assert LLMSettings.from_env({}) is None
+    assert LLMSettings.from_env({"PAPERBOT_LLM_MODEL": " "}) is None
+    env = {
+        "PAPERBOT_LLM_BASE_URL": "https://api.example.com/v1/",
+        "PAPERBOT_LLM_API_KEY": API_KEY,
+        "PAPERBOT_LLM_MODEL": "gpt-x",
+        "PAPERBOT_LLM_TIMEOUT": "7.5",
+    }
+    got = LLMSettings.from_env(env)
+    assert got == LLMSettings(
+        base_url="https://api.example.com/v1", api_key=API_KEY, model="gpt-x", timeout=7.5
+    )
+    assert API_KEY not in repr(got)
+    assert got is not None
+    with LLMSummarizer(got) as client:
+        assert API_KEY not in repr(client)
+
+
+_ENDPOINT = {"PAPERBOT_LLM_BASE_URL": "https://x/v1", "PAPERBOT_LLM_MODEL": "m"}
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PAPERBOT_LLM_API_KEY": "k"},
+        {"PAPERBOT_LLM_BASE_URL": "https://x/v1"},
+        {**_ENDPOINT, "PAPERBOT_LLM_BASE_URL": "ftp://x/v1"},
+        {**_ENDPOINT, "PAPERBOT_LLM_BASE_URL": "api.example.com/v1"},
+        {**_ENDPOINT, "PAPERBOT_LLM_TIMEOUT": "soon"},
+        {**_ENDPOINT, "PAPERBOT_LLM_TIMEOUT": "0"},
+        {**_ENDPOINT, "PAPERBOT_LLM_MAX_CHARS": "9"},
+    ],
+)
+def test_settings_refuse_half_configurations(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        LLMSettings.from_env(env)
+    assert "PAPERBOT_LLM_" in str(info.value)
+
+
+def test_create_summarizer() -> None:
+    assert isinstance(create_summarizer(None), ExtractiveSummarizer)
+    offline: Summarizer = ExtractiveSummarizer()
+    assert summarize(offline) == EXTRACTIVE
