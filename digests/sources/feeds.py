@@ -1,0 +1,545 @@
+"""RSS and Atom parsers: arXiv listing feeds, arXiv API responses and any other feed.
+
+feedparser is used here and nowhere else. It only ever sees bytes (wrapped in a stream,
+so no ``str`` can be taken for a URL or a path), with HTML sanitizing and relative-URI
+rewriting off so that text such as ``$a<b$ and $c>d$`` survives. Its ``bozo`` flag says
+nothing about success: an HTML error page and an empty body both come back as a "feed"
+with no entries, so those are told apart here and turned into ``ParseError``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import feedparser
+from selectolax.lexbor import LexborHTMLParser
+
+from digests.errors import ParseError
+from digests.model import Entry, Links, ParseContext, ParsedDocument, SourceKind
+from digests.normalize import (
+    ArxivId,
+    arxiv_abs_url,
+    arxiv_id_from_doi,
+    arxiv_pdf_url,
+    clean_text,
+    find_arxiv_id,
+    normalize_doi,
+    parse_arxiv_id,
+)
+
+logger = logging.getLogger(__name__)
+
+# feedparser's dictionaries, as far as this module lets them travel.
+_Raw = Mapping[str, Any]
+
+# arXiv announces at midnight US Eastern; a listing's weekday is the weekday there.
+_ARXIV_TZ = ZoneInfo("America/New_York")
+# arXiv's Atom listings declare no <skipDays>; its schedule (no announcements on
+# weekends) is the documented stand-in.
+_ARXIV_SKIP_DAYS = frozenset({"saturday", "sunday"})
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+# "arXiv:2609.26811v1 Announce Type: new \nAbstract: ..." (the listing description).
+_LISTING_SUMMARY_RE = re.compile(
+    r"^\s*arXiv:\s*(?P<id>\S+)\s+Announce\s+Type:\s*(?P<type>[\w-]+)\s*"
+    r"(?:Abstract:\s*)?(?P<abstract>.*)\Z",
+    re.DOTALL | re.IGNORECASE,
+)
+# feedparser keeps only the last <day> of <skipDays>, so the element is read directly.
+_SKIP_DAYS_RE = re.compile(rb"<skipDays\b[^>]*>(.*?)</skipDays\s*>", re.DOTALL | re.IGNORECASE)
+_DAY_RE = re.compile(rb"<day\b[^>]*>\s*([A-Za-z]+)\s*</day\s*>", re.IGNORECASE)
+_HTML_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title", re.DOTALL | re.IGNORECASE)
+_AUTHOR_SPLIT_RE = re.compile(r"\s*,\s*|\s+and\s+")
+_AND_PREFIX_RE = re.compile(r"^and\s+", re.IGNORECASE)
+_MARKUP_RE = re.compile(
+    # a known tag whose attributes all have values: "<b>", '<a href="x">', "<br/>";
+    # "$a<b$ and $c>d$" and "a <b and c> d" are not markup
+    r"</?(?:p|br|div|span|a|b|i|u|em|strong|ul|ol|li|img|sup|sub|h[1-6]|table|tr|td|th"
+    r"|blockquote|pre|code|figure|figcaption|hr|script|style)"
+    r"""(?:\s+[\w:-]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+))*\s*/?>"""
+    r"|&(?:#\d+|#x[0-9a-f]+|[a-z]+);",
+    re.IGNORECASE,
+)
+
+# How much of an unreadable body an error message may quote.
+_SNIFF_BYTES = 4096
+
+
+class _SkipEntry(Exception):
+    """One entry cannot be read; the reason goes to the report."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Feed:
+    """The parts of a feedparser result this module works from."""
+
+    feed: _Raw
+    entries: tuple[_Raw, ...]
+    version: str
+
+
+# --- public parsers ----------------------------------------------------------------------
+
+
+def parse_arxiv(data: bytes, ctx: ParseContext) -> ParsedDocument:
+    """An arXiv listing feed (``rss.arxiv.org/rss/...`` RSS 2.0 or ``/atom/...`` Atom).
+
+    Each item's ``published`` is the item's own date, else the listing's (the
+    announcement day). An empty listing on a skip day (``<skipDays>``, or arXiv's
+    weekend when the feed declares none) is normal and flagged ``empty_expected``.
+    """
+    kind = SourceKind.ARXIV
+    parsed = _read_feed(data, ctx, kind)
+    listing_date = _utc(parsed.feed.get("published_parsed")) or _utc(
+        parsed.feed.get("updated_parsed")
+    )
+
+    def convert(raw: _Raw) -> Entry:
+        return _arxiv_listing_entry(raw, listing_date)
+
+    doc = _collect(parsed, ctx, kind, convert)
+    if not parsed.entries:
+        skip_days = _skip_days(data) or _ARXIV_SKIP_DAYS
+        day = _feed_day(parsed.feed, ctx, _ARXIV_TZ)
+        doc = _replace_empty_expected(doc, day is not None and day in skip_days)
+    return doc
+
+
+def parse_arxiv_api(data: bytes, ctx: ParseContext) -> ParsedDocument:
+    """An arXiv API response (``export.arxiv.org/api/query``, Atom).
+
+    ``published`` is the date of version 1, as the API gives it. The API reports errors
+    as a feed whose single entry is titled "Error"; that becomes a ``ParseError`` with
+    arXiv's own message.
+    """
+    kind = SourceKind.ARXIV_API
+    parsed = _read_feed(data, ctx, kind)
+    if len(parsed.entries) == 1 and _str(parsed.entries[0], "title") == "Error":
+        message = clean_text(_str(parsed.entries[0], "summary") or "no message")
+        raise ParseError(f"arXiv API error: {message}", url=ctx.url, kind=kind.value)
+    return _collect(parsed, ctx, kind, _arxiv_api_entry)
+
+
+def parse_feed(data: bytes, ctx: ParseContext) -> ParsedDocument:
+    """Any RSS or Atom feed: arXiv ids and DOIs are looked for in links, ids and text."""
+    kind = SourceKind.FEED
+    parsed = _read_feed(data, ctx, kind)
+    doc = _collect(parsed, ctx, kind, _generic_entry)
+    if not parsed.entries:
+        day = _feed_day(parsed.feed, ctx, UTC)
+        doc = _replace_empty_expected(doc, day is not None and day in _skip_days(data))
+    return doc
+
+
+# --- reading the document ----------------------------------------------------------------
+
+
+def _read_feed(data: bytes, ctx: ParseContext, kind: SourceKind) -> _Feed:
+    """Run feedparser on the bytes and refuse what is not a feed at all."""
+    if not data.strip():
+        raise ParseError(
+            "expected an RSS or Atom feed, got an empty document", url=ctx.url, kind=kind.value
+        )
+    headers: dict[str, str] = {}
+    if ctx.content_type:
+        headers["content-type"] = ctx.content_type
+    if ctx.url:
+        headers["content-location"] = ctx.url
+    try:
+        result: Any = feedparser.parse(
+            io.BytesIO(data),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+        feed: _Raw = result.get("feed") or {}
+        entries: tuple[_Raw, ...] = tuple(result.get("entries") or ())
+        version = str(result.get("version") or "")
+        problem = result.get("bozo_exception")
+    except Exception as e:  # feedparser's failure modes are not documented: wrap them all
+        raise ParseError(
+            f"expected an RSS or Atom feed, the feed parser failed: {e!r}",
+            url=ctx.url,
+            kind=kind.value,
+        ) from e
+    if entries or version:
+        return _Feed(feed=feed, entries=entries, version=version)
+    if _looks_like_html(data, ctx):
+        title = _html_title(data)
+        suffix = f" titled {title!r}" if title else ""
+        raise ParseError(
+            f"expected an RSS or Atom feed, got an HTML page{suffix}", url=ctx.url, kind=kind.value
+        )
+    detail = f" ({problem})" if problem else ""
+    raise ParseError(
+        f"expected an RSS or Atom feed, got no feed element{detail}", url=ctx.url, kind=kind.value
+    )
+
+
+def _collect(
+    parsed: _Feed, ctx: ParseContext, kind: SourceKind, convert: Callable[[_Raw], Entry]
+) -> ParsedDocument:
+    """Convert every entry; skip, count and log the ones that cannot be read."""
+    entries: list[Entry] = []
+    problems: list[str] = []
+    for index, raw in enumerate(parsed.entries, start=1):
+        try:
+            entries.append(convert(raw))
+        except (_SkipEntry, ValueError, TypeError, AttributeError, KeyError) as e:
+            reason = f"entry {index} skipped: {e}"
+            logger.warning("%s: %s", ctx.url or "<no url>", reason)
+            problems.append(reason)
+    if parsed.entries and not entries:
+        raise ParseError(
+            f"none of the {len(parsed.entries)} entries could be read; {problems[0]}",
+            url=ctx.url,
+            kind=kind.value,
+        )
+    return ParsedDocument(
+        kind=kind,
+        entries=tuple(entries),
+        skipped=len(problems),
+        problems=tuple(problems),
+        title=_clean(_str(parsed.feed, "title")),
+        ttl_seconds=_ttl_seconds(parsed.feed),
+    )
+
+
+def _replace_empty_expected(doc: ParsedDocument, expected: bool) -> ParsedDocument:
+    if not expected:
+        return doc
+    return ParsedDocument(
+        kind=doc.kind,
+        entries=doc.entries,
+        skipped=doc.skipped,
+        problems=doc.problems,
+        title=doc.title,
+        ttl_seconds=doc.ttl_seconds,
+        empty_expected=True,
+    )
+
+
+def _looks_like_html(data: bytes, ctx: ParseContext) -> bool:
+    content_type = (ctx.content_type or "").lower()
+    if "text/html" in content_type:
+        return True
+    head = data[:_SNIFF_BYTES].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
+
+
+def _html_title(data: bytes) -> str | None:
+    m = _HTML_TITLE_RE.search(data[:_SNIFF_BYTES].decode("utf-8", "replace"))
+    if m is None:
+        return None
+    return clean_text(m.group(1))[:120] or None
+
+
+def _skip_days(data: bytes) -> frozenset[str]:
+    """The RSS ``<skipDays>`` of the document, lowercased day names."""
+    m = _SKIP_DAYS_RE.search(data)
+    if not m:
+        return frozenset()
+    return frozenset(d.decode("ascii").lower() for d in _DAY_RE.findall(m.group(1)))
+
+
+def _feed_day(feed: _Raw, ctx: ParseContext, tz: tzinfo) -> str | None:
+    """The weekday the document is for: its own date, else when it was fetched."""
+    when = _utc(feed.get("published_parsed")) or _utc(feed.get("updated_parsed")) or ctx.fetched_at
+    if when is None:
+        return None
+    return _WEEKDAYS[when.astimezone(tz).weekday()]
+
+
+def _ttl_seconds(feed: _Raw) -> int | None:
+    """RSS ``<ttl>`` is in minutes."""
+    ttl = _str(feed, "ttl")
+    if ttl is None or not ttl.strip().isdigit():
+        return None
+    return int(ttl.strip()) * 60
+
+
+# --- entries -----------------------------------------------------------------------------
+
+
+def _arxiv_listing_entry(raw: _Raw, listing_date: datetime | None) -> Entry:
+    title = _clean(_str(raw, "title"))
+    guid = _str(raw, "id")
+    link = _str(raw, "link")
+    summary = _str(raw, "summary") or ""
+    header = _LISTING_SUMMARY_RE.match(summary)
+    # The description's "arXiv:<id>vN" and the guid carry the version; the link does not.
+    ref = _first_ref(
+        parse_arxiv_id(header["id"]) if header else None,
+        find_arxiv_id(guid) if guid else None,
+        find_arxiv_id(link) if link else None,
+    )
+    if not title and ref is None and not link:
+        raise _SkipEntry("no title and no id")
+    announce = _str(raw, "arxiv_announce_type") or (header["type"] if header else None)
+    # arXiv abstracts are plain text even in RSS <description>: "$a<b$" is not a tag.
+    abstract = clean_text(header["abstract"]) if header else clean_text(summary)
+    return Entry(
+        title=title or "",
+        arxiv_id=ref.id if ref else None,
+        arxiv_version=ref.version if ref else None,
+        doi=_doi(raw),
+        url=link or (arxiv_abs_url(ref.id) if ref else None),
+        authors=_listing_authors(raw),
+        abstract=abstract or None,
+        comment=_arxiv_comment(raw),
+        links=_arxiv_links(ref, link),
+        categories=_categories(raw),
+        published=_utc(raw.get("published_parsed")) or listing_date,
+        announce_type=announce.strip().lower() if announce else None,
+        source_item_id=guid or link,
+    )
+
+
+def _arxiv_api_entry(raw: _Raw) -> Entry:
+    title = _clean(_str(raw, "title"))
+    entry_id = _str(raw, "id")
+    link = _str(raw, "link")
+    ref = _first_ref(
+        find_arxiv_id(entry_id) if entry_id else None,
+        find_arxiv_id(link) if link else None,
+    )
+    if not title and ref is None:
+        raise _SkipEntry("no title and no id")
+    abstract = _clean(_str(raw, "summary"))
+    return Entry(
+        title=title or "",
+        arxiv_id=ref.id if ref else None,
+        arxiv_version=ref.version if ref else None,
+        doi=_doi(raw),
+        url=link or entry_id,
+        authors=_author_names(raw),
+        abstract=abstract,
+        comment=_arxiv_comment(raw),
+        links=_arxiv_links(ref, link),
+        categories=_categories(raw),
+        # The API's <published> is version 1's date, <updated> this version's.
+        published=_utc(raw.get("published_parsed")) or _utc(raw.get("updated_parsed")),
+        source_item_id=entry_id,
+    )
+
+
+def _generic_entry(raw: _Raw) -> Entry:
+    title = _clean(_html_text(raw.get("title_detail"), _str(raw, "title")))
+    guid = _str(raw, "id")
+    link = _str(raw, "link")
+    hrefs = _hrefs(raw)
+    summary = _html_text(raw.get("summary_detail"), _str(raw, "summary"))
+    # The raw markup, so that ids in <a href="..."> count as well as ids in the text.
+    texts = [_str(raw, "summary") or "", *_content_values(raw)]
+    # Links, ids and DOI fields name the item itself. Running text is read only when
+    # they name nothing: next to a DOI of its own, an arXiv id in the text is more
+    # likely a paper it cites, and a wrong id would merge two papers.
+    ref = _first_ref(*(find_arxiv_id(h) for h in [*hrefs, guid or ""]))
+    doi = _doi(raw) or _first_doi(h for h in hrefs if "doi" in h.lower())
+    if ref is None and doi is not None:
+        ref = arxiv_id_from_doi(doi)
+    if ref is None and doi is None:
+        ref = _first_ref(*(find_arxiv_id(t) for t in texts))
+        if ref is None:
+            doi = _first_doi(texts)
+    if not title and ref is None and doi is None and not link and not guid:
+        raise _SkipEntry("no title and no id or link")
+    pdf = arxiv_pdf_url(ref.id) if ref else _pdf_link(raw)
+    abs_url = arxiv_abs_url(ref.id) if ref else link
+    used = {abs_url, pdf, link}
+    return Entry(
+        title=title or "",
+        arxiv_id=ref.id if ref else None,
+        arxiv_version=ref.version if ref else None,
+        doi=doi,
+        url=link or abs_url,
+        authors=_author_names(raw),
+        summary=_clean(summary),
+        links=Links(abs=abs_url, pdf=pdf, other=tuple(h for h in hrefs if h not in used)),
+        tags=_terms(raw),
+        published=_utc(raw.get("published_parsed")) or _utc(raw.get("updated_parsed")),
+        source_item_id=guid or link,
+    )
+
+
+# --- field helpers -----------------------------------------------------------------------
+
+
+def _str(raw: _Raw, key: str) -> str | None:
+    value = raw.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _clean(text: str | None) -> str | None:
+    if not text:
+        return None
+    return clean_text(text) or None
+
+
+def _utc(value: object) -> datetime | None:
+    """feedparser's ``*_parsed`` values are UTC ``struct_time`` with the zone dropped."""
+    if not isinstance(value, time.struct_time | tuple):
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, TypeError, OSError):
+        return None
+
+
+def _first_ref(*refs: ArxivId | None) -> ArxivId | None:
+    """The first id found, with a version taken from a later sighting if it lacks one."""
+    found = [r for r in refs if r is not None]
+    if not found:
+        return None
+    first = found[0]
+    if first.version is None:
+        for other in found[1:]:
+            if other.id == first.id and other.version is not None:
+                return other
+    return first
+
+
+def _listing_authors(raw: _Raw) -> tuple[str, ...]:
+    """arXiv listings put all authors in ONE ``dc:creator``, comma-joined."""
+    names: list[str] = []
+    for name in _author_names(raw):
+        for part in _AUTHOR_SPLIT_RE.split(name):
+            author = _AND_PREFIX_RE.sub("", part).strip()
+            if author:
+                names.append(author)
+    return tuple(names)
+
+
+def _author_names(raw: _Raw) -> tuple[str, ...]:
+    authors = raw.get("authors")
+    names: list[str] = []
+    if isinstance(authors, list):
+        for author in authors:
+            name = author.get("name") if isinstance(author, Mapping) else None
+            if isinstance(name, str) and clean_text(name):
+                names.append(clean_text(name))
+    if not names:
+        single = _clean(_str(raw, "author"))
+        if single:
+            names.append(single)
+    return tuple(names)
+
+
+def _terms(raw: _Raw) -> tuple[str, ...]:
+    tags = raw.get("tags")
+    terms: list[str] = []
+    if isinstance(tags, list):
+        for tag in tags:
+            term = tag.get("term") if isinstance(tag, Mapping) else None
+            if isinstance(term, str) and term.strip() and term.strip() not in terms:
+                terms.append(term.strip())
+    return tuple(terms)
+
+
+def _categories(raw: _Raw) -> tuple[str, ...]:
+    """arXiv categories, the primary first when the document names it."""
+    terms = _terms(raw)
+    primary = raw.get("arxiv_primary_category")
+    term = primary.get("term") if isinstance(primary, Mapping) else None
+    if isinstance(term, str) and term.strip():
+        term = term.strip()
+        return (term, *(t for t in terms if t != term))
+    return terms
+
+
+def _doi(raw: _Raw) -> str | None:
+    for key in ("arxiv_doi", "prism_doi", "dc_identifier"):
+        value = _str(raw, key)
+        if value:
+            doi = normalize_doi(value)
+            if doi:
+                return doi
+    return None
+
+
+def _first_doi(texts: Iterable[str]) -> str | None:
+    for text in texts:
+        doi = normalize_doi(text)
+        if doi:
+            return doi
+    return None
+
+
+def _arxiv_comment(raw: _Raw) -> str | None:
+    """arXiv's comment, with the journal reference appended (Entry has no field for it)."""
+    parts = []
+    comment = _clean(_str(raw, "arxiv_comment"))
+    if comment:
+        parts.append(comment)
+    journal = _clean(_str(raw, "arxiv_journal_reference") or _str(raw, "arxiv_journal_ref"))
+    if journal:
+        parts.append(f"Journal reference: {journal}")
+    return "; ".join(parts) or None
+
+
+def _arxiv_links(ref: ArxivId | None, link: str | None) -> Links:
+    if ref is None:
+        return Links(abs=link)
+    return Links(abs=arxiv_abs_url(ref.id), pdf=arxiv_pdf_url(ref.id))
+
+
+def _hrefs(raw: _Raw) -> list[str]:
+    hrefs: list[str] = []
+    link = _str(raw, "link")
+    if link:
+        hrefs.append(link)
+    links = raw.get("links")
+    if isinstance(links, list):
+        for item in links:
+            href = item.get("href") if isinstance(item, Mapping) else None
+            if isinstance(href, str) and href and href not in hrefs:
+                hrefs.append(href)
+    return hrefs
+
+
+def _pdf_link(raw: _Raw) -> str | None:
+    links = raw.get("links")
+    if isinstance(links, list):
+        for item in links:
+            if isinstance(item, Mapping) and item.get("type") == "application/pdf":
+                href = item.get("href")
+                if isinstance(href, str) and href:
+                    return href
+    return None
+
+
+def _content_values(raw: _Raw) -> list[str]:
+    content = raw.get("content")
+    values: list[str] = []
+    if isinstance(content, list):
+        for item in content:
+            value = item.get("value") if isinstance(item, Mapping) else None
+            if isinstance(value, str) and value:
+                values.append(value)
+    return values
+
+
+def _html_text(detail: object, value: str | None) -> str | None:
+    """Text of a feed field; markup is removed only when the feed says it is HTML."""
+    if not value:
+        return None
+    kind = detail.get("type") if isinstance(detail, Mapping) else None
+    # feedparser calls every RSS description HTML; plain text with "p<0.05" in it must
+    # not lose words to a tag that is not there, so markup is parsed only when present.
+    if isinstance(kind, str) and "html" in kind and _MARKUP_RE.search(value):
+        tree = LexborHTMLParser(value)
+        tree.strip_tags(["script", "style"])
+        return clean_text(tree.text(separator=" ")) or None
+    return clean_text(value) or None
+
+
+__all__ = ["parse_arxiv", "parse_arxiv_api", "parse_feed"]

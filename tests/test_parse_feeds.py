@@ -1,0 +1,258 @@
+"""RSS/Atom parsers: arXiv listings, arXiv API responses, any feed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from digests.errors import ParseError
+from digests.model import Links, ParseContext, ParsedDocument, SourceKind
+from digests.sources.feeds import parse_arxiv, parse_arxiv_api, parse_feed
+
+RSS2 = "samples/arxiv_rss2_multi_cat__msudars_laya-reader.xml"
+ATOM = "samples/arxiv_atom_cs.LG__sakshamchitkara-dotcom_paper-forge.xml"
+API = "samples/arxiv_api_query_cat_cs.RO__watakandai_technews.xml"
+
+
+def ctx(
+    url: str = "https://rss.example.test/feed", content_type: str | None = None
+) -> ParseContext:
+    return ParseContext(url=url, content_type=content_type)
+
+
+# --- the shared captures -------------------------------------------------------------------
+
+
+def test_arxiv_rss2_capture(shared: Path) -> None:
+    doc = parse_arxiv((shared / RSS2).read_bytes(), ctx())
+    assert doc.kind is SourceKind.ARXIV
+    assert doc.title == "cs.LG, cs.AI, cs.CL, stat.ML updates on arXiv.org"
+    assert (len(doc.entries), doc.skipped, doc.empty_expected) == (4, 0, False)
+    assert [(e.arxiv_id, e.arxiv_version, e.announce_type) for e in doc.entries] == [
+        ("2609.26811", 1, "new"),
+        ("2609.26820", 1, "new"),
+        ("2205.06398", 2, "cross"),
+        ("2009.13987", 3, "replace"),
+    ]
+    first, second, cross, _ = doc.entries
+    assert first.title == "The Drift Contract: Spectral Updates for Depth-Robust Local Learning"
+    assert first.abstract is not None
+    assert first.abstract.startswith("Local learning trains each layer with its own auxiliary")
+    assert "Announce Type" not in first.abstract
+    assert first.published == datetime(2026, 9, 24, 4, 0, tzinfo=UTC)
+    assert first.source_item_id == "oai:arXiv.org:2609.26811v1"
+    assert first.links == Links(
+        abs="https://arxiv.org/abs/2609.26811", pdf="https://arxiv.org/pdf/2609.26811"
+    )
+    # dc:creator is one comma-joined string in arXiv listings.
+    assert second.authors == ("Naser Mansour", "Sidahmed Benabderrahmane", "Ameer Rahwan")
+    assert second.categories == ("cs.LG", "cs.AI")
+    assert cross.doi == "10.1093/bioinformatics/btac431"
+    assert cross.categories == ("stat.ME", "stat.AP", "stat.ML")
+    assert cross.authors == ("Pritam Dey", "Zhengwu Zhang", "David B. Dunson")
+
+
+def test_arxiv_atom_capture(shared: Path) -> None:
+    doc = parse_arxiv((shared / ATOM).read_bytes(), ctx())
+    assert doc.title == "cs.LG updates on arXiv.org"
+    assert [(e.arxiv_id, e.arxiv_version, e.announce_type) for e in doc.entries] == [
+        ("2609.28553", 1, "new"),
+        ("2402.10149", 3, "cross"),
+        ("2401.08875", 3, "replace"),
+    ]
+    new, cross, replace = doc.entries
+    # The journal DOI's digits look like an arXiv id; it must not be read as one.
+    assert new.doi == "10.1109/mapr72750.2026.11685822"
+    assert new.comment == (
+        "Journal reference: 2026 International Conference on Multimedia Analysis and "
+        "Pattern Recognition (MAPR)"
+    )
+    assert len(new.authors) == 6
+    assert new.authors[0] == "Quang Minh Nguyen"
+    assert new.published == datetime(2026, 9, 25, 4, 0, tzinfo=UTC)
+    assert cross.categories == ("hep-ph", "cs.LG", "hep-ex")
+    assert cross.doi == "10.1103/physrevd.111.032004"
+    assert replace.authors == ("Jiaming Tang", "Jingxuan Wen", "Liping Jing")
+    assert replace.abstract == (
+        "Multi-touch attribution (MTA) is essential for estimating the contribution of "
+        "individual advertising touchpoints to user conversions."
+    )
+
+
+def test_arxiv_api_capture(shared: Path) -> None:
+    doc = parse_arxiv_api((shared / API).read_bytes(), ctx())
+    assert doc.kind is SourceKind.ARXIV_API
+    assert [(e.arxiv_id, e.arxiv_version) for e in doc.entries] == [
+        ("2012.11345", 1),
+        ("2012.12142", 1),
+        ("2012.13240", 1),
+    ]
+    first, second, third = doc.entries
+    assert first.authors == ("Branimir Ivšić", "Zvonimir Šipuš", "Juraj Bartolić", "Josip Babić")
+    assert first.doi == "10.23919/eucap48036.2020.9135568"
+    assert first.categories == ("cs.RO", "eess.SY")
+    assert first.published == datetime(2020, 12, 21, 13, 55, 21, tzinfo=UTC)
+    assert first.comment is not None
+    assert first.comment.startswith("2020 14th European Conference on Antennas")
+    assert first.url == "https://arxiv.org/abs/2012.11345v1"
+    assert first.links.abs == "https://arxiv.org/abs/2012.11345"
+    assert len(second.authors) == 5
+    assert third.comment == "19 pages"
+    assert third.authors == ("A. S. Matveev", "V. V. Magerkin")
+
+
+# --- our own fixtures ----------------------------------------------------------------------
+
+
+def test_rss_listing_text_ids_and_skips(fixtures: Path, caplog: pytest.LogCaptureFixture) -> None:
+    url = "https://rss.example.test/rss/cs.LG"
+    with caplog.at_level(logging.WARNING, logger="digests.sources.feeds"):
+        doc = parse_arxiv((fixtures / "arxiv_rss2_listing.xml").read_bytes(), ctx(url))
+    assert doc.ttl_seconds == 3600
+    assert len(doc.entries) == 3
+    assert doc.skipped == 1
+    assert doc.problems == ("entry 4 skipped: no title and no id",)
+    assert url in caplog.text
+    toy, cross, old = doc.entries
+    # Math survives: feedparser's sanitizer would have made this "$a<b>d$".
+    assert toy.abstract == (
+        "We prove that $a<b$ and $c>d$ imply nothing at all about teapots. Results hold for p<0.05."
+    )
+    assert toy.authors == ("Ada Example", "Bo Sample", "Cy Placeholder")
+    assert toy.categories == ("cs.LG", "math.PR")
+    assert toy.published == datetime(2025, 1, 14, 5, 0, tzinfo=UTC)
+    # No item pubDate: the listing's own date.
+    assert cross.published == datetime(2025, 1, 14, 5, 0, tzinfo=UTC)
+    assert cross.doi == "10.1234/example.journal.2025.42"
+    assert cross.comment == "Journal reference: Journal of Invented Results 7 (2025) 1-10"
+    assert (old.arxiv_id, old.arxiv_version, old.announce_type) == (
+        "math/0611800",
+        2,
+        "replace-cross",
+    )
+    assert old.links.pdf == "https://arxiv.org/pdf/math/0611800"
+
+
+def test_atom_listing(fixtures: Path) -> None:
+    doc = parse_arxiv((fixtures / "arxiv_atom_listing.xml").read_bytes(), ctx())
+    first, second = doc.entries
+    assert first.abstract == "We parse every document twice, with $x<y$ kept."
+    assert first.authors == ("Fay Notreal", "Gus Imagined")
+    assert first.doi == "10.5555/invented.2025.1"
+    # No <published> on the entry: the listing's <updated>.
+    assert first.published == datetime(2025, 1, 15, 5, 0, 11, tzinfo=UTC)
+    assert (second.arxiv_id, second.arxiv_version) == ("2310.09999", 4)
+    assert second.published == datetime(2025, 1, 15, 5, 0, tzinfo=UTC)
+
+
+def test_weekend_listing_is_empty_on_purpose(fixtures: Path) -> None:
+    doc = parse_arxiv((fixtures / "arxiv_rss2_weekend.xml").read_bytes(), ctx())
+    assert doc.entries == ()
+    assert doc.empty_expected is True
+    atom = parse_arxiv((fixtures / "arxiv_atom_weekend.xml").read_bytes(), ctx())
+    assert (atom.entries, atom.empty_expected) == ((), True)
+
+
+def test_empty_weekday_listing_is_not_expected(fixtures: Path) -> None:
+    data = (fixtures / "arxiv_rss2_weekend.xml").read_bytes().replace(b"Sat, 18", b"Fri, 17")
+    doc = parse_arxiv(data, ctx())
+    assert doc.entries == ()
+    assert doc.empty_expected is False
+
+
+def test_api_fixture(fixtures: Path) -> None:
+    doc = parse_arxiv_api((fixtures / "arxiv_api_query.xml").read_bytes(), ctx())
+    assert doc.skipped == 1
+    teapots, classic = doc.entries
+    assert teapots.title == "Teapots All the Way Down"
+    assert teapots.abstract == "A study of teapots, recursively."
+    # The primary category comes first even when listed second.
+    assert teapots.categories == ("stat.ML", "cs.LG")
+    assert (teapots.arxiv_version, teapots.doi) == (3, "10.9999/teapot.2024")
+    assert teapots.published == datetime(2024, 5, 17, 17, 59, 59, tzinfo=UTC)
+    assert teapots.comment == "12 pages, 3 figures"
+    assert (classic.arxiv_id, classic.arxiv_version) == ("math/0611800", 2)
+
+
+def test_api_error_becomes_parse_error(fixtures: Path) -> None:
+    with pytest.raises(ParseError, match=r"arXiv API error: incorrect id format for 1234\.1234"):
+        parse_arxiv_api((fixtures / "arxiv_api_error.xml").read_bytes(), ctx())
+
+
+def test_api_without_results_is_empty_not_an_error() -> None:
+    data = b'<feed xmlns="http://www.w3.org/2005/Atom"><title>arXiv Query</title></feed>'
+    assert parse_arxiv_api(data, ctx()).entries == ()
+
+
+def test_generic_feed(fixtures: Path) -> None:
+    doc = parse_feed((fixtures / "generic_feed.xml").read_bytes(), ctx())
+    assert doc.kind is SourceKind.FEED
+    assert (doc.title, doc.ttl_seconds, doc.skipped) == ("Invented Lab Blog", 7200, 1)
+    blog, journal, other = doc.entries
+    # The id sits in an <a href> inside the HTML description.
+    assert (blog.arxiv_id, blog.arxiv_version) == ("2502.01111", 2)
+    assert blog.url == "https://lab.example.org/posts/teapots"
+    assert blog.summary is not None
+    assert "track()" not in blog.summary
+    assert blog.tags == ("Teapots",)
+    assert blog.published == datetime(2025, 2, 3, 11, 30, tzinfo=UTC)
+    assert journal.doi == "10.7777/journal.2025.001"
+    assert journal.summary == "Plain text where $a<b$ and $c>d$ both survive."
+    # An item with its own DOI: the arXiv id in its text is a citation, not its id.
+    assert (other.doi, other.arxiv_id) == ("10.7777/journal.2025.042", None)
+
+
+@pytest.mark.parametrize("parser", [parse_arxiv, parse_arxiv_api, parse_feed])
+def test_html_page_is_refused(parser: Callable[[bytes, ParseContext], ParsedDocument]) -> None:
+    page = b"<!DOCTYPE html><html><head><title>503 Service Unavailable</title></head></html>"
+    with pytest.raises(ParseError, match="expected an RSS or Atom feed, got an HTML page"):
+        parser(page, ctx(content_type="text/html; charset=utf-8"))
+    with pytest.raises(ParseError, match="got an HTML page titled '503 Service Unavailable'"):
+        parser(page, ctx())
+
+
+@pytest.mark.parametrize("body", [b"", b"   \n"])
+def test_empty_body_is_refused(body: bytes) -> None:
+    with pytest.raises(ParseError, match="empty"):
+        parse_arxiv(body, ctx())
+
+
+def test_not_a_feed_is_refused() -> None:
+    with pytest.raises(ParseError, match="expected an RSS or Atom feed") as info:
+        parse_feed(b'{"json": true}', ctx())
+    assert info.value.url == "https://rss.example.test/feed"
+    assert info.value.kind == "feed"
+
+
+def test_every_entry_bad_is_an_error() -> None:
+    data = (
+        b'<rss version="2.0"><channel><title>t</title>'
+        b"<item><description>x</description></item></channel></rss>"
+    )
+    with pytest.raises(ParseError, match="none of the 1 entries"):
+        parse_arxiv(data, ctx())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.one_of(
+        st.binary(max_size=400),
+        st.text(max_size=300).map(lambda s: f"<rss version='2.0'><channel>{s}".encode()),
+        st.text(max_size=300).map(
+            lambda s: f"<feed xmlns='http://www.w3.org/2005/Atom'><entry>{s}</entry>".encode()
+        ),
+    )
+)
+def test_random_bytes_only_ever_raise_parse_error(data: bytes) -> None:
+    for parser in (parse_arxiv, parse_arxiv_api, parse_feed):
+        try:
+            result = parser(data, ctx())
+        except ParseError:
+            continue
+        assert isinstance(result, ParsedDocument)
