@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digests.errors import ConfigError
+from digests.summarize import LLMSettings
 
 # name -> (default, what it does). Slack's own variables are read by bot/config.py.
 OPTIONS: dict[str, tuple[str, str]] = {
@@ -27,6 +28,8 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "PAPERBOT_LLM_BASE_URL": ("(unset)", "OpenAI-compatible endpoint for summaries"),
     "PAPERBOT_LLM_MODEL": ("(unset)", "model name for that endpoint"),
     "PAPERBOT_LLM_API_KEY": ("(unset)", "API key for that endpoint (never logged)"),
+    "PAPERBOT_LLM_TIMEOUT": ("15", "seconds to wait for a model summary"),
+    "PAPERBOT_LLM_MAX_CHARS": ("4000", "most input text sent to the model per paper"),
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -57,9 +60,7 @@ class Settings:
     allow_private_networks: bool = False
     user_agent: str | None = None
     summary_chars: int = 280
-    llm_base_url: str | None = None
-    llm_model: str | None = None
-    llm_api_key: str | None = field(default=None, repr=False)
+    llm: LLMSettings | None = None  # None: extractive summaries only (the offline default)
 
     @property
     def is_sqlite(self) -> bool:
@@ -96,7 +97,5 @@ class Settings:
             ),
             user_agent=env.get("PAPERBOT_USER_AGENT") or None,
             summary_chars=chars,
-            llm_base_url=env.get("PAPERBOT_LLM_BASE_URL") or None,
-            llm_model=env.get("PAPERBOT_LLM_MODEL") or None,
-            llm_api_key=env.get("PAPERBOT_LLM_API_KEY") or None,
+            llm=LLMSettings.from_env(env),
         )

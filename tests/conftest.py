@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from digests.settings import database_url_from
+from digests.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -23,3 +31,45 @@ def shared() -> Path:
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
+
+
+# -- databases ------------------------------------------------------------------------
+# Every test that stores anything runs on a real database: a fresh SQLite file, or — when
+# DATABASE_URL points at PostgreSQL — a fresh schema there, dropped afterwards.
+
+
+def _server_url() -> str | None:
+    raw = os.environ.get("DATABASE_URL", "")
+    if raw.startswith(("postgres://", "postgresql")):
+        return database_url_from(raw)
+    return None
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> Iterator[str]:
+    """A URL for an empty database of the kind this run tests."""
+    server = _server_url()
+    if server is None:
+        yield f"sqlite:///{tmp_path / 'paperbot.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server)
+    with admin.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(server).update_query_dict({"options": f"-csearch_path={schema},public"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store.open(db_url)
+    try:
+        yield s
+    finally:
+        s.dispose()

@@ -1,0 +1,977 @@
+"""The paper store: the only module that speaks SQL (SQLite by default, PostgreSQL by URL).
+
+Identity: a paper is found by the key chain of ``digests.normalize`` — arXiv id, then DOI,
+then canonical URL, then normalized title — so the same paper from three sources is one
+row with three mentions. Inserts race safely across processes: every insert is
+``ON CONFLICT DO NOTHING`` on a unique key followed by a read, so two pollers of the
+same source never create a paper twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Text,
+    and_,
+    create_engine,
+    delete,
+    event,
+    exists,
+    func,
+    not_,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from digests.errors import DatabaseUnavailable, StoreError
+from digests.model import (
+    Links,
+    PaperHit,
+    PreparedEntry,
+    SourceInfo,
+    SourceKind,
+    SourceSpec,
+    StoreCounts,
+    TagRef,
+)
+from digests.normalize import arxiv_abs_url, normalize_tag
+from digests.query import Query
+from digests.schema import (
+    mentions,
+    metadata,
+    paper_tags,
+    papers,
+    sources,
+    summary_cache,
+    tag_aliases,
+    tags,
+)
+
+log = logging.getLogger(__name__)
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+# search_text grows with every source's summary; past this it adds little but index size.
+_SEARCH_TEXT_MAX = 20_000
+_LOOKUP_CHUNK = 500
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine with the pragmas paperbot relies on (WAL, foreign keys on SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if db and db != ":memory:":
+            Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            # WAL: readers never block the writer; a crash mid-write never corrupts.
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    return cfg
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration (what ``paperbot db upgrade`` runs)."""
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Two processes starting at once must not migrate concurrently.
+            conn.execute(text("SELECT pg_advisory_xact_lock(7201358)"))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def wait_for_database(
+    engine: Engine, *, attempts: int = 5, delay: float = 1.0, sleep: Any = time.sleep
+) -> None:
+    """Connect, retrying with backoff; raise DatabaseUnavailable with a readable message."""
+    last: Exception | None = None
+    for attempt in range(1, attempts + 1):
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return
+        except (OperationalError, DBAPIError) as e:
+            last = e
+            log.warning(
+                "database not reachable (attempt %d/%d): %s",
+                attempt,
+                attempts,
+                _short_db_error(e),
+            )
+            if attempt < attempts:
+                sleep(delay * 2 ** (attempt - 1))
+    where = engine.url.render_as_string(hide_password=True)
+    raise DatabaseUnavailable(
+        f"cannot reach the database at {where} after {attempts} attempts: "
+        f"{_short_db_error(last)}. Check DATABASE_URL and that the server is running."
+    ) from last
+
+
+def _short_db_error(e: Exception | None) -> str:
+    if e is None:
+        return "unknown error"
+    orig = getattr(e, "orig", None)
+    return str(orig or e).strip().splitlines()[0]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    hits: tuple[PaperHit, ...]
+    has_more: bool
+
+
+class Store:
+    """Typed operations over the database; callers never see SQL or rows."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        engine = create_db_engine(url)
+        wait_for_database(engine)
+        if migrate:
+            upgrade(engine)
+        return cls(engine)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as e:
+            raise StoreError(f"database error: {_short_db_error(e)}") from e
+
+    def _insert(self, table: Any) -> Any:
+        """The dialect's INSERT that knows ON CONFLICT."""
+        if self.dialect == "postgresql":
+            return pg.insert(table)
+        return sqlite_dialect.insert(table)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def integrity_check(self) -> str:
+        """SQLite's own consistency check ("ok" when sound); "ok" elsewhere."""
+        if self.dialect != "sqlite":
+            return "ok"
+        with self.engine.connect() as conn:
+            return str(conn.execute(text("PRAGMA integrity_check")).scalar_one())
+
+    # -- sources -------------------------------------------------------------------------
+
+    def add_source(self, spec: SourceSpec, *, now: datetime) -> SourceInfo:
+        """Create a source; a name already taken is an error that says so."""
+        with self._tx() as conn:
+            stmt = (
+                self._insert(sources)
+                .values(
+                    name=spec.name,
+                    kind=spec.kind.value if spec.kind else None,
+                    location=spec.location,
+                    interval_seconds=spec.interval_seconds,
+                    tags=list(spec.tags),
+                    origin=spec.origin,
+                    enabled=True,
+                    created_at=now,
+                    consecutive_failures=0,
+                )
+                .on_conflict_do_nothing(index_elements=["name"])
+                .returning(sources.c.id)
+            )
+            if conn.execute(stmt).first() is None:
+                raise StoreError(f"a source named {spec.name!r} already exists")
+        found = self.get_source(spec.name)
+        assert found is not None
+        return found
+
+    def sync_sources(self, specs: Sequence[SourceSpec], *, now: datetime) -> list[str]:
+        """Make the sources from the operator's file match it; returns what changed.
+
+        Sources added from the command line or Slack are left alone; file sources that
+        left the file are removed (with their mentions).
+        """
+        changes: list[str] = []
+        wanted = {s.name: s for s in specs}
+        with self._tx() as conn:
+            rows = conn.execute(select(sources).where(sources.c.origin == "file")).mappings()
+            existing = {r["name"]: r for r in rows}
+            for name, row in existing.items():
+                if name not in wanted:
+                    conn.execute(delete(sources).where(sources.c.id == row["id"]))
+                    changes.append(f"removed {name}")
+            for name, spec in wanted.items():
+                values = {
+                    "kind": spec.kind.value if spec.kind else None,
+                    "location": spec.location,
+                    "interval_seconds": spec.interval_seconds,
+                    "tags": list(spec.tags),
+                }
+                if name in existing:
+                    row = existing[name]
+                    if any(row[k] != v for k, v in values.items()):
+                        conn.execute(update(sources).where(sources.c.id == row["id"]), values)
+                        changes.append(f"updated {name}")
+                    continue
+                stmt = (
+                    self._insert(sources)
+                    .values(
+                        name=name,
+                        origin="file",
+                        enabled=True,
+                        created_at=now,
+                        consecutive_failures=0,
+                        **values,
+                    )
+                    .on_conflict_do_nothing(index_elements=["name"])
+                    .returning(sources.c.id)
+                )
+                if conn.execute(stmt).first() is not None:
+                    changes.append(f"added {name}")
+        return changes
+
+    def remove_source(self, name: str) -> bool:
+        with self._tx() as conn:
+            return bool(conn.execute(delete(sources).where(sources.c.name == name)).rowcount)
+
+    def get_source(self, name: str) -> SourceInfo | None:
+        found = self.list_sources(names=[name], with_counts=False)
+        return found[0] if found else None
+
+    def list_sources(
+        self, *, names: Sequence[str] | None = None, with_counts: bool = True
+    ) -> list[SourceInfo]:
+        stmt = select(sources).order_by(sources.c.name)
+        if names is not None:
+            stmt = stmt.where(sources.c.name.in_(list(names)))
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(stmt).mappings())
+            counts: dict[int, int] = {}
+            if with_counts and rows:
+                q = select(mentions.c.source_id, func.count(func.distinct(mentions.c.paper_id)))
+                q = q.group_by(mentions.c.source_id)
+                counts = {sid: n for sid, n in conn.execute(q)}
+        return [_source_info(r, counts.get(r["id"], 0)) for r in rows]
+
+    def record_fetch(
+        self,
+        source_id: int,
+        *,
+        now: datetime,
+        etag: str | None,
+        last_modified: str | None,
+        body_hash: str | None,
+        next_check_at: datetime,
+        entry_count: int | None,
+    ) -> None:
+        """A successful check: the new validators, and the failure streak reset."""
+        values: dict[str, Any] = {
+            "etag": etag,
+            "last_modified": last_modified,
+            "body_hash": body_hash,
+            "last_checked_at": now,
+            "last_success_at": now,
+            "next_check_at": next_check_at,
+            "consecutive_failures": 0,
+        }
+        if entry_count is not None:
+            values["last_entry_count"] = entry_count
+        with self._tx() as conn:
+            conn.execute(update(sources).where(sources.c.id == source_id), values)
+
+    def record_failure(
+        self, source_id: int, *, now: datetime, error: str, next_check_at: datetime
+    ) -> int:
+        """A failed check; returns the new length of the failure streak."""
+        with self._tx() as conn:
+            conn.execute(
+                update(sources)
+                .where(sources.c.id == source_id)
+                .values(
+                    last_checked_at=now,
+                    last_error=error[:2000],
+                    last_error_at=now,
+                    next_check_at=next_check_at,
+                    consecutive_failures=sources.c.consecutive_failures + 1,
+                )
+            )
+            n = conn.execute(
+                select(sources.c.consecutive_failures).where(sources.c.id == source_id)
+            ).scalar_one()
+        return int(n)
+
+    def set_health(
+        self, source_id: int, *, health: str | None, reason: str | None, now: datetime
+    ) -> bool:
+        """Set a source's health; returns True when it changed (so admins hear it once)."""
+        with self._tx() as conn:
+            row = conn.execute(
+                select(sources.c.health).where(sources.c.id == source_id)
+            ).one_or_none()
+            if row is None or row[0] == health:
+                return False
+            conn.execute(
+                update(sources)
+                .where(sources.c.id == source_id)
+                .values(
+                    health=health,
+                    health_reason=reason,
+                    health_since=now if health else None,
+                    health_notified_at=None,
+                )
+            )
+        return True
+
+    def mark_health_notified(self, source_id: int, *, now: datetime) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                update(sources).where(sources.c.id == source_id).values(health_notified_at=now)
+            )
+
+    # -- papers --------------------------------------------------------------------------
+
+    def store_entries(
+        self, source: SourceInfo, prepared: Sequence[PreparedEntry], *, now: datetime
+    ) -> StoreCounts:
+        """Upsert papers, mentions and tags for one parsed document."""
+        new = updated = unchanged = 0
+        with self._tx() as conn:
+            for start in range(0, len(prepared), _LOOKUP_CHUNK):
+                chunk = prepared[start : start + _LOOKUP_CHUNK]
+                n, u, s = self._store_chunk(conn, source, chunk, now)
+                new, updated, unchanged = new + n, updated + u, unchanged + s
+        return StoreCounts(new=new, updated=updated, unchanged=unchanged)
+
+    def _store_chunk(
+        self,
+        conn: Connection,
+        source: SourceInfo,
+        chunk: Sequence[PreparedEntry],
+        now: datetime,
+    ) -> tuple[int, int, int]:
+        index = _PaperIndex()
+        index.load(conn, chunk)
+        tag_ids = self._ensure_tags(conn, [t for p in chunk for t in p.tags])
+        new = updated = unchanged = 0
+        touched: set[int] = set()
+        for item in chunk:
+            row = index.find(item)
+            if row is None:
+                paper_id = self._insert_paper(conn, item, now)
+                if paper_id is None:  # lost a race to another writer: read theirs
+                    index.load(conn, [item])
+                    row = index.find(item)
+                    if row is None:
+                        raise StoreError(f"paper {item.key} vanished while storing")
+                else:
+                    row = self._paper_row(conn, paper_id)
+                    index.add(row)
+                    new += 1
+                    self._store_mention(conn, source, paper_id, item, now)
+                    self._link_tags(conn, paper_id, item.tags, tag_ids)
+                    touched.add(paper_id)
+                    continue
+            paper_id = int(row["id"])
+            changed = self._merge_paper(conn, row, item, now, index)
+            changed = self._store_mention(conn, source, paper_id, item, now) or changed
+            changed = self._link_tags(conn, paper_id, item.tags, tag_ids) or changed
+            touched.add(paper_id)
+            if changed:
+                updated += 1
+            else:
+                unchanged += 1
+        self._refresh_signals(conn, touched)
+        return new, updated, unchanged
+
+    def _paper_row(self, conn: Connection, paper_id: int) -> dict[str, Any]:
+        return dict(conn.execute(select(papers).where(papers.c.id == paper_id)).mappings().one())
+
+    def _insert_paper(self, conn: Connection, item: PreparedEntry, now: datetime) -> int | None:
+        e = item.entry
+        announced = e.published or now
+        stmt = (
+            self._insert(papers)
+            .values(
+                key=item.key,
+                arxiv_id=e.arxiv_id,
+                arxiv_version=e.arxiv_version,
+                doi=e.doi,
+                url_key=item.url_key,
+                title_key=item.title_key,
+                title=e.title,
+                title_alt=e.title_alt,
+                authors=list(e.authors),
+                abstract=e.abstract,
+                abs_url=e.links.abs or (arxiv_abs_url(e.arxiv_id) if e.arxiv_id else e.url),
+                pdf_url=e.links.pdf,
+                code_url=e.links.code,
+                other_links=list(e.links.other),
+                first_seen_at=now,
+                announced_at=min(announced, now),
+                updated_at=now,
+                source_count=0,
+                max_upvotes=0,
+                search_text=_search_text(item, None),
+            )
+            .on_conflict_do_nothing()
+            .returning(papers.c.id)
+        )
+        # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT.
+        new_id = conn.execute(stmt).scalar_one_or_none()
+        return None if new_id is None else int(new_id)
+
+    def _merge_paper(
+        self,
+        conn: Connection,
+        row: dict[str, Any],
+        item: PreparedEntry,
+        now: datetime,
+        index: _PaperIndex,
+    ) -> bool:
+        """Fold what this source knows into the stored paper; True when anything changed."""
+        e = item.entry
+        values: dict[str, Any] = {}
+        if e.arxiv_id and not row["arxiv_id"] and not index.arxiv_taken(e.arxiv_id):
+            values["arxiv_id"] = e.arxiv_id
+            values["key"] = item.key
+            values["abs_url"] = arxiv_abs_url(e.arxiv_id)
+        if e.arxiv_version and (row["arxiv_version"] or 0) < e.arxiv_version:
+            values["arxiv_version"] = e.arxiv_version
+        if e.doi and not row["doi"] and not index.doi_taken(e.doi):
+            values["doi"] = e.doi
+        fill = {
+            "abstract": e.abstract,
+            "title_alt": e.title_alt,
+            "pdf_url": e.links.pdf,
+            "code_url": e.links.code,
+            "url_key": item.url_key,
+        }
+        for column, value in fill.items():
+            if value and not row[column]:
+                values[column] = value
+        if not row["abs_url"] and (e.links.abs or e.url):
+            values["abs_url"] = e.links.abs or e.url
+        if e.authors and len(e.authors) > len(row["authors"] or ()):
+            values["authors"] = list(e.authors)
+        # A source that names the title with an arXiv id beats a title from a note page.
+        if e.arxiv_id and row["arxiv_id"] == e.arxiv_id and e.title and not row["title"]:
+            values["title"] = e.title
+        if e.published and e.published < row["announced_at"]:
+            values["announced_at"] = e.published
+        search = _search_text(item, row["search_text"])
+        if search != row["search_text"]:
+            values["search_text"] = search
+        if not values:
+            return False
+        values["updated_at"] = now
+        conn.execute(update(papers).where(papers.c.id == row["id"]), values)
+        row.update(values)
+        index.add(row)
+        return True
+
+    def _store_mention(
+        self,
+        conn: Connection,
+        source: SourceInfo,
+        paper_id: int,
+        item: PreparedEntry,
+        now: datetime,
+    ) -> bool:
+        e = item.entry
+        s = e.signals
+        signal_values = {
+            "upvotes": s.upvotes,
+            "comments": s.comments,
+            "position": s.position,
+            "pick": s.pick,
+            "related": s.related,
+            "score": s.score,
+        }
+        text_values = {
+            "title": e.title,
+            "summary": e.summary,
+            "summary_lang": e.summary_lang,
+            "ai_summary": e.ai_summary,
+            "comment": e.comment,
+            "announce_type": e.announce_type,
+            "version": e.arxiv_version,
+        }
+        stmt = (
+            self._insert(mentions)
+            .values(
+                paper_id=paper_id,
+                source_id=source.id,
+                item_key=item.item_key,
+                first_seen_at=now,
+                last_seen_at=now,
+                published_at=e.published,
+                mentioned_at=e.published or now,
+                **text_values,
+                **signal_values,
+            )
+            .on_conflict_do_nothing()
+            .returning(mentions.c.id)
+        )
+        if conn.execute(stmt).first() is not None:
+            return True
+        # Seen before: signals that grow (upvotes, comments) are refreshed every poll.
+        key = and_(
+            mentions.c.source_id == source.id,
+            mentions.c.paper_id == paper_id,
+            mentions.c.item_key == item.item_key,
+        )
+        old = conn.execute(select(mentions).where(key)).mappings().one()
+        changes: dict[str, Any] = {
+            k: v
+            for k, v in {**signal_values, **text_values}.items()
+            if v is not None and v != old[k]
+        }
+        changes["last_seen_at"] = now
+        conn.execute(update(mentions).where(key), changes)
+        return len(changes) > 1
+
+    def _ensure_tags(self, conn: Connection, refs: Iterable[TagRef]) -> dict[str, int]:
+        """Tag ids by slug, creating missing tags; aliases resolve to their tag."""
+        wanted = {r.slug: r for r in refs}
+        if not wanted:
+            return {}
+        ids = self._resolve_slugs(conn, wanted)
+        missing = [r for slug, r in wanted.items() if slug not in ids]
+        for ref in missing:
+            conn.execute(
+                self._insert(tags)
+                .values(slug=ref.slug, display=ref.display, kind=ref.kind)
+                .on_conflict_do_nothing(index_elements=["slug"])
+            )
+        if missing:
+            ids.update(self._resolve_slugs(conn, {r.slug: r for r in missing}))
+        return ids
+
+    def _resolve_slugs(self, conn: Connection, slugs: Iterable[str]) -> dict[str, int]:
+        slug_list = list(slugs)
+        found: dict[str, int] = {}
+        for alias, tag_id in conn.execute(
+            select(tag_aliases.c.slug, tag_aliases.c.tag_id).where(
+                tag_aliases.c.slug.in_(slug_list)
+            )
+        ):
+            found[alias] = tag_id
+        rest = [s for s in slug_list if s not in found]
+        if rest:
+            for slug, tag_id in conn.execute(
+                select(tags.c.slug, tags.c.id).where(tags.c.slug.in_(rest))
+            ):
+                found[slug] = tag_id
+        return found
+
+    def _link_tags(
+        self, conn: Connection, paper_id: int, refs: Sequence[TagRef], tag_ids: dict[str, int]
+    ) -> bool:
+        changed = False
+        for ref in refs:
+            inserted = conn.execute(
+                self._insert(paper_tags)
+                .values(paper_id=paper_id, tag_id=tag_ids[ref.slug], origin=ref.origin)
+                .on_conflict_do_nothing()
+                .returning(paper_tags.c.paper_id)
+            ).first()
+            changed = changed or inserted is not None
+        return changed
+
+    def _refresh_signals(self, conn: Connection, paper_ids: set[int]) -> None:
+        """Recompute the denormalized source count and best upvotes of touched papers."""
+        ids = sorted(paper_ids)
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            part = ids[start : start + _LOOKUP_CHUNK]
+            agg = (
+                select(
+                    mentions.c.paper_id,
+                    func.count(func.distinct(mentions.c.source_id)),
+                    func.coalesce(func.max(mentions.c.upvotes), 0),
+                )
+                .where(mentions.c.paper_id.in_(part))
+                .group_by(mentions.c.paper_id)
+            )
+            for pid, n_sources, upvotes in conn.execute(agg):
+                conn.execute(
+                    update(papers)
+                    .where(papers.c.id == pid)
+                    .where(or_(papers.c.source_count != n_sources, papers.c.max_upvotes != upvotes))
+                    .values(source_count=n_sources, max_upvotes=upvotes)
+                )
+
+    # -- tags ----------------------------------------------------------------------------
+
+    def add_tag_aliases(self, aliases: dict[str, str]) -> None:
+        """``{"sft": "Supervised-FineTuning (SFT)"}``: each alias finds that tag."""
+        with self._tx() as conn:
+            for alias, target in aliases.items():
+                a, t = normalize_tag(alias), normalize_tag(target)
+                if a is None or t is None or a.slug == t.slug:
+                    continue
+                conn.execute(
+                    self._insert(tags)
+                    .values(slug=t.slug, display=t.display, kind="tag")
+                    .on_conflict_do_nothing(index_elements=["slug"])
+                )
+                tag_id = conn.execute(select(tags.c.id).where(tags.c.slug == t.slug)).scalar_one()
+                conn.execute(
+                    self._insert(tag_aliases)
+                    .values(slug=a.slug, tag_id=tag_id)
+                    .on_conflict_do_nothing(index_elements=["slug"])
+                )
+
+    def tag_counts(self, *, limit: int = 50) -> list[tuple[str, int]]:
+        stmt = (
+            select(tags.c.display, func.count(func.distinct(paper_tags.c.paper_id)).label("n"))
+            .join(paper_tags, paper_tags.c.tag_id == tags.c.id)
+            .group_by(tags.c.id, tags.c.display)
+            .order_by(text("n DESC"), tags.c.display)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(d, int(n)) for d, n in conn.execute(stmt)]
+
+    # -- search --------------------------------------------------------------------------
+
+    def search(self, query: Query) -> SearchPage:
+        """Run a parsed query; one page of hits, newest or top first."""
+        with self.engine.connect() as conn:
+            where = self._query_conditions(conn, query)
+            if where is None:
+                return SearchPage(hits=(), has_more=False)
+            order: list[Any]
+            if query.sort == "top":
+                order = [
+                    papers.c.source_count.desc(),
+                    papers.c.max_upvotes.desc(),
+                    papers.c.announced_at.desc(),
+                    papers.c.id.desc(),
+                ]
+            else:
+                order = [papers.c.announced_at.desc(), papers.c.id.desc()]
+            stmt = (
+                select(papers.c.id)
+                .where(*where)
+                .order_by(*order)
+                .offset(query.offset)
+                .limit(query.limit + 1)
+            )
+            ids = [int(i) for i in conn.execute(stmt).scalars()]
+            has_more = len(ids) > query.limit
+            ids = ids[: query.limit]
+            hits = self._hydrate(conn, ids)
+        return SearchPage(hits=tuple(hits), has_more=has_more)
+
+    def _query_conditions(self, conn: Connection, q: Query) -> list[ColumnElement[bool]] | None:
+        """WHERE clauses for a query; None when it cannot match anything (unknown tag)."""
+        conds: list[ColumnElement[bool]] = []
+        if q.tags or q.exclude_tags:
+            resolved = self._resolve_slugs(conn, [*q.tags, *q.exclude_tags])
+        for slug in q.tags:
+            if slug not in resolved:
+                return None
+            conds.append(
+                exists().where(
+                    paper_tags.c.paper_id == papers.c.id, paper_tags.c.tag_id == resolved[slug]
+                )
+            )
+        for slug in q.exclude_tags:
+            if slug in resolved:
+                conds.append(
+                    not_(
+                        exists().where(
+                            paper_tags.c.paper_id == papers.c.id,
+                            paper_tags.c.tag_id == resolved[slug],
+                        )
+                    )
+                )
+        for name in q.authors:
+            conds.append(
+                func.lower(papers.c.authors.cast(Text())).contains(name.lower(), autoescape=True)
+            )
+        if q.sources:
+            lowered = [s.lower() for s in q.sources]
+            conds.append(
+                exists().where(
+                    mentions.c.paper_id == papers.c.id,
+                    mentions.c.source_id == sources.c.id,
+                    func.lower(sources.c.name).in_(lowered),
+                )
+            )
+        if q.since or q.until:
+            window = [mentions.c.paper_id == papers.c.id]
+            if q.since:
+                window.append(mentions.c.mentioned_at >= q.since)
+            if q.until:
+                window.append(mentions.c.mentioned_at < q.until)
+            conds.append(exists().where(*window))
+        if q.ids or q.dois or q.urls:
+            conds.append(
+                or_(
+                    papers.c.arxiv_id.in_(list(q.ids)),
+                    papers.c.doi.in_(list(q.dois)),
+                    papers.c.url_key.in_(list(q.urls)),
+                )
+            )
+        for term in [*q.words, *q.phrases]:
+            conds.append(self._text_match(term))
+        for term in [*q.exclude_words, *q.exclude_phrases]:
+            conds.append(not_(self._text_match(term)))
+        return conds
+
+    def _text_match(self, term: str) -> ColumnElement[bool]:
+        """Full-text match of one word or phrase, in the database's own index."""
+        if self.dialect == "sqlite" and len(term) >= 3:
+            # The trigram tokenizer needs 3+ characters; quoting makes the term a literal.
+            fts = '"' + term.replace('"', '""') + '"'
+            return papers.c.id.in_(
+                select(text("rowid"))
+                .select_from(text("paper_fts"))
+                .where(text("paper_fts MATCH :fts").bindparams(fts=fts))
+            )
+        if self.dialect == "postgresql":
+            return papers.c.search_text.ilike(_like_pattern(term), escape="\\")
+        return func.lower(papers.c.search_text).like(_like_pattern(term.lower()), escape="\\")
+
+    def _hydrate(self, conn: Connection, ids: Sequence[int]) -> list[PaperHit]:
+        if not ids:
+            return []
+        rows = {
+            r["id"]: r for r in conn.execute(select(papers).where(papers.c.id.in_(ids))).mappings()
+        }
+        tag_rows = conn.execute(
+            select(paper_tags.c.paper_id, tags.c.display, tags.c.kind)
+            .join(tags, tags.c.id == paper_tags.c.tag_id)
+            .where(paper_tags.c.paper_id.in_(ids))
+            .order_by(tags.c.kind.desc(), tags.c.display)
+        )
+        tag_map: dict[int, list[str]] = {}
+        for pid, display, _kind in tag_rows:
+            names = tag_map.setdefault(pid, [])
+            if display not in names:
+                names.append(display)
+        mention_rows = conn.execute(
+            select(
+                mentions.c.paper_id,
+                sources.c.name,
+                mentions.c.summary,
+                mentions.c.ai_summary,
+            )
+            .join(sources, sources.c.id == mentions.c.source_id)
+            .where(mentions.c.paper_id.in_(ids))
+            .order_by(mentions.c.mentioned_at, mentions.c.id)
+        )
+        source_map: dict[int, list[str]] = {}
+        summary_map: dict[int, str] = {}
+        for pid, name, summary, ai in mention_rows:
+            names = source_map.setdefault(pid, [])
+            if name not in names:
+                names.append(name)
+            if pid not in summary_map and (summary or ai):
+                summary_map[pid] = summary or ai
+        hits = []
+        for pid in ids:
+            r = rows[pid]
+            url = r["abs_url"] or (arxiv_abs_url(r["arxiv_id"]) if r["arxiv_id"] else "")
+            hits.append(
+                PaperHit(
+                    paper_id=pid,
+                    key=r["key"],
+                    title=r["title"],
+                    url=url,
+                    authors=tuple(r["authors"] or ()),
+                    tags=tuple(tag_map.get(pid, ())),
+                    sources=tuple(source_map.get(pid, ())),
+                    summary=summary_map.get(pid) or r["abstract"],
+                    first_seen=r["first_seen_at"],
+                    arxiv_id=r["arxiv_id"],
+                    links=Links(
+                        abs=r["abs_url"],
+                        pdf=r["pdf_url"],
+                        code=r["code_url"],
+                        other=tuple(r["other_links"] or ()),
+                    ),
+                    title_alt=r["title_alt"],
+                )
+            )
+        return hits
+
+    def paper_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
+
+    # -- summary cache -------------------------------------------------------------------
+
+    def cached_summary(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(summary_cache.c.text).where(summary_cache.c.key == key)
+            ).scalar_one_or_none()
+        return None if found is None else str(found)
+
+    def cache_summary(self, key: str, value: str, *, now: datetime) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                self._insert(summary_cache)
+                .values(key=key, text=value, created_at=now)
+                .on_conflict_do_nothing()
+            )
+
+
+class _PaperIndex:
+    """Known papers of a chunk by every identity, so the key chain is one lookup each."""
+
+    def __init__(self) -> None:
+        self.by_arxiv: dict[str, dict[str, Any]] = {}
+        self.by_doi: dict[str, dict[str, Any]] = {}
+        self.by_url: dict[str, dict[str, Any]] = {}
+        self.by_title: dict[str, dict[str, Any]] = {}
+        self.by_key: dict[str, dict[str, Any]] = {}
+
+    def load(self, conn: Connection, chunk: Sequence[PreparedEntry]) -> None:
+        arxiv = {p.entry.arxiv_id for p in chunk if p.entry.arxiv_id}
+        dois = {p.entry.doi for p in chunk if p.entry.doi}
+        urls = {p.url_key for p in chunk if p.url_key}
+        titles = {p.title_key for p in chunk}
+        keys = {p.key for p in chunk}
+        clauses = [
+            papers.c.key.in_(keys),
+            papers.c.title_key.in_(titles),
+        ]
+        if arxiv:
+            clauses.append(papers.c.arxiv_id.in_(arxiv))
+        if dois:
+            clauses.append(papers.c.doi.in_(dois))
+        if urls:
+            clauses.append(papers.c.url_key.in_(urls))
+        for row in conn.execute(select(papers).where(or_(*clauses))).mappings():
+            self.add(dict(row))
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.by_key[row["key"]] = row
+        if row["arxiv_id"]:
+            self.by_arxiv[row["arxiv_id"]] = row
+        if row["doi"]:
+            self.by_doi[row["doi"]] = row
+        if row["url_key"]:
+            self.by_url[row["url_key"]] = row
+        # The first paper seen under a title keeps it: a title is the weakest identity.
+        self.by_title.setdefault(row["title_key"], row)
+
+    def arxiv_taken(self, arxiv_id: str) -> bool:
+        return arxiv_id in self.by_arxiv
+
+    def doi_taken(self, doi: str) -> bool:
+        return doi in self.by_doi
+
+    def find(self, item: PreparedEntry) -> dict[str, Any] | None:
+        e = item.entry
+        if e.arxiv_id:
+            hit = self.by_arxiv.get(e.arxiv_id)
+            if hit is not None:
+                return hit
+        if e.doi and (hit := self.by_doi.get(e.doi)) is not None:
+            return hit
+        if item.url_key and (hit := self.by_url.get(item.url_key)) is not None:
+            return hit
+        if (hit := self.by_key.get(item.key)) is not None:
+            return hit
+        hit = self.by_title.get(item.title_key)
+        # Same title, but both carry different arXiv ids: two papers, not one.
+        if hit is not None and e.arxiv_id and hit["arxiv_id"] and hit["arxiv_id"] != e.arxiv_id:
+            return None
+        return hit
+
+
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _search_text(item: PreparedEntry, existing: str | None) -> str:
+    """Title, translated title, authors, abstract and summaries: what free words search."""
+    e = item.entry
+    parts = [existing] if existing else [e.title, e.title_alt, " ".join(e.authors), e.abstract]
+    for extra in (e.title, e.title_alt, e.summary, e.ai_summary):
+        if extra and (not existing or extra not in existing):
+            parts.append(extra)
+    joined = "\n".join(dict.fromkeys(p for p in parts if p))
+    return joined[:_SEARCH_TEXT_MAX]
+
+
+def _source_info(r: Any, paper_count: int) -> SourceInfo:
+    kind = SourceKind(r["kind"]) if r["kind"] else None
+    return SourceInfo(
+        id=r["id"],
+        name=r["name"],
+        location=r["location"],
+        kind=kind,
+        interval_seconds=r["interval_seconds"],
+        tags=tuple(r["tags"] or ()),
+        origin=r["origin"],
+        enabled=r["enabled"],
+        created_at=r["created_at"],
+        etag=r["etag"],
+        last_modified=r["last_modified"],
+        body_hash=r["body_hash"],
+        last_checked_at=r["last_checked_at"],
+        last_success_at=r["last_success_at"],
+        next_check_at=r["next_check_at"],
+        consecutive_failures=r["consecutive_failures"],
+        last_error=r["last_error"],
+        last_error_at=r["last_error_at"],
+        last_entry_count=r["last_entry_count"],
+        health=r["health"],
+        health_reason=r["health_reason"],
+        health_since=r["health_since"],
+        health_notified_at=r["health_notified_at"],
+        paper_count=paper_count,
+    )
+
+
+__all__ = [
+    "SearchPage",
+    "Store",
+    "create_db_engine",
+    "metadata",
+    "upgrade",
+    "wait_for_database",
+]

@@ -1,0 +1,283 @@
+"""The paper store on a real database: one record per paper, merged tags, lookups."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from digests.errors import StoreError
+from digests.ingest import prepare
+from digests.model import Entry, Links, Signals, SourceInfo, SourceKind, SourceSpec
+from digests.normalize import parse_arxiv_id
+from digests.query import parse_query
+from digests.store import Store
+from digests.topics import TopicRules, load_rules
+
+NOW = datetime(2025, 8, 20, 12, 0, tzinfo=UTC)
+RULES = load_rules()
+
+
+def add(store: Store, name: str, *, tags: tuple[str, ...] = ()) -> SourceInfo:
+    return store.add_source(
+        SourceSpec(name=name, location=f"/tmp/{name}", kind=SourceKind.FEED, tags=tags),
+        now=NOW,
+    )
+
+
+def put(
+    store: Store, source: SourceInfo, *entries: Entry, rules: TopicRules = RULES
+) -> tuple[int, int, int]:
+    counts = store.store_entries(source, prepare(entries, source, rules), now=NOW)
+    return counts.new, counts.updated, counts.unchanged
+
+
+def arxiv(ref: str, title: str, **kw: object) -> Entry:
+    parsed = parse_arxiv_id(ref)
+    assert parsed is not None
+    return Entry(
+        title=title,
+        arxiv_id=parsed.id,
+        arxiv_version=parsed.version,
+        url=f"http://arxiv.org/abs/{ref}",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def find(store: Store, text: str, *, now: datetime = NOW) -> list[str]:
+    return [h.title for h in store.search(parse_query(text, now=now)).hits]
+
+
+def test_versions_of_one_paper_are_one_record_with_the_highest_version(store: Store) -> None:
+    a, b = add(store, "a"), add(store, "b")
+    assert put(store, a, arxiv("2403.04224v4", "Aligners: Decoupling LLMs and Alignment")) == (
+        1,
+        0,
+        0,
+    )
+    assert put(store, b, arxiv("2403.04224", "Aligners: Decoupling LLMs and Alignment")) == (
+        0,
+        1,
+        0,
+    )
+    [hit] = store.search(parse_query("id:2403.04224", now=NOW)).hits
+    assert hit.key == "arxiv:2403.04224"
+    assert set(hit.sources) == {"a", "b"}
+    assert store.paper_count() == 1
+
+
+def test_replace_announcement_updates_the_known_paper(store: Store) -> None:
+    feed = add(store, "arxiv")
+    put(store, feed, arxiv("2501.00001v1", "A Paper", announce_type="new"))
+    new, updated, _ = put(store, feed, arxiv("2501.00001v2", "A Paper", announce_type="replace"))
+    assert (new, updated) == (0, 1)
+    assert store.paper_count() == 1
+    # the same announcement again changes nothing
+    assert put(store, feed, arxiv("2501.00001v2", "A Paper", announce_type="replace")) == (
+        0,
+        0,
+        1,
+    )
+
+
+def test_title_only_note_and_arxiv_listing_are_one_paper(store: Store) -> None:
+    notes, listing = add(store, "notes", tags=("Alignment",)), add(store, "listing")
+    note = Entry(
+        title="The Unlocking Spell on Base LLMs: Rethinking Alignment via In-Context  Learning",
+        summary="アラインメント調整は表面的である可能性があります。",
+        summary_lang="ja",
+        tags=("#NLP", "#In-ContextLearning"),
+        source_item_id="https://github.com/x/paper_notes/issues/1179",
+    )
+    put(store, notes, note)
+    put(
+        store,
+        listing,
+        arxiv(
+            "2312.01552v1",
+            "The Unlocking Spell on Base LLMs: Rethinking Alignment via In-Context Learning",
+            categories=("cs.CL",),
+        ),
+    )
+    assert store.paper_count() == 1
+    [hit] = store.search(parse_query("tag:alignment", now=NOW)).hits
+    assert hit.arxiv_id == "2312.01552"
+    assert hit.key == "arxiv:2312.01552"
+    assert {"Alignment", "NLP", "In-ContextLearning", "cs.CL"} <= set(hit.tags)
+    assert set(hit.sources) == {"notes", "listing"}
+
+
+def test_arxiv_doi_and_old_style_ids_share_the_chain(store: Store) -> None:
+    s = add(store, "s")
+    put(store, s, Entry(title="Old", doi="10.48550/arxiv.math/0611800"))
+    put(store, s, arxiv("math.CA/0611800v2", "Old"))
+    put(store, s, Entry(title="Journal paper", doi="10.1145/3442188.3445922"))
+    put(store, s, Entry(title="Journal paper (camera ready)", doi="10.1145/3442188.3445922"))
+    assert store.paper_count() == 2
+    assert find(store, "id:math/0611800") == ["Old"]
+
+
+def test_url_identity_for_papers_without_ids(store: Store) -> None:
+    s = add(store, "s")
+    put(store, s, Entry(title="Blog paper", url="http://www.example.org/paper/?utm_source=x"))
+    put(store, s, Entry(title="Blog paper, retitled", url="https://example.org/paper"))
+    assert store.paper_count() == 1
+
+
+def test_same_title_different_arxiv_ids_stay_apart(store: Store) -> None:
+    s = add(store, "s")
+    put(store, s, arxiv("2401.00001", "Survey"), arxiv("2402.00002", "Survey"))
+    assert store.paper_count() == 2
+
+
+def test_tags_normalize_and_aliases_find_them(store: Store) -> None:
+    store.add_tag_aliases(dict(RULES.aliases))
+    s = add(store, "s")
+    put(
+        store,
+        s,
+        arxiv("2501.00002", "Tuning", tags=("#Supervised-FineTuning (SFT)",)),
+        arxiv("2501.00003", "Other", tags=("Supervised-FineTuning (SFT)",)),
+    )
+    assert sorted(find(store, "tag:SFT")) == ["Other", "Tuning"]
+    assert sorted(find(store, 'tag:"supervised-finetuning (sft)"')) == ["Other", "Tuning"]
+    assert find(store, "tag:NoSuchTag") == []
+
+
+def test_topic_rules_tag_by_title_and_abstract(store: Store) -> None:
+    s = add(store, "s")
+    put(
+        store,
+        s,
+        arxiv("2501.00004", "Direct Preference Optimization revisited", abstract="We study DPO."),
+        arxiv("2501.00005", "Faster matrix multiplication", abstract="Kernels."),
+    )
+    assert find(store, "tag:Alignment") == ["Direct Preference Optimization revisited"]
+
+
+def test_upvotes_are_refreshed_not_duplicated(store: Store) -> None:
+    hf = add(store, "hf")
+    put(store, hf, arxiv("2501.00006", "Popular", signals=Signals(upvotes=10)))
+    put(store, hf, arxiv("2501.00006", "Popular", signals=Signals(upvotes=212)))
+    other = add(store, "other")
+    put(store, other, arxiv("2501.00007", "Less popular", signals=Signals(upvotes=3)))
+    assert find(store, "sort:top") == ["Popular", "Less popular"]
+
+
+def test_search_words_phrases_japanese_authors_sources_and_dates(store: Store) -> None:
+    a, b = add(store, "arxiv-cl"), add(store, "notes")
+    put(
+        store,
+        a,
+        arxiv(
+            "2501.00010",
+            "Reward hacking in language models",
+            authors=("Alice Smith", "Bob Jones"),
+            published=NOW - timedelta(days=40),
+        ),
+        arxiv(
+            "2501.00011",
+            "Scaling laws for retrieval",
+            authors=("Carol White",),
+            published=NOW - timedelta(days=2),
+        ),
+    )
+    put(
+        store,
+        b,
+        Entry(
+            title="選好データの選択",
+            summary="DPOの暗黙的報酬ギャップが小さいデータを選ぶ。",
+            summary_lang="ja",
+            published=NOW - timedelta(days=1),
+        ),
+    )
+    assert find(store, "reward") == ["Reward hacking in language models"]
+    assert find(store, '"hacking in language"') == ["Reward hacking in language models"]
+    assert find(store, "報酬ギャップ") == ["選好データの選択"]
+    assert find(store, "選好") == ["選好データの選択"]  # two characters: below trigram size
+    assert find(store, "author:smith") == ["Reward hacking in language models"]
+    assert find(store, "source:notes") == ["選好データの選択"]
+    assert find(store, "since:1w") == ["選好データの選択", "Scaling laws for retrieval"]
+    assert find(store, "until:2025-08-01") == ["Reward hacking in language models"]
+    assert find(store, "scaling -retrieval") == []
+
+
+def test_sql_metacharacters_are_data(store: Store) -> None:
+    s = add(store, "s")
+    put(store, s, arxiv("2501.00020", "100% robust_models; DROP TABLE papers; --"))
+    for text in ["'; DROP TABLE papers; --", "100%", "robust_models", '"a""b"', "%_%"]:
+        find(store, text)
+    assert find(store, "100%") == ["100% robust_models; DROP TABLE papers; --"]
+    assert find(store, "_mod") == ["100% robust_models; DROP TABLE papers; --"]
+    assert store.paper_count() == 1
+
+
+def test_paging_has_more(store: Store) -> None:
+    s = add(store, "s")
+    entries = [
+        arxiv(f"2501.{i:05d}", f"Paper {i}", published=NOW - timedelta(hours=i))
+        for i in range(1, 8)
+    ]
+    put(store, s, *entries)
+    first = store.search(parse_query("limit:3", now=NOW))
+    assert [h.title for h in first.hits] == ["Paper 1", "Paper 2", "Paper 3"]
+    assert first.has_more
+    last = store.search(replace(parse_query("limit:3", now=NOW), offset=6))
+    assert [h.title for h in last.hits] == ["Paper 7"]
+    assert not last.has_more
+
+
+def test_duplicate_source_name_is_a_clear_error(store: Store) -> None:
+    add(store, "dup")
+    with pytest.raises(StoreError, match="already exists"):
+        add(store, "dup")
+
+
+def test_sources_file_sync_adds_updates_and_removes(store: Store) -> None:
+    spec = SourceSpec(name="f", location="https://example.org/feed", origin="file")
+    assert store.sync_sources([spec], now=NOW) == ["added f"]
+    assert store.sync_sources([spec], now=NOW) == []
+    moved = SourceSpec(name="f", location="https://example.org/feed2", origin="file")
+    assert store.sync_sources([moved], now=NOW) == ["updated f"]
+    add(store, "cli-added")
+    assert store.sync_sources([], now=NOW) == ["removed f"]
+    assert [s.name for s in store.list_sources()] == ["cli-added"]
+
+
+def test_concurrent_writers_never_insert_a_paper_twice(db_url: str) -> None:
+    """Two processes' worth of stores polling the same items at once."""
+    stores = [Store.open(db_url) for _ in range(2)]
+    source = add(stores[0], "shared")
+    entries = [
+        arxiv(f"2502.{i:05d}", f"Concurrent {i}", links=Links(pdf=f"https://x/{i}"))
+        for i in range(60)
+    ]
+    errors: list[BaseException] = []
+
+    def run(s: Store) -> None:
+        try:
+            for _ in range(3):
+                s.store_entries(source, prepare(entries, source, RULES), now=NOW)
+        except BaseException as e:  # surfaced below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert stores[0].paper_count() == 60
+    for s in stores:
+        s.dispose()
+
+
+def test_integrity_and_migrations_are_idempotent(db_url: str) -> None:
+    first = Store.open(db_url)
+    first.dispose()
+    second = Store.open(db_url)  # upgrading an up-to-date database is a no-op
+    assert second.integrity_check() == "ok"
+    second.dispose()
