@@ -257,3 +257,30 @@ class StoreCounts:
     new: int = 0  # papers never seen before
     updated: int = 0  # known papers that gained a version, a field, a mention or a tag
     unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MentionView:
+    """One source's mention of a paper inside a digest's week, as ranking sees it."""
+
+    source_name: str
+    source_kind: SourceKind | None
+    mentioned_at: datetime  # aware UTC
+    title: str
+    summary: str | None = None
+    summary_lang: str | None = None
+    ai_summary: str | None = None
+    comment: str | None = None
+    announce_type: str | None = None  # arXiv: new | cross | replace | replace-cross
+    signals: Signals = field(default_factory=Signals)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A paper mentioned in the digest's week, with every mention of that week."""
+
+    paper: PaperHit
+    abstract: str | None
+    announced_at: datetime  # when sources first announced it (aware UTC)
+    mentions: tuple[MentionView, ...]
+    upvotes: int = 0  # the latest snapshot, read when the digest is built
