@@ -1,0 +1,103 @@
+"""Tell which kind of document some bytes are, from the content first and the URL second.
+
+Only the first 64 KiB are looked at, with plain substring and anchored regex tests, so
+detection costs the same whatever the document's size. The order matters and is:
+
+1. JSON: Hugging Face Daily Papers (an array of objects with ``"paper"``).
+2. RSS/Atom: the arXiv API (OpenSearch elements, an ``arxiv.org/api`` id, "arXiv Query"),
+   then an arXiv listing (``oai:arXiv.org:`` guids, ``rss.arxiv.org``, ``Announce Type``),
+   else any other feed.
+3. Paper-notes HTML (``class="issue_date"``, ``<a class="button" href="articles/``).
+4. Text kinds, each by markers no other kind carries: a per-paper page
+   (``論文の概要:`` + ``- arxiv url:``), paper-notes text (``Issue Date:`` + ``[Paper Note]``
+   or a ``#Tag`` run), the weekly Markdown (a "Top ML Papers of the Week" heading and a
+   table), the translated weekly (``論文リンク`` + ``論文紹介``/"JP / EN" titles).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from digests.errors import ParseError
+from digests.model import ParseContext, SourceKind
+
+SNIFF_BYTES = 64 * 1024
+
+_HF_PAPER_KEY_RE = re.compile(r'"paper"\s*:\s*\{')
+_FEED_ROOT_RE = re.compile(r"<(?:[\w-]+:)?(?:rss|feed|RDF)[\s>]")
+_ARXIV_API_RE = re.compile(
+    r"xmlns:opensearch=|<opensearch:|<id>\s*https?://(?:export\.)?arxiv\.org/api/|arxiv query:",
+    re.IGNORECASE,
+)
+_ARXIV_LISTING_RE = re.compile(
+    r"oai:arXiv\.org:|rss\.arxiv\.org|Announce Type:|<arxiv:announce_type>", re.IGNORECASE
+)
+_NOTES_HTML_RE = re.compile(
+    r"""class=["']issue_date["']|<a\s+class=["']button["']\s+href=["'][^"']*articles/""",
+    re.IGNORECASE,
+)
+_PAPER_PAGE_RE = re.compile(r"^論文の概要:", re.MULTILINE)
+_ARXIV_URL_FIELD_RE = re.compile(r"^- arxiv url:", re.MULTILINE)
+_ISSUE_DATE_RE = re.compile(r"Issue Date:\s*\d{4}-\d{2}-\d{2}")
+_NOTES_TEXT_RE = re.compile(
+    r"Issue Date:\s*\d{4}-\d{2}-\d{2}\s+\[Paper Note\]|#[^\s#]+\s+Issue Date:\s*\d{4}-\d{2}-\d{2}"
+)
+_WEEKLY_MD_HEADING_RE = re.compile(r"^#{1,3}\s*Top ML Papers of the Week", re.MULTILINE | re.I)
+_TABLE_ROW_RE = re.compile(r"^\|.*\|\s*$", re.MULTILINE)
+_WEEKLY_JA_LINK_RE = re.compile(r"^\s*(?:論文リンク|研究および論文リンク)\s*$", re.MULTILINE)
+_WEEKLY_JA_INTRO_RE = re.compile(r"^\s*(?:論文紹介|研究紹介)\s*$", re.MULTILINE)
+
+_READABLE = ", ".join(kind.value for kind in SourceKind)
+
+
+def _feed_kind(head: str, url: str | None) -> SourceKind:
+    host_path = ""
+    if url:
+        parts = urlsplit(url)
+        host_path = parts.netloc.lower() + parts.path
+    if _ARXIV_API_RE.search(head) or host_path.startswith(
+        ("export.arxiv.org/api", "arxiv.org/api")
+    ):
+        return SourceKind.ARXIV_API
+    # An arXiv feed on a skip day has no items (no guids), but still names its own URL.
+    if _ARXIV_LISTING_RE.search(head) or host_path.startswith("rss.arxiv.org"):
+        return SourceKind.ARXIV
+    return SourceKind.FEED
+
+
+def detect_kind(data: bytes, ctx: ParseContext) -> SourceKind:
+    """The kind of ``data``; raises ``ParseError`` naming the readable kinds if none fits."""
+    head = data[:SNIFF_BYTES].decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    content_type = (ctx.content_type or "").lower()
+
+    if head.startswith(("[", "{")):
+        if head.startswith("[") and _HF_PAPER_KEY_RE.search(head):
+            return SourceKind.HF_DAILY
+        # A day without papers is "[]": only the address can say what it is.
+        if (
+            head.startswith("[")
+            and "huggingface.co" in (ctx.url or "")
+            and "/daily_papers" in (ctx.url or "")
+        ):
+            return SourceKind.HF_DAILY
+    else:
+        if head.startswith("<") and _FEED_ROOT_RE.search(head):
+            return _feed_kind(head, ctx.url)
+        # Rendered HTML or the Jekyll source (front matter first) of a notes page.
+        if _NOTES_HTML_RE.search(head):
+            return SourceKind.NOTES_HTML
+        if _PAPER_PAGE_RE.search(head) and _ARXIV_URL_FIELD_RE.search(head):
+            return SourceKind.PAPER_PAGE
+        if _ISSUE_DATE_RE.search(head) and _NOTES_TEXT_RE.search(head):
+            return SourceKind.NOTES_TEXT
+        if _WEEKLY_MD_HEADING_RE.search(head) and _TABLE_ROW_RE.search(head):
+            return SourceKind.WEEKLY_MD
+        if _WEEKLY_JA_LINK_RE.search(head) and _WEEKLY_JA_INTRO_RE.search(head):
+            return SourceKind.WEEKLY_JA
+
+    what = content_type or "unrecognised content"
+    raise ParseError(
+        f"cannot tell what kind of document this is ({what}); readable kinds: {_READABLE}",
+        url=ctx.url,
+    )
