@@ -1,0 +1,380 @@
+"""Weekly scoring: candidates in, the top papers out, each with the reasons that put it there.
+
+Ranking is pure: no I/O, no clock (``now`` and the week's bounds are passed in). A paper's
+score is the sum of its reasons' points, and the reasons are what a reader sees under it,
+so "why is this here" is answered by the same numbers that placed it.
+
+How a paper scores with the default weights. ``RankWeights`` holds them under the codes'
+names (plus ``upvotes_full``, the upvotes that earn the whole upvote weight: 100), and
+``RankWeights.parse("sources=3,upvotes=1.5")`` reads them from configuration::
+
+    code      points (defaults)                                   label
+    --------  --------------------------------------------------  --------------------------------
+    sources   3.0 per distinct source beyond the first            "3 sources"
+    position  2.0 for the pick + 1.0 x (11 - min(N, 10)) / 10     "ML Papers of the Week #3"
+              for its best place N in a curated list
+    pick      2.0 for a curator's pick without a place            "picked by paper_notes #Alignment"
+    upvotes   2.0 x log(1 + U) / log(1 + 100), U the latest count "212 upvotes"
+    match     1.0 x the share of the filter's tags, words and     "matches #Alignment, RLHF"
+              phrases it matches (a tag, or a word in a title:
+              1; a word only in the abstract or summaries: 1/2)
+    related   0.5, once, when sources only list it as related     "listed as related in arxiv-ja"
+              to another paper
+    recency   1.0 x (1 + f) / 2 when first announced this week,   "new this week"
+              f = how far into the week (0 at Monday 00:00, 1 at
+              the week's end, or at ``now`` before then)
+    replaced  -1.0 when its only announcements this week are      "new version in arXiv cs.CL"
+              arXiv replace / replace-cross
+    sources   0, only when no other reason names where the        "in arXiv cs.CL"
+              paper came from
+
+Reading the table:
+
+- Sources are counted by publisher: every source of one kind other than ``feed`` is one
+  voice (arXiv's cs.CL and cs.LG listings are one, as are a notes site's tag pages), and
+  every ``feed`` source is its own. A cross-listing is arXiv's bookkeeping, not a second
+  opinion; two lab blogs are two opinions. Mentions that only list a paper as related,
+  and arXiv replace announcements, do not count as sources.
+- Upvotes are damped: 100 upvotes earn the full weight, 1000 earn about 1.5 times it, so a
+  very popular paper from one source (~3.0) stays below one that three publishers
+  mention and a curator picked (8.0).
+- A new version is not a new paper: a paper whose only announcements this week are arXiv
+  ``replace`` / ``replace-cross`` loses ``replaced`` points and is not "new this week".
+- Reasons are listed by points, most first; those with no points are dropped, except the
+  zero-point "in <source>" that keeps every paper's origin visible.
+
+Ties are broken the same way whatever the input order: score, then distinct sources, then
+upvotes, then the later first announcement, then the paper key.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from digests.errors import ConfigError
+from digests.model import Candidate, MentionView, Reason, SourceKind
+from digests.normalize import clean_text, normalize_tag
+from digests.query import Query
+
+__all__ = ["DEFAULT_WEIGHTS", "RankWeights", "Scored", "explain", "rank"]
+
+_REPLACE_TYPES = frozenset({"replace", "replace-cross"})
+# A curated list's places past the tenth all count as the tenth: lists are about ten long,
+# and a longer one should not push its tail below zero.
+_POSITION_DEPTH = 10
+# The order reasons with equal points are listed in: the stronger kind of evidence first.
+_CODE_ORDER = ("sources", "position", "pick", "upvotes", "match", "related", "recency")
+_CODE_RANK = {code: i for i, code in enumerate(_CODE_ORDER)}
+_NAME_MAX = 40
+_MATCH_TERMS_SHOWN = 3
+# Scores are sums of floats; rounding before comparing keeps equal evidence equal even
+# when the additions happened in a different order.
+_SCORE_DIGITS = 9
+
+
+@dataclass(frozen=True, slots=True)
+class RankWeights:
+    """The points each signal is worth. See the module docstring for how each is used."""
+
+    sources: float = 3.0  # per distinct source (publisher) beyond the first
+    pick: float = 2.0  # a curator picked it (weekly digest entry, "Admin'sPick" note)
+    position: float = 1.0  # a place in a curated list: all of it at #1, a tenth at #10
+    upvotes: float = 2.0  # earned in full at ``upvotes_full`` upvotes, log-damped
+    upvotes_full: float = 100.0  # how many upvotes earn the whole ``upvotes`` weight
+    recency: float = 1.0  # first announced this week: half on Monday, all at the end
+    match: float = 1.0  # matches every tag, word and phrase of the digest's filter
+    related: float = 0.5  # only listed as related to another paper
+    replaced: float = 1.0  # taken off when this week brought only a new arXiv version
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not math.isfinite(value) or value < 0:
+                raise ConfigError(f"rank weight {f.name}={value!r} must be a number 0 or more")
+        if self.upvotes_full < 1:
+            raise ConfigError(f"rank weight upvotes_full={self.upvotes_full!r} must be 1 or more")
+
+    @classmethod
+    def parse(cls, text: str) -> RankWeights:
+        """``"sources=3, upvotes=1.5"`` -> weights; names left out keep their defaults.
+
+        Pairs are separated by commas (or semicolons); an empty text gives the defaults.
+        Raises ``ConfigError`` naming an unknown name (with the known ones), a value that
+        is not a number, a name given twice or a pair without ``=``.
+        """
+        known = [f.name for f in fields(cls)]
+        values: dict[str, float] = {}
+        for raw in unicodedata.normalize("NFKC", text).replace(";", ",").split(","):
+            pair = raw.strip()
+            if not pair:
+                continue
+            name, eq, value = pair.partition("=")
+            name = name.strip().casefold()
+            if not eq:
+                raise ConfigError(f"rank weight {pair!r} is not like sources=3")
+            if name not in known:
+                raise ConfigError(
+                    f"unknown rank weight {name!r}; known weights: {', '.join(known)}"
+                )
+            if name in values:
+                raise ConfigError(f"rank weight {name!r} is given twice")
+            try:
+                number = float(value.strip())
+            except ValueError as e:
+                raise ConfigError(f"rank weight {name}={value.strip()!r} is not a number") from e
+            values[name] = number
+        return cls(**values)
+
+    def to_text(self) -> str:
+        """Every weight as ``name=value``: what ``parse`` reads back to equal weights."""
+        return ",".join(f"{f.name}={getattr(self, f.name):g}" for f in fields(self))
+
+
+DEFAULT_WEIGHTS = RankWeights()
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A ranked candidate: its score and the reasons (most points first) that sum to it."""
+
+    candidate: Candidate
+    score: float
+    reasons: tuple[Reason, ...]
+
+
+def explain(scored: Scored) -> str:
+    """The reasons' labels as one line: ``3 sources · ML Papers of the Week #3``."""
+    return " · ".join(r.label for r in scored.reasons)
+
+
+def rank(
+    candidates: Sequence[Candidate],
+    *,
+    now: datetime,
+    week_start: datetime,
+    week_end: datetime,
+    query: Query | None = None,
+    weights: RankWeights = DEFAULT_WEIGHTS,
+    top: int = 10,
+) -> list[Scored]:
+    """The ``top`` best candidates, best first, each with its reasons.
+
+    ``week_start`` (inclusive) and ``week_end`` (exclusive) are the digest's week as aware
+    instants; ``now`` caps "how far into the week" for a digest built before the week
+    ends. ``query`` is the digest's filter: how well a paper matches it earns points.
+    Candidates without mentions are ignored.
+    """
+    for name, moment in (("now", now), ("week_start", week_start), ("week_end", week_end)):
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError(f"rank needs aware datetimes; {name}={moment!r} is naive")
+    if week_end <= week_start:
+        raise ValueError(f"week_end {week_end} is not after week_start {week_start}")
+    if top < 0:
+        raise ValueError(f"top must be 0 or more, got {top}")
+    window = _Window(start=week_start, end=week_end, now=now)
+    terms = _terms(query) if query is not None else ()
+    scored = [
+        _score(c, window=window, terms=terms, weights=weights) for c in candidates if c.mentions
+    ]
+    scored.sort(key=_order)
+    return [s.scored for s in scored[:top]]
+
+
+# --- scoring one candidate -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    start: datetime
+    end: datetime
+    now: datetime
+
+    def fraction(self, moment: datetime) -> float | None:
+        """How far into the week ``moment`` is (0..1), or None when it is outside it."""
+        if not self.start <= moment < self.end:
+            return None
+        # A digest built mid-week measures against now, so the newest paper still gets
+        # the whole weight; past the week's end, against the end.
+        stop = min(self.now, self.end) if self.now > self.start else self.end
+        span = (stop - self.start).total_seconds()
+        if span <= 0:
+            return 1.0
+        return min(1.0, (moment - self.start).total_seconds() / span)
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    kind: str  # "tag" | "text"
+    value: str  # a tag slug, or text folded for matching
+    shown: str  # "#Alignment", "RLHF", '"reward model"'
+
+
+@dataclass(frozen=True, slots=True)
+class _Ranked:
+    scored: Scored
+    sources: int
+    upvotes: int
+
+    @property
+    def candidate(self) -> Candidate:
+        return self.scored.candidate
+
+
+def _order(r: _Ranked) -> tuple[float, int, int, float, str, int]:
+    c = r.candidate
+    return (
+        -round(r.scored.score, _SCORE_DIGITS),
+        -r.sources,
+        -r.upvotes,
+        -c.announced_at.timestamp(),
+        c.paper.key,
+        c.paper.paper_id,
+    )
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _terms(query: Query) -> tuple[_Term, ...]:
+    labels = query.tag_labels if len(query.tag_labels) == len(query.tags) else query.tags
+    out = [_Term("tag", slug, f"#{label}") for slug, label in zip(query.tags, labels, strict=True)]
+    out += [_Term("text", _fold(w), w) for w in query.words]
+    out += [_Term("text", _fold(p), f'"{p}"') for p in query.phrases]
+    return tuple(out)
+
+
+def _short(name: str) -> str:
+    name = clean_text(name)
+    return name if len(name) <= _NAME_MAX else name[: _NAME_MAX - 1].rstrip() + "…"
+
+
+def _names(names: Iterable[str]) -> str:
+    """One source name, or the first and how many more: ``arXiv cs.CL +1``."""
+    ordered = sorted(set(names))
+    first = _short(ordered[0])
+    return first if len(ordered) == 1 else f"{first} +{len(ordered) - 1}"
+
+
+def _publisher(m: MentionView) -> str:
+    # One voice per kind, except generic feeds, which are as many publishers as there are
+    # feeds. A source whose kind is unknown yet is taken as its own publisher.
+    if m.source_kind is None or m.source_kind is SourceKind.FEED:
+        return f"source:{m.source_name}"
+    if m.source_kind is SourceKind.ARXIV_API:
+        return f"kind:{SourceKind.ARXIV.value}"
+    return f"kind:{m.source_kind.value}"
+
+
+def _is_replace(m: MentionView) -> bool:
+    return (m.announce_type or "").strip().casefold() in _REPLACE_TYPES
+
+
+def _score(
+    c: Candidate, *, window: _Window, terms: tuple[_Term, ...], weights: RankWeights
+) -> _Ranked:
+    w = weights
+    full = [m for m in c.mentions if not m.signals.related and not _is_replace(m)]
+    publishers = {_publisher(m) for m in full}
+    counted = {m.source_name for m in full}
+    reasons: list[Reason] = []
+
+    def add(code: str, label: str, points: float) -> None:
+        if points != 0:
+            reasons.append(Reason(code=code, label=label, points=points))
+
+    if len(publishers) > 1:
+        add("sources", f"{len(publishers)} sources", w.sources * (len(publishers) - 1))
+
+    curated = _best_curated(full, w)
+    if curated is not None:
+        mention, points = curated
+        pos = mention.signals.position
+        if pos is not None and pos >= 1:
+            add("position", f"{_short(mention.source_name)} #{pos}", points)
+        else:
+            add("pick", f"picked by {_short(mention.source_name)}", points)
+
+    upvotes = max([c.upvotes, *(m.signals.upvotes or 0 for m in c.mentions)])
+    if upvotes > 0:
+        damped = math.log1p(upvotes) / math.log1p(w.upvotes_full)
+        add("upvotes", f"{upvotes} upvote{'s' if upvotes != 1 else ''}", w.upvotes * damped)
+
+    if terms:
+        share, matched = _match(c, terms)
+        if matched:
+            shown = [t.shown for t in matched[:_MATCH_TERMS_SHOWN]]
+            more = len(matched) - len(shown)
+            label = "matches " + ", ".join(shown) + (f" +{more}" if more else "")
+            add("match", label, w.match * share)
+
+    related = {m.source_name for m in c.mentions if m.signals.related} - counted
+    if related:
+        add("related", f"listed as related in {_names(related)}", w.related)
+
+    replaced_only = not full and any(_is_replace(m) for m in c.mentions)
+    if replaced_only:
+        names = [m.source_name for m in c.mentions if _is_replace(m)]
+        add("replaced", f"new version in {_names(names)}", -w.replaced)
+    else:
+        f = window.fraction(c.announced_at)
+        if f is not None:
+            add("recency", "new this week", w.recency * (1 + f) / 2)
+
+    reasons.sort(key=lambda r: (-r.points, _CODE_RANK.get(r.code, len(_CODE_ORDER))))
+    # Every paper says where it came from, even when that earned nothing (a single source,
+    # or weights set to zero): the other reasons do not all name a source.
+    if not any(r.code in ("sources", "position", "pick", "related", "replaced") for r in reasons):
+        reasons.append(Reason("sources", f"in {_names(m.source_name for m in c.mentions)}", 0.0))
+    score = math.fsum(r.points for r in reasons)
+    return _Ranked(Scored(c, score, tuple(reasons)), sources=len(publishers), upvotes=upvotes)
+
+
+def _best_curated(
+    mentions: Sequence[MentionView], w: RankWeights
+) -> tuple[MentionView, float] | None:
+    """The curated mention worth the most points (one curator's word counts once)."""
+    options: list[tuple[float, float, str, MentionView]] = []
+    for m in mentions:
+        pos = m.signals.position if m.signals.position and m.signals.position >= 1 else None
+        if not m.signals.pick and pos is None:
+            continue
+        points = w.pick if m.signals.pick else 0.0
+        if pos is not None:
+            place = _POSITION_DEPTH + 1 - min(pos, _POSITION_DEPTH)
+            points += w.position * place / _POSITION_DEPTH
+        # Equal points: the better place, then the source name, so the label is stable.
+        options.append((-points, pos or math.inf, m.source_name, m))
+    if not options:
+        return None
+    best = min(options, key=lambda o: o[:3])
+    return best[3], -best[0]
+
+
+def _match(c: Candidate, terms: tuple[_Term, ...]) -> tuple[float, list[_Term]]:
+    """The share of the filter a paper matches (0..1) and the terms it matched."""
+    slugs = {t.slug for t in (normalize_tag(x) for x in c.paper.tags) if t is not None}
+    titles = _fold("\n".join(x for x in (c.paper.title, c.paper.title_alt) if x))
+    titles += "\n" + _fold("\n".join(m.title for m in c.mentions))
+    body_parts = [c.abstract, c.paper.summary, " ".join(c.paper.authors)]
+    for m in c.mentions:
+        body_parts += [m.summary, m.ai_summary, m.comment]
+    body = _fold("\n".join(x for x in body_parts if x))
+    total = 0.0
+    matched: list[_Term] = []
+    for term in terms:
+        if term.kind == "tag":
+            hit = 1.0 if term.value in slugs else 0.0
+        elif term.value in titles:
+            hit = 1.0
+        else:
+            # Like the store's full-text search: a case-insensitive substring.
+            hit = 0.5 if term.value in body else 0.0
+        if hit:
+            total += hit
+            matched.append(term)
+    return total / len(terms), matched

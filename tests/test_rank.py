@@ -1,0 +1,456 @@
+"""Weekly ranking: which paper wins, the reasons shown for it, and a stable order."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from digests.errors import ConfigError
+from digests.model import Candidate, MentionView, PaperHit, Signals, SourceKind
+from digests.query import parse_query
+from digests.rank import DEFAULT_WEIGHTS, RankWeights, Scored, explain, rank
+
+# 2025-W34 in UTC; the digest is built as the week ends.
+START = datetime(2025, 8, 18, tzinfo=UTC)
+END = datetime(2025, 8, 25, tzinfo=UTC)
+NOW = END
+TUESDAY = START + timedelta(days=1, hours=9)
+BEFORE = START - timedelta(days=30)
+
+ARXIV = ("arXiv cs.CL", SourceKind.ARXIV)
+ARXIV_LG = ("arXiv cs.LG", SourceKind.ARXIV)
+HF = ("HF Daily Papers", SourceKind.HF_DAILY)
+WEEKLY = ("ML Papers of the Week", SourceKind.WEEKLY_MD)
+NOTES = ("paper_notes #Alignment", SourceKind.NOTES_HTML)
+PAGES = ("arxiv-ja", SourceKind.PAPER_PAGE)
+
+
+def mention(
+    source: tuple[str, SourceKind | None] = ARXIV,
+    *,
+    at: datetime = TUESDAY,
+    announce: str | None = None,
+    title: str = "A paper",
+    summary: str | None = None,
+    **signals: Any,
+) -> MentionView:
+    name, kind = source
+    if announce is None and kind is SourceKind.ARXIV:
+        announce = "new"
+    return MentionView(
+        source_name=name,
+        source_kind=kind,
+        mentioned_at=at,
+        title=title,
+        summary=summary,
+        announce_type=announce,
+        signals=Signals(**signals),
+    )
+
+
+def paper(
+    n: int,
+    *mentions: MentionView,
+    upvotes: int = 0,
+    announced: datetime = TUESDAY,
+    title: str | None = None,
+    tags: tuple[str, ...] = (),
+    abstract: str | None = None,
+) -> Candidate:
+    hit = PaperHit(
+        paper_id=n,
+        key=f"arxiv:2508.{10000 + n}",
+        title=title or f"Paper {n}",
+        url=f"https://arxiv.org/abs/2508.{10000 + n}",
+        authors=("A. Author",),
+        tags=tags,
+        sources=tuple(sorted({m.source_name for m in mentions})),
+        summary=None,
+        first_seen=announced,
+    )
+    return Candidate(
+        paper=hit, abstract=abstract, announced_at=announced, mentions=mentions, upvotes=upvotes
+    )
+
+
+def ranked(candidates: list[Candidate], **kwargs: Any) -> list[Scored]:
+    kwargs.setdefault("top", 100)
+    return rank(candidates, now=NOW, week_start=START, week_end=END, **kwargs)
+
+
+def ids(result: list[Scored]) -> list[int]:
+    return [s.candidate.paper.paper_id for s in result]
+
+
+def codes(scored: Scored) -> list[str]:
+    return [r.code for r in scored.reasons]
+
+
+# --- who wins ----------------------------------------------------------------------------
+
+
+def test_a_paper_several_sources_mention_outranks_single_source_ones() -> None:
+    cross = paper(1, mention(ARXIV), mention(HF, upvotes=40), upvotes=40)
+    arxiv_only = paper(2, mention(ARXIV))
+    hf_only = paper(3, mention(HF, upvotes=40), upvotes=40)
+    result = ranked([arxiv_only, hf_only, cross])
+    assert ids(result) == [1, 3, 2]
+    assert result[0].reasons[0].label == "2 sources"
+
+
+def test_three_sources_and_a_pick_beat_a_thousand_upvotes() -> None:
+    # Intended with the defaults: broad attention plus a curator's word (8 points and
+    # recency) outweighs raw popularity on one site (1000 upvotes, about 3 points).
+    popular = paper(1, mention(HF), upvotes=1000)
+    endorsed = paper(
+        2, mention(ARXIV), mention(HF), mention(NOTES, pick=True), upvotes=0, announced=BEFORE
+    )
+    result = ranked([popular, endorsed])
+    assert ids(result) == [2, 1]
+    upvote_points = next(r.points for r in result[1].reasons if r.code == "upvotes")
+    assert upvote_points == pytest.approx(2.0 * math.log1p(1000) / math.log1p(100))
+    assert upvote_points < DEFAULT_WEIGHTS.sources
+
+
+def test_upvotes_are_damped_but_still_order_papers() -> None:
+    papers = [paper(n, mention(HF), upvotes=u) for n, u in enumerate([5, 100, 1000, 10_000], 1)]
+    result = ranked(papers)
+    assert ids(result) == [4, 3, 2, 1]
+    points = [next(r.points for r in s.reasons if r.code == "upvotes") for s in result]
+    assert points[2] == pytest.approx(DEFAULT_WEIGHTS.upvotes)  # 100 upvotes: the full weight
+    # Ten times the upvotes earns half as much again, not ten times as much.
+    assert points[1] == pytest.approx(1.5 * points[2], rel=0.01)
+    assert points[0] < 2 * points[2]
+    assert result[1].reasons[0].label == "1000 upvotes"
+
+
+def test_the_latest_upvote_snapshot_is_used() -> None:
+    [scored] = ranked([paper(1, mention(HF, upvotes=12), mention(HF, upvotes=212), upvotes=30)])
+    assert "212 upvotes" in explain(scored)
+
+
+def test_a_higher_place_in_a_curated_list_counts_more() -> None:
+    papers = [
+        paper(n, mention(WEEKLY, pick=True, position=n), announced=BEFORE) for n in range(1, 13)
+    ]
+    result = ranked(list(reversed(papers)))
+    assert ids(result) == list(range(1, 13))
+    assert result[0].reasons[0].label == "ML Papers of the Week #1"
+    assert result[0].reasons[0].code == "position"
+    assert result[0].score == pytest.approx(DEFAULT_WEIGHTS.pick + DEFAULT_WEIGHTS.position)
+    # Places past the tenth all count as the tenth; the paper key breaks the tie.
+    assert result[9].score == result[10].score == result[11].score
+
+
+def test_a_pick_without_a_place_names_its_curator() -> None:
+    [scored] = ranked([paper(1, mention(NOTES, pick=True), announced=BEFORE)])
+    assert explain(scored) == "picked by paper_notes #Alignment"
+    assert scored.score == DEFAULT_WEIGHTS.pick
+
+
+def test_a_curator_counts_once_at_its_best_place() -> None:
+    # The same weekly list seen twice (two polls, an edited README) is one pick.
+    [scored] = ranked(
+        [paper(1, mention(WEEKLY, pick=True, position=7), mention(WEEKLY, pick=True, position=2))]
+    )
+    assert [r.label for r in scored.reasons if r.code in ("pick", "position")] == [
+        "ML Papers of the Week #2"
+    ]
+
+
+def test_a_new_version_is_not_a_new_paper() -> None:
+    new = paper(1, mention(ARXIV, announce="new"))
+    replaced = paper(
+        2, mention(ARXIV, announce="replace"), mention(ARXIV_LG, announce="replace-cross")
+    )
+    result = ranked([replaced, new])
+    assert ids(result) == [1, 2]
+    assert "new this week" in explain(result[0])
+    penalized = result[1]
+    assert codes(penalized) == ["replaced"]
+    assert penalized.score == -DEFAULT_WEIGHTS.replaced
+    assert penalized.reasons[0].label == "new version in arXiv cs.CL +1"
+
+
+def test_a_replaced_paper_that_a_curator_picks_is_not_penalized() -> None:
+    [scored] = ranked(
+        [paper(1, mention(ARXIV, announce="replace"), mention(WEEKLY, pick=True, position=4))]
+    )
+    assert "replaced" not in codes(scored)
+    assert scored.score > 0
+
+
+def test_cross_listings_in_arxiv_are_one_source() -> None:
+    # Listed in cs.CL and cross-listed in cs.LG: arXiv's bookkeeping, not a second opinion.
+    [scored] = ranked(
+        [paper(1, mention(ARXIV, announce="new"), mention(ARXIV_LG, announce="cross"))]
+    )
+    assert "sources" not in [r.code for r in scored.reasons if r.points]
+    assert explain(scored) == "new this week · in arXiv cs.CL +1"
+
+
+def test_every_generic_feed_is_its_own_source() -> None:
+    lab_a = ("Lab A blog", SourceKind.FEED)
+    lab_b = ("Lab B blog", SourceKind.FEED)
+    [scored] = ranked([paper(1, mention(lab_a), mention(lab_b), announced=BEFORE)])
+    assert explain(scored) == "2 sources"
+
+
+def test_being_only_listed_as_related_is_a_weak_signal() -> None:
+    related = paper(1, mention(PAGES, related=True), announced=BEFORE)
+    listed = paper(2, mention(PAGES), announced=BEFORE)
+    both = paper(3, mention(ARXIV), mention(PAGES, related=True))
+    result = ranked([related, listed, both])
+    by_id = {s.candidate.paper.paper_id: s for s in result}
+    assert explain(by_id[1]) == "listed as related in arxiv-ja"
+    assert by_id[1].score == DEFAULT_WEIGHTS.related
+    # A related listing is not a second source.
+    assert "sources" not in codes(by_id[3])
+    assert "related" in codes(by_id[3])
+    assert ids(result) == [3, 1, 2]
+
+
+def test_filter_match_prefers_papers_that_match_more_of_it() -> None:
+    query = parse_query("tag:Alignment RLHF", now=NOW)
+    in_title = paper(1, mention(ARXIV), title="RLHF without tears", tags=("Alignment",))
+    in_abstract = paper(2, mention(ARXIV), tags=("#alignment",), abstract="We study rlhf.")
+    tag_only = paper(3, mention(ARXIV), tags=("Alignment",))
+    neither = paper(4, mention(ARXIV))
+    result = ranked([neither, tag_only, in_abstract, in_title], query=query)
+    assert ids(result) == [1, 2, 3, 4]
+    match = {s.candidate.paper.paper_id: s.reasons for s in result}
+    assert [r.label for r in match[1] if r.code == "match"] == ["matches #Alignment, RLHF"]
+    assert [r.points for r in match[1] if r.code == "match"] == [1.0]
+    assert [r.points for r in match[2] if r.code == "match"] == [0.75]
+    assert [r.label for r in match[3] if r.code == "match"] == ["matches #Alignment"]
+    assert "match" not in codes(result[3])
+
+
+def test_without_a_filter_there_is_no_match_reason() -> None:
+    [scored] = ranked([paper(1, mention(ARXIV), tags=("Alignment",))], query=None)
+    assert "match" not in codes(scored)
+
+
+def test_recency_is_linear_within_the_week() -> None:
+    monday = paper(1, mention(ARXIV), announced=START)
+    sunday = paper(2, mention(ARXIV), announced=END - timedelta(hours=1))
+    older = paper(3, mention(ARXIV), announced=BEFORE)
+    result = ranked([monday, older, sunday])
+    assert ids(result) == [2, 1, 3]
+    recency = [next((r.points for r in s.reasons if r.code == "recency"), 0.0) for s in result]
+    assert recency[0] == pytest.approx(1.0, abs=0.01)
+    assert recency[1] == pytest.approx(0.5)
+    assert recency[2] == 0.0
+    assert explain(result[2]) == "in arXiv cs.CL"
+
+
+def test_a_digest_built_mid_week_measures_recency_against_now() -> None:
+    now = START + timedelta(days=3)
+    latest = paper(1, mention(ARXIV), announced=now - timedelta(minutes=1))
+    [scored] = rank([latest], now=now, week_start=START, week_end=END)
+    assert scored.score == pytest.approx(DEFAULT_WEIGHTS.recency, abs=0.001)
+
+
+# --- reasons -----------------------------------------------------------------------------
+
+
+def test_every_kind_of_reason_has_a_short_label() -> None:
+    query = parse_query("tag:Alignment", now=NOW)
+    everything = paper(
+        1,
+        mention(ARXIV),
+        mention(HF, upvotes=212),
+        mention(WEEKLY, pick=True, position=3),
+        mention(PAGES, related=True),
+        upvotes=212,
+        tags=("Alignment",),
+    )
+    picked = paper(2, mention(NOTES, pick=True))
+    replaced = paper(3, mention(ARXIV, announce="replace"))
+    alone = paper(4, mention(ARXIV), announced=BEFORE)
+    result = {
+        s.candidate.paper.paper_id: s
+        for s in ranked([everything, picked, replaced, alone], query=query)
+    }
+    assert explain(result[1]) == (
+        "3 sources · ML Papers of the Week #3 · 212 upvotes · matches #Alignment"
+        " · new this week · listed as related in arxiv-ja"
+    )
+    assert codes(result[1]) == ["sources", "position", "upvotes", "match", "recency", "related"]
+    assert explain(result[2]) == "picked by paper_notes #Alignment · new this week"
+    assert explain(result[3]) == "new version in arXiv cs.CL"
+    assert explain(result[4]) == "in arXiv cs.CL"
+    seen = {r.code for s in result.values() for r in s.reasons}
+    assert seen == {
+        "sources",
+        "position",
+        "pick",
+        "upvotes",
+        "match",
+        "recency",
+        "related",
+        "replaced",
+    }
+    for s in result.values():
+        assert s.reasons
+        assert all(r.label.strip() and len(r.label) <= 60 for r in s.reasons)
+        assert s.score == pytest.approx(math.fsum(r.points for r in s.reasons))
+
+
+def test_reasons_are_listed_most_points_first() -> None:
+    [scored] = ranked([paper(1, mention(ARXIV), mention(HF), upvotes=5000)])
+    points = [r.points for r in scored.reasons]
+    assert points == sorted(points, reverse=True)
+
+
+def test_long_source_names_are_shortened_in_labels() -> None:
+    name = "A very long source name that somebody typed in full, with a subtitle"
+    [scored] = ranked([paper(1, mention((name, SourceKind.NOTES_HTML), pick=True))])
+    label = scored.reasons[0].label
+    assert label.startswith("picked by A very long")
+    assert label.endswith("…")
+    assert len(label) <= 60
+
+
+def test_one_upvote_is_singular() -> None:
+    [scored] = ranked([paper(1, mention(HF), upvotes=1, announced=BEFORE)])
+    assert explain(scored) == "1 upvote · in HF Daily Papers"
+
+
+def test_weights_change_the_order() -> None:
+    popular = paper(1, mention(HF), upvotes=1000, announced=BEFORE)
+    endorsed = paper(2, mention(ARXIV), mention(HF), mention(NOTES, pick=True), announced=BEFORE)
+    loud = RankWeights.parse("upvotes=10, sources=1")
+    assert ids(ranked([popular, endorsed])) == [2, 1]
+    assert ids(ranked([popular, endorsed], weights=loud)) == [1, 2]
+
+
+def test_zero_weights_drop_their_reasons_but_keep_the_origin() -> None:
+    quiet = RankWeights.parse("sources=0,recency=0")
+    [scored] = ranked([paper(1, mention(ARXIV), mention(HF))], weights=quiet)
+    assert scored.score == 0
+    assert explain(scored) == "in HF Daily Papers +1"
+
+
+# --- order, ties, the cut ----------------------------------------------------------------
+
+
+def test_ties_fall_back_to_sources_then_upvotes_then_newer_then_key() -> None:
+    flat = RankWeights.parse("sources=0,upvotes=0,recency=0")
+    two_sources = paper(5, mention(ARXIV), mention(HF))
+    more_upvotes = paper(4, mention(HF), upvotes=50)
+    newer = paper(3, mention(ARXIV), announced=TUESDAY + timedelta(days=1))
+    key_b = paper(2, mention(ARXIV))
+    key_a = paper(1, mention(ARXIV))
+    result = ranked([key_a, key_b, newer, more_upvotes, two_sources], weights=flat)
+    assert {s.score for s in result} == {0.0}
+    assert ids(result) == [5, 4, 3, 1, 2]
+
+
+def test_candidates_without_mentions_are_ignored() -> None:
+    result = ranked([paper(1), paper(2, mention(ARXIV))])
+    assert ids(result) == [2]
+
+
+def test_top_keeps_the_best() -> None:
+    papers = [paper(n, mention(HF), upvotes=n * 10, announced=BEFORE) for n in range(1, 16)]
+    result = rank(papers, now=NOW, week_start=START, week_end=END)
+    assert ids(result) == list(range(15, 5, -1))
+    assert ids(rank(papers, now=NOW, week_start=START, week_end=END, top=3)) == [15, 14, 13]
+    assert rank(papers, now=NOW, week_start=START, week_end=END, top=0) == []
+    with pytest.raises(ValueError, match="top"):
+        rank(papers, now=NOW, week_start=START, week_end=END, top=-1)
+
+
+def test_naive_datetimes_and_an_empty_week_are_refused() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        rank([], now=datetime(2025, 8, 25), week_start=START, week_end=END)
+    with pytest.raises(ValueError, match="not after"):
+        rank([], now=NOW, week_start=END, week_end=START)
+
+
+SOURCES = [ARXIV, ARXIV_LG, HF, WEEKLY, NOTES, PAGES, ("Lab blog", SourceKind.FEED)]
+
+
+@st.composite
+def candidates(draw: st.DrawFn, n: int) -> Candidate:
+    chosen = draw(st.lists(st.sampled_from(SOURCES), min_size=0, max_size=3))
+    mentions = tuple(
+        mention(
+            source,
+            announce=draw(st.sampled_from(["new", "cross", "replace", "replace-cross"]))
+            if source[1] is SourceKind.ARXIV
+            else None,
+            pick=source in (WEEKLY, NOTES) and draw(st.booleans()),
+            position=draw(st.none() | st.integers(1, 12)) if source == WEEKLY else None,
+            related=source == PAGES and draw(st.booleans()),
+        )
+        for source in chosen
+    )
+    # Few distinct values, so ties are common and the tie-breaks are exercised.
+    return paper(
+        n,
+        *mentions,
+        upvotes=draw(st.sampled_from([0, 0, 10, 100])),
+        announced=draw(st.sampled_from([BEFORE, START, TUESDAY])),
+    )
+
+
+@st.composite
+def pools(draw: st.DrawFn) -> list[Candidate]:
+    size = draw(st.integers(0, 12))
+    return [draw(candidates(n)) for n in range(1, size + 1)]
+
+
+@given(pool=pools(), seed=st.randoms(use_true_random=False), top=st.integers(0, 12))
+def test_the_order_does_not_depend_on_the_input_order(
+    pool: list[Candidate], seed: Any, top: int
+) -> None:
+    shuffled = list(pool)
+    seed.shuffle(shuffled)
+    first = rank(pool, now=NOW, week_start=START, week_end=END, top=top)
+    second = rank(shuffled, now=NOW, week_start=START, week_end=END, top=top)
+    assert first == second
+    assert len(first) == min(top, sum(1 for c in pool if c.mentions))
+    scores = [s.score for s in first]
+    assert scores == sorted(scores, reverse=True)
+    for s in first:
+        assert s.reasons
+        assert all(r.label and r.label == r.label.strip() for r in s.reasons)
+        assert s.score == pytest.approx(math.fsum(r.points for r in s.reasons))
+
+
+# --- weights -----------------------------------------------------------------------------
+
+
+def test_weights_parse_and_write_back() -> None:
+    assert RankWeights.parse("") == RankWeights()
+    weights = RankWeights.parse(" Sources = 3 ; upvotes=1.5,, ")
+    assert weights == replace(RankWeights(), sources=3.0, upvotes=1.5)
+    assert RankWeights.parse(weights.to_text()) == weights
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("source=3", "unknown rank weight 'source'; known weights: sources, pick"),
+        ("upvotes=lots", "rank weight upvotes='lots' is not a number"),
+        ("upvotes=", "rank weight upvotes='' is not a number"),
+        ("sources", "rank weight 'sources' is not like sources=3"),
+        ("pick=1,pick=2", "rank weight 'pick' is given twice"),
+        ("recency=-1", "rank weight recency=-1.0 must be a number 0 or more"),
+        ("match=nan", "must be a number 0 or more"),
+        ("related=inf", "must be a number 0 or more"),
+        ("upvotes_full=0.5", "upvotes_full=0.5 must be 1 or more"),
+    ],
+)
+def test_weights_errors_name_the_problem(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        RankWeights.parse(text)
+    assert message in str(info.value)
