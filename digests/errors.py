@@ -10,6 +10,7 @@
      |    |    +-- BodyTooLarge        the body (after decompression) passed the size limit
      |    |    +-- FetchTimeout        connect/read/total time ran out
      |    |    +-- HTTPStatusError     a non-success status that retries did not cure
+     |    |         +-- RetryLater     the server named a time to come back (429/503)
      |    +-- ParseError        the document has nothing readable of the expected kind
      +-- QueryError             a query string that cannot be understood
      +-- StoreError             the database cannot be used
@@ -19,6 +20,8 @@ Library errors are wrapped ``raise XError(...) from e`` so callers catch ours on
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 
 class PaperbotError(Exception):
@@ -63,6 +66,20 @@ class HTTPStatusError(FetchError):
     def __init__(self, message: str, *, url: str | None = None, status: int) -> None:
         super().__init__(message, url=url)
         self.status = status
+
+
+class RetryLater(HTTPStatusError):
+    """A 429/503 whose Retry-After was too long to wait for, or outlasted the retries.
+
+    ``retry_at`` (aware UTC) is when the server said to come back: the scheduler should not
+    poll the source before it.
+    """
+
+    def __init__(
+        self, message: str, *, url: str | None = None, status: int, retry_at: datetime
+    ) -> None:
+        super().__init__(message, url=url, status=status)
+        self.retry_at = retry_at
 
 
 class ParseError(SourceError):

@@ -54,6 +54,7 @@ from digests.errors import (
     FetchError,
     FetchTimeout,
     HTTPStatusError,
+    RetryLater,
 )
 
 __all__ = [
@@ -180,18 +181,6 @@ class FetchOutcome:
     location: str
     result: FetchResult | None
     error: FetchError | None
-
-
-class RetryLater(HTTPStatusError):
-    """A 429/503 whose Retry-After was too long to wait for, or outlasted the retries.
-
-    ``retry_at`` (aware UTC) is when the server said to come back: the scheduler should not
-    poll the source before it.
-    """
-
-    def __init__(self, message: str, *, url: str | None = None, status: int, retry_at: datetime):
-        super().__init__(message, url=url, status=status)
-        self.retry_at = retry_at
 
 
 class _Transient(Exception):
@@ -427,7 +416,9 @@ class Fetcher:
             # hostile DNS answer steer which one we use next time.
             log.warning("refused %s: %s resolves to %s", url, host, ", ".join(refused))
             raise AddressNotAllowed(
-                f"{host} resolves to {refused[0]}, which is not a public address", url=str(url)
+                f"{host} resolves to {refused[0]}, which is not a public address "
+                "(set PAPERBOT_ALLOW_PRIVATE_NETWORKS=1 to allow private networks)",
+                url=str(url),
             )
         return list(found)
 

@@ -189,3 +189,98 @@ summary_cache = Table(
     Column("text", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# -- weekly digests, subscriptions and their delivery ---------------------------------------
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("team_id", String(32), nullable=False),
+    Column("channel_id", String(32), nullable=False),
+    Column("query", Text, nullable=False),  # canonical query text; "" = every paper
+    Column("weekday", Integer, nullable=False),  # 0 = Monday
+    Column("time", String(5), nullable=False),  # "09:00", in ``tz``
+    Column("tz", String(64), nullable=False),
+    Column("top", Integer, nullable=False),
+    Column("lang", String(8)),
+    Column("created_by", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("active", Boolean, nullable=False),
+    # The first week this subscription covers: a new one never floods old papers.
+    Column("start_week", String(10), nullable=False),
+    Column("last_error", Text),
+    Column("last_error_at", UTCDateTime),
+    Index("ix_subscriptions_channel", "team_id", "channel_id"),
+)
+
+digests = Table(
+    "digests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("week", String(10), nullable=False, index=True),
+    Column("tz", String(64), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("scope", Text),  # the query's label for display
+    Column("lang", String(8)),
+    Column("top", Integer, nullable=False),
+    Column("subscription_id", Integer, ForeignKey("subscriptions.id", ondelete="SET NULL")),
+    Column("built_at", UTCDateTime, nullable=False),
+    Column("candidates", Integer, nullable=False),
+    Column("sources", JSON, nullable=False),  # SourceHealth of the week, for the footer
+)
+
+digest_items = Table(
+    "digest_items",
+    metadata,
+    Column("digest_id", Integer, ForeignKey("digests.id", ondelete="CASCADE"), nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("item", JSON, nullable=False),  # the rendered DigestItem, to show it again as sent
+    PrimaryKeyConstraint("digest_id", "rank"),
+    Index("ix_digest_items_paper", "paper_id"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # team:channel:subscription:week — the intent is recorded under this key before
+    # posting, so a digest is posted at most once whatever retries or crashes happen.
+    Column("key", String(200), nullable=False, unique=True),
+    Column("subscription_id", Integer, ForeignKey("subscriptions.id", ondelete="SET NULL")),
+    Column("team_id", String(32), nullable=False),
+    Column("channel_id", String(32), nullable=False),
+    Column("week", String(10), nullable=False),
+    Column("digest_id", Integer, ForeignKey("digests.id", ondelete="SET NULL")),
+    Column("state", String(16), nullable=False),  # pending | posting | posted | failed
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("claimed_by", String(100)),
+    Column("claimed_at", UTCDateTime),
+    Column("message_ts", String(32)),  # the parent message; continuations are its replies
+    Column("reply_ts", JSON, nullable=False),
+    Column("posted_at", UTCDateTime),
+    Column("last_error", Text),
+    Index("ix_deliveries_channel", "team_id", "channel_id", "state"),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+slack_users = Table(
+    "slack_users",
+    metadata,
+    Column("team_id", String(32), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("is_admin", Boolean, nullable=False),
+    Column("checked_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("team_id", "user_id"),
+)

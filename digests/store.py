@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +44,16 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from digests.errors import DatabaseUnavailable, StoreError
 from digests.model import (
+    Candidate,
+    Digest,
+    DigestItem,
     Links,
+    MentionView,
     PaperHit,
     PreparedEntry,
+    Reason,
+    Signals,
+    SourceHealth,
     SourceInfo,
     SourceKind,
     SourceSpec,
@@ -56,6 +63,9 @@ from digests.model import (
 from digests.normalize import arxiv_abs_url, normalize_tag
 from digests.query import Query
 from digests.schema import (
+    deliveries,
+    digest_items,
+    digests,
     mentions,
     metadata,
     paper_tags,
@@ -146,6 +156,21 @@ def _short_db_error(e: Exception | None) -> str:
         return "unknown error"
     orig = getattr(e, "orig", None)
     return str(orig or e).strip().splitlines()[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedDigest:
+    """One line of the digest archive."""
+
+    id: int
+    week: str
+    tz: str
+    query: str
+    scope: str | None
+    lang: str | None
+    built_at: datetime
+    items: int
+    subscription_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -810,7 +835,9 @@ class Store:
         hits = []
         for pid in ids:
             r = rows[pid]
+            other = tuple(r["other_links"] or ())
             url = r["abs_url"] or (arxiv_abs_url(r["arxiv_id"]) if r["arxiv_id"] else "")
+            url = url or (other[0] if other else "")
             hits.append(
                 PaperHit(
                     paper_id=pid,
@@ -833,6 +860,217 @@ class Store:
                 )
             )
         return hits
+
+    # -- weekly digests ------------------------------------------------------------------
+
+    def week_candidates(self, start: datetime, end: datetime) -> list[Candidate]:
+        """Every paper mentioned in [start, end), with that window's mentions."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(mentions, sources.c.name.label("source_name"), sources.c.kind)
+                .join(sources, sources.c.id == mentions.c.source_id)
+                .where(mentions.c.mentioned_at >= start, mentions.c.mentioned_at < end)
+                .order_by(mentions.c.paper_id, mentions.c.mentioned_at, mentions.c.id)
+            ).mappings()
+            by_paper: dict[int, list[MentionView]] = {}
+            for r in rows:
+                by_paper.setdefault(r["paper_id"], []).append(_mention_view(r))
+            ids = sorted(by_paper)
+            hits: dict[int, PaperHit] = {}
+            extra: dict[int, tuple[str | None, datetime, int]] = {}
+            for chunk_start in range(0, len(ids), _LOOKUP_CHUNK):
+                part = ids[chunk_start : chunk_start + _LOOKUP_CHUNK]
+                for hit in self._hydrate(conn, part):
+                    hits[hit.paper_id] = hit
+                for pid, abstract, announced, upvotes in conn.execute(
+                    select(
+                        papers.c.id, papers.c.abstract, papers.c.announced_at, papers.c.max_upvotes
+                    ).where(papers.c.id.in_(part))
+                ):
+                    extra[pid] = (abstract, announced, upvotes)
+        return [
+            Candidate(
+                paper=hits[pid],
+                abstract=extra[pid][0],
+                announced_at=extra[pid][1],
+                mentions=tuple(by_paper[pid]),
+                upvotes=int(extra[pid][2] or 0),
+            )
+            for pid in ids
+        ]
+
+    def match_ids(self, query: Query, *, start: datetime, end: datetime) -> set[int]:
+        """Ids of papers mentioned in [start, end) that match a query's filters."""
+        with self.engine.connect() as conn:
+            where = self._query_conditions(conn, query)
+            if where is None:
+                return set()
+            in_window = exists().where(
+                mentions.c.paper_id == papers.c.id,
+                mentions.c.mentioned_at >= start,
+                mentions.c.mentioned_at < end,
+            )
+            stmt = select(papers.c.id).where(in_window, *where)
+            return {int(i) for i in conn.execute(stmt).scalars()}
+
+    def sent_paper_ids(self, team_id: str, channel_id: str, *, except_week: str) -> set[int]:
+        """Papers already posted to a channel in another week's digest."""
+        stmt = (
+            select(digest_items.c.paper_id)
+            .join(deliveries, deliveries.c.digest_id == digest_items.c.digest_id)
+            .where(
+                deliveries.c.team_id == team_id,
+                deliveries.c.channel_id == channel_id,
+                deliveries.c.state == "posted",
+                deliveries.c.week != except_week,
+            )
+        )
+        with self.engine.connect() as conn:
+            return {int(i) for i in conn.execute(stmt).scalars()}
+
+    def source_health(self, start: datetime, end: datetime) -> list[SourceHealth]:
+        """How each enabled source did in [start, end): mentions, failures, silence."""
+        with self.engine.connect() as conn:
+            counts: dict[int, int] = dict(
+                conn.execute(
+                    select(mentions.c.source_id, func.count())
+                    .where(mentions.c.mentioned_at >= start, mentions.c.mentioned_at < end)
+                    .group_by(mentions.c.source_id)
+                ).all()
+            )
+            rows = list(
+                conn.execute(
+                    select(sources).where(sources.c.enabled.is_(True)).order_by(sources.c.name)
+                ).mappings()
+            )
+        out: list[SourceHealth] = []
+        for r in rows:
+            n = int(counts.get(r["id"], 0))
+            failed_in_week = (
+                r["last_error_at"] is not None
+                and start <= r["last_error_at"] < end
+                and r["consecutive_failures"] > 0
+            )
+            unhealthy = r["health"] is not None and (
+                r["health_since"] is None or r["health_since"] < end
+            )
+            if failed_in_week or r["health"] == "failing":
+                status, error = "failing", r["health_reason"] or r["last_error"]
+            elif unhealthy:
+                status, error = str(r["health"]), r["health_reason"]
+            elif n == 0:
+                status, error = "empty", None
+            else:
+                status, error = "ok", None
+            kind = r["kind"] or "auto"
+            out.append(
+                SourceHealth(name=r["name"], kind=kind, mentions=n, status=status, error=error)
+            )
+        return out
+
+    def latest_mention_at(self) -> datetime | None:
+        """When the newest first-hand mention happened (related-paper lists don't count)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(func.max(mentions.c.mentioned_at)).where(mentions.c.related.is_(False))
+            ).scalar_one_or_none()
+        return _as_utc(value)
+
+    def save_digest(
+        self,
+        digest: Digest,
+        *,
+        query: str,
+        top: int,
+        now: datetime,
+        subscription_id: int | None = None,
+    ) -> int:
+        """Archive a built digest; returns its id."""
+        with self._tx() as conn:
+            digest_id = conn.execute(
+                digests.insert()
+                .values(
+                    week=digest.week,
+                    tz=digest.tz,
+                    query=query,
+                    scope=digest.scope,
+                    lang=digest.lang,
+                    top=top,
+                    subscription_id=subscription_id,
+                    built_at=now,
+                    candidates=digest.candidates,
+                    sources=[_health_json(h) for h in digest.sources],
+                )
+                .returning(digests.c.id)
+            ).scalar_one()
+            if digest.items:
+                conn.execute(
+                    digest_items.insert(),
+                    [
+                        {
+                            "digest_id": digest_id,
+                            "rank": item.rank,
+                            "paper_id": item.paper_id,
+                            "score": item.score,
+                            "item": _item_json(item),
+                        }
+                        for item in digest.items
+                    ],
+                )
+        return int(digest_id)
+
+    def list_digests(self, *, limit: int = 20) -> list[ArchivedDigest]:
+        count = func.count(digest_items.c.rank)
+        stmt = (
+            select(digests, count.label("items"))
+            .outerjoin(digest_items, digest_items.c.digest_id == digests.c.id)
+            .group_by(digests.c.id)
+            .order_by(digests.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [
+                ArchivedDigest(
+                    id=r["id"],
+                    week=r["week"],
+                    tz=r["tz"],
+                    query=r["query"],
+                    scope=r["scope"],
+                    lang=r["lang"],
+                    built_at=r["built_at"],
+                    items=int(r["items"]),
+                    subscription_id=r["subscription_id"],
+                )
+                for r in conn.execute(stmt).mappings()
+            ]
+
+    def load_digest(self, digest_id: int, *, start: datetime, end: datetime) -> Digest | None:
+        """A stored digest, as it was built (``start``/``end`` come from its week and zone)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(digests).where(digests.c.id == digest_id)).mappings().first()
+            if row is None:
+                return None
+            items = conn.execute(
+                select(digest_items.c.item)
+                .where(digest_items.c.digest_id == digest_id)
+                .order_by(digest_items.c.rank)
+            ).scalars()
+            loaded = tuple(_item_from_json(i) for i in items)
+        return Digest(
+            week=row["week"],
+            tz=row["tz"],
+            start=start,
+            end=end,
+            items=loaded,
+            scope=row["scope"],
+            candidates=row["candidates"],
+            sources=tuple(_health_from_json(h) for h in row["sources"]),
+            lang=row["lang"],
+            digest_id=row["id"],
+        )
+
+    def digest_row(self, digest_id: int) -> ArchivedDigest | None:
+        return next((d for d in self.list_digests(limit=10**6) if d.id == digest_id), None)
 
     def paper_count(self) -> int:
         with self.engine.connect() as conn:
@@ -935,6 +1173,100 @@ def _search_text(item: PreparedEntry, existing: str | None) -> str:
             parts.append(extra)
     joined = "\n".join(dict.fromkeys(p for p in parts if p))
     return joined[:_SEARCH_TEXT_MAX]
+
+
+def _as_utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite aggregates come back as text
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _mention_view(r: Any) -> MentionView:
+    return MentionView(
+        source_name=r["source_name"],
+        source_kind=SourceKind(r["kind"]) if r["kind"] else None,
+        mentioned_at=r["mentioned_at"],
+        title=r["title"],
+        summary=r["summary"],
+        summary_lang=r["summary_lang"],
+        ai_summary=r["ai_summary"],
+        comment=r["comment"],
+        announce_type=r["announce_type"],
+        signals=Signals(
+            upvotes=r["upvotes"],
+            comments=r["comments"],
+            position=r["position"],
+            pick=bool(r["pick"]),
+            related=bool(r["related"]),
+            score=r["score"],
+        ),
+    )
+
+
+def _health_json(h: SourceHealth) -> dict[str, Any]:
+    return {
+        "name": h.name,
+        "kind": h.kind,
+        "mentions": h.mentions,
+        "status": h.status,
+        "error": h.error,
+    }
+
+
+def _health_from_json(d: dict[str, Any]) -> SourceHealth:
+    return SourceHealth(
+        name=d["name"],
+        kind=d["kind"],
+        mentions=d["mentions"],
+        status=d["status"],
+        error=d.get("error"),
+    )
+
+
+def _item_json(item: DigestItem) -> dict[str, Any]:
+    return {
+        "rank": item.rank,
+        "paper_id": item.paper_id,
+        "title": item.title,
+        "url": item.url,
+        "authors": list(item.authors),
+        "summary": item.summary,
+        "tags": list(item.tags),
+        "reasons": [{"code": r.code, "label": r.label, "points": r.points} for r in item.reasons],
+        "score": item.score,
+        "links": {
+            "abs": item.links.abs,
+            "pdf": item.links.pdf,
+            "code": item.links.code,
+            "other": list(item.links.other),
+        },
+        "title_alt": item.title_alt,
+    }
+
+
+def _item_from_json(d: dict[str, Any]) -> DigestItem:
+    links = d.get("links") or {}
+    return DigestItem(
+        rank=d["rank"],
+        paper_id=d["paper_id"],
+        title=d["title"],
+        url=d["url"],
+        authors=tuple(d["authors"]),
+        summary=d["summary"],
+        tags=tuple(d["tags"]),
+        reasons=tuple(Reason(r["code"], r["label"], r["points"]) for r in d["reasons"]),
+        score=d["score"],
+        links=Links(
+            abs=links.get("abs"),
+            pdf=links.get("pdf"),
+            code=links.get("code"),
+            other=tuple(links.get("other") or ()),
+        ),
+        title_alt=d.get("title_alt"),
+    )
 
 
 def _source_info(r: Any, paper_count: int) -> SourceInfo:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -300,27 +299,3 @@ def test_never_crashes(data: bytes) -> None:
             continue
         assert isinstance(doc, ParsedDocument)
         assert doc.entries
-
-
-# --- speed ---------------------------------------------------------------------------------------
-
-
-def _rate(parse: object, data: bytes) -> float:
-    assert callable(parse)
-    start = time.process_time()
-    doc = parse(data, CTX)
-    elapsed = time.process_time() - start
-    return len(doc.entries) / max(elapsed, 1e-9)
-
-
-def test_speed(fixtures: Path) -> None:
-    """Thousands of notes a second: CPU time, so a busy machine does not fail it."""
-    html = (fixtures / "notes_tag_page.html").read_text(encoding="utf-8")
-    head, rest = html.split('<div class="visible-content">', 1)
-    body = rest.split("</div>", 1)[0]
-    big_html = f'{head}<div class="visible-content">{body * 2000}</div>'.encode()
-    text = (fixtures / "notes_tag_page.txt").read_text(encoding="utf-8")
-    first, entries = text.split("\n", 1)
-    big_text = (first + "\n" + entries * 2000).encode()
-    assert _rate(parse_notes_html, big_html) >= 5000
-    assert _rate(parse_notes_text, big_text) >= 5000

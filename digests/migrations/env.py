@@ -11,9 +11,18 @@ connection = context.config.attributes.get("connection")
 if not isinstance(connection, Connection):
     raise RuntimeError("run migrations through `paperbot db upgrade`, which passes a connection")
 
+
+def _include(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    # The SQLite full-text index is made by hand in 0001; autogenerate must not drop it.
+    return not (type_ == "table" and name is not None and name.startswith("paper_fts"))
+
+
 context.configure(
     connection=connection,
     target_metadata=metadata,
+    include_object=_include,
     render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters by table copy
     compare_type=True,
 )

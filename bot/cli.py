@@ -1,0 +1,433 @@
+"""The ``paperbot`` command: sources, polling, lookups, digests, the demo and the server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from digests.errors import ConfigError, PaperbotError, QueryError
+from digests.fetch import Fetcher, FetchSettings
+from digests.ingest import Poller, SourceReport
+from digests.model import PaperHit, SourceInfo, SourceSpec
+from digests.query import VALID_TERMS, parse_query
+from digests.settings import Settings
+from digests.sourcefile import (
+    ensure_sources_file,
+    format_interval,
+    load_sources,
+    parse_interval,
+    parse_kind,
+)
+from digests.store import Store, create_db_engine, upgrade, wait_for_database
+from digests.topics import TopicRules, load_rules
+
+log = logging.getLogger("paperbot")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    """What every subcommand shares: settings built once, and the store opened on demand."""
+
+    settings: Settings
+    out: Console
+    err: Console
+    clock: Callable[[], datetime] = utcnow
+    _store: Store | None = None
+    _rules: TopicRules | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rules(self) -> TopicRules:
+        if self._rules is None:
+            self._rules = load_rules(self.settings.topics_file)
+        return self._rules
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.settings, self.rules, now=self.clock())
+        return self._store
+
+    def fetch_settings(self) -> FetchSettings:
+        base = FetchSettings()
+        return FetchSettings(
+            **{
+                **{f: getattr(base, f) for f in base.__dataclass_fields__},
+                "allow_private": self.settings.allow_private_networks,
+                "user_agent": self.settings.user_agent or base.user_agent,
+            }
+        )
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
+
+
+def open_store(settings: Settings, rules: TopicRules, *, now: datetime) -> Store:
+    """Open (and upgrade) the database, then load the operator's sources file into it."""
+    store = Store.open(settings.database_url)
+    if ensure_sources_file(settings.sources_file):
+        log.info("wrote the default sources to %s", settings.sources_file)
+    specs = load_sources(settings.sources_file.read_text("utf-8"), where=str(settings.sources_file))
+    for change in store.sync_sources(specs, now=now):
+        log.info("sources file: %s", change)
+    store.add_tag_aliases(dict(rules.aliases))
+    return store
+
+
+def fail(message: str, *, hint: str | None = None) -> NoReturn:
+    """Exit with a readable message instead of a traceback."""
+    text = f"error: {message}"
+    if hint:
+        text += f"\n  hint: {hint}"
+    raise click.ClickException(text)
+
+
+@contextmanager
+def readable_errors() -> Iterator[None]:
+    try:
+        yield
+    except ConfigError as e:
+        fail(str(e), hint="see `paperbot --help` for the settings")
+    except PaperbotError as e:
+        fail(str(e))
+
+
+pass_runtime = click.make_pass_decorator(Runtime)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="paperbot")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
+    """paperbot: collects papers from arXiv, Hugging Face, curated weekly lists and
+    paper-note pages into one store, and answers lookups and weekly digests.
+
+    \b
+    Settings come from the environment:
+      DATABASE_URL                     SQLite file by default; postgres://… for PostgreSQL
+      PAPERBOT_DATA_DIR                where the SQLite file and sources.toml live
+      PAPERBOT_SOURCES_FILE            the operator-editable sources file (TOML)
+      PAPERBOT_TZ                      time zone for weeks and schedules (default UTC)
+      PAPERBOT_ALLOW_PRIVATE_NETWORKS  1 lets sources live on private addresses
+    """
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(
+        level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s"
+    )
+    with readable_errors():
+        settings = Settings.from_env()
+    runtime = Runtime(settings=settings, out=Console(), err=Console(stderr=True, highlight=False))
+    ctx.obj = runtime
+    ctx.call_on_close(runtime.close)
+
+
+# -- db ----------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@pass_runtime
+def db_upgrade(rt: Runtime) -> None:
+    """Create or upgrade the database schema to the newest version."""
+    with readable_errors():
+        engine = create_db_engine(rt.settings.database_url)
+        wait_for_database(engine)
+        upgrade(engine)
+        engine.dispose()
+    url = engine.url.render_as_string(hide_password=True)
+    rt.out.print(f"database is up to date ({url})")
+
+
+# -- sources -----------------------------------------------------------------------------
+
+
+@cli.group()
+def sources() -> None:
+    """Add, list and remove the sources paperbot polls."""
+
+
+@sources.command("add")
+@click.argument("location")
+@click.option("--kind", help="Source kind; detected from the content when left out.")
+@click.option("--name", help="A unique name (default: derived from the location).")
+@click.option("--interval", default="6h", show_default=True, help="How often to check.")
+@click.option("--tag", "tags", multiple=True, help="Tag every paper of this source (repeat).")
+@pass_runtime
+def sources_add(
+    rt: Runtime,
+    location: str,
+    kind: str | None,
+    name: str | None,
+    interval: str,
+    tags: tuple[str, ...],
+) -> None:
+    """Add a source: an http(s) URL, a file:// URL or a local path."""
+    with readable_errors():
+        spec = SourceSpec(
+            name=name or default_source_name(location),
+            location=normalize_location(location),
+            kind=parse_kind(kind) if kind else None,
+            interval_seconds=parse_interval(interval),
+            tags=tags,
+            origin="cli",
+        )
+        info = rt.store.add_source(spec, now=rt.clock())
+    rt.out.print(
+        f"added source [bold]{info.name}[/] ({info.kind or 'kind detected on fetch'}, "
+        f"every {format_interval(info.interval_seconds)}): {info.location}"
+    )
+
+
+def default_source_name(location: str) -> str:
+    parts = urlsplit(location)
+    if parts.scheme in ("http", "https"):
+        tail = parts.path.rstrip("/").rsplit("/", 1)[-1]
+        return f"{parts.netloc}/{tail}" if tail else parts.netloc
+    return Path(parts.path if parts.scheme == "file" else location).name or location
+
+
+def normalize_location(location: str) -> str:
+    """Local paths are stored absolute so the scheduler finds them from any directory."""
+    if "://" in location:
+        return location
+    return str(Path(location).expanduser().resolve())
+
+
+@sources.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_runtime
+def sources_list(rt: Runtime, as_json: bool) -> None:
+    """List sources with their health: last success, failures, last error, papers."""
+    with readable_errors():
+        found = rt.store.list_sources()
+    if as_json:
+        click.echo(json.dumps([_source_json(s) for s in found], ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{len(found)} sources", show_lines=False)
+    for col in ("name", "kind", "every", "papers", "last success", "failures", "health"):
+        table.add_column(col)
+    for s in found:
+        health = s.health or "ok"
+        if s.last_error and s.consecutive_failures:
+            health = f"{health}: {s.last_error[:60]}"
+        table.add_row(
+            s.name,
+            s.kind.value if s.kind else "auto",
+            format_interval(s.interval_seconds),
+            str(s.paper_count),
+            _ago(s.last_success_at, rt.clock()),
+            str(s.consecutive_failures),
+            health,
+        )
+    rt.out.print(table)
+
+
+def _source_json(s: SourceInfo) -> dict[str, Any]:
+    return {
+        "name": s.name,
+        "kind": s.kind.value if s.kind else None,
+        "location": s.location,
+        "interval": format_interval(s.interval_seconds),
+        "tags": list(s.tags),
+        "origin": s.origin,
+        "papers": s.paper_count,
+        "last_success": s.last_success_at.isoformat() if s.last_success_at else None,
+        "consecutive_failures": s.consecutive_failures,
+        "last_error": s.last_error,
+        "health": s.health,
+    }
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "never"
+    seconds = int((now - when).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return "just now"
+
+
+@sources.command("remove")
+@click.argument("name")
+@pass_runtime
+def sources_remove(rt: Runtime, name: str) -> None:
+    """Remove a source and its mentions (papers stay while other sources list them)."""
+    with readable_errors():
+        info = rt.store.get_source(name)
+        if info is None:
+            names = ", ".join(s.name for s in rt.store.list_sources(with_counts=False))
+            fail(f"no source named {name!r}", hint=f"sources: {names}")
+        if info.origin == "file":
+            fail(
+                f"{name!r} comes from {rt.settings.sources_file}",
+                hint="remove it from that file; paperbot drops it on the next start",
+            )
+        rt.store.remove_source(name)
+    rt.out.print(f"removed source {name}")
+
+
+# -- poll --------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--source", "names", multiple=True, help="Poll only this source (repeat).")
+@pass_runtime
+def poll(rt: Runtime, names: tuple[str, ...]) -> None:
+    """Poll sources now and print a report per source."""
+    with readable_errors():
+        chosen = rt.store.list_sources(names=list(names) if names else None, with_counts=False)
+        missing = set(names) - {s.name for s in chosen}
+        if missing:
+            fail(f"no source named {', '.join(sorted(missing))}")
+        reports = run_poll(rt, chosen)
+    print_reports(rt.out, reports)
+    if reports and all(not r.ok for r in reports):
+        sys.exit(1)
+
+
+def run_poll(rt: Runtime, chosen: Sequence[SourceInfo]) -> list[SourceReport]:
+    """Poll with a progress bar on the terminal (quiet when output is not a terminal)."""
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=rt.err,
+        transient=True,
+        disable=not rt.err.is_terminal,
+    ) as progress:
+        task = progress.add_task("polling", total=len(chosen))
+
+        def advance(report: SourceReport) -> None:
+            progress.update(task, advance=1, description=f"polled {report.name}")
+
+        async def go() -> list[SourceReport]:
+            async with Fetcher(settings=rt.fetch_settings()) as fetcher:
+                poller = Poller(
+                    store=rt.store,
+                    fetcher=fetcher,
+                    rules=rt.rules,
+                    clock=rt.clock,
+                    on_report=advance,
+                )
+                return await poller.poll(chosen)
+
+        return asyncio.run(go())
+
+
+def print_reports(out: Console, reports: Sequence[SourceReport]) -> None:
+    table = Table(title="poll report")
+    for col in ("source", "result", "entries", "new", "updated", "skipped", "error"):
+        table.add_column(col)
+    for r in reports:
+        table.add_row(
+            r.name,
+            r.status.replace("_", " "),
+            str(r.entries),
+            str(r.new),
+            str(r.updated),
+            str(r.skipped),
+            (r.error or "")[:120],
+        )
+    out.print(table)
+    for r in reports:
+        for problem in r.problems[:5]:
+            out.print(f"  {r.name}: skipped entry: {problem}")
+
+
+# -- query -------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("text", metavar="QUERY")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of papers.")
+@pass_runtime
+def query(rt: Runtime, text: str, as_json: bool) -> None:
+    """Look papers up, e.g. paperbot query "tag:Alignment since:4w".
+
+    \b
+    Query terms:
+    """
+    with readable_errors():
+        try:
+            q = parse_query(text, now=rt.clock(), tz=rt.settings.tz)
+        except QueryError as e:
+            fail(str(e))
+        page = rt.store.search(q)
+    if as_json:
+        click.echo(json.dumps([hit_json(h) for h in page.hits], ensure_ascii=False, indent=2))
+        return
+    print_hits(rt.out, page.hits, has_more=page.has_more)
+
+
+query.help = (query.help or "") + "\n".join("      " + line for line in VALID_TERMS.splitlines())
+
+
+def hit_json(hit: PaperHit) -> dict[str, Any]:
+    return {
+        "id": hit.key,
+        "title": hit.title,
+        "url": hit.url,
+        "authors": list(hit.authors),
+        "tags": list(hit.tags),
+        "sources": list(hit.sources),
+        "summary": hit.summary,
+        "first_seen": hit.first_seen.isoformat(),
+        "arxiv_id": hit.arxiv_id,
+        "pdf": hit.links.pdf,
+        "code": hit.links.code,
+    }
+
+
+def print_hits(out: Console, hits: Sequence[PaperHit], *, has_more: bool) -> None:
+    if not hits:
+        out.print("No papers match. Try fewer terms, or `paperbot poll` to fetch sources.")
+        return
+    for i, hit in enumerate(hits, start=1):
+        out.print(f"[bold]{i}. {_markup_safe(hit.title)}[/]")
+        if hit.authors:
+            more = f" +{len(hit.authors) - 3}" if len(hit.authors) > 3 else ""
+            out.print(f"   {_markup_safe(', '.join(hit.authors[:3]))}{more}")
+        out.print(f"   {hit.url}", highlight=False)
+        if hit.tags:
+            out.print("   " + _markup_safe(" ".join(f"#{t}" for t in hit.tags[:10])))
+        out.print(f"   sources: {_markup_safe(', '.join(hit.sources))}")
+        if hit.summary:
+            summary = " ".join(hit.summary.split())
+            out.print(f"   {_markup_safe(summary[:240])}{'…' if len(summary) > 240 else ''}")
+    if has_more:
+        out.print("… more results: add limit:N or narrow the query")
+
+
+def _markup_safe(text: str) -> str:
+    return escape(text)
+
+
+def main() -> None:
+    cli(prog_name="paperbot")

@@ -1,0 +1,279 @@
+"""The ingest pipeline, per source: fetch -> parse -> prepare -> store, with a report.
+
+::
+
+    due sources | fetch (digests.fetch) | parse (digests.sources) | prepare | store
+
+``prepare`` is pure: it works out each entry's identities (the key chain in
+``digests.normalize``) and its tags — the source's own, arXiv categories, the source's
+configured tags and topic tags from the operator's rules. Every source gets a
+``SourceReport``; one failing source never stops the others and its error is kept on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from digests.errors import PaperbotError, RetryLater, SourceError
+from digests.fetch import Fetcher, FetchResult, Validators
+from digests.model import (
+    Entry,
+    ParseContext,
+    ParsedDocument,
+    PreparedEntry,
+    SourceInfo,
+    SourceKind,
+    TagRef,
+)
+from digests.normalize import (
+    TagName,
+    canonical_url,
+    find_arxiv_id,
+    normalize_tag,
+    paper_key,
+    title_key,
+)
+from digests.sources import parse_document
+from digests.store import Store
+from digests.topics import TopicRules
+
+log = logging.getLogger(__name__)
+
+# After this many failures in a row a source is flagged unhealthy and admins are told.
+FAILING_AFTER = 3
+# A failing source is retried sooner than its interval, backing off from here.
+RETRY_BASE = timedelta(minutes=5)
+
+Status = Literal["ingested", "not_modified", "unchanged", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceReport:
+    """What polling one source did."""
+
+    name: str
+    status: Status
+    entries: int = 0
+    new: int = 0
+    updated: int = 0
+    skipped: int = 0
+    error: str | None = None
+    problems: tuple[str, ...] = field(default=())
+    kind: SourceKind | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "error"
+
+
+# -- prepare (pure) -----------------------------------------------------------------------
+
+
+def prepare(entries: Sequence[Entry], source: SourceInfo, rules: TopicRules) -> list[PreparedEntry]:
+    """Identities and tags for each entry. Pure: no I/O, no clock."""
+    origin = f"source:{source.name}"
+    source_tags = [t for t in (normalize_tag(x) for x in source.tags) if t is not None]
+    out: list[PreparedEntry] = []
+    for e in entries:
+        found: list[tuple[TagName, str, str]] = []
+        found += [(t, "tag", origin) for t in map(normalize_tag, e.tags) if t is not None]
+        if not e.signals.related:
+            # A related-papers list is not the source's own pick: its tags don't apply.
+            found += [(t, "tag", origin) for t in source_tags]
+        found += [
+            (t, "category", "category") for t in map(normalize_tag, e.categories) if t is not None
+        ]
+        found += [
+            (t, "topic", "rule")
+            for t in rules.topics_for(e.title, e.abstract, e.summary, e.ai_summary)
+        ]
+        refs: dict[tuple[str, str], TagRef] = {}
+        for tag, kind, tag_origin in found:
+            refs.setdefault((tag.slug, tag_origin), TagRef(tag.slug, tag.display, kind, tag_origin))
+        url_key = None
+        if e.url and find_arxiv_id(e.url) is None:
+            url_key = canonical_url(e.url)
+        out.append(
+            PreparedEntry(
+                entry=e,
+                key=paper_key(arxiv_id=e.arxiv_id, doi=e.doi, url=e.url, title=e.title),
+                url_key=url_key,
+                title_key=title_key(e.title),
+                item_key=_item_key(e),
+                tags=tuple(refs.values()),
+            )
+        )
+    return out
+
+
+def _item_key(e: Entry) -> str:
+    """One mention per item per source: the source's own id, else its date."""
+    if e.source_item_id:
+        return e.source_item_id[:300]
+    if e.published:
+        return e.published.date().isoformat()
+    return ""
+
+
+# -- one document ---------------------------------------------------------------------------
+
+
+def ingest_document(
+    store: Store,
+    source: SourceInfo,
+    data: bytes,
+    *,
+    rules: TopicRules,
+    now: datetime,
+    content_type: str | None = None,
+) -> tuple[SourceReport, ParsedDocument]:
+    """Parse and store one document for ``source``; raises SourceError when unreadable."""
+    ctx = ParseContext(url=source.location, content_type=content_type, fetched_at=now)
+    doc = parse_document(data, ctx, kind=source.kind)
+    prepared = prepare(doc.entries, source, rules)
+    counts = store.store_entries(source, prepared, now=now)
+    report = SourceReport(
+        name=source.name,
+        status="ingested",
+        entries=len(doc.entries),
+        new=counts.new,
+        updated=counts.updated,
+        skipped=doc.skipped,
+        problems=doc.problems,
+        kind=doc.kind,
+    )
+    return report, doc
+
+
+# -- polling ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Poller:
+    """Polls sources concurrently; parsing and storing happen one source at a time.
+
+    Fetches overlap (the network is the slow part); a lock keeps the store to one writer
+    at a time so SQLite never sees competing write transactions from this process.
+    """
+
+    store: Store
+    fetcher: Fetcher
+    rules: TopicRules
+    clock: Callable[[], datetime]
+    concurrency: int = 32
+    on_report: Callable[[SourceReport], None] | None = None
+    rng: random.Random = field(default_factory=random.Random)
+
+    async def poll(self, sources: Sequence[SourceInfo]) -> list[SourceReport]:
+        gate = asyncio.Semaphore(self.concurrency)
+        write_lock = asyncio.Lock()
+
+        async def one(source: SourceInfo) -> SourceReport:
+            async with gate:
+                report = await self._poll_one(source, write_lock)
+            if self.on_report is not None:
+                self.on_report(report)
+            return report
+
+        return list(await asyncio.gather(*(one(s) for s in sources)))
+
+    async def _poll_one(self, source: SourceInfo, write_lock: asyncio.Lock) -> SourceReport:
+        previous = Validators(
+            etag=source.etag, last_modified=source.last_modified, body_hash=source.body_hash
+        )
+        try:
+            result = await self.fetcher.fetch(source.location, previous)
+        except SourceError as e:
+            async with write_lock:
+                return await asyncio.to_thread(self._record_failure, source, e)
+        async with write_lock:
+            return await asyncio.to_thread(self._ingest, source, result)
+
+    def _ingest(self, source: SourceInfo, result: FetchResult) -> SourceReport:
+        now = self.clock()
+        next_check = now + timedelta(seconds=max(source.interval_seconds, int(result.max_age or 0)))
+        if result.status != "fetched" or result.body is None:
+            self.store.record_fetch(
+                source.id,
+                now=now,
+                etag=result.validators.etag,
+                last_modified=result.validators.last_modified,
+                body_hash=result.validators.body_hash,
+                next_check_at=next_check,
+                entry_count=None,
+            )
+            self.store.set_health(source.id, health=None, reason=None, now=now)
+            status: Status = "not_modified" if result.status == "not_modified" else "unchanged"
+            return SourceReport(name=source.name, status=status, kind=source.kind)
+        try:
+            report, doc = ingest_document(
+                self.store,
+                source,
+                result.body,
+                rules=self.rules,
+                now=now,
+                content_type=result.content_type,
+            )
+        except PaperbotError as e:
+            return self._record_failure(source, e)
+        if doc.ttl_seconds:
+            next_check = max(next_check, now + timedelta(seconds=doc.ttl_seconds))
+        self.store.record_fetch(
+            source.id,
+            now=now,
+            etag=result.validators.etag,
+            last_modified=result.validators.last_modified,
+            body_hash=result.validators.body_hash,
+            next_check_at=next_check,
+            entry_count=len(doc.entries),
+        )
+        health, reason = judge_health(source, doc, now=now)
+        self.store.set_health(source.id, health=health, reason=reason, now=now)
+        log.info(
+            "source=%r kind=%s entries=%d new=%d updated=%d skipped=%d",
+            source.name,
+            report.kind,
+            report.entries,
+            report.new,
+            report.updated,
+            report.skipped,
+        )
+        return report
+
+    def _record_failure(self, source: SourceInfo, error: PaperbotError) -> SourceReport:
+        now = self.clock()
+        streak = source.consecutive_failures + 1
+        # Back off from five minutes, doubling, never past the source's own interval.
+        wait = min(RETRY_BASE.total_seconds() * 2 ** (streak - 1), float(source.interval_seconds))
+        wait *= 0.5 + self.rng.random() / 2  # jitter: failing sources don't retry in step
+        next_check = now + timedelta(seconds=wait)
+        if isinstance(error, RetryLater):  # the server said when: not a moment before
+            next_check = max(next_check, error.retry_at)
+        streak = self.store.record_failure(
+            source.id, now=now, error=str(error), next_check_at=next_check
+        )
+        if streak >= FAILING_AFTER:
+            self.store.set_health(
+                source.id,
+                health="failing",
+                reason=f"{streak} failures in a row; last: {error}",
+                now=now,
+            )
+        log.warning("source=%r failed (%d in a row): %s", source.name, streak, error)
+        return SourceReport(name=source.name, status="error", error=str(error), kind=source.kind)
+
+
+def judge_health(
+    source: SourceInfo, doc: ParsedDocument, *, now: datetime
+) -> tuple[str | None, str | None]:
+    """A source that answered may still be unwell: an empty arXiv listing on a weekday."""
+    quiet = doc.empty_expected or now.weekday() >= 5
+    if not doc.entries and not quiet and doc.kind is SourceKind.ARXIV:
+        return "empty", "the arXiv listing was empty on a weekday"
+    return None, None
