@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,11 +21,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bot.demo import demo_dir, demo_settings, demo_specs, make_workdir
+from digests.digest import DigestRequest, StoreSummaryCache, build_and_archive
 from digests.errors import ConfigError, PaperbotError, QueryError
 from digests.fetch import Fetcher, FetchSettings
 from digests.ingest import Poller, SourceReport
-from digests.model import PaperHit, SourceInfo, SourceSpec
+from digests.model import Digest, PaperHit, SourceInfo, SourceSpec
 from digests.query import VALID_TERMS, parse_query
+from digests.render import render_digest_messages, render_digest_text
 from digests.settings import Settings
 from digests.sourcefile import (
     ensure_sources_file,
@@ -34,7 +38,9 @@ from digests.sourcefile import (
     parse_kind,
 )
 from digests.store import Store, create_db_engine, upgrade, wait_for_database
+from digests.summarize import ExtractiveSummarizer, Summarizer, create_summarizer
 from digests.topics import TopicRules, load_rules
+from digests.weeks import parse_week, week_bounds, week_of
 
 log = logging.getLogger("paperbot")
 
@@ -431,3 +437,194 @@ def _markup_safe(text: str) -> str:
 
 def main() -> None:
     cli(prog_name="paperbot")
+
+
+# -- digest ------------------------------------------------------------------------------
+
+
+def make_summarizer(rt: Runtime) -> Summarizer:
+    """Extractive offline; a model endpoint when PAPERBOT_LLM_* is set (cached in the db)."""
+    if rt.settings.llm is None:
+        return ExtractiveSummarizer()
+    return create_summarizer(rt.settings.llm, cache=StoreSummaryCache(rt.store, rt.clock))
+
+
+def digest_json(digest: Digest) -> dict[str, Any]:
+    return {
+        "id": digest.digest_id,
+        "week": digest.week,
+        "tz": digest.tz,
+        "scope": digest.scope,
+        "candidates": digest.candidates,
+        "items": [
+            {
+                "rank": item.rank,
+                "title": item.title,
+                "url": item.url,
+                "authors": list(item.authors),
+                "score": item.score,
+                "reasons": [{"label": r.label, "points": r.points} for r in item.reasons],
+                "why": " · ".join(r.label for r in item.reasons),
+                "summary": item.summary,
+                "tags": list(item.tags),
+                "pdf": item.links.pdf,
+                "code": item.links.code,
+            }
+            for item in digest.items
+        ],
+        "sources": [
+            {"name": s.name, "mentions": s.mentions, "status": s.status, "error": s.error}
+            for s in digest.sources
+        ],
+    }
+
+
+def print_digest(rt: Runtime, digest: Digest, fmt: str) -> None:
+    if fmt == "blocks":
+        click.echo(json.dumps(render_digest_messages(digest), ensure_ascii=False, indent=2))
+    elif fmt == "json":
+        click.echo(json.dumps(digest_json(digest), ensure_ascii=False, indent=2))
+    else:
+        click.echo(render_digest_text(digest, width=min(rt.out.width, 100)))
+
+
+@cli.command()
+@click.argument("terms", nargs=-1, metavar="[QUERY TERMS]...")
+@click.option("--week", help="ISO week like 2025-W34 (default: the current week).")
+@click.option("--tz", help="Time zone the week is cut in (default: PAPERBOT_TZ or UTC).")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option("--lang", type=click.Choice(["ja", "en"]), help="Prefer summaries in this language.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "blocks", "json"]),
+    default="text",
+    show_default=True,
+    help="text for the terminal, blocks for the Slack messages, json for the ranking.",
+)
+@click.option("--list", "list_", is_flag=True, help="List archived digests.")
+@click.option("--show", "show_id", type=int, help="Show an archived digest again.")
+@pass_runtime
+def digest(
+    rt: Runtime,
+    terms: tuple[str, ...],
+    week: str | None,
+    tz: str | None,
+    top: int,
+    lang: str | None,
+    fmt: str,
+    list_: bool,
+    show_id: int | None,
+) -> None:
+    """Build the "top papers of the week" digest, e.g. paperbot digest tag:Alignment.
+
+    Each paper comes with a short summary and the reasons it is there. The digest is
+    archived: --list shows past digests and --show ID prints one again.
+    """
+    with readable_errors():
+        if list_:
+            print_archive(rt)
+            return
+        if show_id is not None:
+            found = rt.store.digest_row(show_id)
+            if found is None:
+                fail(f"no digest with id {show_id}", hint="paperbot digest --list")
+            start, end = week_bounds(parse_week(found.week), found.tz)
+            loaded = rt.store.load_digest(show_id, start=start, end=end)
+            assert loaded is not None
+            print_digest(rt, loaded, fmt)
+            return
+        zone = tz or rt.settings.tz
+        now = rt.clock()
+        chosen_week = parse_week(week) if week else week_of(now, zone)
+        try:
+            q = parse_query(" ".join(terms), now=now, tz=zone) if terms else None
+        except QueryError as e:
+            fail(str(e))
+        request = DigestRequest(
+            week=chosen_week,
+            tz=zone,
+            query=q,
+            top=top,
+            lang=lang,
+            summary_chars=rt.settings.summary_chars,
+        )
+        built = build_and_archive(
+            rt.store,
+            request,
+            now=now,
+            summarizer=make_summarizer(rt),
+            weights=rt.settings.rank_weights,
+        )
+    print_digest(rt, built, fmt)
+
+
+def print_archive(rt: Runtime) -> None:
+    found = rt.store.list_digests()
+    if not found:
+        rt.out.print("No digests yet: `paperbot digest` builds one.")
+        return
+    table = Table(title="archived digests")
+    for col in ("id", "week", "scope", "items", "built", "for"):
+        table.add_column(col)
+    for d in found:
+        table.add_row(
+            str(d.id),
+            d.week,
+            _markup_safe(d.scope or "everything"),
+            str(d.items),
+            d.built_at.strftime("%Y-%m-%d %H:%M UTC"),
+            f"subscription {d.subscription_id}" if d.subscription_id else "command line",
+        )
+    rt.out.print(table)
+
+
+# -- demo --------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--keep", is_flag=True, help="Keep the demo database and print where it is.")
+@pass_runtime
+def demo(rt: Runtime, keep: bool) -> None:
+    """Run paperbot offline on bundled sample sources, in a throwaway SQLite database.
+
+    Polls the samples (an arXiv listing, Hugging Face Daily Papers, a weekly list, a
+    paper-notes tag page, a per-paper summary page and a translated weekly list), shows
+    the `tag:Alignment` lookup, then the digest of the latest week in the samples.
+    """
+    workdir = make_workdir()
+    demo_rt = Runtime(
+        settings=demo_settings(rt.settings, workdir), out=rt.out, err=rt.err, clock=rt.clock
+    )
+    try:
+        with readable_errors():
+            store = demo_rt.store
+            for spec in demo_specs(demo_dir()):
+                store.add_source(spec, now=rt.clock())
+            reports = run_poll(demo_rt, store.list_sources(with_counts=False))
+            print_reports(rt.out, reports)
+            rt.out.print(
+                f"\n{store.paper_count()} papers from {len(reports)} sources "
+                "(one record per paper, however many sources mention it)\n"
+            )
+            rt.out.rule("paperbot query 'tag:Alignment'")
+            page = store.search(parse_query("tag:Alignment limit:5", now=rt.clock()))
+            print_hits(rt.out, page.hits, has_more=page.has_more)
+            latest = store.latest_mention_at()
+            if latest is not None:
+                week = week_of(latest, rt.settings.tz)
+                rt.out.print()
+                rt.out.rule(f"paperbot digest --week {week.label}")
+                built = build_and_archive(
+                    store,
+                    DigestRequest(week=week, tz=rt.settings.tz, top=5),
+                    now=rt.clock(),
+                    weights=rt.settings.rank_weights,
+                )
+                click.echo(render_digest_text(built, width=min(rt.out.width, 100)))
+    finally:
+        demo_rt.close()
+        if keep:
+            rt.out.print(f"\ndemo database kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import replace
-from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
@@ -55,7 +54,3 @@ def demo_settings(base: Settings, workdir: Path) -> Settings:
 
 def make_workdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="paperbot-demo-"))
-
-
-def latest(moments: list[datetime]) -> datetime | None:
-    return max(moments) if moments else None

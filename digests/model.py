@@ -284,3 +284,62 @@ class Candidate:
     announced_at: datetime  # when sources first announced it (aware UTC)
     mentions: tuple[MentionView, ...]
     upvotes: int = 0  # the latest snapshot, read when the digest is built
+
+
+# --- subscriptions and delivery ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionSpec:
+    """A channel's request for a weekly digest."""
+
+    team_id: str
+    channel_id: str
+    query: str  # canonical query text ("" = every paper)
+    weekday: int = 0  # 0 = Monday
+    time: str = "09:00"  # HH:MM in ``tz``
+    tz: str = "UTC"
+    top: int = 10
+    lang: str | None = None
+    created_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: int
+    team_id: str
+    channel_id: str
+    query: str
+    weekday: int
+    time: str
+    tz: str
+    top: int
+    lang: str | None
+    created_by: str
+    created_at: datetime
+    active: bool
+    start_week: str  # the first ISO week it covers
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One digest's way into one channel for one week: recorded before it is posted."""
+
+    id: int
+    key: str  # team:channel:subscription:week
+    subscription_id: int | None
+    team_id: str
+    channel_id: str
+    week: str
+    digest_id: int | None
+    state: str  # pending | posting | posted | failed
+    attempts: int
+    created_at: datetime
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    message_ts: str | None = None
+    reply_ts: tuple[str, ...] = ()
+    posted_at: datetime | None = None
+    last_error: str | None = None

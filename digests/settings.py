@@ -13,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digests.errors import ConfigError
+from digests.rank import DEFAULT_WEIGHTS, RankWeights
 from digests.summarize import LLMSettings
 
 # name -> (default, what it does). Slack's own variables are read by bot/config.py.
@@ -28,6 +29,7 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "PAPERBOT_LLM_BASE_URL": ("(unset)", "OpenAI-compatible endpoint for summaries"),
     "PAPERBOT_LLM_MODEL": ("(unset)", "model name for that endpoint"),
     "PAPERBOT_LLM_API_KEY": ("(unset)", "API key for that endpoint (never logged)"),
+    "PAPERBOT_RANK_WEIGHTS": ("(defaults)", "digest ranking weights, e.g. sources=3,upvotes=2"),
     "PAPERBOT_LLM_TIMEOUT": ("15", "seconds to wait for a model summary"),
     "PAPERBOT_LLM_MAX_CHARS": ("4000", "most input text sent to the model per paper"),
 }
@@ -61,6 +63,7 @@ class Settings:
     user_agent: str | None = None
     summary_chars: int = 280
     llm: LLMSettings | None = None  # None: extractive summaries only (the offline default)
+    rank_weights: RankWeights = DEFAULT_WEIGHTS
 
     @property
     def is_sqlite(self) -> bool:
@@ -98,4 +101,5 @@ class Settings:
             user_agent=env.get("PAPERBOT_USER_AGENT") or None,
             summary_chars=chars,
             llm=LLMSettings.from_env(env),
+            rank_weights=RankWeights.parse(env.get("PAPERBOT_RANK_WEIGHTS", "")),
         )

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from digests.errors import DatabaseUnavailable, StoreError
 from digests.model import (
     Candidate,
+    Delivery,
     Digest,
     DigestItem,
     Links,
@@ -58,6 +59,8 @@ from digests.model import (
     SourceKind,
     SourceSpec,
     StoreCounts,
+    Subscription,
+    SubscriptionSpec,
     TagRef,
 )
 from digests.normalize import arxiv_abs_url, normalize_tag
@@ -66,11 +69,14 @@ from digests.schema import (
     deliveries,
     digest_items,
     digests,
+    leases,
     mentions,
     metadata,
     paper_tags,
     papers,
+    slack_users,
     sources,
+    subscriptions,
     summary_cache,
     tag_aliases,
     tags,
@@ -1072,6 +1078,293 @@ class Store:
     def digest_row(self, digest_id: int) -> ArchivedDigest | None:
         return next((d for d in self.list_digests(limit=10**6) if d.id == digest_id), None)
 
+    # -- subscriptions -------------------------------------------------------------------
+
+    def add_subscription(
+        self, spec: SubscriptionSpec, *, start_week: str, now: datetime
+    ) -> Subscription:
+        with self._tx() as conn:
+            new_id = conn.execute(
+                subscriptions.insert()
+                .values(
+                    team_id=spec.team_id,
+                    channel_id=spec.channel_id,
+                    query=spec.query,
+                    weekday=spec.weekday,
+                    time=spec.time,
+                    tz=spec.tz,
+                    top=spec.top,
+                    lang=spec.lang,
+                    created_by=spec.created_by,
+                    created_at=now,
+                    active=True,
+                    start_week=start_week,
+                )
+                .returning(subscriptions.c.id)
+            ).scalar_one()
+        found = self.get_subscription(int(new_id))
+        assert found is not None
+        return found
+
+    def get_subscription(self, subscription_id: int) -> Subscription | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(select(subscriptions).where(subscriptions.c.id == subscription_id))
+                .mappings()
+                .first()
+            )
+        return None if row is None else _subscription(row)
+
+    def list_subscriptions(
+        self,
+        *,
+        team_id: str | None = None,
+        channel_id: str | None = None,
+        active_only: bool = True,
+    ) -> list[Subscription]:
+        stmt = select(subscriptions).order_by(subscriptions.c.id)
+        if team_id is not None:
+            stmt = stmt.where(subscriptions.c.team_id == team_id)
+        if channel_id is not None:
+            stmt = stmt.where(subscriptions.c.channel_id == channel_id)
+        if active_only:
+            stmt = stmt.where(subscriptions.c.active.is_(True))
+        with self.engine.connect() as conn:
+            return [_subscription(r) for r in conn.execute(stmt).mappings()]
+
+    def deactivate_subscriptions(
+        self, *, team_id: str, channel_id: str, subscription_id: int | None = None
+    ) -> int:
+        """Unsubscribe one (by id) or all of a channel's subscriptions; returns how many."""
+        stmt = (
+            update(subscriptions)
+            .where(
+                subscriptions.c.team_id == team_id,
+                subscriptions.c.channel_id == channel_id,
+                subscriptions.c.active.is_(True),
+            )
+            .values(active=False)
+        )
+        if subscription_id is not None:
+            stmt = stmt.where(subscriptions.c.id == subscription_id)
+        with self._tx() as conn:
+            return int(conn.execute(stmt).rowcount)
+
+    def record_subscription_error(
+        self, subscription_id: int, *, error: str, now: datetime, deactivate: bool
+    ) -> None:
+        values: dict[str, Any] = {"last_error": error[:2000], "last_error_at": now}
+        if deactivate:
+            values["active"] = False
+        with self._tx() as conn:
+            conn.execute(update(subscriptions).where(subscriptions.c.id == subscription_id), values)
+
+    # -- deliveries ----------------------------------------------------------------------
+
+    def claim_delivery(
+        self,
+        *,
+        key: str,
+        team_id: str,
+        channel_id: str,
+        week: str,
+        subscription_id: int | None,
+        holder: str,
+        now: datetime,
+        stale_after: timedelta,
+    ) -> Delivery | None:
+        """Record the intent to post (once per key) and claim it for ``holder``.
+
+        Returns the claimed delivery, or None when it is already posted, failed for good,
+        or being posted by another live worker. A claim older than ``stale_after`` is
+        taken over: its worker died between claiming and finishing, so the caller must
+        check Slack for a message that may already be there before posting again.
+        """
+        with self._tx() as conn:
+            conn.execute(
+                self._insert(deliveries)
+                .values(
+                    key=key,
+                    subscription_id=subscription_id,
+                    team_id=team_id,
+                    channel_id=channel_id,
+                    week=week,
+                    state="pending",
+                    created_at=now,
+                    updated_at=now,
+                    attempts=0,
+                    reply_ts=[],
+                )
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
+            claimable = or_(
+                deliveries.c.state == "pending",
+                and_(
+                    deliveries.c.state == "posting",
+                    deliveries.c.claimed_at < now - stale_after,
+                ),
+            )
+            row = (
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.key == key, claimable)
+                    .values(
+                        state="posting",
+                        claimed_by=holder,
+                        claimed_at=now,
+                        updated_at=now,
+                        attempts=deliveries.c.attempts + 1,
+                    )
+                    .returning(*deliveries.c)
+                )
+                .mappings()
+                .first()
+            )
+        return None if row is None else _delivery(row)
+
+    def get_delivery(self, key: str) -> Delivery | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(deliveries).where(deliveries.c.key == key)).mappings().first()
+        return None if row is None else _delivery(row)
+
+    def list_deliveries(
+        self, *, team_id: str | None = None, channel_id: str | None = None
+    ) -> list[Delivery]:
+        stmt = select(deliveries).order_by(deliveries.c.id)
+        if team_id is not None:
+            stmt = stmt.where(deliveries.c.team_id == team_id)
+        if channel_id is not None:
+            stmt = stmt.where(deliveries.c.channel_id == channel_id)
+        with self.engine.connect() as conn:
+            return [_delivery(r) for r in conn.execute(stmt).mappings()]
+
+    def unfinished_deliveries(self) -> list[Delivery]:
+        """Deliveries recorded but not finished (pending, or claimed by someone)."""
+        stmt = (
+            select(deliveries)
+            .where(deliveries.c.state.in_(["pending", "posting"]))
+            .order_by(deliveries.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [_delivery(r) for r in conn.execute(stmt).mappings()]
+
+    def attach_digest(self, delivery_id: int, digest_id: int, *, holder: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id, deliveries.c.claimed_by == holder)
+                .values(digest_id=digest_id)
+            )
+
+    def mark_posted(
+        self,
+        delivery_id: int,
+        *,
+        message_ts: str,
+        reply_ts: Sequence[str] = (),
+        now: datetime,
+    ) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(
+                    state="posted",
+                    message_ts=message_ts,
+                    reply_ts=list(reply_ts),
+                    posted_at=now,
+                    updated_at=now,
+                    last_error=None,
+                )
+            )
+
+    def record_partial_post(
+        self, delivery_id: int, *, message_ts: str, reply_ts: Sequence[str], now: datetime
+    ) -> None:
+        """Remember what was posted so far, so a retry continues in the same thread."""
+        with self._tx() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(message_ts=message_ts, reply_ts=list(reply_ts), updated_at=now)
+            )
+
+    def release_delivery(
+        self, delivery_id: int, *, error: str, now: datetime, permanent: bool
+    ) -> None:
+        """A failed attempt: back to pending for a later retry, or failed for good."""
+        with self._tx() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(
+                    state="failed" if permanent else "pending",
+                    last_error=error[:2000],
+                    claimed_by=None,
+                    claimed_at=None,
+                    updated_at=now,
+                )
+            )
+
+    # -- leases --------------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, *, holder: str, ttl: timedelta, now: datetime) -> bool:
+        """Take or renew a named lease; False while another live holder has it."""
+        expires = now + ttl
+        stmt = (
+            self._insert(leases)
+            .values(name=name, holder=holder, expires_at=expires)
+            .on_conflict_do_update(
+                index_elements=["name"],
+                set_={"holder": holder, "expires_at": expires},
+                where=or_(leases.c.holder == holder, leases.c.expires_at < now),
+            )
+            .returning(leases.c.holder)
+        )
+        with self._tx() as conn:
+            got = conn.execute(stmt).scalar_one_or_none()
+        return got == holder
+
+    def release_lease(self, name: str, *, holder: str) -> None:
+        with self._tx() as conn:
+            conn.execute(delete(leases).where(leases.c.name == name, leases.c.holder == holder))
+
+    def lease_holder(self, name: str, *, now: datetime) -> str | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(leases.c.holder, leases.c.expires_at).where(leases.c.name == name)
+            ).first()
+        if row is None or row[1] < now:
+            return None
+        return str(row[0])
+
+    # -- Slack users ---------------------------------------------------------------------
+
+    def cached_admin(
+        self, team_id: str, user_id: str, *, now: datetime, max_age: timedelta
+    ) -> bool | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(slack_users.c.is_admin, slack_users.c.checked_at).where(
+                    slack_users.c.team_id == team_id, slack_users.c.user_id == user_id
+                )
+            ).first()
+        if row is None or row[1] < now - max_age:
+            return None
+        return bool(row[0])
+
+    def cache_admin(self, team_id: str, user_id: str, *, is_admin: bool, now: datetime) -> None:
+        stmt = (
+            self._insert(slack_users)
+            .values(team_id=team_id, user_id=user_id, is_admin=is_admin, checked_at=now)
+            .on_conflict_do_update(
+                index_elements=["team_id", "user_id"],
+                set_={"is_admin": is_admin, "checked_at": now},
+            )
+        )
+        with self._tx() as conn:
+            conn.execute(stmt)
+
     def paper_count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
@@ -1266,6 +1559,47 @@ def _item_from_json(d: dict[str, Any]) -> DigestItem:
             other=tuple(links.get("other") or ()),
         ),
         title_alt=d.get("title_alt"),
+    )
+
+
+def _subscription(r: Any) -> Subscription:
+    return Subscription(
+        id=r["id"],
+        team_id=r["team_id"],
+        channel_id=r["channel_id"],
+        query=r["query"],
+        weekday=r["weekday"],
+        time=r["time"],
+        tz=r["tz"],
+        top=r["top"],
+        lang=r["lang"],
+        created_by=r["created_by"],
+        created_at=r["created_at"],
+        active=r["active"],
+        start_week=r["start_week"],
+        last_error=r["last_error"],
+        last_error_at=r["last_error_at"],
+    )
+
+
+def _delivery(r: Any) -> Delivery:
+    return Delivery(
+        id=r["id"],
+        key=r["key"],
+        subscription_id=r["subscription_id"],
+        team_id=r["team_id"],
+        channel_id=r["channel_id"],
+        week=r["week"],
+        digest_id=r["digest_id"],
+        state=r["state"],
+        attempts=r["attempts"],
+        created_at=_as_utc(r["created_at"]) or datetime.min.replace(tzinfo=UTC),
+        claimed_by=r["claimed_by"],
+        claimed_at=_as_utc(r["claimed_at"]),
+        message_ts=r["message_ts"],
+        reply_ts=tuple(r["reply_ts"] or ()),
+        posted_at=_as_utc(r["posted_at"]),
+        last_error=r["last_error"],
     )
 
 

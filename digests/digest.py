@@ -1,0 +1,201 @@
+"""Builds the weekly digest: week window -> candidates -> filter -> rank -> summarize.
+
+::
+
+    week bounds (weeks) | candidates (store) | query filter + already sent (store)
+        | rank (rank) | summarize (summarize) | Digest | archive (store)
+
+Everything but the store calls is pure; ``now`` is passed in. Rendering is separate
+(``digests.render``): the same Digest becomes Slack messages or terminal text.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from digests.model import Candidate, Digest, DigestItem, Links, SummaryText
+from digests.query import Query
+from digests.rank import DEFAULT_WEIGHTS, RankWeights, Scored, rank
+from digests.store import Store
+from digests.summarize import ExtractiveSummarizer, Summarizer
+from digests.weeks import IsoWeek, week_bounds
+
+log = logging.getLogger(__name__)
+
+
+class StoreSummaryCache:
+    """The summary cache in the database: a paper is summarized by a model only once."""
+
+    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+        self._store = store
+        self._clock = clock
+
+    def get(self, key: str) -> str | None:
+        return self._store.cached_summary(key)
+
+    def put(self, key: str, text: str) -> None:
+        self._store.cache_summary(key, text, now=self._clock())
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRequest:
+    """What to build: a week, a zone, an optional filter and where it will go."""
+
+    week: IsoWeek
+    tz: str = "UTC"
+    query: Query | None = None
+    top: int = 10
+    lang: str | None = None  # "ja" / "en": prefer summaries in this language
+    summary_chars: int = 280
+    # Where it goes: papers already posted to this channel in another week are left out.
+    team_id: str | None = None
+    channel_id: str | None = None
+    subscription_id: int | None = None
+    # A subscription's first digest only covers papers first announced on or after this.
+    not_before: datetime | None = None
+
+
+def summary_texts(candidate: Candidate) -> list[SummaryText]:
+    """Every text a summary can be made from, each with its origin and language."""
+    texts: list[SummaryText] = []
+    for m in candidate.mentions:
+        if m.summary:
+            texts.append(SummaryText(m.summary, "source", m.summary_lang))
+        if m.ai_summary:
+            texts.append(SummaryText(m.ai_summary, "ai", "en"))
+    if candidate.abstract:
+        texts.append(SummaryText(candidate.abstract, "abstract", None))
+    for m in candidate.mentions:
+        if m.comment:
+            texts.append(SummaryText(m.comment, "comment", m.summary_lang))
+    return texts
+
+
+def to_item(scored: Scored, number: int, summary: str) -> DigestItem:
+    paper = scored.candidate.paper
+    links = paper.links
+    return DigestItem(
+        rank=number,
+        paper_id=paper.paper_id,
+        title=paper.title,
+        url=paper.url,
+        authors=paper.authors,
+        summary=summary,
+        tags=paper.tags,
+        reasons=scored.reasons,
+        score=round(scored.score, 4),
+        links=Links(abs=links.abs, pdf=links.pdf, code=links.code, other=links.other),
+        title_alt=paper.title_alt,
+    )
+
+
+def select_candidates(
+    candidates: Sequence[Candidate],
+    *,
+    allowed: set[int] | None,
+    excluded: set[int],
+    not_before: datetime | None,
+) -> list[Candidate]:
+    """The candidates a digest may show: matching its filter, not sent before, not old."""
+    out = []
+    for c in candidates:
+        pid = c.paper.paper_id
+        if allowed is not None and pid not in allowed:
+            continue
+        if pid in excluded:
+            continue
+        if not_before is not None and c.announced_at < not_before:
+            continue
+        out.append(c)
+    return out
+
+
+def build_digest(
+    store: Store,
+    request: DigestRequest,
+    *,
+    now: datetime,
+    summarizer: Summarizer | None = None,
+    weights: RankWeights = DEFAULT_WEIGHTS,
+    candidates: Sequence[Candidate] | None = None,
+) -> Digest:
+    """Build one digest. ``candidates`` lets a caller building many digests of one week
+    load the week once and share it."""
+    start, end = week_bounds(request.week, request.tz)
+    pool = store.week_candidates(start, end) if candidates is None else candidates
+    allowed = None
+    if request.query is not None and not request.query.is_empty():
+        allowed = store.match_ids(request.query, start=start, end=end)
+    excluded: set[int] = set()
+    if request.team_id and request.channel_id:
+        excluded = store.sent_paper_ids(
+            request.team_id, request.channel_id, except_week=request.week.label
+        )
+    chosen = select_candidates(
+        pool, allowed=allowed, excluded=excluded, not_before=request.not_before
+    )
+    ranked = rank(
+        chosen,
+        now=now,
+        week_start=start,
+        week_end=end,
+        query=request.query,
+        weights=weights,
+        top=request.top,
+    )
+    writer = summarizer or ExtractiveSummarizer()
+    items = []
+    for number, scored in enumerate(ranked, start=1):
+        paper = scored.candidate.paper
+        summary = writer.summarize(
+            paper.key,
+            paper.title,
+            summary_texts(scored.candidate),
+            lang=request.lang,
+            max_chars=request.summary_chars,
+        )
+        items.append(to_item(scored, number, summary))
+    scope = request.query.label() if request.query and not request.query.is_empty() else None
+    return Digest(
+        week=request.week.label,
+        tz=request.tz,
+        start=start,
+        end=end,
+        items=tuple(items),
+        scope=scope,
+        candidates=len(chosen),
+        sources=tuple(store.source_health(start, end)),
+        lang=request.lang,
+    )
+
+
+def build_and_archive(
+    store: Store,
+    request: DigestRequest,
+    *,
+    now: datetime,
+    summarizer: Summarizer | None = None,
+    weights: RankWeights = DEFAULT_WEIGHTS,
+) -> Digest:
+    """Build a digest and store it in the archive; the result carries its archive id."""
+    digest = build_digest(store, request, now=now, summarizer=summarizer, weights=weights)
+    query_text = request.query.to_text() if request.query is not None else ""
+    digest_id = store.save_digest(
+        digest,
+        query=query_text,
+        top=request.top,
+        now=now,
+        subscription_id=request.subscription_id,
+    )
+    log.info(
+        "digest %d built: week=%s scope=%r items=%d of %d candidates",
+        digest_id,
+        digest.week,
+        digest.scope,
+        len(digest.items),
+        digest.candidates,
+    )
+    return replace(digest, digest_id=digest_id)
