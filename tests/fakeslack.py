@@ -1,0 +1,297 @@
+"""A local fake of Slack's Web API (and of ``response_url``) for tests, over real HTTP.
+
+It answers the methods paperbot calls, records every call, and can be scripted: a
+method may answer a queue of canned replies first (``429`` with ``Retry-After``, a
+``500``, an error like ``channel_not_found``), a channel may fail every post, and
+``enforce_rate`` makes it behave like Slack's one-message-per-second-per-channel limit.
+Point a ``WebClient(base_url=fake.api_url)`` (or ``SLACK_API_URL``) at it::
+
+    with FakeSlack(admins={"UADMIN"}) as slack:
+        slack.script("chat.postMessage", FakeReply(status=429, headers={"Retry-After": "1"}))
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qsl, urlsplit
+
+BOT_TOKEN = "xoxb-test-token"
+BOT_USER = "UBOT0001"
+TEAM = "T0001"
+
+
+@dataclass(frozen=True)
+class FakeReply:
+    """A canned answer: HTTP status, JSON body, headers."""
+
+    status: int = 200
+    body: Mapping[str, Any] = field(default_factory=lambda: {"ok": True})
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str  # Web API method, or "response_url"
+    args: Mapping[str, Any]
+    headers: Mapping[str, str]
+    at: float  # time.monotonic()
+    status: int  # what the fake answered
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[Any]
+    thread_ts: str | None
+    metadata: Mapping[str, Any] | None
+    user: str = BOT_USER
+
+
+class FakeSlack:
+    """The fake server; use as a context manager."""
+
+    def __init__(
+        self,
+        *,
+        admins: set[str] | None = None,
+        owners: set[str] | None = None,
+        enforce_rate: bool = False,
+        token: str = BOT_TOKEN,
+    ) -> None:
+        self.admins = set(admins or ())
+        self.owners = set(owners or ())
+        self.enforce_rate = enforce_rate
+        self.token = token
+        self.calls: list[Call] = []
+        self.messages: dict[str, list[Message]] = defaultdict(list)
+        self.failing_channels: dict[str, str] = {}  # channel -> Slack error code
+        self.down = False  # every call answers 503 while set
+        self._scripts: dict[str, list[FakeReply]] = defaultdict(list)
+        self._last_post: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._ts = itertools.count(1)
+        self._server = _Server(self)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "api/"
+
+    def response_url(self, name: str = "r1") -> str:
+        return self.url + f"response/{name}"
+
+    def script(self, method: str, *replies: FakeReply) -> None:
+        """Answer the next calls of ``method`` with these replies, in order."""
+        with self._lock:
+            self._scripts[method].extend(replies)
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- what happened ---------------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def posted(self, channel: str | None = None) -> list[Message]:
+        """Messages that were really posted (not the refused attempts)."""
+        with self._lock:
+            if channel is not None:
+                return list(self.messages.get(channel, []))
+            return [m for ms in self.messages.values() for m in ms]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+        """Block until ``count`` calls of ``method`` arrived (work after ``ack`` is async)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.calls_to(method)
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} call(s) of {method}, got {self.calls_to(method)}")
+
+    # -- answering -------------------------------------------------------------------------
+
+    def handle(self, path: str, args: dict[str, Any], headers: Mapping[str, str]) -> FakeReply:
+        now = time.monotonic()
+        if path.startswith("/response/"):
+            reply = FakeReply()
+            self._record("response_url", args, headers, now, reply.status)
+            return reply
+        method = path.removeprefix("/api/")
+        reply = self._answer(method, args, headers, now)
+        self._record(method, args, headers, now, reply.status)
+        return reply
+
+    def _record(
+        self, method: str, args: dict[str, Any], headers: Mapping[str, str], now: float, status: int
+    ) -> None:
+        with self._lock:
+            self.calls.append(Call(method, args, headers, now, status))
+
+    def _answer(
+        self, method: str, args: dict[str, Any], headers: Mapping[str, str], now: float
+    ) -> FakeReply:
+        if self.down:
+            return FakeReply(503, {"ok": False, "error": "service_unavailable"})
+        if headers.get("authorization") != f"Bearer {self.token}":
+            return FakeReply(200, {"ok": False, "error": "invalid_auth"})
+        with self._lock:
+            if self._scripts.get(method):
+                return self._scripts[method].pop(0)
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return FakeReply(200, {"ok": False, "error": "unknown_method"})
+        result: FakeReply = handler(args, now)
+        return result
+
+    def _m_auth_test(self, args: dict[str, Any], now: float) -> FakeReply:
+        return FakeReply(body={"ok": True, "user_id": BOT_USER, "team_id": TEAM, "bot_id": "B1"})
+
+    def _m_users_info(self, args: dict[str, Any], now: float) -> FakeReply:
+        user = str(args.get("user", ""))
+        return FakeReply(
+            body={
+                "ok": True,
+                "user": {
+                    "id": user,
+                    "is_admin": user in self.admins or user in self.owners,
+                    "is_owner": user in self.owners,
+                    "is_primary_owner": False,
+                },
+            }
+        )
+
+    def _m_chat_postMessage(self, args: dict[str, Any], now: float) -> FakeReply:
+        channel = str(args.get("channel", ""))
+        if channel in self.failing_channels:
+            return FakeReply(body={"ok": False, "error": self.failing_channels[channel]})
+        if not (args.get("text") or args.get("blocks")):
+            return FakeReply(body={"ok": False, "error": "no_text"})
+        with self._lock:
+            last = self._last_post.get(channel)
+            if self.enforce_rate and last is not None and now - last < 1.0:
+                wait = max(1, round(1.0 - (now - last) + 0.499))
+                return FakeReply(
+                    429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
+                )
+            self._last_post[channel] = now
+            ts = f"{1_700_000_000 + next(self._ts)}.000100"
+            blocks = args.get("blocks") or []
+            if isinstance(blocks, str):
+                blocks = json.loads(blocks)
+            metadata = args.get("metadata")
+            if isinstance(metadata, str):
+                metadata = json.loads(metadata)
+            self.messages[channel].append(
+                Message(
+                    channel=channel,
+                    ts=ts,
+                    text=str(args.get("text", "")),
+                    blocks=list(blocks),
+                    thread_ts=args.get("thread_ts"),
+                    metadata=metadata,
+                )
+            )
+        return FakeReply(body={"ok": True, "channel": channel, "ts": ts})
+
+    def _m_chat_postEphemeral(self, args: dict[str, Any], now: float) -> FakeReply:
+        return FakeReply(body={"ok": True, "message_ts": f"{time.time():.6f}"})
+
+    def _m_conversations_history(self, args: dict[str, Any], now: float) -> FakeReply:
+        channel = str(args.get("channel", ""))
+        oldest = float(args.get("oldest") or 0)
+        with self._lock:
+            found = [
+                {
+                    "type": "message",
+                    "user": m.user,
+                    "bot_id": "B1",
+                    "ts": m.ts,
+                    "text": m.text,
+                    **({"metadata": m.metadata} if m.metadata else {}),
+                }
+                for m in self.messages.get(channel, [])
+                if m.thread_ts is None and float(m.ts) >= oldest
+            ]
+        return FakeReply(body={"ok": True, "messages": list(reversed(found)), "has_more": False})
+
+    def _m_views_publish(self, args: dict[str, Any], now: float) -> FakeReply:
+        return FakeReply(body={"ok": True, "view": {"id": "V1"}})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, fake: FakeSlack) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.fake = fake
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        parts = urlsplit(self.path)
+        args: dict[str, Any] = dict(parse_qsl(parts.query))
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        ctype = self.headers.get("Content-Type", "")
+        if raw and "json" in ctype:
+            args.update(json.loads(raw))
+        elif raw:
+            args.update(parse_qsl(raw.decode()))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        reply = self.server.fake.handle(parts.path, args, headers)
+        body = json.dumps(reply.body).encode()
+        self.send_response(reply.status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in reply.headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
