@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import shutil
@@ -24,8 +23,7 @@ from rich.table import Table
 from bot.demo import demo_dir, demo_settings, demo_specs, make_workdir
 from digests.digest import DigestRequest, StoreSummaryCache, build_and_archive
 from digests.errors import ConfigError, PaperbotError, QueryError
-from digests.fetch import Fetcher, FetchSettings
-from digests.ingest import Poller, SourceReport
+from digests.ingest import SourceReport, fetch_settings_for, poll_sources
 from digests.model import Digest, PaperHit, SourceInfo, SourceSpec
 from digests.query import VALID_TERMS, parse_query
 from digests.render import render_digest_messages, render_digest_text
@@ -72,16 +70,6 @@ class Runtime:
         if self._store is None:
             self._store = open_store(self.settings, self.rules, now=self.clock())
         return self._store
-
-    def fetch_settings(self) -> FetchSettings:
-        base = FetchSettings()
-        return FetchSettings(
-            **{
-                **{f: getattr(base, f) for f in base.__dataclass_fields__},
-                "allow_private": self.settings.allow_private_networks,
-                "user_agent": self.settings.user_agent or base.user_agent,
-            }
-        )
 
     def close(self) -> None:
         if self._store is not None:
@@ -333,18 +321,14 @@ def run_poll(rt: Runtime, chosen: Sequence[SourceInfo]) -> list[SourceReport]:
         def advance(report: SourceReport) -> None:
             progress.update(task, advance=1, description=f"polled {report.name}")
 
-        async def go() -> list[SourceReport]:
-            async with Fetcher(settings=rt.fetch_settings()) as fetcher:
-                poller = Poller(
-                    store=rt.store,
-                    fetcher=fetcher,
-                    rules=rt.rules,
-                    clock=rt.clock,
-                    on_report=advance,
-                )
-                return await poller.poll(chosen)
-
-        return asyncio.run(go())
+        return poll_sources(
+            rt.store,
+            chosen,
+            fetch_settings=fetch_settings_for(rt.settings),
+            rules=rt.rules,
+            clock=rt.clock,
+            on_report=advance,
+        )
 
 
 def print_reports(out: Console, reports: Sequence[SourceReport]) -> None:

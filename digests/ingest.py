@@ -16,12 +16,12 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
 from digests.errors import PaperbotError, RetryLater, SourceError
-from digests.fetch import Fetcher, FetchResult, Validators
+from digests.fetch import Fetcher, FetchResult, FetchSettings, Validators
 from digests.model import (
     Entry,
     ParseContext,
@@ -39,6 +39,7 @@ from digests.normalize import (
     paper_key,
     title_key,
 )
+from digests.settings import Settings
 from digests.sources import parse_document
 from digests.store import Store
 from digests.topics import TopicRules
@@ -267,6 +268,37 @@ class Poller:
             )
         log.warning("source=%r failed (%d in a row): %s", source.name, streak, error)
         return SourceReport(name=source.name, status="error", error=str(error), kind=source.kind)
+
+
+def poll_sources(
+    store: Store,
+    sources: Sequence[SourceInfo],
+    *,
+    fetch_settings: FetchSettings,
+    rules: TopicRules,
+    clock: Callable[[], datetime],
+    on_report: Callable[[SourceReport], None] | None = None,
+) -> list[SourceReport]:
+    """Poll sources now, from synchronous code (the CLI, the scheduler, Slack's ``poll``)."""
+
+    async def go() -> list[SourceReport]:
+        async with Fetcher(settings=fetch_settings) as fetcher:
+            poller = Poller(
+                store=store, fetcher=fetcher, rules=rules, clock=clock, on_report=on_report
+            )
+            return await poller.poll(sources)
+
+    return asyncio.run(go())
+
+
+def fetch_settings_for(settings: Settings) -> FetchSettings:
+    """The fetcher's settings as the operator configured them."""
+    base = FetchSettings()
+    return replace(
+        base,
+        allow_private=settings.allow_private_networks,
+        user_agent=settings.user_agent or base.user_agent,
+    )
 
 
 def judge_health(

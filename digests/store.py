@@ -321,6 +321,19 @@ class Store:
                 counts = {sid: n for sid, n in conn.execute(q)}
         return [_source_info(r, counts.get(r["id"], 0)) for r in rows]
 
+    def due_sources(self, now: datetime) -> list[SourceInfo]:
+        """Enabled sources whose next check time has come (or that were never checked)."""
+        stmt = (
+            select(sources)
+            .where(
+                sources.c.enabled.is_(True),
+                or_(sources.c.next_check_at.is_(None), sources.c.next_check_at <= now),
+            )
+            .order_by(sources.c.next_check_at, sources.c.name)
+        )
+        with self.engine.connect() as conn:
+            return [_source_info(r, 0) for r in conn.execute(stmt).mappings()]
+
     def record_fetch(
         self,
         source_id: int,
