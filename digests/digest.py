@@ -158,7 +158,9 @@ def build_digest(
             max_chars=request.summary_chars,
         )
         items.append(to_item(scored, number, summary))
-    scope = request.query.label() if request.query and not request.query.is_empty() else None
+    scope = None
+    if request.query is not None and not request.query.is_empty():
+        scope = display_query(store, request.query).label()
     return Digest(
         week=request.week.label,
         tz=request.tz,
@@ -169,6 +171,21 @@ def build_digest(
         candidates=len(chosen),
         sources=tuple(store.source_health(start, end)),
         lang=request.lang,
+    )
+
+
+def display_query(store: Store, query: Query) -> Query:
+    """The query with its tags as the store spells them: tag:alignment shows #Alignment."""
+    known = store.tag_displays([*query.tags, *query.exclude_tags])
+    return replace(
+        query,
+        tag_labels=tuple(
+            known.get(s, label) for s, label in zip(query.tags, query.tag_labels, strict=True)
+        ),
+        exclude_tag_labels=tuple(
+            known.get(s, label)
+            for s, label in zip(query.exclude_tags, query.exclude_tag_labels, strict=True)
+        ),
     )
 
 

@@ -702,6 +702,19 @@ class Store:
                     .on_conflict_do_nothing(index_elements=["slug"])
                 )
 
+    def tag_displays(self, slugs: Sequence[str]) -> dict[str, str]:
+        """The stored display form of each known tag slug (aliases resolved)."""
+        if not slugs:
+            return {}
+        with self.engine.connect() as conn:
+            ids = self._resolve_slugs(conn, slugs)
+            names = dict(
+                conn.execute(
+                    select(tags.c.id, tags.c.display).where(tags.c.id.in_(list(ids.values())))
+                ).all()
+            )
+        return {slug: names[tag_id] for slug, tag_id in ids.items() if tag_id in names}
+
     def tag_counts(self, *, limit: int = 50) -> list[tuple[str, int]]:
         stmt = (
             select(tags.c.display, func.count(func.distinct(paper_tags.c.paper_id)).label("n"))

@@ -1,0 +1,188 @@
+"""Building the weekly digest on a real database: the right papers, reasons, summaries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from digests.digest import DigestRequest, build_and_archive, build_digest
+from digests.fetch import FetchSettings
+from digests.ingest import poll_sources, prepare
+from digests.model import Entry, Signals, SourceInfo, SourceKind, SourceSpec
+from digests.query import parse_query
+from digests.store import Store
+from digests.topics import load_rules
+from digests.weeks import parse_week, week_bounds
+
+NOW = datetime(2025, 8, 24, 12, 0, tzinfo=UTC)  # Sunday of 2025-W34
+W34 = parse_week("2025-W34")
+MONDAY = datetime(2025, 8, 18, 9, 0, tzinfo=UTC)
+RULES = load_rules()
+SENTENCE_END = ("。", "！", "？", ".", "!", "?", "…")
+
+
+def add(store: Store, name: str, kind: SourceKind = SourceKind.FEED) -> SourceInfo:
+    return store.add_source(SourceSpec(name=name, location=f"/x/{name}", kind=kind), now=MONDAY)
+
+
+def put(store: Store, source: SourceInfo, *entries: Entry) -> None:
+    store.store_entries(source, prepare(entries, source, RULES), now=MONDAY)
+
+
+def paper(n: int, title: str, day: int = 0, **kw: object) -> Entry:
+    return Entry(
+        title=title,
+        arxiv_id=f"2508.{n:05d}",
+        url=f"https://arxiv.org/abs/2508.{n:05d}",
+        published=MONDAY + timedelta(days=day),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def titles(items: Sequence[object]) -> list[str]:
+    return [getattr(i, "title") for i in items]  # noqa: B009
+
+
+def test_cross_source_paper_ranks_first_with_reasons_and_short_summaries(store: Store) -> None:
+    arxiv, hf = add(store, "arXiv cs.CL", SourceKind.ARXIV), add(store, "HF", SourceKind.HF_DAILY)
+    weekly = add(store, "ML Papers of the Week", SourceKind.WEEKLY_MD)
+    long_abstract = (
+        "We study reward hacking, e.g. when a policy exploits a reward model et al. describe. "
+        "Fig. 2 shows the effect grows with scale. A second sentence that is long enough to "
+        "push the summary over its limit if both were kept whole, which they cannot be here."
+    )
+    put(
+        store,
+        arxiv,
+        paper(1, "Reward Hacking at Scale", abstract=long_abstract),
+        paper(2, "A Quiet Paper", abstract="Nothing else mentions it. It is fine."),
+        paper(3, "Another Quiet Paper", abstract="Also alone."),
+    )
+    put(store, hf, paper(1, "Reward Hacking at Scale", signals=Signals(upvotes=212)))
+    put(store, weekly, paper(1, "Reward Hacking", signals=Signals(pick=True, position=3)))
+
+    digest = build_digest(store, DigestRequest(week=W34, top=10), now=NOW)
+    assert titles(digest.items)[0] == "Reward Hacking at Scale"
+    assert set(titles(digest.items)) == {
+        "Reward Hacking at Scale",
+        "A Quiet Paper",
+        "Another Quiet Paper",
+    }
+    top = digest.items[0]
+    labels = [r.label for r in top.reasons]
+    assert "3 sources" in labels
+    assert "212 upvotes" in labels
+    assert "ML Papers of the Week #3" in labels
+    assert top.score > digest.items[1].score
+    for item in digest.items:
+        assert 0 < len(item.summary) <= 280
+        assert item.summary.endswith(SENTENCE_END)
+    # "e.g." and "et al." and "Fig. 2" are not sentence ends: the cut keeps them inside.
+    assert top.summary.startswith("We study reward hacking, e.g. when a policy exploits")
+    assert top.url == "https://arxiv.org/abs/2508.00001"
+
+
+def test_filter_and_language_preference(store: Store) -> None:
+    notes = add(store, "notes", SourceKind.NOTES_HTML)
+    put(
+        store,
+        notes,
+        paper(
+            10,
+            "Preference Optimization Without Preferences",
+            tags=("#Alignment",),
+            summary="選好データなしで選好最適化を行う。二つ目の文です。三つ目の文はとても長いので入りません。",
+            summary_lang="ja",
+            abstract="We optimize preferences without preference data. It works.",
+        ),
+        paper(11, "Faster Kernels", tags=("#Efficiency",), abstract="Kernels are faster."),
+    )
+    q = parse_query("tag:alignment", now=NOW)
+    ja = build_digest(store, DigestRequest(week=W34, query=q, lang="ja"), now=NOW)
+    assert titles(ja.items) == ["Preference Optimization Without Preferences"]
+    assert ja.scope == "#Alignment"
+    assert ja.items[0].summary.startswith("選好データなしで選好最適化を行う。")
+    assert ja.items[0].summary.endswith("。")
+    en = build_digest(store, DigestRequest(week=W34, query=q, lang="en"), now=NOW)
+    assert en.items[0].summary == "We optimize preferences without preference data. It works."
+
+
+def test_a_paper_sent_to_a_channel_is_not_sent_again_next_week(store: Store) -> None:
+    feed = add(store, "feed")
+    put(store, feed, paper(20, "Sent Last Week", day=1))
+    request = DigestRequest(week=W34, team_id="T1", channel_id="C1")
+    first = build_and_archive(store, request, now=NOW)
+    assert titles(first.items) == ["Sent Last Week"]
+    assert first.digest_id is not None
+    delivery = store.claim_delivery(
+        key="T1:C1:-:2025-W34",
+        team_id="T1",
+        channel_id="C1",
+        week="2025-W34",
+        subscription_id=None,
+        holder="test",
+        now=NOW,
+        stale_after=timedelta(minutes=10),
+    )
+    assert delivery is not None
+    store.attach_digest(delivery.id, first.digest_id, holder="test")
+    store.mark_posted(delivery.id, message_ts="1.2", now=NOW)
+
+    # Next week the same paper is mentioned again, beside a new one.
+    put(store, feed, paper(20, "Sent Last Week", day=8), paper(21, "New This Week", day=8))
+    w35 = parse_week("2025-W35")
+    later = NOW + timedelta(days=7)
+    again = build_digest(store, DigestRequest(week=w35, team_id="T1", channel_id="C1"), now=later)
+    assert titles(again.items) == ["New This Week"]
+    # Another channel still gets both.
+    other = build_digest(store, DigestRequest(week=w35, team_id="T1", channel_id="C2"), now=later)
+    assert set(titles(other.items)) == {"Sent Last Week", "New This Week"}
+    # The same channel's digest of the same week is rebuilt whole (a retry, a preview).
+    same = build_digest(store, request, now=NOW)
+    assert titles(same.items) == ["Sent Last Week"]
+
+
+def test_new_subscription_does_not_flood_old_papers(store: Store) -> None:
+    feed = add(store, "feed")
+    put(store, feed, paper(30, "Old News", day=-30), paper(31, "This Week", day=2))
+    start, _ = week_bounds(W34, "UTC")
+    # The old paper is mentioned again this week: still not new for the subscription.
+    put(store, feed, Entry(title="Old News", arxiv_id="2508.00030", published=MONDAY))
+    digest = build_digest(store, DigestRequest(week=W34, not_before=start), now=NOW)
+    assert titles(digest.items) == ["This Week"]
+
+
+def test_empty_week_names_its_sources(store: Store) -> None:
+    add(store, "silent feed")
+    digest = build_digest(store, DigestRequest(week=parse_week("2020-W10")), now=NOW)
+    assert digest.items == ()
+    assert [(s.name, s.status) for s in digest.sources] == [("silent feed", "empty")]
+
+
+def test_archive_round_trip(store: Store) -> None:
+    feed = add(store, "feed")
+    put(store, feed, paper(40, "Archived", abstract="Kept as it was sent."))
+    built = build_and_archive(store, DigestRequest(week=W34), now=NOW)
+    assert built.digest_id is not None
+    start, end = week_bounds(W34, "UTC")
+    loaded = store.load_digest(built.digest_id, start=start, end=end)
+    assert loaded is not None
+    assert loaded.items == built.items
+    assert [d.id for d in store.list_digests()] == [built.digest_id]
+
+
+def test_seed_week_ranks_the_cross_source_paper_first(store: Store, shared: Path) -> None:
+    """2023-W21 in the seed pages: LIMA is on two note pages, another paper on one."""
+    seeds = sorted((shared / "seeds").iterdir())
+    infos = [store.add_source(SourceSpec(name=p.name, location=str(p)), now=MONDAY) for p in seeds]
+    poll_sources(store, infos, fetch_settings=FetchSettings(), rules=RULES, clock=lambda: NOW)
+    digest = build_digest(store, DigestRequest(week=parse_week("2023-W21"), lang="ja"), now=NOW)
+    assert titles(digest.items)[0] == "LIMA: Less Is More for Alignment"
+    assert "Small Language Models Improve Giants by Rewriting Their Outputs" in titles(digest.items)
+    lima = digest.items[0]
+    assert "2 sources" in [r.label for r in lima.reasons]
+    assert lima.score > digest.items[1].score
+    for item in digest.items:
+        assert 0 < len(item.summary) <= 280
+        assert item.summary.endswith(SENTENCE_END)
