@@ -73,7 +73,7 @@ def test_sources_poll_query_and_remove(paperbot: Paperbot, fixtures: Path) -> No
     assert atom["papers"] > 0 and atom["last_success"] and atom["consecutive_failures"] == 0
 
     found = json.loads(paperbot("query", "tag:demo", "--json").output)
-    assert found and all(REQUIRED_KEYS <= set(hit) for hit in found)
+    assert found and all(set(hit) >= REQUIRED_KEYS for hit in found)
     assert all("atom" in hit["sources"] for hit in found)
     assert all("Demo" in hit["tags"] for hit in found)
 
