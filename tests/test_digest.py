@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from digests.digest import DigestRequest, build_and_archive, build_digest
+from digests.digest import DigestRequest, StoreSummaryCache, build_and_archive, build_digest
 from digests.fetch import FetchSettings
 from digests.ingest import poll_sources, prepare
 from digests.model import Entry, Signals, SourceInfo, SourceKind, SourceSpec
@@ -186,3 +186,17 @@ def test_seed_week_ranks_the_cross_source_paper_first(store: Store, shared: Path
     for item in digest.items:
         assert 0 < len(item.summary) <= 280
         assert item.summary.endswith(SENTENCE_END)
+
+
+def test_summary_cache_lives_in_the_database(db_url: str) -> None:
+    """A model-written summary is stored once and found again by a new process."""
+    first = Store.open(db_url)
+    StoreSummaryCache(first, lambda: NOW).put("summary:v1:arxiv:2508.00001:en", "Cached.")
+    first.dispose()
+    second = Store.open(db_url)
+    cache = StoreSummaryCache(second, lambda: NOW)
+    assert cache.get("summary:v1:arxiv:2508.00001:en") == "Cached."
+    assert cache.get("summary:v1:arxiv:2508.00002:en") is None
+    cache.put("summary:v1:arxiv:2508.00001:en", "Second writer loses the race quietly.")
+    assert cache.get("summary:v1:arxiv:2508.00001:en") == "Cached."
+    second.dispose()
