@@ -612,3 +612,40 @@ def demo(rt: Runtime, keep: bool) -> None:
             rt.out.print(f"\ndemo database kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+# -- serve -------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="Port for HTTP mode (default: PORT, else 3000).",
+)
+@click.option(
+    "--socket-mode",
+    is_flag=True,
+    help="Connect out to Slack over Socket Mode (needs SLACK_APP_TOKEN): no public URL.",
+)
+@pass_runtime
+def serve(rt: Runtime, port: int | None, socket_mode: bool) -> None:
+    """Run the Slack bot: /paper, its buttons, the App Home, polling and weekly digests.
+
+    \b
+    HTTP mode listens on 0.0.0.0:PORT for Slack at /slack/events (health: /healthz)
+    and needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET. --socket-mode needs
+    SLACK_BOT_TOKEN and SLACK_APP_TOKEN. Other settings: SLACK_API_URL, PAPERBOT_ADMINS
+    (comma-separated user ids that are admins whatever Slack says).
+    """
+    # Imported here: the Slack and web stacks are only needed by this command.
+    from bot.config import BotSettings, SlackSettings  # noqa: PLC0415
+    from bot.server import serve as serve_bot  # noqa: PLC0415
+
+    with readable_errors():
+        settings = BotSettings(core=rt.settings, slack=SlackSettings.from_env())
+        if socket_mode:
+            settings.slack.require_socket()
+        else:
+            settings.slack.require_http()
+        serve_bot(settings, store=rt.store, port=port, socket_mode=socket_mode, clock=rt.clock)

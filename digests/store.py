@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from digests.errors import DatabaseUnavailable, StoreError
 from digests.model import (
@@ -218,6 +218,16 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query: the health check's probe."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1")).scalar_one()
+        except SQLAlchemyError as e:
+            log.warning("database ping failed: %s", _short_db_error(e))
+            return False
+        return True
 
     def integrity_check(self) -> str:
         """SQLite's own consistency check ("ok" when sound); "ok" elsewhere."""

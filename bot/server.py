@@ -1,0 +1,146 @@
+"""Serving the Bolt app: a Starlette app for uvicorn (HTTP mode) or Socket Mode.
+
+::
+
+    POST /slack/events   slash commands, interactivity and events (Bolt verifies signatures)
+    GET  /healthz        200 {"ok": true} when the database answers, else 503
+
+Bodies over ``MAX_BODY_BYTES`` get 413 before anything parses them. Bolt's ``dispatch``
+blocks until ``ack()`` (up to 3 s), so it runs in Starlette's thread pool: one slow ack
+never holds up the event loop, the health check or other Slack requests.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+from slack_bolt import App
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.app import create_app, make_client
+from bot.config import BotSettings
+from digests.store import Store
+
+log = logging.getLogger("paperbot.server")
+
+MAX_BODY_BYTES = 64 * 1024  # Slack's payloads are a few KiB; a 64 KiB one is not Slack
+EVENTS_PATH = "/slack/events"
+
+
+class Scheduled(Protocol):
+    """What ``serve`` needs of ``bot.scheduler.Scheduler``."""
+
+    def start(self) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+
+def create_web_app(
+    bolt_app: App, *, store: Store, max_body_bytes: int = MAX_BODY_BYTES
+) -> Starlette:
+    """The ASGI app uvicorn serves; Bolt's request verification answers 401 to forgeries."""
+
+    async def events(request: Request) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > max_body_bytes):
+            return PlainTextResponse("request body too large", status_code=413)
+        body = bytearray()
+        # A chunked body has no Content-Length: count what arrives and stop early.
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_body_bytes:
+                return PlainTextResponse("request body too large", status_code=413)
+        try:
+            bolt_request = to_bolt_request(request, bytes(body))
+        except UnicodeDecodeError:
+            return PlainTextResponse("request body is not UTF-8", status_code=400)
+        bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
+        return to_starlette_response(bolt_response)
+
+    async def healthz(request: Request) -> Response:
+        ok = await run_in_threadpool(store.ping)
+        return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
+
+    return Starlette(
+        routes=[
+            Route(EVENTS_PATH, events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def serve(
+    settings: BotSettings,
+    *,
+    store: Store,
+    port: int | None = None,
+    socket_mode: bool = False,
+    scheduler_factory: Callable[..., Scheduled] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> None:
+    """Run the bot until interrupted: HTTP on 0.0.0.0:PORT, or Socket Mode.
+
+    The weekly digests and polling run in this process through ``bot.scheduler`` (leader
+    locked in the database, so several web processes never post twice).
+    """
+    if socket_mode:
+        settings.slack.require_socket()
+    else:
+        settings.slack.require_http()
+    client = make_client(settings)
+    bolt_app = create_app(
+        settings, store=store, client=client, clock=clock, socket_mode=socket_mode
+    )
+    scheduler = (scheduler_factory or _default_scheduler)(
+        settings=settings, store=store, client=client, clock=clock
+    )
+    scheduler.start()
+    try:
+        if socket_mode:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler  # noqa: PLC0415
+
+            assert settings.slack.app_token is not None  # require_socket checked it
+            log.info("paperbot in Socket Mode")
+            SocketModeHandler(bolt_app, settings.slack.app_token, web_client=client).start()  # type: ignore[no-untyped-call]
+        else:
+            import uvicorn  # noqa: PLC0415
+
+            chosen = port or settings.slack.port
+            log.info("paperbot listening on 0.0.0.0:%d%s", chosen, EVENTS_PATH)
+            uvicorn.run(
+                create_web_app(bolt_app, store=store),
+                host="0.0.0.0",  # noqa: S104  (a web dyno must listen on every interface)
+                port=chosen,
+                log_level="info",
+                # Slack never keeps a connection idle for long; don't hold sockets open.
+                timeout_keep_alive=5,
+            )
+    finally:
+        scheduler.shutdown()
+
+
+def _default_scheduler(
+    *, settings: BotSettings, store: Store, client: object, clock: Callable[[], datetime]
+) -> Scheduled:
+    """INTEGRATION POINT with ``bot.scheduler``: replaced once its constructor is fixed."""
+    return _NoScheduler()
+
+
+class _NoScheduler:
+    def start(self) -> None:
+        log.warning("no scheduler in this process: weekly digests and polling do not run")
+
+    def shutdown(self) -> None:
+        return None

@@ -1,0 +1,518 @@
+"""The Slack app end to end over real HTTP: uvicorn serving the Starlette app, signed
+requests sent with httpx, and a local fake Slack Web API and ``response_url`` target."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import create_engine
+from starlette.applications import Starlette
+
+from bot.app import create_app
+from bot.config import BotSettings
+from bot.demo import demo_dir, demo_specs
+from bot.server import MAX_BODY_BYTES, create_web_app
+from digests.ingest import SourceReport, fetch_settings_for, poll_sources
+from digests.model import SourceInfo
+from digests.store import Store
+from digests.topics import load_rules
+from tests.fakeslack import BOT_TOKEN, TEAM, FakeSlack
+
+SECRET = "test-signing-secret"
+ADMIN = "UADMIN01"  # in PAPERBOT_ADMINS
+WS_ADMIN = "UWSADMIN1"  # is_admin according to users.info
+MEMBER = "UMEMBER01"
+CHANNEL = "C0GENERAL"
+NOW = datetime(2024, 10, 4, 12, 0, tzinfo=UTC)  # the demo sources' week (2024-W40)
+
+
+def clock() -> datetime:
+    return NOW
+
+
+# -- serving -------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def served(app: Starlette) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread; yields its base URL."""
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+# -- signing -------------------------------------------------------------------------------
+
+
+def signed(body: str, *, ts: int | None = None, secret: str = SECRET) -> dict[str, str]:
+    stamp = str(int(time.time()) if ts is None else ts)
+    base = f"v0:{stamp}:{body}".encode()
+    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
+
+
+@dataclass
+class GatedPoll:
+    """A poll that blocks until released: shows the ack does not wait for slow work."""
+
+    release: threading.Event = field(default_factory=threading.Event)
+    started: threading.Event = field(default_factory=threading.Event)
+    polled: list[str] = field(default_factory=list)
+
+    def __call__(self, sources: Sequence[SourceInfo]) -> list[SourceReport]:
+        self.started.set()
+        assert self.release.wait(10), "the test never released the poll"
+        self.polled.extend(s.name for s in sources)
+        return [SourceReport(name=s.name, status="unchanged") for s in sources]
+
+
+@dataclass
+class Bot:
+    url: str
+    slack: FakeSlack
+    store: Store
+    poll: GatedPoll
+    http: httpx.Client
+    responses: int = 0
+
+    def command(
+        self, text: str, *, user: str = MEMBER, channel: str = CHANNEL, name: str = "r"
+    ) -> httpx.Response:
+        body = urlencode(
+            {
+                "token": "unused",
+                "team_id": TEAM,
+                "team_domain": "example",
+                "channel_id": channel,
+                "channel_name": "general",
+                "user_id": user,
+                "user_name": "someone",
+                "command": "/paper",
+                "text": text,
+                "api_app_id": "A0PAPERBOT",
+                "response_url": self.slack.response_url(name),
+                "trigger_id": "1.2.3",
+            }
+        )
+        return self.post(body, "application/x-www-form-urlencoded")
+
+    def action(self, action_id: str, value: str, *, user: str = MEMBER) -> httpx.Response:
+        payload = {
+            "type": "block_actions",
+            "team": {"id": TEAM, "domain": "example"},
+            "user": {"id": user, "username": "someone", "team_id": TEAM},
+            "api_app_id": "A0PAPERBOT",
+            "token": "unused",
+            "container": {
+                "type": "message",
+                "message_ts": "1700000000.000100",
+                "channel_id": CHANNEL,
+                "is_ephemeral": True,
+            },
+            "trigger_id": "1.2.3",
+            "channel": {"id": CHANNEL, "name": "general"},
+            "response_url": self.slack.response_url("action"),
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "b1",
+                    "type": "button",
+                    "value": value,
+                    "action_ts": "1700000001.000200",
+                }
+            ],
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        return self.post(body, "application/x-www-form-urlencoded")
+
+    def event(self, event: dict[str, Any]) -> httpx.Response:
+        body = json.dumps(
+            {
+                "token": "unused",
+                "team_id": TEAM,
+                "api_app_id": "A0PAPERBOT",
+                "type": "event_callback",
+                "event_id": "Ev0001",
+                "event_time": int(time.time()),
+                "event": event,
+            }
+        )
+        return self.post(body, "application/json")
+
+    def post(self, body: str, ctype: str, **kw: Any) -> httpx.Response:
+        headers = {"Content-Type": ctype, **signed(body, **kw)}
+        return self.http.post(f"{self.url}/slack/events", content=body, headers=headers)
+
+    def next_response(self) -> dict[str, Any]:
+        """The next message that reached a response_url (work after ack is asynchronous)."""
+        self.responses += 1
+        call = self.slack.wait_for("response_url", self.responses)[self.responses - 1]
+        return dict(call.args)
+
+
+def ingest_demo(store: Store, tmp_path: Path) -> None:
+    settings = BotSettings.from_env(_env("http://127.0.0.1:1/api/", tmp_path)).core
+    for spec in demo_specs(demo_dir()):
+        store.add_source(spec, now=NOW)
+    poll_sources(
+        store,
+        store.list_sources(with_counts=False),
+        fetch_settings=fetch_settings_for(settings),
+        rules=load_rules(None),
+        clock=clock,
+    )
+
+
+def _env(api_url: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": api_url,
+        "PAPERBOT_ADMINS": ADMIN,
+        "PAPERBOT_DATA_DIR": str(tmp_path),
+        "PAPERBOT_TZ": "UTC",
+    }
+
+
+@pytest.fixture
+def bot(store: Store, tmp_path: Path) -> Iterator[Bot]:
+    ingest_demo(store, tmp_path)
+    with FakeSlack(admins={WS_ADMIN}) as slack:
+        settings = BotSettings.from_env(_env(slack.api_url, tmp_path))
+        poll = GatedPoll()
+        app = create_app(settings, store=store, clock=clock, poll=poll)
+        with served(create_web_app(app, store=store)) as url, httpx.Client(timeout=10) as http:
+            yield Bot(url=url, slack=slack, store=store, poll=poll, http=http)
+            poll.release.set()
+
+
+def texts(message: dict[str, Any]) -> str:
+    """Every text in a message, blocks included, as one string."""
+    return str(message.get("text", "")) + json.dumps(
+        message.get("blocks") or [], ensure_ascii=False
+    )
+
+
+def buttons(message: dict[str, Any]) -> dict[str, str]:
+    found = {}
+    for block in message.get("blocks") or []:
+        if block.get("type") == "actions":
+            for element in block["elements"]:
+                found[element["action_id"]] = element["value"]
+    return found
+
+
+# -- lookups -------------------------------------------------------------------------------
+
+
+def test_lookup_answers_through_response_url_with_papers(bot: Bot) -> None:
+    started = time.monotonic()
+    r = bot.command("tag:Alignment")
+    assert r.status_code == 200
+    assert time.monotonic() - started < 3
+    message = bot.next_response()
+    assert message["response_type"] == "ephemeral"
+    assert "Aligners" in texts(message)
+    assert "Large Language Model Alignment: A Survey" in texts(message)
+    assert "paper_share" in buttons(message)
+    assert "paper_more" not in buttons(message)  # ten papers: one page
+    # Every Web API call went to the fake (SLACK_API_URL), none elsewhere.
+    assert all(
+        c.headers.get("authorization") == f"Bearer {BOT_TOKEN}"
+        for c in bot.slack.calls
+        if c.method != "response_url"
+    )
+
+
+def test_more_button_pages_on(bot: Bot) -> None:
+    bot.command("tag:Alignment limit:4")
+    first = bot.next_response()
+    more = buttons(first)["paper_more"]
+    assert "offset:4" in more and len(more) <= 2000
+    r = bot.action("paper_more", more)
+    assert r.status_code == 200
+    second = bot.next_response()
+    assert second["replace_original"] is True
+    assert "5–8" in texts(second)
+    assert "paper_more" in buttons(second)
+    titles_first = texts(first)
+    assert "Aligners" in titles_first and "Aligners" not in texts(second)
+
+
+def test_share_posts_in_channel_as_the_signed_user(bot: Bot) -> None:
+    bot.command("tag:Alignment limit:3")
+    share = buttons(bot.next_response())["paper_share"]
+    bot.action("paper_share", share, user="USHARER01")
+    shared = bot.next_response()
+    assert shared["response_type"] == "in_channel"
+    assert "<@USHARER01>" in texts(shared)
+    assert "Constitutional Prompts" in texts(shared)
+    assert "actions" not in json.dumps(shared["blocks"])
+
+
+@pytest.mark.parametrize("text", ["", "help"])
+def test_help_and_empty_command_answer_in_the_ack(bot: Bot, text: str) -> None:
+    r = bot.command(text)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["response_type"] == "ephemeral"
+    assert "/paper subscribe" in json.dumps(body)
+    assert "tag:NAME" in json.dumps(body)
+
+
+def test_unknown_term_is_named_in_an_ephemeral_error(bot: Bot) -> None:
+    r = bot.command("tag:Alignment colour:red")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["response_type"] == "ephemeral"
+    assert "colour:red" in body["text"]
+    assert "tag:" in body["text"]
+    time.sleep(0.2)
+    assert bot.slack.calls_to("response_url") == []
+
+
+# -- subscriptions -------------------------------------------------------------------------
+
+
+def test_subscribe_list_and_unsubscribe(bot: Bot) -> None:
+    bot.command("subscribe tag:Alignment day:fri time:08:30 tz:Asia/Tokyo top:5")
+    done = bot.next_response()
+    assert done["response_type"] == "in_channel"
+    assert "`tag:Alignment`" in done["text"]
+    assert "Fridays at 08:30 Asia/Tokyo" in done["text"]
+    [sub] = bot.store.list_subscriptions(team_id=TEAM, channel_id=CHANNEL)
+    assert (sub.weekday, sub.time, sub.tz, sub.top, sub.created_by) == (
+        4,
+        "08:30",
+        "Asia/Tokyo",
+        5,
+        MEMBER,
+    )
+
+    bot.command("subscribe tag:Alignment day:fri time:08:30 tz:Asia/Tokyo top:5")
+    assert "already has" in bot.next_response()["text"]
+
+    bot.command("subscriptions")
+    listed = texts(bot.next_response())
+    assert f"#{sub.id}" in listed
+    # NOW is Friday 21:00 in Tokyo: the next Friday 08:30 there is a week on.
+    assert "next digest: Fri 2024-10-11 08:30 JST" in listed
+
+    bot.command(f"unsubscribe {sub.id}")
+    assert f"subscription #{sub.id}" in bot.next_response()["text"]
+    assert bot.store.list_subscriptions(team_id=TEAM, channel_id=CHANNEL) == []
+    bot.command("unsubscribe all")
+    assert "no subscriptions" in bot.next_response()["text"]
+
+
+# -- admin commands ------------------------------------------------------------------------
+
+
+def test_digest_now_as_admin_posts_to_the_channel(bot: Bot) -> None:
+    pytest.importorskip("bot.deliver")  # the real Deliverer posts
+    r = bot.command("digest now", user=ADMIN)
+    assert r.status_code == 200
+    report = bot.next_response()
+    assert "posted" in report["text"], report
+    posted = bot.slack.posted(CHANNEL)
+    assert posted
+    assert "Top papers" in texts({"text": posted[0].text, "blocks": posted[0].blocks})
+    assert bot.slack.calls_to("users.info") == []  # PAPERBOT_ADMINS needs no lookup
+
+
+def test_admin_commands_refuse_members_and_do_nothing(bot: Bot) -> None:
+    before = len(bot.store.list_sources())
+    for text in ("digest now", "digest preview", "poll", "sources", "sources remove x"):
+        bot.command(text, user=MEMBER)
+        refusal = bot.next_response()
+        assert "only paperbot admins" in refusal["text"], text
+        assert refusal["response_type"] == "ephemeral"
+    bot.command("sources add https://example.org/feed.xml", user=MEMBER)
+    assert "only paperbot admins" in bot.next_response()["text"]
+    assert bot.slack.posted() == []
+    assert bot.slack.calls_to("chat.postMessage") == []
+    assert not bot.poll.started.is_set()
+    assert len(bot.store.list_sources()) == before
+    # users.info was asked once; the answer (not an admin) was cached.
+    assert len(bot.slack.calls_to("users.info")) == 1
+
+
+def test_workspace_admin_from_users_info_is_cached(bot: Bot) -> None:
+    bot.command("sources", user=WS_ADMIN)
+    listing = texts(bot.next_response())
+    assert "paper_notes #Alignment" in listing
+    assert "papers" in listing
+    bot.command("sources add <https://example.org/feed.xml> kind:feed name:Example", user=WS_ADMIN)
+    assert "Added source *Example*" in bot.next_response()["text"]
+    added = bot.store.get_source("Example")
+    assert added is not None and added.origin == "slack"
+    bot.command("sources remove Example", user=WS_ADMIN)
+    assert "Removed source Example" in bot.next_response()["text"]
+    assert len(bot.slack.calls_to("users.info")) == 1
+
+
+def test_digest_preview_is_ephemeral_and_posts_nothing(bot: Bot) -> None:
+    bot.command("digest preview", user=ADMIN)
+    preview = bot.next_response()
+    assert preview["response_type"] == "ephemeral"
+    assert "Preview" in texts(preview)
+    assert "Top papers" in texts(preview)
+    assert bot.slack.posted() == []
+
+
+def test_ack_does_not_wait_for_slow_work(bot: Bot) -> None:
+    started = time.monotonic()
+    r = bot.command("poll", user=ADMIN)
+    assert r.status_code == 200
+    assert time.monotonic() - started < 3
+    assert bot.poll.started.wait(5)
+    # The poll is still running, yet Slack has its 200 and the first note.
+    assert "Polling" in bot.next_response()["text"]
+    assert not any("Poll done" in str(c.args) for c in bot.slack.calls_to("response_url"))
+    bot.poll.release.set()
+    report = bot.next_response()
+    assert "Poll done: 6 of 6 sources ok" in report["text"]
+    assert len(bot.poll.polled) == 6
+
+
+# -- App Home ------------------------------------------------------------------------------
+
+
+def test_app_home_publishes_help_and_subscriptions(bot: Bot) -> None:
+    bot.command("subscribe tag:Alignment")
+    bot.next_response()
+    r = bot.event({"type": "app_home_opened", "user": ADMIN, "channel": "D1", "tab": "home"})
+    assert r.status_code == 200
+    [call] = bot.slack.wait_for("views.publish")
+    assert call.args["user_id"] == ADMIN
+    view = call.args["view"]
+    view_text = view if isinstance(view, str) else json.dumps(view)
+    assert "/paper subscribe" in view_text
+    assert "tag:Alignment" in view_text
+    assert "You are a paperbot admin" in view_text
+
+
+# -- request checks ------------------------------------------------------------------------
+
+
+def test_forged_signature_is_401(bot: Bot) -> None:
+    body = urlencode({"command": "/paper", "text": "poll", "user_id": ADMIN, "team_id": TEAM})
+    r = bot.post(body, "application/x-www-form-urlencoded", secret="not-the-secret")
+    assert r.status_code == 401
+    time.sleep(0.2)
+    assert bot.slack.calls_to("response_url") == []
+
+
+def test_old_timestamp_is_401(bot: Bot) -> None:
+    body = urlencode({"command": "/paper", "text": "help", "team_id": TEAM})
+    r = bot.post(body, "application/x-www-form-urlencoded", ts=int(time.time()) - 6 * 60)
+    assert r.status_code == 401
+
+
+def test_body_changed_after_signing_is_401(bot: Bot) -> None:
+    body = urlencode({"command": "/paper", "text": "help", "user_id": MEMBER, "team_id": TEAM})
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **signed(body)}
+    tampered = body.replace(MEMBER, ADMIN)
+    r = bot.http.post(f"{bot.url}/slack/events", content=tampered, headers=headers)
+    assert r.status_code == 401
+
+
+def test_oversized_body_is_413(bot: Bot) -> None:
+    body = "text=" + "a" * (MAX_BODY_BYTES + 1)
+    r = bot.post(body, "application/x-www-form-urlencoded")
+    assert r.status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(MAX_BODY_BYTES // 1024 + 2):
+            yield b"a" * 1024
+
+    r = bot.http.post(
+        f"{bot.url}/slack/events",
+        content=chunks(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 413
+
+
+def test_healthz(bot: Bot) -> None:
+    r = bot.http.get(f"{bot.url}/healthz")
+    assert r.status_code == 200
+    assert r.json() == {"ok": True}
+
+
+def test_healthz_503_when_the_database_is_gone(tmp_path: Path) -> None:
+    broken = Store(create_engine(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}"))
+    assert broken.ping() is False
+    with FakeSlack() as slack:
+        settings = BotSettings.from_env(_env(slack.api_url, tmp_path))
+        app = create_app(settings, store=broken, clock=clock)
+        with served(create_web_app(app, store=broken)) as url:
+            r = httpx.get(f"{url}/healthz", timeout=10)
+    assert r.status_code == 503
+    assert r.json() == {"ok": False}
+
+
+def test_store_ping(store: Store) -> None:
+    assert store.ping() is True
+
+
+def test_create_app_requires_the_signing_secret_in_http_mode(tmp_path: Path, store: Store) -> None:
+    from digests.errors import ConfigError
+
+    env = _env("http://127.0.0.1:1/api/", tmp_path)
+    del env["SLACK_SIGNING_SECRET"]
+    with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
+        create_app(BotSettings.from_env(env), store=store)
+
+
+def test_serve_command_explains_missing_secrets(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    env = _env("http://127.0.0.1:1/api/", tmp_path)
+    del env["SLACK_SIGNING_SECRET"]
+    result = CliRunner().invoke(cli, ["serve"], env=env)
+    assert result.exit_code == 1
+    assert "SLACK_SIGNING_SECRET is not set" in result.output
+    result = CliRunner().invoke(cli, ["serve", "--socket-mode"], env=env)
+    assert result.exit_code == 1
+    assert "SLACK_APP_TOKEN is not set" in result.output
+    env.pop("SLACK_BOT_TOKEN")
+    result = CliRunner().invoke(cli, ["serve"], env=env)
+    assert result.exit_code == 1
+    assert "SLACK_BOT_TOKEN is not set" in result.output
