@@ -4,6 +4,8 @@ It answers the methods paperbot calls, records every call, and can be scripted: 
 method may answer a queue of canned replies first (``429`` with ``Retry-After``, a
 ``500``, an error like ``channel_not_found``), a channel may fail every post, and
 ``enforce_rate`` makes it behave like Slack's one-message-per-second-per-channel limit.
+``clock`` (seconds since the epoch) replaces the wall clock for that limit, for the
+recorded call times and for message ``ts``, so a test with a fake clock sees Slack agree.
 Point a ``WebClient(base_url=fake.api_url)`` (or ``SLACK_API_URL``) at it::
 
     with FakeSlack(admins={"UADMIN"}) as slack:
@@ -17,7 +19,7 @@ import json
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -43,7 +45,7 @@ class Call:
     method: str  # Web API method, or "response_url"
     args: Mapping[str, Any]
     headers: Mapping[str, str]
-    at: float  # time.monotonic()
+    at: float  # the fake's clock (time.monotonic() unless a clock was given)
     status: int  # what the fake answered
 
 
@@ -68,8 +70,10 @@ class FakeSlack:
         owners: set[str] | None = None,
         enforce_rate: bool = False,
         token: str = BOT_TOKEN,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.admins = set(admins or ())
+        self._clock = clock
         self.owners = set(owners or ())
         self.enforce_rate = enforce_rate
         self.token = token
@@ -148,7 +152,7 @@ class FakeSlack:
     # -- answering -------------------------------------------------------------------------
 
     def handle(self, path: str, args: dict[str, Any], headers: Mapping[str, str]) -> FakeReply:
-        now = time.monotonic()
+        now = self._clock() if self._clock is not None else time.monotonic()
         if path.startswith("/response/"):
             reply = FakeReply()
             self._record("response_url", args, headers, now, reply.status)
@@ -211,7 +215,10 @@ class FakeSlack:
                     429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
                 )
             self._last_post[channel] = now
-            ts = f"{1_700_000_000 + next(self._ts)}.000100"
+            if self._clock is not None:
+                ts = f"{int(now)}.{next(self._ts):06d}"
+            else:
+                ts = f"{1_700_000_000 + next(self._ts)}.000100"
             blocks = args.get("blocks") or []
             if isinstance(blocks, str):
                 blocks = json.loads(blocks)
@@ -250,6 +257,27 @@ class FakeSlack:
                 if m.thread_ts is None and float(m.ts) >= oldest
             ]
         return FakeReply(body={"ok": True, "messages": list(reversed(found)), "has_more": False})
+
+    def _m_conversations_replies(self, args: dict[str, Any], now: float) -> FakeReply:
+        channel = str(args.get("channel", ""))
+        parent = str(args.get("ts", ""))
+        with self._lock:
+            found = [
+                {
+                    "type": "message",
+                    "user": m.user,
+                    "bot_id": "B1",
+                    "ts": m.ts,
+                    "thread_ts": parent,
+                    "text": m.text,
+                    **({"metadata": m.metadata} if m.metadata else {}),
+                }
+                for m in self.messages.get(channel, [])
+                if parent in (m.ts, m.thread_ts)
+            ]
+        if not found:
+            return FakeReply(body={"ok": False, "error": "thread_not_found"})
+        return FakeReply(body={"ok": True, "messages": found, "has_more": False})
 
     def _m_views_publish(self, args: dict[str, Any], now: float) -> FakeReply:
         return FakeReply(body={"ok": True, "view": {"id": "V1"}})

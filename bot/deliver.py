@@ -1,0 +1,768 @@
+"""Posts weekly digests to Slack channels: at most once, paced, retried, repaired after a crash.
+
+The way of one digest into one channel::
+
+    claim (store) | build + archive, or reload the archived one (digests) | render
+        | for each part: look in Slack first if unsure | pace | chat.postMessage | record
+        | mark posted (store)
+
+Identity. A delivery is (team, channel, subscription, ISO week), keyed
+``team:channel:subscription-id:week`` (``-`` for a channel without a subscription that an
+admin asked "digest now" for). A scheduled digest and an admin's "digest now" of the same
+week share the key, so a week is never posted twice to a channel for one subscription.
+
+At most once. ``store.claim_delivery`` records the intent under the unique key *before*
+anything is posted and hands the delivery to one holder at a time (several processes may
+race; one wins, the others see ``in_progress``). The message ``ts`` is stored *after*
+the post (``record_partial_post`` after every part, ``mark_posted`` at the end). So the
+only window for a duplicate is a post that reached Slack but whose answer we never
+recorded: a crash between post and record, a timeout, a 5xx that Slack had in fact
+served. We close that window by looking at the channel, not by guessing: every message
+carries Slack message metadata ``{"event_type": "paperbot_digest", "event_payload":
+{"key": <delivery key>, "part": i}}``, and whenever a part *may* already be in Slack —
+the claim is a takeover or a retry (``attempts > 1``), the delivery already has a parent
+``ts``, or our own last try of that part failed in a way that may have posted it — we
+first search for the bot's own message with that key and part (``conversations.history``
+from the delivery's ``created_at`` minus a margin for the parent, ``conversations.replies``
+of the parent for thread parts) and adopt its ``ts`` instead of posting again. Parts are
+posted strictly in order, so once one is not found none after it can exist.
+
+If that search itself is impossible (e.g. ``missing_scope``: the app needs
+``channels:history`` / ``groups:history``), the delivery fails rather than risk a
+duplicate, and the admins are told. A delivery that was never unsure needs no search.
+
+Retries. 429: wait ``Retry-After`` (the channel is held in the pacer too) and try again;
+it does not count as a failure (at most ``_MAX_RATE_WAITS`` waits). 5xx, Slack's
+``internal_error``/``fatal_error``/``service_unavailable`` and network errors: exponential
+backoff with jitter, up to ``max_attempts`` failures per part; then the claim is released
+to pending and the result is ``retry_later`` (the scheduler, or ``resume_unfinished``
+after a restart, tries again later; the archived digest is reused, so a retry posts the
+same content). All waiting happens through the injected ``sleep`` and never outlasts half
+of ``stale_after``: past that another worker could take our claim over, so we release it
+instead. The loop is explicit rather than tenacity because a retry after an ambiguous
+failure must look in Slack first, rate-limit waits are not failures, and the wait budget
+is tied to the claim. Do not add slack_sdk's ``RateLimitErrorRetryHandler`` or
+``ServerErrorRetryHandler`` to the client: they sleep where our pacer cannot see and
+re-send posts without looking; ``Deliverer`` logs a warning when it finds them.
+
+Permanent errors (``PERMANENT_ERRORS``, and any error code we do not know) are not
+retried: the delivery is marked failed, the error is recorded on the subscription, and
+the admins get one direct message saying what happened and what to do. Errors that mean
+the channel is unusable (``PAUSING_ERRORS``: channel_not_found, not_in_channel,
+is_archived) also pause the subscription, so it stops failing every week; token-level
+errors (invalid_auth, token_revoked, account_inactive) do not, because reinstalling the
+app fixes every subscription at once and a paused one would then stay silent.
+
+An empty week is posted too: the rendering says the week was quiet and names the sources
+that failed, so a team never loses a week silently.
+
+Pacing: ``ChannelPacer`` keeps one message per second per channel across all threads of
+a process (Slack's chat.postMessage limit); share one pacer between every ``Deliverer``
+of the process. Holders must be unique per process (e.g. ``host:pid:uuid``).
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from digests.digest import DigestRequest, build_and_archive
+from digests.errors import ConfigError, QueryError, StoreError
+from digests.model import Delivery, Digest, Subscription
+from digests.query import parse_query
+from digests.render import DEFAULT_MAX_CHARS, SlackMessage, render_digest_messages
+from digests.settings import Settings
+from digests.store import Store
+from digests.summarize import Summarizer
+from digests.weeks import IsoWeek, parse_week, week_bounds
+
+__all__ = [
+    "DIGEST_EVENT",
+    "PAUSING_ERRORS",
+    "PERMANENT_ERRORS",
+    "ChannelPacer",
+    "Deliverer",
+    "DeliveryResult",
+    "DeliveryStatus",
+]
+
+log = logging.getLogger(__name__)
+
+DIGEST_EVENT = "paperbot_digest"
+
+# The channel cannot take messages from us any more: pause the subscription.
+PAUSING_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
+# Retrying cannot help; the listed ones get a specific hint for the admins.
+PERMANENT_ERRORS = PAUSING_ERRORS | frozenset(
+    {
+        "account_inactive",
+        "invalid_auth",
+        "token_revoked",
+        "token_expired",
+        "not_authed",
+        "missing_scope",
+        "no_permission",
+        "restricted_action",
+        "team_access_not_granted",
+        "msg_too_long",
+        "msg_blocks_too_long",
+        "invalid_blocks",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
+        "no_text",
+        "thread_not_found",
+    }
+)
+# Slack's own words for "try again": answered with HTTP 200 or 5xx.
+_TRANSIENT_ERRORS = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+_TOKEN_ERRORS = frozenset(
+    {"account_inactive", "invalid_auth", "token_revoked", "token_expired", "not_authed"}
+)
+_MESSAGE_ERRORS = frozenset(
+    {
+        "msg_too_long",
+        "msg_blocks_too_long",
+        "invalid_blocks",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
+        "no_text",
+    }
+)
+
+# Slack's ts and our clock disagree a little; a message older than the delivery record
+# cannot be ours, so this only has to cover clock skew.
+_HISTORY_MARGIN = timedelta(minutes=15)
+_HISTORY_PAGE = 200
+_HISTORY_PAGES = 20
+_MAX_RATE_WAITS = 10
+_DEFAULT_RETRY_AFTER = 1.0
+_BACKOFF_BASE = 1.0
+_BACKOFF_CAP = 30.0
+
+DeliveryStatus = Literal["posted", "already_posted", "in_progress", "failed", "retry_later"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """What one delivery attempt did. ``items`` counts the papers this call posted."""
+
+    key: str
+    status: DeliveryStatus
+    message_ts: str | None = None
+    error: str | None = None
+    items: int = 0
+
+
+class ChannelPacer:
+    """At most one message per ``interval`` per channel, shared by all threads using it.
+
+    A caller reserves the next free slot under a lock and sleeps outside it, so two
+    threads posting to one channel get successive slots and neither blocks the others'
+    channels.
+    """
+
+    def __init__(
+        self,
+        *,
+        interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._interval = interval
+        self._clock = clock
+        self._sleep = sleep
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, channel: str) -> float:
+        """Block until ``channel`` may take a message; returns the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next.get(channel, now))
+            self._next[channel] = slot + self._interval
+        delay = slot - now
+        if delay > 0:
+            self._sleep(delay)
+        return max(delay, 0.0)
+
+    def hold(self, channel: str, seconds: float) -> None:
+        """Slack said to wait (429): no thread posts to ``channel`` for ``seconds``."""
+        with self._lock:
+            until = self._clock() + seconds
+            self._next[channel] = max(self._next.get(channel, until), until)
+
+
+# -- failures --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    kind: Literal["rate", "transient", "permanent"]
+    code: str
+    retry_after: float = 0.0
+    maybe_sent: bool = False  # the request may have reached Slack and been served
+
+
+class _RetryLater(Exception):
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class _Permanent(Exception):
+    def __init__(self, code: str, *, checking: bool = False) -> None:
+        super().__init__(code)
+        self.code = code
+        self.checking = checking  # failed while looking for an earlier post, not posting
+
+
+def _retry_after(headers: Mapping[str, Any]) -> float:
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) and value else value
+            try:
+                return max(float(raw), 0.0)
+            except (TypeError, ValueError):
+                break
+    return _DEFAULT_RETRY_AFTER
+
+
+def _classify_api_error(e: SlackApiError) -> _Failure:
+    status = int(getattr(e.response, "status_code", 0) or 0)
+    code = str(e.response.get("error") or f"http_{status}")
+    if status == 429 or code == "ratelimited":
+        return _Failure("rate", "ratelimited", retry_after=_retry_after(e.response.headers))
+    if status >= 500 or code in _TRANSIENT_ERRORS:
+        # Slack may have done the work before failing to answer.
+        label = code if code in _TRANSIENT_ERRORS else f"http_{status}"
+        return _Failure("transient", label, maybe_sent=True)
+    return _Failure("permanent", code)
+
+
+def _classify_network_error(e: Exception) -> _Failure:
+    reason = e.reason if isinstance(e, URLError) else e
+    if isinstance(reason, ConnectionRefusedError):
+        return _Failure("transient", "connection_refused", maybe_sent=False)
+    if isinstance(reason, TimeoutError):
+        return _Failure("transient", "timeout", maybe_sent=True)
+    return _Failure("transient", f"network_error:{type(reason).__name__}", maybe_sent=True)
+
+
+_NETWORK_ERRORS = (URLError, OSError, http.client.HTTPException)
+
+
+def _failure_hint(code: str, paused: bool, checking: bool) -> str:
+    if checking and code in ("missing_scope", "no_permission"):
+        return (
+            "paperbot could not check whether this digest was already posted, so it did not "
+            "post it again (a duplicate is worse than a gap); give the app the "
+            "channels:history and groups:history scopes and reinstall it"
+        )
+    if code == "channel_not_found":
+        hint = "the channel is gone, or private without the bot"
+    elif code == "not_in_channel":
+        hint = "the bot is not a member of this private channel"
+    elif code == "is_archived":
+        hint = "the channel is archived"
+    elif code in _TOKEN_ERRORS:
+        hint = "the bot's token no longer works; reinstall the app (subscriptions stay on)"
+    elif code == "missing_scope":
+        hint = "the app lacks a permission; reinstall it with the scopes of its manifest"
+    elif code in _MESSAGE_ERRORS:
+        hint = "Slack refused the message itself; this week's digest was skipped (a paperbot bug)"
+    else:
+        hint = "this week's digest was skipped"
+    if paused:
+        hint += " — the subscription is paused; invite the bot and subscribe again, or unsubscribe"
+    return hint
+
+
+# -- the deliverer ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    key: str
+    team_id: str
+    channel_id: str
+    week: IsoWeek
+    tz: str
+    subscription: Subscription | None
+
+
+@dataclass(slots=True)
+class _Job:
+    target: _Target
+    claim: Delivery
+    deadline: datetime  # no waiting past this: the claim must not go stale under us
+
+
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    user_id: str | None
+    bot_id: str | None
+
+
+class Deliverer:
+    """Posts digests for one Slack workspace token; safe to share between threads."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        client: WebClient,
+        core: Settings,
+        admins: frozenset[str],
+        holder: str,
+        clock: Callable[[], datetime],
+        sleep: Callable[[float], None] = time.sleep,
+        pacer: ChannelPacer | None = None,
+        summarizer: Summarizer | None = None,
+        max_attempts: int = 5,
+        stale_after: timedelta = timedelta(minutes=10),
+        max_chars: int = DEFAULT_MAX_CHARS,
+        rng: random.Random | None = None,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._store = store
+        self._client = client
+        self._core = core
+        self._admins = admins
+        self._holder = holder
+        self._clock = clock
+        self._sleep = sleep
+        self._pacer = pacer or ChannelPacer(sleep=sleep)
+        self._summarizer = summarizer
+        self._max_attempts = max_attempts
+        self._stale_after = stale_after
+        self._max_chars = max_chars
+        self._rng = rng or random.Random()  # jitter, not secrets
+        self._identity: _Identity | None = None
+        self._identity_lock = threading.Lock()
+        sleepers = [
+            type(h).__name__
+            for h in client.retry_handlers
+            if isinstance(h, RateLimitErrorRetryHandler | ServerErrorRetryHandler)
+        ]
+        if sleepers:
+            log.warning(
+                "the Slack client retries by itself (%s): those retries bypass pacing and "
+                "re-send posts without looking for an earlier one; remove them",
+                ", ".join(sleepers),
+            )
+
+    # -- public ---------------------------------------------------------------------------
+
+    @staticmethod
+    def delivery_key(
+        team_id: str, channel_id: str, subscription_id: int | None, week: IsoWeek
+    ) -> str:
+        sub = "-" if subscription_id is None else str(subscription_id)
+        return f"{team_id}:{channel_id}:{sub}:{week.label}"
+
+    def deliver(self, sub: Subscription, week: IsoWeek) -> DeliveryResult:
+        """Post ``sub``'s digest of ``week`` unless it is posted, failed or being posted."""
+        key = self.delivery_key(sub.team_id, sub.channel_id, sub.id, week)
+        try:
+            # Read it again: it may have been paused or unsubscribed since it was scheduled.
+            current = self._store.get_subscription(sub.id)
+            if current is None or not current.active:
+                return self._close_inactive(key)
+            target = _Target(key, current.team_id, current.channel_id, week, current.tz, current)
+            return self._deliver(target)
+        except StoreError as e:
+            log.error("delivery %s: database error, will retry later: %s", key, e)
+            return DeliveryResult(key, "retry_later", error=f"database error: {e}")
+
+    def deliver_channel_now(
+        self, team_id: str, channel_id: str, week: IsoWeek
+    ) -> list[DeliveryResult]:
+        """An admin's "digest now": each subscription's digest of ``week`` (an unfiltered
+        one when the channel has none), under the scheduled keys — never twice a week."""
+        try:
+            subs = self._store.list_subscriptions(team_id=team_id, channel_id=channel_id)
+            if subs:
+                return [self.deliver(s, week) for s in subs]
+            key = self.delivery_key(team_id, channel_id, None, week)
+            return [self._deliver(_Target(key, team_id, channel_id, week, self._core.tz, None))]
+        except StoreError as e:
+            key = self.delivery_key(team_id, channel_id, None, week)
+            log.error("digest now for %s: database error: %s", channel_id, e)
+            return [DeliveryResult(key, "retry_later", error=f"database error: {e}")]
+
+    def resume_unfinished(self) -> list[DeliveryResult]:
+        """After a restart: finish deliveries left pending, or claimed by a dead worker.
+
+        Claims younger than ``stale_after`` belong to a live worker and are left alone.
+        """
+        results: list[DeliveryResult] = []
+        try:
+            unfinished = self._store.unfinished_deliveries()
+        except StoreError as e:
+            log.error("cannot list unfinished deliveries: %s", e)
+            return results
+        now = self._clock()
+        for d in unfinished:
+            live = d.claimed_at is not None and d.claimed_at >= now - self._stale_after
+            if d.state == "posting" and live:
+                continue
+            try:
+                week = parse_week(d.week)
+            except ConfigError:
+                log.error("delivery %s has an unreadable week %r; skipped", d.key, d.week)
+                continue
+            if d.subscription_id is None:
+                target = _Target(d.key, d.team_id, d.channel_id, week, self._core.tz, None)
+                results.append(self._deliver_safely(target))
+                continue
+            try:
+                sub = self._store.get_subscription(d.subscription_id)
+            except StoreError as e:
+                results.append(DeliveryResult(d.key, "retry_later", error=f"database error: {e}"))
+                continue
+            if sub is None:
+                results.append(self._close_inactive(d.key))
+            else:
+                results.append(self.deliver(sub, week))
+        return results
+
+    def notify_admins(self, text: str) -> None:
+        """DM every configured admin; failures are logged, never raised."""
+        if not self._admins:
+            log.warning("no PAPERBOT_ADMINS to tell: %s", text)
+            return
+        for user in sorted(self._admins):
+            try:
+                self._pacer.wait(user)
+                self._client.chat_postMessage(
+                    channel=user, text=text, unfurl_links=False, unfurl_media=False
+                )
+            except SlackApiError as e:
+                log.warning("could not notify admin %s: %s", user, e.response.get("error"))
+            except _NETWORK_ERRORS as e:
+                log.warning("could not notify admin %s: %s", user, type(e).__name__)
+
+    # -- one delivery ---------------------------------------------------------------------
+
+    def _deliver_safely(self, target: _Target) -> DeliveryResult:
+        try:
+            return self._deliver(target)
+        except StoreError as e:
+            log.error("delivery %s: database error, will retry later: %s", target.key, e)
+            return DeliveryResult(target.key, "retry_later", error=f"database error: {e}")
+
+    def _deliver(self, t: _Target) -> DeliveryResult:
+        now = self._clock()
+        claim = self._store.claim_delivery(
+            key=t.key,
+            team_id=t.team_id,
+            channel_id=t.channel_id,
+            week=t.week.label,
+            subscription_id=t.subscription.id if t.subscription else None,
+            holder=self._holder,
+            now=now,
+            stale_after=self._stale_after,
+        )
+        if claim is None:
+            return self._not_claimed(t.key)
+        job = _Job(t, claim, deadline=now + self._stale_after / 2)
+        if claim.attempts > 1:
+            log.info("delivery %s: attempt %d, checking Slack first", t.key, claim.attempts)
+        items = 0
+        try:
+            digest = self._digest_for(job, now)
+            items = len(digest.items)
+            messages = render_digest_messages(digest, max_chars=self._max_chars)
+            parent, replies = self._post_parts(job, messages)
+        except _RetryLater as e:
+            self._store.release_delivery(
+                claim.id, error=e.error, now=self._clock(), permanent=False
+            )
+            log.warning("delivery %s: will retry later: %s", t.key, e.error)
+            return DeliveryResult(t.key, "retry_later", error=e.error)
+        except _Permanent as e:
+            self._fail(job, e)
+            return DeliveryResult(t.key, "failed", error=e.code)
+        except (QueryError, ConfigError) as e:
+            self._fail(job, _Permanent(f"bad_subscription: {e}"))
+            return DeliveryResult(t.key, "failed", error=f"bad_subscription: {e}")
+        except Exception as e:
+            # Whatever broke, the claim goes back to pending at once instead of waiting to
+            # go stale; the next try looks in Slack before posting.
+            self._store.release_delivery(
+                claim.id, error=f"unexpected {type(e).__name__}", now=self._clock(), permanent=False
+            )
+            raise
+        self._store.mark_posted(claim.id, message_ts=parent, reply_ts=replies, now=self._clock())
+        log.info(
+            "delivery %s: posted ts=%s with %d thread replies, %d papers",
+            t.key,
+            parent,
+            len(replies),
+            items,
+        )
+        return DeliveryResult(t.key, "posted", message_ts=parent, items=items)
+
+    def _not_claimed(self, key: str) -> DeliveryResult:
+        d = self._store.get_delivery(key)
+        if d is not None and d.state == "posted":
+            return DeliveryResult(key, "already_posted", message_ts=d.message_ts)
+        if d is not None and d.state == "failed":
+            return DeliveryResult(key, "failed", error=d.last_error)
+        return DeliveryResult(key, "in_progress")
+
+    def _close_inactive(self, key: str) -> DeliveryResult:
+        """A paused or removed subscription: nothing is posted, and an unfinished
+        delivery of it is closed so it stops coming back."""
+        error = "the subscription is paused or was removed"
+        d = self._store.get_delivery(key)
+        if d is not None and d.state in ("pending", "posting"):
+            claim = self._store.claim_delivery(
+                key=key,
+                team_id=d.team_id,
+                channel_id=d.channel_id,
+                week=d.week,
+                subscription_id=d.subscription_id,
+                holder=self._holder,
+                now=self._clock(),
+                stale_after=self._stale_after,
+            )
+            if claim is not None:
+                self._store.release_delivery(
+                    claim.id, error=error, now=self._clock(), permanent=True
+                )
+        return DeliveryResult(key, "failed", error=error)
+
+    def _digest_for(self, job: _Job, now: datetime) -> Digest:
+        """The archived digest of an earlier attempt, or a new one attached to the claim.
+
+        Reusing it makes a retry post exactly what the first attempt began posting.
+        """
+        t = job.target
+        if job.claim.digest_id is not None:
+            start, end = week_bounds(t.week, t.tz)
+            loaded = self._store.load_digest(job.claim.digest_id, start=start, end=end)
+            if loaded is not None:
+                return loaded
+        sub = t.subscription
+        request = DigestRequest(
+            week=t.week,
+            tz=t.tz,
+            query=parse_query(sub.query, now=now, tz=sub.tz) if sub and sub.query else None,
+            top=sub.top if sub else 10,
+            lang=sub.lang if sub else None,
+            summary_chars=self._core.summary_chars,
+            team_id=t.team_id,
+            channel_id=t.channel_id,
+            subscription_id=sub.id if sub else None,
+            # A new subscription's first digest covers its first week, not the backlog.
+            not_before=week_bounds(parse_week(sub.start_week), sub.tz)[0] if sub else None,
+        )
+        digest = build_and_archive(
+            self._store,
+            request,
+            now=now,
+            summarizer=self._summarizer,
+            weights=self._core.rank_weights,
+        )
+        assert digest.digest_id is not None
+        self._store.attach_digest(job.claim.id, digest.digest_id, holder=self._holder)
+        return digest
+
+    def _post_parts(self, job: _Job, messages: list[SlackMessage]) -> tuple[str, list[str]]:
+        """Post (or find) every part in order; returns the parent ts and the reply ts."""
+        claim = job.claim
+        unsure = claim.attempts > 1 or claim.message_ts is not None
+        parent = claim.message_ts
+        if parent is None:
+            parent, unsure = self._send(job, 0, messages[0], None, unsure=unsure)
+            if len(messages) > 1:
+                self._store.record_partial_post(
+                    claim.id, message_ts=parent, reply_ts=[], now=self._clock()
+                )
+        replies = list(claim.reply_ts)[: len(messages) - 1]
+        for part in range(len(replies) + 1, len(messages)):
+            ts, unsure = self._send(job, part, messages[part], parent, unsure=unsure)
+            replies.append(ts)
+            self._store.record_partial_post(
+                claim.id, message_ts=parent, reply_ts=replies, now=self._clock()
+            )
+        return parent, replies
+
+    def _send(
+        self,
+        job: _Job,
+        part: int,
+        message: SlackMessage,
+        thread_ts: str | None,
+        *,
+        unsure: bool,
+    ) -> tuple[str, bool]:
+        """One part into Slack; returns its ts and whether the next part may be there too.
+
+        ``unsure``: this part may already be in Slack, so look before posting.
+        """
+        t = job.target
+        failures = 0
+        rate_waits = 0
+        while True:
+            checking = unsure
+            try:
+                if unsure:
+                    found = self._find_part(job, part, thread_ts)
+                    if found is not None:
+                        log.info("delivery %s: part %d already in Slack, ts=%s", t.key, part, found)
+                        return found, True
+                    # Not there: neither is any later part (we post in order).
+                    unsure = checking = False
+                self._pacer.wait(t.channel_id)
+                response = self._client.chat_postMessage(
+                    channel=t.channel_id,
+                    text=message["text"],
+                    blocks=message["blocks"],
+                    thread_ts=thread_ts,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    metadata={
+                        "event_type": DIGEST_EVENT,
+                        "event_payload": {"key": t.key, "part": part},
+                    },
+                )
+                ts = response.get("ts")
+                if not isinstance(ts, str) or not ts:
+                    raise _Permanent("no_ts_in_answer")
+                return ts, False
+            except SlackApiError as e:
+                failure = _classify_api_error(e)
+            except _NETWORK_ERRORS as e:
+                failure = _classify_network_error(e)
+            what = "checking for" if checking else "posting"
+            if failure.kind == "rate":
+                rate_waits += 1
+                if rate_waits > _MAX_RATE_WAITS:
+                    raise _RetryLater(f"ratelimited {rate_waits} times while {what} part {part}")
+                self._pacer.hold(t.channel_id, failure.retry_after)
+                self._wait(job, failure.retry_after, f"ratelimited while {what} part {part}")
+                continue
+            if failure.kind == "permanent":
+                raise _Permanent(failure.code, checking=checking)
+            failures += 1
+            if not checking and failure.maybe_sent:
+                unsure = True
+            log.warning(
+                "delivery %s: %s part %d failed (%s), try %d of %d",
+                t.key,
+                what,
+                part,
+                failure.code,
+                failures,
+                self._max_attempts,
+            )
+            if failures >= self._max_attempts:
+                raise _RetryLater(f"{failure.code} after {failures} tries {what} part {part}")
+            self._wait(job, self._backoff(failures), f"{failure.code} while {what} part {part}")
+
+    def _backoff(self, failures: int) -> float:
+        # "Equal jitter": at least half the exponential step, so waits still grow.
+        step = min(_BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (failures - 1))
+        return step / 2 + self._rng.uniform(0, step / 2)
+
+    def _wait(self, job: _Job, seconds: float, why: str) -> None:
+        if self._clock() + timedelta(seconds=seconds) > job.deadline:
+            raise _RetryLater(f"{why}; waiting {seconds:.0f}s more would outlast the claim")
+        self._sleep(seconds)
+
+    # -- looking in Slack -----------------------------------------------------------------
+
+    def _me(self) -> _Identity:
+        with self._identity_lock:
+            if self._identity is None:
+                answer = self._client.auth_test()
+                self._identity = _Identity(answer.get("user_id"), answer.get("bot_id"))
+            return self._identity
+
+    def _find_part(self, job: _Job, part: int, thread_ts: str | None) -> str | None:
+        """The ts of our own message for this delivery and part, if Slack has it."""
+        t = job.target
+        me = self._me()
+        oldest = job.claim.created_at - _HISTORY_MARGIN
+        cursor: str | None = None
+        for _ in range(_HISTORY_PAGES):
+            if thread_ts is None:
+                answer = self._client.conversations_history(
+                    channel=t.channel_id,
+                    oldest=f"{oldest.timestamp():.6f}",
+                    include_all_metadata=True,
+                    limit=_HISTORY_PAGE,
+                    cursor=cursor,
+                )
+            else:
+                answer = self._client.conversations_replies(
+                    channel=t.channel_id,
+                    ts=thread_ts,
+                    include_all_metadata=True,
+                    limit=_HISTORY_PAGE,
+                    cursor=cursor,
+                )
+            for m in answer.get("messages") or []:
+                if _is_our_part(m, t.key, part, me):
+                    return str(m["ts"])
+            meta = answer.get("response_metadata") or {}
+            cursor = meta.get("next_cursor") or None
+            if not cursor:
+                return None
+        # Too much to read: not finding it would prove nothing.
+        raise _Permanent("history_too_long", checking=True)
+
+    # -- permanent failure ----------------------------------------------------------------
+
+    def _fail(self, job: _Job, e: _Permanent) -> None:
+        t = job.target
+        now = self._clock()
+        paused = e.code in PAUSING_ERRORS and t.subscription is not None
+        error = f"{e.code} (while checking Slack for an earlier post)" if e.checking else e.code
+        self._store.release_delivery(job.claim.id, error=error, now=now, permanent=True)
+        if t.subscription is not None:
+            self._store.record_subscription_error(
+                t.subscription.id, error=error, now=now, deactivate=paused
+            )
+        log.error("delivery %s failed for good: %s", t.key, error)
+        self.notify_admins(
+            f"paperbot could not post the weekly digest ({t.week.label}) to <#{t.channel_id}>: "
+            f"{e.code} — {_failure_hint(e.code, paused, e.checking)}."
+        )
+
+
+def _is_our_part(message: Mapping[str, Any], key: str, part: int, me: _Identity) -> bool:
+    meta = message.get("metadata")
+    if not isinstance(meta, Mapping) or meta.get("event_type") != DIGEST_EVENT:
+        return False
+    payload = meta.get("event_payload")
+    if not isinstance(payload, Mapping):
+        return False
+    if payload.get("key") != key or payload.get("part") != part:
+        return False
+    ours = (me.bot_id is not None and message.get("bot_id") == me.bot_id) or (
+        me.user_id is not None and message.get("user") == me.user_id
+    )
+    return bool(ours)
