@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import socket
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -162,7 +166,7 @@ def create_app(
     summarizer: Summarizer | None = None,
     socket_mode: bool = False,
     admin_cache_ttl: timedelta = ADMIN_CACHE_TTL,
-    holder: str = "web",
+    holder: str | None = None,
 ) -> App:
     """A Bolt app with the ``/paper`` listeners; nothing global, everything passed in.
 
@@ -196,6 +200,8 @@ def create_app(
         )
 
     poll_fn: PollFunction = poll or _poll
+    # Delivery claims are per holder: two processes must never share a name.
+    holder_name = holder or f"slack:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     delivery: ChannelDeliverer | None = deliverer
     delivery_lock = threading.Lock()
     poll_lock = threading.Lock()
@@ -210,7 +216,7 @@ def create_app(
                     client=web,
                     clock=clock,
                     summarizer=writer,
-                    holder=holder,
+                    holder=holder_name,
                 )
             return delivery
 
@@ -496,7 +502,7 @@ def create_app(
                 (
                     f"Preview of subscription #{sub.id} (only you see this)",
                     DigestRequest(
-                        week=week_of(now, sub.tz),
+                        week=covered_week(now, sub.tz),
                         tz=sub.tz,
                         query=query,
                         top=sub.top,
@@ -514,7 +520,9 @@ def create_app(
                     "Preview of this week's digest of every paper: this channel has no "
                     "subscriptions (only you see this)",
                     DigestRequest(
-                        week=week_of(now, core.tz), tz=core.tz, summary_chars=core.summary_chars
+                        week=covered_week(now, core.tz),
+                        tz=core.tz,
+                        summary_chars=core.summary_chars,
                     ),
                 )
             )
@@ -548,7 +556,7 @@ def create_app(
         # The deliverer posts every subscription of the channel (an unfiltered digest when
         # there is none); the week is cut in the channel's zone.
         tz = subs[0].tz if subs else core.tz
-        week = week_of(clock(), tz)
+        week = covered_week(clock(), tz)
         log.info(
             "digest now team=%s channel=%s week=%s by=%s",
             who.team_id,
@@ -657,6 +665,17 @@ def create_app(
 
 
 # --- messages ---------------------------------------------------------------------------
+
+
+def covered_week(now: datetime, tz: str) -> IsoWeek:
+    """The week a digest run at ``now`` covers, by the scheduler's rule: the ISO week that
+    holds most of the seven days before it, on the wall clock of ``tz`` (Monday to
+    Thursday morning: last week; Thursday noon to Sunday: this week). "digest now" follows
+    it so that it never takes a scheduled run's week away before that week is over.
+    """
+    wall = now.astimezone(ZoneInfo(tz)).replace(tzinfo=None) - timedelta(days=3, hours=12)
+    iso = wall.date().isocalendar()
+    return IsoWeek(iso.year, iso.week)
 
 
 def _unguessable() -> str:

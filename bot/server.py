@@ -12,6 +12,7 @@ never holds up the event loop, the health check or other Slack requests.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from typing import Protocol
 
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_sdk import WebClient
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -132,10 +134,21 @@ def serve(
 
 
 def _default_scheduler(
-    *, settings: BotSettings, store: Store, client: object, clock: Callable[[], datetime]
+    *, settings: BotSettings, store: Store, client: WebClient, clock: Callable[[], datetime]
 ) -> Scheduled:
-    """INTEGRATION POINT with ``bot.scheduler``: replaced once its constructor is fixed."""
-    return _NoScheduler()
+    """The in-process scheduler from ``bot.scheduler`` (leader-locked in the database).
+
+    Looked up by name: without that module the bot still answers Slack, and says loudly
+    that no digests will be posted.
+    """
+    try:
+        module = importlib.import_module("bot.scheduler")
+    except ModuleNotFoundError as e:
+        if e.name != "bot.scheduler":
+            raise
+        return _NoScheduler()
+    scheduler: Scheduled = module.build_scheduler(settings, store=store, client=client, clock=clock)
+    return scheduler
 
 
 class _NoScheduler:

@@ -516,3 +516,11 @@ def test_serve_command_explains_missing_secrets(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["serve"], env=env)
     assert result.exit_code == 1
     assert "SLACK_BOT_TOKEN is not set" in result.output
+
+
+def test_digest_now_covers_the_week_a_scheduled_run_would() -> None:
+    from bot.app import covered_week
+
+    # Monday morning: last week, complete. Friday: this week so far.
+    assert covered_week(datetime(2024, 10, 7, 0, 30, tzinfo=UTC), "Asia/Tokyo").label == "2024-W40"
+    assert covered_week(datetime(2024, 10, 11, 3, 0, tzinfo=UTC), "Asia/Tokyo").label == "2024-W41"
