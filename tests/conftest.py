@@ -45,10 +45,16 @@ def _server_url() -> str | None:
     return None
 
 
+# Tests reach the database only through the fixtures below: nothing may fall back on the
+# process environment and write into the server's shared schema.
+SERVER_URL = _server_url()
+os.environ.pop("DATABASE_URL", None)
+
+
 @pytest.fixture
 def db_url(tmp_path: Path) -> Iterator[str]:
     """A URL for an empty database of the kind this run tests."""
-    server = _server_url()
+    server = SERVER_URL
     if server is None:
         yield f"sqlite:///{tmp_path / 'paperbot.db'}"
         return

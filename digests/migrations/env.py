@@ -23,6 +23,12 @@ context.configure(
     connection=connection,
     target_metadata=metadata,
     include_object=_include,
+    # The version table lives in the schema being migrated (the first on the search
+    # path), so a database whose other schema holds paperbot tables is not mistaken
+    # for an up-to-date one.
+    version_table_schema=connection.dialect.default_schema_name
+    if connection.dialect.name == "postgresql"
+    else None,
     render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters by table copy
     compare_type=True,
 )
