@@ -13,7 +13,6 @@ or Home tab element leads to an admin action, so the slash command is the only w
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import socket
@@ -53,6 +52,7 @@ from bot.commands import (
     parse_command,
 )
 from bot.config import BotSettings
+from bot.deliver import Deliverer
 from digests.digest import DigestRequest, StoreSummaryCache, build_digest
 from digests.errors import PaperbotError, QueryError
 from digests.ingest import SourceReport, fetch_settings_for, poll_sources
@@ -139,9 +139,7 @@ def default_deliverer(
     summarizer: Summarizer | None,
     holder: str,
 ) -> ChannelDeliverer:
-    # Imported by name: bot.deliver is built beside this module and may land later.
-    deliver = importlib.import_module("bot.deliver")
-    built: ChannelDeliverer = deliver.Deliverer(
+    return Deliverer(
         store=store,
         client=client,
         core=settings.core,
@@ -150,7 +148,6 @@ def default_deliverer(
         clock=clock,
         summarizer=summarizer,
     )
-    return built
 
 
 def create_app(

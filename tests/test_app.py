@@ -343,7 +343,6 @@ def test_subscribe_list_and_unsubscribe(bot: Bot) -> None:
 
 
 def test_digest_now_as_admin_posts_to_the_channel(bot: Bot) -> None:
-    pytest.importorskip("bot.deliver")  # the real Deliverer posts
     r = bot.command("digest now", user=ADMIN)
     assert r.status_code == 200
     report = bot.next_response()
