@@ -1,0 +1,540 @@
+"""The scheduler: each tick takes due digests and due sources from storage and hands them on.
+
+::
+
+    tick = take/renew the leader lease | resume unfinished deliveries
+         | deliver each subscription's latest due week | poll due sources | tell admins
+
+It keeps no jobs of its own. Every tick reads subscriptions, deliveries and sources from
+the store, so a channel that subscribes, changes its schedule or leaves is followed at the
+next tick without a restart, and a restart loses nothing. Several processes may run a
+scheduler on one PostgreSQL database: only the holder of the ``scheduler`` lease works,
+renewing it at every tick; when the holder dies, another takes over once the lease ends
+(at most ``lease_ttl``). Posting is at most once per delivery key in any case (the
+deliverer claims each key in the store), so a takeover never posts a digest twice.
+
+When a subscription fires, and which week it covers
+---------------------------------------------------
+A subscription fires weekly on its weekday at its ``HH:MM`` wall time in its IANA zone.
+A wall time skipped by a spring-forward change fires at the first instant after the gap
+(02:30 on the day New York skips 02:00-03:00 fires at 03:00 EDT); a wall time that happens
+twice in a fall-back change fires once, at its first occurrence.
+
+A run covers the ISO week (in the subscription's zone) that holds most of the seven days
+before it; in wall-clock terms, the week containing the fire time minus 3.5 days. So a run
+from Monday to Thursday morning covers the previous, complete week ("last week's top
+papers" on Monday morning), and a run from Thursday noon to Sunday covers the current week
+so far (a Friday 17:00 digest is "this week"). Every week gets exactly one digest per
+subscription and no week is skipped while the bot runs; a run never covers a week before
+the subscription's ``start_week``, and no run before the subscription was created counts.
+
+After downtime only the latest missed run is delivered, once: a bot that was down for
+three weeks posts one digest, not three.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import threading
+import time as _time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from slack_sdk import WebClient
+
+from bot.config import BotSettings
+from bot.deliver import Deliverer
+from digests.errors import ConfigError
+from digests.ingest import SourceReport, fetch_settings_for, poll_sources
+from digests.model import SourceInfo, Subscription
+from digests.store import Store
+from digests.topics import load_rules
+from digests.weeks import IsoWeek, parse_week
+
+__all__ = [
+    "LEASE_NAME",
+    "DeliveryOutcome",
+    "Scheduler",
+    "TickReport",
+    "build_scheduler",
+    "digest_week",
+    "first_week",
+    "last_run",
+    "next_run",
+]
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "scheduler"
+# Health values that mean "an admin should look at this source".
+UNHEALTHY = frozenset({"failing", "empty", "stale"})
+# Deliveries in these states are settled: the scheduler never asks for them again.
+SETTLED = frozenset({"posted", "failed"})
+# Half a week: a run covers the ISO week holding most of the seven days before it.
+_COVER_SHIFT = timedelta(days=3, hours=12)
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- fire times (pure) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Weekly:
+    weekday: int
+    at: time
+    zone: ZoneInfo
+
+
+def _weekly(weekday: int, hhmm: str, tz: str) -> _Weekly:
+    if not 0 <= weekday <= 6:
+        raise ConfigError(f"weekday {weekday} is not 0 (Monday) to 6 (Sunday)")
+    m = _HHMM.fullmatch(hhmm.strip())
+    if m is None:
+        raise ConfigError(f"time {hhmm!r} is not HH:MM (00:00 to 23:59)")
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ConfigError(f"{tz!r} is not a time zone; use an IANA name like Asia/Tokyo") from e
+    return _Weekly(weekday, time(int(m[1]), int(m[2])), zone)
+
+
+def _fire_on(day: date, w: _Weekly) -> datetime:
+    """The UTC instant of the wall time ``w.at`` on local ``day`` (gaps and overlaps solved)."""
+    wall = datetime.combine(day, w.at)
+    first = wall.replace(tzinfo=w.zone, fold=0).astimezone(UTC)
+    if first.astimezone(w.zone).replace(tzinfo=None) == wall:
+        return first  # exists; when it happens twice, fold=0 is the first occurrence
+    # ``wall`` falls in a gap. fold=1 reads it with the offset after the change, fold=0
+    # with the one before, so the change itself lies between the two readings: search for
+    # the first instant whose wall time has reached ``wall``.
+    lo = int(wall.replace(tzinfo=w.zone, fold=1).astimezone(UTC).timestamp())
+    hi = int(first.timestamp())
+    while lo < hi:
+        mid = (lo + hi) // 2
+        local = datetime.fromtimestamp(mid, UTC).astimezone(w.zone).replace(tzinfo=None)
+        if local >= wall:
+            hi = mid
+        else:
+            lo = mid + 1
+    return datetime.fromtimestamp(hi, UTC)
+
+
+def _anchor(moment: datetime, w: _Weekly) -> date:
+    """The latest local date on the schedule's weekday that is not after ``moment``'s."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"an aware datetime is needed, got {moment!r}")
+    today = moment.astimezone(w.zone).date()
+    return today - timedelta(days=(today.weekday() - w.weekday) % 7)
+
+
+def _next_fire(w: _Weekly, after: datetime) -> datetime:
+    day = _anchor(after, w)
+    fire = _fire_on(day, w)
+    return fire if fire > after else _fire_on(day + timedelta(days=7), w)
+
+
+def _last_fire(w: _Weekly, at: datetime) -> datetime:
+    day = _anchor(at, w)
+    fire = _fire_on(day, w)
+    return fire if fire <= at else _fire_on(day - timedelta(days=7), w)
+
+
+def next_run(sub: Subscription, after: datetime) -> datetime:
+    """Its first fire time (aware UTC) after ``after``, and not before its creation."""
+    w = _weekly(sub.weekday, sub.time, sub.tz)
+    return _next_fire(w, max(after, sub.created_at - timedelta(microseconds=1)))
+
+
+def last_run(sub: Subscription, at: datetime) -> datetime | None:
+    """Its latest fire time at or before ``at``; None when that came before its creation."""
+    fire = _last_fire(_weekly(sub.weekday, sub.time, sub.tz), at)
+    return fire if fire >= sub.created_at else None
+
+
+def digest_week(fire: datetime, tz: str) -> IsoWeek:
+    """The week a run at ``fire`` covers: the one holding most of the seven days before it.
+
+    Counted on the wall clock of ``tz`` (a daylight-saving change does not move the cut):
+    Monday to Thursday 11:59 -> the previous week, Thursday 12:00 to Sunday -> this week.
+    """
+    if fire.tzinfo is None or fire.utcoffset() is None:
+        raise ValueError(f"digest_week needs an aware datetime, got {fire!r}")
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ConfigError(f"{tz!r} is not a time zone; use an IANA name like Asia/Tokyo") from e
+    wall = fire.astimezone(zone).replace(tzinfo=None) - _COVER_SHIFT
+    iso = wall.date().isocalendar()
+    return IsoWeek(iso.year, iso.week)
+
+
+def first_week(weekday: int, hhmm: str, tz: str, created_at: datetime) -> IsoWeek:
+    """The first week a subscription made at ``created_at`` will cover: its ``start_week``."""
+    return digest_week(_next_fire(_weekly(weekday, hhmm, tz), created_at), tz)
+
+
+# -- the scheduler -------------------------------------------------------------------------
+
+
+class DeliveryResultLike(Protocol):
+    @property
+    def status(self) -> str: ...
+
+
+class DelivererLike(Protocol):
+    """What the scheduler needs of ``bot.deliver.Deliverer``."""
+
+    def delivery_key(
+        self, team_id: str, channel_id: str, subscription_id: int, week: IsoWeek, /
+    ) -> str: ...
+
+    def deliver(self, sub: Subscription, week: IsoWeek, /) -> DeliveryResultLike: ...
+
+    def resume_unfinished(self) -> Sequence[DeliveryResultLike]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """What one subscription's job did in a tick."""
+
+    subscription_id: int
+    channel_id: str
+    week: str
+    status: str  # the deliverer's status, or "error" when the job raised
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    """What one tick did. ``leader`` is False when another process holds the lease."""
+
+    at: datetime
+    holder: str
+    leader: bool
+    leader_holder: str | None = None  # who holds the lease (self when leader)
+    resumed: tuple[str, ...] = ()  # statuses of the unfinished deliveries taken up again
+    deliveries: tuple[DeliveryOutcome, ...] = ()
+    polled: tuple[SourceReport, ...] = ()
+    notified: tuple[str, ...] = ()  # sources admins were told about
+    errors: tuple[str, ...] = ()
+    lost_lease: bool = False  # the lease went to another process during the tick
+
+    @property
+    def posted(self) -> int:
+        return sum(1 for d in self.deliveries if d.status == "posted")
+
+
+@dataclass
+class _Tick:
+    at: datetime
+    started: float
+    resumed: list[str] = field(default_factory=list)
+    deliveries: list[DeliveryOutcome] = field(default_factory=list)
+    polled: list[SourceReport] = field(default_factory=list)
+    notified: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    led: bool = False  # held the lease at some point of this tick
+    resume_ok: bool = False  # resume_unfinished ran through: it owns unfinished deliveries
+    lost_lease: bool = False
+
+
+class Scheduler:
+    """Runs ``tick`` every ``tick_seconds`` on a background thread; ``tick`` works alone too."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        deliverer: DelivererLike,
+        poll: Callable[[Sequence[SourceInfo]], list[SourceReport]],
+        clock: Clock,
+        holder: str,
+        lease_ttl: timedelta = timedelta(seconds=60),
+        tick_seconds: float = 30,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        if tick_seconds <= 0 or timedelta(seconds=tick_seconds) * 2 > lease_ttl:
+            # Renewing at least twice per lease keeps one slow tick from losing it.
+            raise ConfigError(
+                f"tick_seconds={tick_seconds} must be positive and at most half of "
+                f"lease_ttl={lease_ttl.total_seconds():g}s"
+            )
+        self.store = store
+        self.deliverer = deliverer
+        self.poll = poll
+        self.clock = clock
+        self.holder = holder
+        self.lease_ttl = lease_ttl
+        self.tick_seconds = tick_seconds
+        self.notify = notify
+        self._lock = threading.Lock()  # one tick at a time, whoever calls it
+        self._aps: Any = None  # apscheduler has no type hints; kept to this attribute
+
+    # -- one tick --------------------------------------------------------------------------
+
+    def tick(self, now: datetime | None = None) -> TickReport:
+        """Lead or stand by; when leading, deliver what is due and poll what is due."""
+        with self._lock:
+            t = _Tick(at=now or self.clock(), started=_time.monotonic())
+            if not self._renew(t):
+                leader = None if t.errors else self.store.lease_holder(LEASE_NAME, now=t.at)
+                log.debug("holder=%s standing by: the lease is held by %s", self.holder, leader)
+                return TickReport(
+                    at=t.at,
+                    holder=self.holder,
+                    leader=False,
+                    leader_holder=leader,
+                    errors=tuple(t.errors),
+                )
+            self._resume(t)
+            if self._renew(t):
+                self._deliver_due(t)
+            if self._renew(t):
+                self._poll_due(t)
+            if self._renew(t):
+                self._notify_health(t)
+            return TickReport(
+                at=t.at,
+                holder=self.holder,
+                leader=True,
+                leader_holder=self.holder,
+                resumed=tuple(t.resumed),
+                deliveries=tuple(t.deliveries),
+                polled=tuple(t.polled),
+                notified=tuple(t.notified),
+                errors=tuple(t.errors),
+                lost_lease=t.lost_lease,
+            )
+
+    def _renew(self, t: _Tick) -> bool:
+        """Take or renew the lease before each step, so a long tick keeps it.
+
+        The time is the tick's plus what the tick has taken so far: a test's frozen clock
+        stays deterministic, and a real long tick still pushes the expiry forward.
+        """
+        if t.lost_lease:
+            return False
+        at = t.at + timedelta(seconds=_time.monotonic() - t.started)
+        try:
+            held = self.store.acquire_lease(
+                LEASE_NAME, holder=self.holder, ttl=self.lease_ttl, now=at
+            )
+        except Exception as e:  # the database may be down: stand by, try at the next tick
+            log.warning("holder=%s cannot take the scheduler lease: %s", self.holder, e)
+            t.errors.append(f"lease: {e}")
+            held = False
+        if held:
+            t.led = True
+        elif t.led:
+            # Lost during the tick: the new leader does the rest; claims keep posts single.
+            log.warning("holder=%s lost the scheduler lease mid-tick", self.holder)
+            t.lost_lease = True
+        return held
+
+    def _resume(self, t: _Tick) -> None:
+        try:
+            results = self.deliverer.resume_unfinished()
+        except Exception as e:
+            log.exception("holder=%s resuming unfinished deliveries failed", self.holder)
+            t.errors.append(f"resume: {e}")
+            return
+        t.resumed.extend(str(r.status) for r in results)
+        t.resume_ok = True
+
+    def _deliver_due(self, t: _Tick) -> None:
+        try:
+            subs = self.store.list_subscriptions()
+        except Exception as e:
+            log.exception("holder=%s cannot list subscriptions", self.holder)
+            t.errors.append(f"subscriptions: {e}")
+            return
+        for sub in subs:
+            if not self._renew(t):
+                return
+            try:
+                outcome = self._deliver_one(sub, t.at, resumed=t.resume_ok)
+            except Exception as e:
+                # One channel's trouble (a bad zone, a Slack error) never stops the others.
+                log.exception(
+                    "subscription=%s team=%s channel=%s: the scheduled digest failed",
+                    sub.id,
+                    sub.team_id,
+                    sub.channel_id,
+                )
+                t.errors.append(f"subscription {sub.id}: {e}")
+                outcome = DeliveryOutcome(sub.id, sub.channel_id, "", "error")
+            if outcome is not None:
+                t.deliveries.append(outcome)
+
+    def _deliver_one(
+        self, sub: Subscription, now: datetime, *, resumed: bool
+    ) -> DeliveryOutcome | None:
+        fire = last_run(sub, now)
+        if fire is None:
+            return None  # it has not fired since it was made
+        week = digest_week(fire, sub.tz)
+        start = _start_week(sub)
+        if start is not None and week < start:
+            return None
+        key = self.deliverer.delivery_key(sub.team_id, sub.channel_id, sub.id, week)
+        known = self.store.get_delivery(key)
+        if known is not None and (known.state in SETTLED or resumed):
+            # Settled, or unfinished and just handed to resume_unfinished this tick:
+            # asking again would be a second attempt within one tick.
+            return None
+        result = self.deliverer.deliver(sub, week)
+        status = str(result.status)
+        log.info(
+            "subscription=%s team=%s channel=%s week=%s fired=%s status=%s",
+            sub.id,
+            sub.team_id,
+            sub.channel_id,
+            week.label,
+            fire.isoformat(),
+            status,
+        )
+        return DeliveryOutcome(sub.id, sub.channel_id, week.label, status)
+
+    def _poll_due(self, t: _Tick) -> None:
+        try:
+            due = self.store.due_sources(t.at)
+            if due:
+                t.polled.extend(self.poll(due))
+        except Exception as e:
+            # poll_sources keeps each source's failure on the source; this is the rest.
+            log.exception("holder=%s polling due sources failed", self.holder)
+            t.errors.append(f"poll: {e}")
+
+    def _notify_health(self, t: _Tick) -> None:
+        try:
+            sources = self.store.list_sources(with_counts=False)
+        except Exception as e:
+            log.exception("holder=%s cannot read source health", self.holder)
+            t.errors.append(f"health: {e}")
+            return
+        for s in sources:
+            if s.health not in UNHEALTHY or s.health_notified_at is not None:
+                continue
+            text = _health_text(s)
+            try:
+                if self.notify is None:
+                    log.warning(
+                        "source=%r needs an admin, and no one is set to hear: %s", s.name, text
+                    )
+                else:
+                    self.notify(text)
+                # Marked only once told: a failed notice is tried again at the next tick.
+                self.store.mark_health_notified(s.id, now=t.at)
+            except Exception as e:
+                log.exception("source=%r: telling admins about its health failed", s.name)
+                t.errors.append(f"notify {s.name}: {e}")
+                continue
+            t.notified.append(s.name)
+
+    # -- the background thread -----------------------------------------------------------
+
+    def start(self) -> None:
+        """Tick now, then every ``tick_seconds``, on an APScheduler background thread."""
+        if self._aps is not None:
+            return
+        aps = BackgroundScheduler(timezone=UTC)
+        aps.add_job(
+            self._tick_safely,
+            IntervalTrigger(seconds=self.tick_seconds, timezone=UTC),
+            id="paperbot-tick",
+            # A tick that overran, or a process paused for a while, catches up with one tick.
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=max(1, int(self.tick_seconds)),
+            next_run_time=datetime.now(UTC),
+        )
+        aps.start()
+        self._aps = aps
+        log.info("holder=%s scheduler started, ticking every %ss", self.holder, self.tick_seconds)
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop ticking and hand the lease back, so another process leads at once."""
+        aps, self._aps = self._aps, None
+        if aps is not None:
+            aps.shutdown(wait=wait)
+        try:
+            self.store.release_lease(LEASE_NAME, holder=self.holder)
+        except Exception as e:  # it runs out by itself within lease_ttl
+            log.warning("holder=%s could not release the scheduler lease: %s", self.holder, e)
+
+    def _tick_safely(self) -> None:
+        try:
+            self.tick()
+        except Exception:
+            # The thread must outlive any one tick's failure; the next tick tries again.
+            log.exception("holder=%s tick failed", self.holder)
+
+
+def _start_week(sub: Subscription) -> IsoWeek | None:
+    try:
+        return parse_week(sub.start_week)
+    except ConfigError:
+        # An unreadable start week must not silence the channel: creation still bounds it.
+        log.warning("subscription=%s has an unreadable start_week %r", sub.id, sub.start_week)
+        return None
+
+
+def _health_text(s: SourceInfo) -> str:
+    reason = f": {s.health_reason}" if s.health_reason else ""
+    return f"Source {s.name!r} ({s.location}) is {s.health}{reason}"
+
+
+# -- wiring --------------------------------------------------------------------------------
+
+
+def default_holder() -> str:
+    """host:pid:random, so two processes (or two runs of one pid) never share a name."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def build_scheduler(
+    settings: BotSettings,
+    *,
+    store: Store,
+    client: WebClient,
+    clock: Clock = _utcnow,
+    holder: str | None = None,
+) -> Scheduler:
+    """A scheduler wired to the real deliverer, the ingest pipeline and the admins."""
+    name = holder or default_holder()
+    deliverer = Deliverer(
+        store=store,
+        client=client,
+        core=settings.core,
+        admins=settings.slack.admins,
+        holder=name,
+        clock=clock,
+    )
+    fetch = fetch_settings_for(settings.core)
+    rules = load_rules(settings.core.topics_file)
+
+    def poll(sources: Sequence[SourceInfo]) -> list[SourceReport]:
+        return poll_sources(store, sources, fetch_settings=fetch, rules=rules, clock=clock)
+
+    return Scheduler(
+        store=store,
+        deliverer=deliverer,
+        poll=poll,
+        clock=clock,
+        holder=name,
+        notify=deliverer.notify_admins,
+    )

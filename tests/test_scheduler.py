@@ -1,0 +1,702 @@
+"""The scheduler: fire times across daylight-saving changes, and ticks on a settable clock."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from slack_sdk import WebClient
+
+from bot.config import BotSettings, SlackSettings
+from bot.deliver import Deliverer, DeliveryResult
+from bot.demo import demo_dir, demo_specs
+from bot.scheduler import (
+    LEASE_NAME,
+    Scheduler,
+    TickReport,
+    build_scheduler,
+    digest_week,
+    first_week,
+    last_run,
+    next_run,
+)
+from digests.errors import ConfigError
+from digests.fetch import FetchSettings
+from digests.ingest import SourceReport, poll_sources, prepare
+from digests.model import Entry, SourceInfo, SourceSpec, Subscription, SubscriptionSpec
+from digests.settings import Settings
+from digests.store import Store
+from digests.topics import TopicRules
+from digests.weeks import IsoWeek, week_bounds
+from tests.fakeslack import BOT_TOKEN, FakeSlack
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+FAR_PAST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def sub(
+    weekday: int = 0,
+    at: str = "09:00",
+    tz: str = "Asia/Tokyo",
+    *,
+    created_at: datetime = FAR_PAST,
+    sub_id: int = 1,
+) -> Subscription:
+    return Subscription(
+        id=sub_id,
+        team_id="T1",
+        channel_id="C1",
+        query="",
+        weekday=weekday,
+        time=at,
+        tz=tz,
+        top=5,
+        lang=None,
+        created_by="U1",
+        created_at=created_at,
+        active=True,
+        start_week="2000-W01",
+    )
+
+
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+# -- fire times ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("weekday", "at", "tz", "after", "expected"),
+    [
+        # Monday 09:00 in Tokyo is Monday 00:00 UTC (no daylight saving there).
+        (0, "09:00", "Asia/Tokyo", utc(2025, 8, 16, 0, 0), utc(2025, 8, 18, 0, 0)),
+        (0, "09:00", "Asia/Tokyo", utc(2025, 8, 18, 0, 0), utc(2025, 8, 25, 0, 0)),
+        # New York: the same wall time is 14:00 UTC in winter, 13:00 UTC in summer.
+        (0, "09:00", "America/New_York", utc(2025, 3, 1), utc(2025, 3, 3, 14, 0)),
+        (0, "09:00", "America/New_York", utc(2025, 3, 5), utc(2025, 3, 10, 13, 0)),
+        (0, "09:00", "America/New_York", utc(2025, 10, 29), utc(2025, 11, 3, 14, 0)),
+        # Spring forward: 02:30 does not exist on 2025-03-09; the gap ends at 03:00 EDT.
+        (6, "02:30", "America/New_York", utc(2025, 3, 8), utc(2025, 3, 9, 7, 0)),
+        (6, "02:00", "America/New_York", utc(2025, 3, 8), utc(2025, 3, 9, 7, 0)),
+        (6, "03:00", "America/New_York", utc(2025, 3, 8), utc(2025, 3, 9, 7, 0)),
+        # Fall back: 01:30 happens twice on 2025-11-02; it fires at the first (EDT).
+        (6, "01:30", "America/New_York", utc(2025, 11, 1), utc(2025, 11, 2, 5, 30)),
+        # ... and once only: the next run is a week later, not the repeat an hour on.
+        (6, "01:30", "America/New_York", utc(2025, 11, 2, 5, 30), utc(2025, 11, 9, 6, 30)),
+        # Berlin: 02:30 skipped on 2025-03-30 (fires 03:00 CEST), doubled on 2025-10-26.
+        (6, "02:30", "Europe/Berlin", utc(2025, 3, 29), utc(2025, 3, 30, 1, 0)),
+        (6, "02:30", "Europe/Berlin", utc(2025, 10, 25), utc(2025, 10, 26, 0, 30)),
+        (6, "02:30", "Europe/Berlin", utc(2025, 10, 26, 0, 30), utc(2025, 11, 2, 1, 30)),
+        (4, "17:00", "Europe/Berlin", utc(2025, 3, 22), utc(2025, 3, 28, 16, 0)),
+        (4, "17:00", "Europe/Berlin", utc(2025, 3, 29), utc(2025, 4, 4, 15, 0)),
+        # A whole day skipped: Apia jumped from 2011-12-29 to 2011-12-31.
+        (4, "09:00", "Pacific/Apia", utc(2011, 12, 28), utc(2011, 12, 30, 10, 0)),
+    ],
+)
+def test_next_run(weekday: int, at: str, tz: str, after: datetime, expected: datetime) -> None:
+    got = next_run(sub(weekday, at, tz), after)
+    assert got == expected
+    assert got.tzinfo is UTC
+    assert last_run(sub(weekday, at, tz), got) == got
+    assert last_run(sub(weekday, at, tz), got - timedelta(microseconds=1)) != got
+
+
+def test_no_run_counts_before_the_subscription_existed() -> None:
+    created = utc(2025, 8, 18, 0, 30)  # Monday 09:30 in Tokyo, just after the 09:00 run
+    s = sub(created_at=created)
+    assert last_run(s, utc(2025, 8, 20)) is None
+    assert next_run(s, utc(2025, 8, 1)) == utc(2025, 8, 25, 0, 0)
+    assert last_run(s, utc(2025, 8, 25, 0, 0)) == utc(2025, 8, 25, 0, 0)
+    # Made at the very instant of a run: that run counts.
+    s = sub(created_at=utc(2025, 8, 18, 0, 0))
+    assert last_run(s, utc(2025, 8, 18, 0, 1)) == utc(2025, 8, 18, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("weekday", "at", "tz"),
+    [
+        (7, "09:00", "UTC"),
+        (-1, "09:00", "UTC"),
+        (0, "24:00", "UTC"),
+        (0, "9am", "UTC"),
+        (0, "09:00", "Mars/Olympus"),
+    ],
+)
+def test_bad_schedules_are_config_errors(weekday: int, at: str, tz: str) -> None:
+    with pytest.raises(ConfigError):
+        next_run(sub(weekday, at, tz), utc(2025, 1, 1))
+
+
+ZONES = ["America/New_York", "Europe/Berlin", "Asia/Tokyo", "Australia/Lord_Howe"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    weekday=st.integers(0, 6),
+    hour=st.integers(0, 23),
+    minute=st.sampled_from([0, 1, 15, 30, 59]),
+    tz=st.sampled_from(ZONES),
+    after=st.datetimes(datetime(2020, 1, 1), datetime(2030, 1, 1), timezones=st.just(UTC)),
+)
+def test_fire_times_are_weekly_on_the_wall_clock(
+    weekday: int, hour: int, minute: int, tz: str, after: datetime
+) -> None:
+    s = sub(weekday, f"{hour:02d}:{minute:02d}", tz)
+    zone = ZoneInfo(tz)
+    fire = next_run(s, after)
+    assert fire > after
+    # Nothing fires between ``after`` and ``fire``, and it is the last run at ``fire``.
+    assert last_run(s, fire) == fire
+    before = last_run(s, fire - timedelta(microseconds=1))
+    assert before is not None and before <= after
+    assert timedelta(days=6) < fire - before < timedelta(days=8)
+    local = fire.astimezone(zone)
+    wanted = datetime.combine(local.date(), datetime.min.time()).replace(hour=hour, minute=minute)
+    if (local.hour, local.minute) == (hour, minute):
+        assert local.weekday() == weekday
+        # Where the wall time happens twice, the first one is taken.
+        for back in (timedelta(minutes=30), timedelta(hours=1)):
+            assert (fire - back).astimezone(zone).replace(tzinfo=None) != wanted
+    else:
+        # Skipped by a spring-forward change: the first instant after the gap.
+        assert local.replace(tzinfo=None) > wanted
+        just_before = (fire - timedelta(seconds=1)).astimezone(zone).replace(tzinfo=None)
+        assert just_before < wanted
+        assert just_before.date() == wanted.date() or local.date() != wanted.date()
+
+
+# -- which week a run covers ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("local", "week"),
+    [
+        (datetime(2025, 8, 18, 9, 0), IsoWeek(2025, 33)),  # Monday morning: last week
+        (datetime(2025, 8, 18, 0, 0), IsoWeek(2025, 33)),
+        (datetime(2025, 8, 20, 12, 0), IsoWeek(2025, 33)),  # Wednesday: last complete week
+        (datetime(2025, 8, 21, 11, 59), IsoWeek(2025, 33)),
+        (datetime(2025, 8, 21, 12, 0), IsoWeek(2025, 34)),  # Thursday noon: this week so far
+        (datetime(2025, 8, 22, 17, 0), IsoWeek(2025, 34)),  # Friday evening: this week
+        (datetime(2025, 8, 24, 23, 59), IsoWeek(2025, 34)),
+        (datetime(2021, 1, 4, 9, 0), IsoWeek(2020, 53)),  # across a 53-week year
+    ],
+)
+def test_a_run_covers_the_week_holding_most_of_the_seven_days_before_it(
+    local: datetime, week: IsoWeek
+) -> None:
+    assert digest_week(local.replace(tzinfo=TOKYO), "Asia/Tokyo") == week
+    # The same wall time in another zone covers the same week: the cut is on the wall clock.
+    assert (
+        digest_week(local.replace(tzinfo=ZoneInfo("America/New_York")), "America/New_York") == week
+    )
+
+
+def test_every_week_is_covered_once_by_a_weekly_run() -> None:
+    for weekday in range(7):
+        s = sub(weekday, "09:00", "Europe/Berlin")
+        fire = next_run(s, utc(2025, 1, 1))
+        weeks = []
+        for _ in range(60):  # through both daylight-saving changes
+            weeks.append(digest_week(fire, s.tz))
+            fire = next_run(s, fire)
+        assert len(set(weeks)) == len(weeks)
+        assert all(b.monday - a.monday == timedelta(days=7) for a, b in itertools.pairwise(weeks))
+
+
+def test_first_week_is_what_the_first_run_covers() -> None:
+    wednesday = datetime(2025, 8, 13, 10, 0, tzinfo=TOKYO)
+    assert first_week(0, "09:00", "Asia/Tokyo", wednesday) == IsoWeek(2025, 33)
+    assert first_week(4, "17:00", "Asia/Tokyo", wednesday) == IsoWeek(2025, 33)
+    friday_late = datetime(2025, 8, 15, 18, 0, tzinfo=TOKYO)
+    assert first_week(4, "17:00", "Asia/Tokyo", friday_late) == IsoWeek(2025, 34)
+
+
+# -- ticks on a settable clock -------------------------------------------------------------
+
+
+class Clock:
+    """A clock the test sets; the scheduler, the deliverer and the fake Slack all read it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self.now
+
+    def set(self, when: datetime) -> None:
+        with self._lock:
+            self.now = when.astimezone(UTC)
+
+
+def jst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=TOKYO).astimezone(UTC)
+
+
+CREATED = jst(2025, 8, 13, 10, 0)  # a Wednesday in 2025-W33
+MONDAY_0901 = jst(2025, 8, 18, 9, 1)  # the first Monday 09:00 run after it, plus a minute
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(CREATED)
+
+
+@pytest.fixture
+def slack(clock: Clock) -> Iterator[FakeSlack]:
+    with FakeSlack(admins={"UADMIN"}, clock=lambda: clock().timestamp()) as fake:
+        yield fake
+
+
+def client_for(slack: FakeSlack) -> WebClient:
+    return WebClient(token=BOT_TOKEN, base_url=slack.api_url)
+
+
+def core_settings(tmp_path: Path) -> Settings:
+    return Settings(
+        database_url="sqlite://",  # not used: the store is handed in
+        data_dir=tmp_path,
+        sources_file=tmp_path / "sources.toml",
+        topics_file=None,
+    )
+
+
+def hand_source(store: Store, tmp_path: Path) -> SourceInfo:
+    """A source the tests fill by hand; it is never due, so ticks leave it alone."""
+    path = tmp_path / "hand.md"
+    path.write_text("# nothing\n", "utf-8")
+    src = store.add_source(SourceSpec(name="hand", location=str(path)), now=CREATED)
+    store.record_fetch(
+        src.id,
+        now=CREATED,
+        etag=None,
+        last_modified=None,
+        body_hash=None,
+        next_check_at=utc(2100, 1, 1),
+        entry_count=None,
+    )
+    return src
+
+
+def add_papers(store: Store, source: SourceInfo, week: IsoWeek, n: int = 3) -> None:
+    """``n`` papers announced mid-``week`` (Tokyo time)."""
+    start, _ = week_bounds(week, "Asia/Tokyo")
+    ids = [f"{week.year % 100:02d}{week.week:02d}.{i:05d}" for i in range(1, n + 1)]
+    entries = [
+        Entry(
+            title=f"Paper {i} of {week.label}: digests that arrive on time",
+            arxiv_id=arxiv_id,
+            url=f"https://arxiv.org/abs/{arxiv_id}",
+            authors=("A. Author",),
+            abstract="We study weekly digests of papers delivered to channels on time.",
+            published=start + timedelta(days=2, hours=i),
+        )
+        for i, arxiv_id in enumerate(ids, start=1)
+    ]
+    store.store_entries(source, prepare(entries, source, TopicRules()), now=start)
+
+
+def subscribe(
+    store: Store,
+    *,
+    channel: str = "C1",
+    weekday: int = 0,
+    at: str = "09:00",
+    tz: str = "Asia/Tokyo",
+    now: datetime = CREATED,
+) -> Subscription:
+    spec = SubscriptionSpec(
+        team_id="T1", channel_id=channel, query="", weekday=weekday, time=at, tz=tz, top=5
+    )
+    return store.add_subscription(spec, start_week=first_week(weekday, at, tz, now).label, now=now)
+
+
+def no_poll(sources: Sequence[SourceInfo]) -> list[SourceReport]:
+    raise AssertionError(f"nothing should be due: {[s.name for s in sources]}")
+
+
+def make_scheduler(
+    store: Store,
+    slack: FakeSlack,
+    clock: Clock,
+    tmp_path: Path,
+    *,
+    holder: str = "worker-a",
+    poll: Callable[[Sequence[SourceInfo]], list[SourceReport]] = no_poll,
+    notify: Callable[[str], None] | None = None,
+    lease_ttl: timedelta = timedelta(seconds=60),
+) -> Scheduler:
+    deliverer = Deliverer(
+        store=store,
+        client=client_for(slack),
+        core=core_settings(tmp_path),
+        admins=frozenset({"UADMIN"}),
+        holder=holder,
+        clock=clock,
+        sleep=lambda _seconds: None,  # pacing waits would only slow the tests down
+    )
+    return Scheduler(
+        store=store,
+        deliverer=deliverer,
+        poll=poll,
+        clock=clock,
+        holder=holder,
+        lease_ttl=lease_ttl,
+        notify=notify,
+    )
+
+
+def digests_in(slack: FakeSlack, channel: str = "C1") -> list[str]:
+    """The top-level messages in a channel: one per digest (the rest go in its thread)."""
+    return [m.text for m in slack.posted(channel) if m.thread_ts is None]
+
+
+def test_a_weekly_digest_fires_once_on_its_day(
+    store: Store, slack: FakeSlack, clock: Clock, tmp_path: Path
+) -> None:
+    source = hand_source(store, tmp_path)
+    for week in (IsoWeek(2025, 33), IsoWeek(2025, 36)):
+        add_papers(store, source, week)
+    s = subscribe(store)
+    assert s.start_week == "2025-W33"
+    sched = make_scheduler(store, slack, clock, tmp_path)
+
+    clock.set(jst(2025, 8, 17, 12, 0))  # Sunday noon in Tokyo: not yet
+    report = sched.tick()
+    assert report.leader and report.deliveries == () and digests_in(slack) == []
+
+    clock.set(MONDAY_0901)
+    report = sched.tick()
+    assert [(d.week, d.status) for d in report.deliveries] == [("2025-W33", "posted")]
+    assert len(digests_in(slack)) == 1
+    assert slack.calls_to("chat.postMessage")[0].args["channel"] == "C1"
+
+    clock.set(jst(2025, 8, 18, 9, 30))
+    assert sched.tick().deliveries == ()
+    assert len(digests_in(slack)) == 1
+
+    # Three weeks of downtime: one digest, for the latest run's week, not three.
+    clock.set(jst(2025, 9, 8, 10, 0))
+    report = sched.tick()
+    assert [(d.week, d.status) for d in report.deliveries] == [("2025-W36", "posted")]
+    assert len(digests_in(slack)) == 2
+    sched.tick()
+    assert len(digests_in(slack)) == 2
+    assert [(d.week, d.state) for d in store.list_deliveries()] == [
+        ("2025-W33", "posted"),
+        ("2025-W36", "posted"),
+    ]
+
+
+def test_the_bundled_demo_sources_make_a_digest_at_the_right_time(
+    store: Store, slack: FakeSlack, clock: Clock, tmp_path: Path
+) -> None:
+    # The demo captures are from the week of 2024-10-04; subscribe the day before.
+    clock.set(datetime(2024, 10, 3, 12, 0, tzinfo=UTC))
+    store.sync_sources(demo_specs(demo_dir()), now=clock())
+    reports = poll_sources(
+        store,
+        store.due_sources(clock()),
+        fetch_settings=FetchSettings(),
+        rules=TopicRules(),
+        clock=clock,
+    )
+    assert reports and all(r.ok for r in reports)
+    subscribe(store, weekday=4, at="17:00", now=clock())  # Friday 17:00: this week so far
+    sched = make_scheduler(store, slack, clock, tmp_path)
+    clock.set(jst(2024, 10, 4, 16, 59))
+    assert sched.tick().deliveries == ()
+    clock.set(jst(2024, 10, 4, 17, 0))
+    report = sched.tick()
+    assert [(d.week, d.status) for d in report.deliveries] == [("2024-W40", "posted")]
+    assert len(digests_in(slack)) == 1
+    text = digests_in(slack)[0]
+    assert "2024-W40" in text and "\n1. " in text  # a real digest, with papers in it
+
+
+def test_subscriptions_are_followed_without_a_restart(
+    store: Store, slack: FakeSlack, clock: Clock, tmp_path: Path
+) -> None:
+    add_papers(store, hand_source(store, tmp_path), IsoWeek(2025, 33))
+    clock.set(MONDAY_0901)
+    sched = make_scheduler(store, slack, clock, tmp_path)
+    assert sched.tick().deliveries == ()  # nobody has subscribed yet
+
+    subscribe(store, channel="C2", at="09:30", now=jst(2025, 8, 18, 9, 2))
+    clock.set(jst(2025, 8, 18, 9, 31))
+    assert [d.channel_id for d in sched.tick().deliveries] == ["C2"]
+    assert len(digests_in(slack, "C2")) == 1
+
+    # Leaving stops the posts: the next Monday passes quietly.
+    assert store.deactivate_subscriptions(team_id="T1", channel_id="C2") == 1
+    clock.set(jst(2025, 8, 25, 9, 31))
+    assert sched.tick().deliveries == ()
+    assert len(digests_in(slack, "C2")) == 1
+
+
+def test_one_broken_subscription_does_not_stop_the_others(
+    store: Store, slack: FakeSlack, clock: Clock, tmp_path: Path
+) -> None:
+    add_papers(store, hand_source(store, tmp_path), IsoWeek(2025, 33))
+    # A zone that slipped past validation (say, one a newer tzdata dropped).
+    bad = SubscriptionSpec(team_id="T1", channel_id="CBAD", query="", tz="Mars/Olympus_Mons")
+    store.add_subscription(bad, start_week="2025-W33", now=CREATED)
+    slack.failing_channels["CGONE"] = "channel_not_found"
+    subscribe(store, channel="CGONE")
+    subscribe(store, channel="C1")
+    clock.set(MONDAY_0901)
+    report = make_scheduler(store, slack, clock, tmp_path).tick()
+    statuses = {d.channel_id: d.status for d in report.deliveries}
+    assert statuses == {"CBAD": "error", "CGONE": "failed", "C1": "posted"}
+    assert len(report.errors) == 1 and "Mars/Olympus_Mons" in report.errors[0]
+    assert len(digests_in(slack)) == 1
+
+
+def test_a_delivery_left_by_a_crashed_worker_is_finished_once(
+    store: Store, slack: FakeSlack, clock: Clock, tmp_path: Path
+) -> None:
+    add_papers(store, hand_source(store, tmp_path), IsoWeek(2025, 33))
+    s = subscribe(store)
+    clock.set(MONDAY_0901)
+    # Another worker claimed this week's delivery, then died before posting anything.
+    key = Deliverer.delivery_key("T1", "C1", s.id, IsoWeek(2025, 33))
+    dead = store.claim_delivery(
+        key=key,
+        team_id="T1",
+        channel_id="C1",
+        week="2025-W33",
+        subscription_id=s.id,
+        holder="dead-worker",
+        now=clock(),
+        stale_after=timedelta(minutes=10),
+    )
+    assert dead is not None
+    sched = make_scheduler(store, slack, clock, tmp_path)
+    report = sched.tick()  # its claim is fresh: the dead worker might still be posting
+    assert report.deliveries == () and digests_in(slack) == []
+    clock.set(MONDAY_0901 + timedelta(minutes=11))
+    report = sched.tick()
+    assert report.resumed == ("posted",) and report.deliveries == ()
+    assert len(digests_in(slack)) == 1
+    clock.set(MONDAY_0901 + timedelta(minutes=30))
+    assert sched.tick().resumed == ()
+    assert len(digests_in(slack)) == 1
+
+
+# -- one leader at a time ------------------------------------------------------------------
+
+
+def test_only_the_lease_holder_delivers(
+    store: Store, slack: FakeSlack, clock: Clock, tmp_path: Path
+) -> None:
+    add_papers(store, hand_source(store, tmp_path), IsoWeek(2025, 33))
+    subscribe(store)
+    clock.set(MONDAY_0901)
+    a = make_scheduler(store, slack, clock, tmp_path, holder="worker-a")
+    b = make_scheduler(store, slack, clock, tmp_path, holder="worker-b")
+    ra, rb = a.tick(), b.tick()
+    assert ra.leader and not rb.leader and rb.leader_holder == "worker-a"
+    assert rb.deliveries == () and rb.resumed == ()
+    assert len(digests_in(slack)) == 1
+
+
+def test_a_dead_leader_is_replaced_after_the_lease_runs_out(
+    store: Store, slack: FakeSlack, clock: Clock, tmp_path: Path
+) -> None:
+    source = hand_source(store, tmp_path)
+    add_papers(store, source, IsoWeek(2025, 33))
+    add_papers(store, source, IsoWeek(2025, 34))
+    subscribe(store)
+    ttl = timedelta(seconds=60)
+    clock.set(MONDAY_0901)
+    a = make_scheduler(store, slack, clock, tmp_path, holder="worker-a", lease_ttl=ttl)
+    b = make_scheduler(store, slack, clock, tmp_path, holder="worker-b", lease_ttl=ttl)
+    assert a.tick().leader and len(digests_in(slack)) == 1
+    # worker-a is killed here and never ticks again. Until its lease runs out, b waits.
+    for seconds in (30, 59):
+        clock.set(MONDAY_0901 + timedelta(seconds=seconds))
+        assert not b.tick().leader
+    clock.set(MONDAY_0901 + ttl + timedelta(seconds=1))
+    taken = b.tick()
+    assert taken.leader and taken.deliveries == ()  # W33 was posted: never again
+    assert store.lease_holder(LEASE_NAME, now=clock()) == "worker-b"
+    assert len(digests_in(slack)) == 1
+    clock.set(jst(2025, 8, 25, 9, 1))
+    assert [d.week for d in b.tick().deliveries] == ["2025-W34"]
+    assert len(digests_in(slack)) == 2
+
+
+def test_two_processes_on_one_database_post_once(
+    db_url: str, slack: FakeSlack, clock: Clock, tmp_path: Path
+) -> None:
+    first, second = Store.open(db_url), Store.open(db_url)
+    try:
+        add_papers(first, hand_source(first, tmp_path), IsoWeek(2025, 33))
+        subscribe(first)
+        clock.set(MONDAY_0901)
+        schedulers = [
+            make_scheduler(first, slack, clock, tmp_path, holder="host-1:101:a1"),
+            make_scheduler(second, slack, clock, tmp_path, holder="host-2:202:b2"),
+        ]
+        reports: list[TickReport] = []
+        gate = threading.Barrier(2)
+
+        def run(s: Scheduler) -> None:
+            gate.wait()  # both start their ticks together
+            for _ in range(3):
+                reports.append(s.tick())
+
+        threads = [threading.Thread(target=run, args=(s,)) for s in schedulers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert len(reports) == 6
+        assert len({r.holder for r in reports if r.leader}) == 1
+        assert len(digests_in(slack)) == 1
+        assert [d.state for d in second.list_deliveries()] == ["posted"]
+    finally:
+        first.dispose()
+        second.dispose()
+
+
+# -- sources -------------------------------------------------------------------------------
+
+
+def test_due_sources_are_polled_and_a_failing_one_reported_once(
+    store: Store, slack: FakeSlack, clock: Clock, tmp_path: Path
+) -> None:
+    feed = tmp_path / "weekly.md"
+    feed.write_bytes((demo_dir() / "ml_papers_of_the_week.md").read_bytes())
+    start = utc(2025, 8, 18, 0, 0)
+    clock.set(start)
+    store.add_source(SourceSpec(name="good", location=str(feed), interval_seconds=3600), now=start)
+    store.add_source(
+        SourceSpec(name="gone", location=str(tmp_path / "missing.xml"), interval_seconds=3600),
+        now=start,
+    )
+    settings = BotSettings(
+        core=core_settings(tmp_path),
+        slack=SlackSettings(
+            bot_token=BOT_TOKEN,
+            signing_secret="s",
+            api_url=slack.api_url,
+            admins=frozenset({"UADMIN"}),
+        ),
+    )
+    sched = build_scheduler(settings, store=store, client=client_for(slack), clock=clock)
+    polled = [sorted(r.name for r in sched.tick().polled)]
+    assert polled == [["gone", "good"]]
+    clock.set(start + timedelta(minutes=1))
+    assert sched.tick().polled == ()  # nothing is due a minute later
+    for hour in range(1, 8):
+        clock.set(start + timedelta(hours=hour, minutes=1))
+        polled.append(sorted(r.name for r in sched.tick().polled))
+    assert all("gone" in names for names in polled)  # retried sooner: it keeps failing
+    assert polled.count(["gone", "good"]) >= 4  # the good one once an hour
+    gone = store.get_source("gone")
+    assert gone is not None and gone.health == "failing" and gone.health_notified_at
+    # The admins heard about it once, by direct message, however many ticks saw it failing.
+    dms = slack.posted("UADMIN")
+    assert len(dms) == 1 and "'gone'" in dms[0].text and "failing" in dms[0].text
+
+
+def test_a_failed_notice_is_tried_again(
+    store: Store, slack: FakeSlack, clock: Clock, tmp_path: Path
+) -> None:
+    now = utc(2025, 8, 18)
+    clock.set(now)
+    src = store.add_source(SourceSpec(name="quiet", location=str(tmp_path / "q.xml")), now=now)
+    store.record_fetch(
+        src.id,
+        now=now,
+        etag=None,
+        last_modified=None,
+        body_hash=None,
+        next_check_at=utc(2100, 1, 1),
+        entry_count=0,
+    )
+    store.set_health(src.id, health="empty", reason="empty on a weekday", now=now)
+    attempts: list[str] = []
+
+    def flaky(text: str) -> None:
+        attempts.append(text)
+        if len(attempts) == 1:
+            raise RuntimeError("slack is down")
+
+    sched = make_scheduler(store, slack, clock, tmp_path, notify=flaky)
+    first = sched.tick()
+    assert first.notified == () and "quiet" in first.errors[0]
+    assert sched.tick().notified == ("quiet",)
+    assert sched.tick().notified == ()
+    assert len(attempts) == 2 and "empty on a weekday" in attempts[1]
+
+
+# -- the background thread -----------------------------------------------------------------
+
+
+@dataclass
+class CountingDeliverer:
+    """Counts ticks (every leading tick resumes unfinished deliveries first)."""
+
+    resumes: int = 0
+
+    def delivery_key(
+        self, team_id: str, channel_id: str, subscription_id: int, week: IsoWeek
+    ) -> str:
+        return f"{team_id}:{channel_id}:{subscription_id}:{week.label}"
+
+    def deliver(self, sub: Subscription, week: IsoWeek) -> DeliveryResult:
+        raise AssertionError("no subscription exists")
+
+    def resume_unfinished(self) -> list[DeliveryResult]:
+        self.resumes += 1
+        if self.resumes == 1:
+            raise RuntimeError("the first tick breaks; the thread must go on")
+        return []
+
+
+def test_start_ticks_in_the_background_and_shutdown_hands_the_lease_back(
+    store: Store,
+) -> None:
+    deliverer = CountingDeliverer()
+    sched = Scheduler(
+        store=store,
+        deliverer=deliverer,
+        poll=no_poll,
+        clock=lambda: datetime.now(UTC),
+        holder="bg",
+        lease_ttl=timedelta(seconds=5),
+        tick_seconds=0.2,
+    )
+    sched.start()
+    try:
+        deadline = time.monotonic() + 10
+        while deliverer.resumes < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert deliverer.resumes >= 3  # the first tick at once, then one per interval
+        assert store.lease_holder(LEASE_NAME, now=datetime.now(UTC)) == "bg"
+    finally:
+        sched.shutdown()
+    ticks = deliverer.resumes
+    time.sleep(0.5)
+    assert deliverer.resumes == ticks
+    assert store.lease_holder(LEASE_NAME, now=datetime.now(UTC)) is None
+
+
+def test_the_lease_must_outlast_two_ticks(
+    store: Store, slack: FakeSlack, clock: Clock, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError):
+        make_scheduler(store, slack, clock, tmp_path, lease_ttl=timedelta(seconds=50))
