@@ -78,7 +78,11 @@ class Runtime:
 
 def open_store(settings: Settings, rules: TopicRules, *, now: datetime) -> Store:
     """Open (and upgrade) the database, then load the operator's sources file into it."""
-    store = Store.open(settings.database_url)
+    store = Store.open(
+        settings.database_url,
+        connect_attempts=settings.db_connect_attempts,
+        connect_delay=settings.db_connect_delay,
+    )
     if ensure_sources_file(settings.sources_file):
         log.info("wrote the default sources to %s", settings.sources_file)
     specs = load_sources(settings.sources_file.read_text("utf-8"), where=str(settings.sources_file))
@@ -150,7 +154,11 @@ def db_upgrade(rt: Runtime) -> None:
     """Create or upgrade the database schema to the newest version."""
     with readable_errors():
         engine = create_db_engine(rt.settings.database_url)
-        wait_for_database(engine)
+        wait_for_database(
+            engine,
+            attempts=rt.settings.db_connect_attempts,
+            delay=rt.settings.db_connect_delay,
+        )
         upgrade(engine)
         engine.dispose()
     url = engine.url.render_as_string(hide_password=True)

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from digests.errors import PaperbotError, RetryLater, SourceError
+from digests.errors import PaperbotError, RetryLater, SourceError, StoreError
 from digests.fetch import Fetcher, FetchResult, FetchSettings, Validators
 from digests.model import (
     Entry,
+    Links,
     ParseContext,
     ParsedDocument,
     PreparedEntry,
@@ -37,6 +38,7 @@ from digests.normalize import (
     find_arxiv_id,
     normalize_tag,
     paper_key,
+    strip_controls,
     title_key,
 )
 from digests.settings import Settings
@@ -81,7 +83,7 @@ def prepare(entries: Sequence[Entry], source: SourceInfo, rules: TopicRules) -> 
     origin = f"source:{source.name}"
     source_tags = [t for t in (normalize_tag(x) for x in source.tags) if t is not None]
     out: list[PreparedEntry] = []
-    for e in entries:
+    for e in map(_without_controls, entries):
         found: list[tuple[TagName, str, str]] = []
         found += [(t, "tag", origin) for t in map(normalize_tag, e.tags) if t is not None]
         if not e.signals.related:
@@ -111,6 +113,49 @@ def prepare(entries: Sequence[Entry], source: SourceInfo, rules: TopicRules) -> 
             )
         )
     return out
+
+
+def _without_controls(e: Entry) -> Entry:
+    """The entry with control characters and lone surrogates out of every text field.
+
+    Whatever bytes a source sends, what is stored is text every database and Slack accept
+    (PostgreSQL refuses NUL outright, which would otherwise fail the whole document).
+    """
+    changes: dict[str, object] = {}
+    for name in ("title", *_OPTIONAL_TEXT):
+        value = getattr(e, name)
+        if value is not None and value != (cleaned := strip_controls(value)):
+            changes[name] = cleaned
+    for name in ("authors", "tags", "categories"):
+        values: tuple[str, ...] = getattr(e, name)
+        cleaned_values = tuple(strip_controls(v) for v in values)
+        if cleaned_values != values:
+            changes[name] = cleaned_values
+    links = e.links
+    clean_links = Links(
+        abs=strip_controls(links.abs) if links.abs else links.abs,
+        pdf=strip_controls(links.pdf) if links.pdf else links.pdf,
+        code=strip_controls(links.code) if links.code else links.code,
+        other=tuple(strip_controls(v) for v in links.other),
+    )
+    if clean_links != links:
+        changes["links"] = clean_links
+    return replace(e, **changes) if changes else e  # type: ignore[arg-type]
+
+
+_OPTIONAL_TEXT = (
+    "arxiv_id",
+    "doi",
+    "url",
+    "abstract",
+    "summary",
+    "summary_lang",
+    "ai_summary",
+    "comment",
+    "title_alt",
+    "announce_type",
+    "source_item_id",
+)
 
 
 def _item_key(e: Entry) -> str:
@@ -192,9 +237,22 @@ class Poller:
             result = await self.fetcher.fetch(source.location, previous)
         except SourceError as e:
             async with write_lock:
-                return await asyncio.to_thread(self._record_failure, source, e)
+                return await asyncio.to_thread(self._record_failure_safely, source, e)
         async with write_lock:
-            return await asyncio.to_thread(self._ingest, source, result)
+            try:
+                return await asyncio.to_thread(self._ingest, source, result)
+            except StoreError as e:  # e.g. the disk is full: this source fails, not the poll
+                return await asyncio.to_thread(self._record_failure_safely, source, e)
+
+    def _record_failure_safely(self, source: SourceInfo, error: PaperbotError) -> SourceReport:
+        """Record the failure if the database lets us; report it either way."""
+        try:
+            return self._record_failure(source, error)
+        except StoreError as e:
+            log.error("source=%r failed: %s; recording that failed too: %s", source.name, error, e)
+            return SourceReport(
+                name=source.name, status="error", error=str(error), kind=source.kind
+            )
 
     def _ingest(self, source: SourceInfo, result: FetchResult) -> SourceReport:
         now = self.clock()

@@ -111,7 +111,10 @@ def arxiv_id_from_doi(doi: str) -> ArxivId | None:
 
 def canonical_url(url: str) -> str:
     """Scheme and host lowercased, ``www.`` and fragment dropped, tracking params removed."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # "https://[": not a URL that can be cleaned, but still a key
+        return url.strip()
     scheme = (parts.scheme or "https").lower()
     if scheme == "http":
         scheme = "https"
@@ -140,6 +143,16 @@ def normalize_title(title: str) -> str:
     """NFKC, casefold, every run of punctuation/whitespace folded to one space."""
     folded = unicodedata.normalize("NFKC", title).casefold()
     return _TITLE_FOLD_RE.sub(" ", folded).strip()
+
+
+# C0 controls but tab/newline/return, DEL and lone surrogates: no source text needs them,
+# PostgreSQL refuses NUL in text, and a lone surrogate cannot be encoded at all.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without control characters (tab, newline, return kept) or lone surrogates."""
+    return _CONTROL_RE.sub("", text)
 
 
 def clean_text(text: str) -> str:

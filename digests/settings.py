@@ -32,6 +32,8 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "PAPERBOT_RANK_WEIGHTS": ("(defaults)", "digest ranking weights, e.g. sources=3,upvotes=2"),
     "PAPERBOT_LLM_TIMEOUT": ("15", "seconds to wait for a model summary"),
     "PAPERBOT_LLM_MAX_CHARS": ("4000", "most input text sent to the model per paper"),
+    "PAPERBOT_DB_CONNECT_ATTEMPTS": ("5", "tries to reach the database at start"),
+    "PAPERBOT_DB_CONNECT_DELAY": ("1", "seconds before the 2nd try, doubling after"),
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -64,6 +66,8 @@ class Settings:
     summary_chars: int = 280
     llm: LLMSettings | None = None  # None: extractive summaries only (the offline default)
     rank_weights: RankWeights = DEFAULT_WEIGHTS
+    db_connect_attempts: int = 5  # a database still starting (a container, a failover)
+    db_connect_delay: float = 1.0  # seconds before the second attempt; doubles after
 
     @property
     def is_sqlite(self) -> bool:
@@ -88,6 +92,19 @@ class Settings:
             raise ConfigError(f"PAPERBOT_SUMMARY_CHARS={chars_raw!r} is not a number") from e
         if not 40 <= chars <= 2000:
             raise ConfigError("PAPERBOT_SUMMARY_CHARS must be between 40 and 2000")
+        attempts_raw = env.get("PAPERBOT_DB_CONNECT_ATTEMPTS") or "5"
+        delay_raw = env.get("PAPERBOT_DB_CONNECT_DELAY") or "1"
+        try:
+            attempts, delay = int(attempts_raw), float(delay_raw)
+        except ValueError as e:
+            raise ConfigError(
+                f"PAPERBOT_DB_CONNECT_ATTEMPTS={attempts_raw!r} / "
+                f"PAPERBOT_DB_CONNECT_DELAY={delay_raw!r}: expected a whole number / seconds"
+            ) from e
+        if not 1 <= attempts <= 100 or not 0 <= delay <= 60:
+            raise ConfigError(
+                "PAPERBOT_DB_CONNECT_ATTEMPTS must be 1-100 and PAPERBOT_DB_CONNECT_DELAY 0-60"
+            )
         topics = env.get("PAPERBOT_TOPICS_FILE")
         return cls(
             database_url=database_url_from(raw_db),
@@ -102,4 +119,6 @@ class Settings:
             summary_chars=chars,
             llm=LLMSettings.from_env(env),
             rank_weights=RankWeights.parse(env.get("PAPERBOT_RANK_WEIGHTS", "")),
+            db_connect_attempts=attempts,
+            db_connect_delay=delay,
         )

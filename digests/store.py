@@ -195,9 +195,20 @@ class Store:
     # -- plumbing ------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
+    def open(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        connect_attempts: int = 5,
+        connect_delay: float = 1.0,
+    ) -> Store:
         engine = create_db_engine(url)
-        wait_for_database(engine)
+        try:
+            wait_for_database(engine, attempts=connect_attempts, delay=connect_delay)
+        except DatabaseUnavailable:
+            engine.dispose()
+            raise
         if migrate:
             upgrade(engine)
         return cls(engine)
@@ -207,7 +218,7 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except OperationalError as e:
+        except DBAPIError as e:  # unreachable, full, locked, or a value it refuses
             raise StoreError(f"database error: {_short_db_error(e)}") from e
 
     def _insert(self, table: Any) -> Any:

@@ -6,6 +6,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from digests.normalize import ArxivId, clean_text, find_arxiv_ids, normalize_doi, parse_arxiv_id
 
@@ -45,9 +46,18 @@ def find_urls(text: str) -> list[str]:
         # A closing parenthesis belongs to the URL only when it opened one.
         while url.endswith(")") and url.count("(") < url.count(")"):
             url = url[:-1]
-        if len(url) > len("https://"):
+        if len(url) > len("https://") and _splits(url):
             urls.append(url)
     return urls
+
+
+def _splits(url: str) -> bool:
+    """False for what only looks like a URL (``https://[`` has a broken IPv6 host)."""
+    try:
+        urlsplit(url)
+    except ValueError:
+        return False
+    return True
 
 
 def arxiv_ids_in(text: str, urls: list[str]) -> list[ArxivId]:

@@ -16,6 +16,7 @@ detection costs the same whatever the document's size. The order matters and is:
 
 from __future__ import annotations
 
+import codecs
 import re
 from urllib.parse import urlsplit
 
@@ -66,9 +67,29 @@ def _feed_kind(head: str, url: str | None) -> SourceKind:
     return SourceKind.FEED
 
 
+def _sniff_text(head: bytes) -> str:
+    """The head as text: UTF-16/32 when a BOM (or XML's ``<?`` spelt in UTF-16) says so.
+
+    The feed parser reads UTF-16 feeds that declare it; the sniffing must read them too.
+    """
+    for bom, codec in (
+        (codecs.BOM_UTF32_LE, "utf-32-le"),
+        (codecs.BOM_UTF32_BE, "utf-32-be"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if head.startswith(bom):
+            return head[len(bom) :].decode(codec, errors="replace")
+    if head.startswith(b"<\x00?\x00"):
+        return head.decode("utf-16-le", errors="replace")
+    if head.startswith(b"\x00<\x00?"):
+        return head.decode("utf-16-be", errors="replace")
+    return head.decode("utf-8", errors="replace")
+
+
 def detect_kind(data: bytes, ctx: ParseContext) -> SourceKind:
     """The kind of ``data``; raises ``ParseError`` naming the readable kinds if none fits."""
-    head = data[:SNIFF_BYTES].decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    head = _sniff_text(data[:SNIFF_BYTES]).lstrip("\ufeff \t\r\n")
     content_type = (ctx.content_type or "").lower()
 
     if head.startswith(("[", "{")):

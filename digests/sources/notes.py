@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePosixPath
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -188,20 +188,28 @@ def _entry(note: _Note, page_tag: str | None, report: Report) -> Entry | None:
 _PAPER_HOSTS = ("arxiv.org", "openreview.net", "doi.org", "aclanthology.org")
 
 
+def _split(url: str) -> SplitResult:
+    """``urlsplit`` that reads a broken URL (``https://[``) as an empty one instead of failing."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return urlsplit("")
+
+
 def _on_host(host: str, domain: str) -> bool:
     return host == domain or host.endswith("." + domain)
 
 
 def _is_paper_url(url: str) -> bool:
-    host = urlsplit(url).netloc.lower()
+    host = _split(url).netloc.lower()
     return any(_on_host(host, d) for d in _PAPER_HOSTS) or (
         _on_host(host, "huggingface.co") and "/papers/" in url
     )
 
 
 def _is_code_url(url: str) -> bool:
-    host = urlsplit(url).netloc.lower()
-    path = urlsplit(url).path.strip("/").split("/")
+    host = _split(url).netloc.lower()
+    path = _split(url).path.strip("/").split("/")
     # A repository link: github.com/<owner>/<repo>, not the notes' own issue tracker.
     return host in {"github.com", "www.github.com"} and len(path) >= 2 and "issues" not in path
 
@@ -209,7 +217,7 @@ def _is_code_url(url: str) -> bool:
 def _page_tag_from_url(url: str | None) -> str | None:
     if not url:
         return None
-    path = PurePosixPath(urlsplit(url).path)
+    path = PurePosixPath(_split(url).path)
     if path.parent.name == "articles" and path.suffix in {".html", ".xml", ".md"}:
         return path.stem or None
     return None
@@ -323,7 +331,7 @@ def parse_notes_html(data: bytes, ctx: ParseContext) -> ParsedDocument:
                 flush()
             label = node.text().strip()
             if not label:
-                label = PurePosixPath(urlsplit(node.attributes.get("href") or "").path).stem
+                label = PurePosixPath(_split(node.attributes.get("href") or "").path).stem
             if label:
                 note.tags.append(label)
         elif node_id in dates:
