@@ -1,0 +1,195 @@
+"""Real crashes: a worker process SIGKILLed mid-delivery, then a restart; a dead leader.
+
+The worker is ``tests.crash_worker`` in a subprocess, on the same database as the test
+(SQLite file or PostgreSQL schema) and the same fake Slack. It kills itself with SIGKILL
+at an injected point around ``chat.postMessage``. Chosen semantics: at most once, with
+the intent recorded before posting and, after a crash, a look in the channel
+(``conversations.history``/``conversations.replies`` for the bot's own message carrying
+the delivery key in its metadata) before anything is posted again; see bot/deliver.py.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from slack_sdk import WebClient
+
+from bot.deliver import Deliverer
+from bot.scheduler import LEASE_NAME
+from digests.store import Store
+from digests.weeks import IsoWeek
+from tests import test_deliver as d
+from tests import test_scheduler as s
+from tests.conftest import ROOT
+from tests.fakeslack import BOT_TOKEN, TEAM, FakeSlack
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class OffsetClock:
+    """Real time shifted into the test's week; ``skip`` jumps it forward for everyone."""
+
+    def __init__(self, start: datetime) -> None:
+        self.offset = start.timestamp() - time.time()
+
+    def epoch(self) -> float:
+        return time.time() + self.offset
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.epoch(), UTC)
+
+    def skip(self, delta: timedelta) -> None:
+        self.offset += delta.total_seconds()
+
+
+def run_worker(mode: str, db_url: str, slack: FakeSlack, clock: OffsetClock, **env: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.crash_worker", mode],
+        env={
+            **os.environ,
+            "CRASH_DB_URL": db_url,
+            "CRASH_SLACK_URL": slack.api_url,
+            "CRASH_CLOCK_OFFSET": repr(clock.offset),
+            **env,
+        },
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+
+
+@pytest.fixture
+def wall() -> OffsetClock:
+    return OffsetClock(d.NOW)
+
+
+@pytest.fixture
+def fake(wall: OffsetClock) -> Iterator[FakeSlack]:
+    with FakeSlack(admins={d.ADMIN}, clock=wall.epoch) as slack:
+        yield slack
+
+
+def restarted(store: Store, slack: FakeSlack, clock: OffsetClock) -> Deliverer:
+    return Deliverer(
+        store=store,
+        client=WebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=10),
+        core=d.CORE,
+        admins=frozenset({d.ADMIN}),
+        holder="restarted",
+        clock=clock.now,
+        sleep=lambda _s: None,
+        max_chars=4000,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kill_at", "papers", "already_in_slack"),
+    [
+        ("before_post:1", 3, 0),  # intent recorded, nothing posted
+        ("after_post:1", 3, 1),  # posted, ts never recorded
+        ("after_post:1", d.LONG, 1),  # a threaded digest, killed after its first part
+    ],
+)
+def test_a_delivery_killed_mid_post_is_posted_exactly_once_after_restart(
+    store: Store,
+    db_url: str,
+    fake: FakeSlack,
+    wall: OffsetClock,
+    kill_at: str,
+    papers: int,
+    already_in_slack: int,
+) -> None:
+    d.papers(store, d.source(store, "feed"), range(papers), published=d.NOW - timedelta(hours=5))
+    sub = d.subscribe(store)
+    key = Deliverer.delivery_key(TEAM, "C1", sub.id, d.WEEK)
+
+    run_worker(
+        "deliver",
+        db_url,
+        fake,
+        wall,
+        CRASH_KILL_AT=kill_at,
+        CRASH_SUBSCRIPTION=str(sub.id),
+        CRASH_WEEK=d.WEEK.label,
+        CRASH_MAX_CHARS="4000",
+    )
+
+    left = store.get_delivery(key)
+    assert left is not None and left.state == "posting"  # the intent survived the kill
+    assert len(fake.posted("C1")) == already_in_slack
+    history_before = len(fake.calls_to("conversations.history"))
+
+    # A restart right away leaves the dead worker's claim alone (it could be alive)...
+    assert [r.status for r in restarted(store, fake, wall).resume_unfinished()] == []
+    # ...and takes it over once it is stale.
+    wall.skip(timedelta(minutes=11))
+    results = restarted(store, fake, wall).resume_unfinished()
+
+    assert [r.status for r in results] == ["posted"]
+    posted = d.parts(fake.posted("C1"))
+    assert len(posted) == len(set(posted))  # no part twice
+    assert posted == [(key, i) for i in range(len(posted))]  # every part, in order
+    if papers == d.LONG:
+        assert len(posted) >= 2  # the thread was finished, its first part not repeated
+    if already_in_slack:
+        # The possible duplicate was looked for in Slack before posting again.
+        assert len(fake.calls_to("conversations.history")) > history_before
+    done = store.get_delivery(key)
+    assert done is not None and done.state == "posted"
+    assert done.message_ts == fake.posted("C1")[0].ts
+    # Another restart does nothing: the week is posted.
+    wall.skip(timedelta(minutes=11))
+    assert restarted(store, fake, wall).resume_unfinished() == []
+    assert len(fake.posted("C1")) == len(posted)
+
+
+def test_a_leader_killed_mid_post_is_replaced_within_the_lease_and_nothing_is_sent_twice(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    wall = OffsetClock(s.MONDAY_0901)
+    s.add_papers(store, s.hand_source(store, tmp_path), IsoWeek(2025, 33))
+    s.subscribe(store)
+    lease = timedelta(seconds=60)
+    clock = s.Clock(wall.now())
+    with FakeSlack(admins={"UADMIN"}, clock=lambda: clock().timestamp()) as slack:
+        # The fake Slack follows the worker's clock while it runs, then the test's.
+        clock.set(wall.now())
+        run_worker(
+            "scheduler",
+            db_url,
+            slack,
+            wall,
+            CRASH_KILL_AT="after_post:1",
+            CRASH_HOLDER="host-a:101:dead",
+            CRASH_LEASE_SECONDS=str(lease.total_seconds()),
+        )
+        killed_at = wall.now()
+        assert store.lease_holder(LEASE_NAME, now=killed_at) == "host-a:101:dead"
+        assert len(s.digests_in(slack)) == 1  # posted; its ts died with the worker
+
+        b = s.make_scheduler(store, slack, clock, tmp_path, holder="host-b:202:live")
+        clock.set(killed_at + lease / 2)
+        assert not b.tick().leader  # the dead holder's lease still runs
+        clock.set(killed_at + lease + timedelta(seconds=1))
+        report = b.tick()
+        assert report.leader  # taken over within the lease time
+        assert store.lease_holder(LEASE_NAME, now=clock()) == "host-b:202:live"
+        # The dead worker's claim is finished once it is stale: found in Slack, not reposted.
+        clock.set(killed_at + timedelta(minutes=11))
+        b.tick()
+        clock.set(killed_at + timedelta(minutes=12))
+        b.tick()
+        assert len(s.digests_in(slack)) == 1
+        assert [x.state for x in store.list_deliveries()] == ["posted"]
+        assert slack.calls_to("conversations.history")
