@@ -23,7 +23,6 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -53,6 +52,7 @@ from bot.commands import (
 )
 from bot.config import BotSettings
 from bot.deliver import Deliverer
+from bot.scheduler import digest_week, first_week
 from digests.digest import DigestRequest, StoreSummaryCache, build_digest
 from digests.errors import PaperbotError, QueryError
 from digests.ingest import SourceReport, fetch_settings_for, poll_sources
@@ -63,7 +63,7 @@ from digests.sourcefile import format_interval
 from digests.store import Store
 from digests.summarize import ExtractiveSummarizer, Summarizer, create_summarizer
 from digests.topics import TopicRules, load_rules
-from digests.weeks import IsoWeek, week_of
+from digests.weeks import IsoWeek
 
 log = logging.getLogger("paperbot.slack")
 
@@ -118,7 +118,11 @@ class Invocation:
 
 def make_client(settings: BotSettings) -> WebClient:
     """The one WebClient: every Web API call goes to SLACK_API_URL."""
-    return WebClient(token=settings.slack.bot_token, base_url=settings.slack.api_url)
+    # No automatic retries: a blind re-send after a dropped connection could post a digest
+    # twice. The deliverer retries itself, after checking what Slack already has.
+    return WebClient(
+        token=settings.slack.bot_token, base_url=settings.slack.api_url, retry_handlers=[]
+    )
 
 
 def default_summarizer(
@@ -425,7 +429,7 @@ def create_app(
                 lang=cmd.lang,
                 created_by=who.user_id,
             ),
-            start_week=week_of(now, cmd.tz).label,
+            start_week=first_week(cmd.weekday, cmd.time, cmd.tz, now).label,
             now=now,
         )
         log.info(
@@ -665,14 +669,9 @@ def create_app(
 
 
 def covered_week(now: datetime, tz: str) -> IsoWeek:
-    """The week a digest run at ``now`` covers, by the scheduler's rule: the ISO week that
-    holds most of the seven days before it, on the wall clock of ``tz`` (Monday to
-    Thursday morning: last week; Thursday noon to Sunday: this week). "digest now" follows
-    it so that it never takes a scheduled run's week away before that week is over.
-    """
-    wall = now.astimezone(ZoneInfo(tz)).replace(tzinfo=None) - timedelta(days=3, hours=12)
-    iso = wall.date().isocalendar()
-    return IsoWeek(iso.year, iso.week)
+    """The week a digest run at ``now`` covers, by the scheduler's own rule; "digest now"
+    follows it so that it never takes a scheduled run's week away before it is over."""
+    return digest_week(now, tz)
 
 
 def _unguessable() -> str:

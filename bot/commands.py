@@ -21,10 +21,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.scheduler import next_fire
 from digests.errors import ConfigError, PaperbotError, QueryError
 from digests.model import SourceKind
 from digests.query import Options, Query, parse_query
@@ -447,45 +448,11 @@ def _parse_lang(value: str) -> str:
 
 
 def next_delivery(weekday: int, at: str, tz: str, *, now: datetime) -> datetime:
-    """The next ``weekday`` at ``at`` (HH:MM) on the wall clock of ``tz`` after ``now``;
-    aware, in ``tz``.
-
-    Counted on the local calendar, so 09:00 stays 09:00 across a DST change. As the
-    scheduler fires: a wall time skipped by a spring-forward comes at the first instant
-    after the gap (02:30 on a day that skips 02:00-03:00 is 03:00), and a wall time that
-    happens twice comes at its first occurrence.
-    """
+    """The next ``weekday`` at ``at`` (HH:MM) on the wall clock of ``tz`` after ``now``,
+    aware in ``tz``: exactly when the scheduler will fire it (``bot.scheduler.next_fire``)."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    zone = ZoneInfo(tz)
-    hh, mm = (int(x) for x in at.split(":"))
-    today: date = now.astimezone(zone).date()
-    for ahead in range(8):
-        day = today + timedelta(days=ahead)
-        if day.weekday() != weekday:
-            continue
-        moment = _wall_instant(datetime.combine(day, time(hh, mm)), zone)
-        if moment > now:
-            return moment.astimezone(zone)
-    raise AssertionError("a weekday comes round within 8 days")  # pragma: no cover
-
-
-def _wall_instant(wall: datetime, zone: ZoneInfo) -> datetime:
-    """The UTC instant a naive local ``wall`` time happens in ``zone`` (see next_delivery)."""
-    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    if first.astimezone(zone).replace(tzinfo=None) == wall:
-        return first
-    # In a gap the two folds read ``wall`` with the offsets before and after the change;
-    # the change lies between them: find the first second whose wall time reaches ``wall``.
-    lo = int(wall.replace(tzinfo=zone, fold=1).astimezone(UTC).timestamp())
-    hi = int(first.timestamp())
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if datetime.fromtimestamp(mid, UTC).astimezone(zone).replace(tzinfo=None) >= wall:
-            hi = mid
-        else:
-            lo = mid + 1
-    return datetime.fromtimestamp(hi, UTC)
+    return next_fire(weekday, at, tz, now).astimezone(ZoneInfo(tz))
 
 
 def describe_schedule(weekday: int, at: str, tz: str) -> str:

@@ -373,6 +373,11 @@ class Deliverer:
 
     # -- public ---------------------------------------------------------------------------
 
+    @property
+    def holder(self) -> str:
+        """The name this process claims deliveries under."""
+        return self._holder
+
     @staticmethod
     def delivery_key(
         team_id: str, channel_id: str, subscription_id: int | None, week: IsoWeek

@@ -154,6 +154,12 @@ def _last_fire(w: _Weekly, at: datetime) -> datetime:
     return fire if fire <= at else _fire_on(day - timedelta(days=7), w)
 
 
+def next_fire(weekday: int, hhmm: str, tz: str, after: datetime) -> datetime:
+    """The first weekly fire time (aware UTC) of ``weekday`` at ``hhmm`` in ``tz`` after
+    ``after``: 09:00 stays 09:00 on the wall clock across daylight-saving changes."""
+    return _next_fire(_weekly(weekday, hhmm, tz), after)
+
+
 def next_run(sub: Subscription, after: datetime) -> datetime:
     """Its first fire time (aware UTC) after ``after``, and not before its creation."""
     w = _weekly(sub.weekday, sub.time, sub.tz)
@@ -513,17 +519,23 @@ def build_scheduler(
     client: WebClient,
     clock: Clock = _utcnow,
     holder: str | None = None,
+    deliverer: Deliverer | None = None,
 ) -> Scheduler:
-    """A scheduler wired to the real deliverer, the ingest pipeline and the admins."""
-    name = holder or default_holder()
-    deliverer = Deliverer(
-        store=store,
-        client=client,
-        core=settings.core,
-        admins=settings.slack.admins,
-        holder=name,
-        clock=clock,
-    )
+    """A scheduler wired to the real deliverer, the ingest pipeline and the admins.
+
+    Pass the process's ``deliverer`` so scheduled posts and ``/paper digest now`` share
+    one per-channel pacer.
+    """
+    name = holder or (deliverer.holder if deliverer is not None else default_holder())
+    if deliverer is None:
+        deliverer = Deliverer(
+            store=store,
+            client=client,
+            core=settings.core,
+            admins=settings.slack.admins,
+            holder=name,
+            clock=clock,
+        )
     fetch = fetch_settings_for(settings.core)
     rules = load_rules(settings.core.topics_file)
 

@@ -12,7 +12,6 @@ never holds up the event loop, the health check or other Slack requests.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -29,6 +28,8 @@ from starlette.routing import Route
 
 from bot.app import create_app, make_client
 from bot.config import BotSettings
+from bot.deliver import Deliverer
+from bot.scheduler import build_scheduler, default_holder
 from digests.store import Store
 
 log = logging.getLogger("paperbot.server")
@@ -102,11 +103,25 @@ def serve(
     else:
         settings.slack.require_http()
     client = make_client(settings)
+    # One deliverer for the process: scheduled posts and "digest now" share its pacer.
+    deliverer = Deliverer(
+        store=store,
+        client=client,
+        core=settings.core,
+        admins=settings.slack.admins,
+        holder=default_holder(),
+        clock=clock,
+    )
     bolt_app = create_app(
-        settings, store=store, client=client, clock=clock, socket_mode=socket_mode
+        settings,
+        store=store,
+        client=client,
+        deliverer=deliverer,
+        clock=clock,
+        socket_mode=socket_mode,
     )
     scheduler = (scheduler_factory or _default_scheduler)(
-        settings=settings, store=store, client=client, clock=clock
+        settings=settings, store=store, client=client, clock=clock, deliverer=deliverer
     )
     scheduler.start()
     try:
@@ -134,26 +149,12 @@ def serve(
 
 
 def _default_scheduler(
-    *, settings: BotSettings, store: Store, client: WebClient, clock: Callable[[], datetime]
+    *,
+    settings: BotSettings,
+    store: Store,
+    client: WebClient,
+    clock: Callable[[], datetime],
+    deliverer: Deliverer,
 ) -> Scheduled:
-    """The in-process scheduler from ``bot.scheduler`` (leader-locked in the database).
-
-    Looked up by name: without that module the bot still answers Slack, and says loudly
-    that no digests will be posted.
-    """
-    try:
-        module = importlib.import_module("bot.scheduler")
-    except ModuleNotFoundError as e:
-        if e.name != "bot.scheduler":
-            raise
-        return _NoScheduler()
-    scheduler: Scheduled = module.build_scheduler(settings, store=store, client=client, clock=clock)
-    return scheduler
-
-
-class _NoScheduler:
-    def start(self) -> None:
-        log.warning("no scheduler in this process: weekly digests and polling do not run")
-
-    def shutdown(self) -> None:
-        return None
+    """The in-process scheduler, leader-locked in the database."""
+    return build_scheduler(settings, store=store, client=client, clock=clock, deliverer=deliverer)
