@@ -8,7 +8,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -57,7 +57,6 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     _store: Store | None = None
     _rules: TopicRules | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rules(self) -> TopicRules:
