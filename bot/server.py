@@ -16,10 +16,12 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
+from urllib.error import URLError
 
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -103,6 +105,7 @@ def serve(
     else:
         settings.slack.require_http()
     client = make_client(settings)
+    check_token(client)
     # One deliverer for the process: scheduled posts and "digest now" share its pacer.
     deliverer = Deliverer(
         store=store,
@@ -146,6 +149,22 @@ def serve(
             )
     finally:
         scheduler.shutdown()
+
+
+def check_token(client: WebClient) -> None:
+    """Say at start whether Slack accepts the token; never stop the bot over it.
+
+    An unreachable Slack is a passing outage (digests wait for it); a rejected token is
+    the operator's to fix, so it is logged as an error, without the token.
+    """
+    try:
+        who = client.auth_test()
+    except SlackApiError as e:
+        log.error("Slack rejected the bot token: %s", e.response.get("error"))
+    except (OSError, URLError) as e:
+        log.warning("Slack is not reachable yet (%s); carrying on, digests wait for it", e)
+    else:
+        log.info("connected to Slack as %s in team %s", who.get("user"), who.get("team"))
 
 
 def _default_scheduler(
