@@ -267,7 +267,8 @@ class Poller:
                 next_check_at=next_check,
                 entry_count=None,
             )
-            self.store.set_health(source.id, health=None, reason=None, now=now)
+            if source.health not in _CONTENT_VERDICTS:  # the same body, the same verdict
+                self.store.set_health(source.id, health=None, reason=None, now=now)
             status: Status = "not_modified" if result.status == "not_modified" else "unchanged"
             return SourceReport(name=source.name, status=status, kind=source.kind)
         try:
@@ -292,7 +293,7 @@ class Poller:
             next_check_at=next_check,
             entry_count=len(doc.entries),
         )
-        health, reason = judge_health(source, doc, now=now)
+        health, reason = judge_health(source, doc, now=now, new_papers=report.new)
         self.store.set_health(source.id, health=health, reason=reason, now=now)
         log.info(
             "source=%r kind=%s entries=%d new=%d updated=%d skipped=%d",
@@ -360,10 +361,29 @@ def fetch_settings_for(settings: Settings) -> FetchSettings:
 
 
 def judge_health(
-    source: SourceInfo, doc: ParsedDocument, *, now: datetime
+    source: SourceInfo, doc: ParsedDocument, *, now: datetime, new_papers: int | None = None
 ) -> tuple[str | None, str | None]:
-    """A source that answered may still be unwell: an empty arXiv listing on a weekday."""
+    """A source that answered may still be unwell. Pure; ``new_papers`` is what storing found.
+
+    On an arXiv announcement day (not a skip day, not a weekend) a listing must bring
+    papers: an empty one is flagged ``empty``; one whose "new" announcements are all papers
+    the store already has is flagged ``stale`` (the feed repeats an earlier batch, e.g. the
+    same ids under a new date). Papers announced "new" today cannot be known yet, unless an
+    arXiv API source for the same category was polled first: the reason says so.
+    """
     quiet = doc.empty_expected or now.weekday() >= 5
-    if not doc.entries and not quiet and doc.kind is SourceKind.ARXIV:
+    if doc.kind is not SourceKind.ARXIV or quiet:
+        return None, None
+    if not doc.entries:
         return "empty", "the arXiv listing was empty on a weekday"
+    announced = sum(1 for e in doc.entries if e.announce_type == "new")
+    if announced and new_papers == 0:
+        return "stale", (
+            f"the arXiv listing repeats papers already stored: none of its {announced} "
+            "new announcements is a new paper (an earlier batch served again?)"
+        )
     return None, None
+
+
+# Verdicts about a document's content: an unchanged body keeps them.
+_CONTENT_VERDICTS = frozenset({"empty", "stale"})

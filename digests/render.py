@@ -549,6 +549,11 @@ def _is_empty(s: SourceHealth) -> bool:
     return not _is_failing(s) and (s.status == "empty" or s.mentions <= 0)
 
 
+def _is_unwell(s: SourceHealth) -> bool:
+    """Answering, with papers, yet flagged: e.g. ``stale`` (a listing repeating a batch)."""
+    return not _is_failing(s) and not _is_empty(s) and s.status != "ok"
+
+
 def _source_name(s: SourceHealth) -> str:
     return _clean(s.name) or _clean(s.kind) or "unnamed source"
 
@@ -594,15 +599,18 @@ def _notice_block(notice: str) -> dict[str, Any]:
 def _footer_parts(
     sources: Sequence[SourceHealth], name_max: int | None
 ) -> tuple[list[str], list[str]]:
-    """("name count" parts, "⚠ …" parts; failing first, then empty), unescaped."""
+    """("name count" parts, "⚠ …" parts; failing, empty, then otherwise flagged), unescaped."""
 
     def name(s: SourceHealth) -> str:
         full = _source_name(s)
         return full if name_max is None else _fit(full, name_max, escape=False)
 
-    ok = [f"{name(s)} {s.mentions}" for s in sources if not _is_failing(s) and not _is_empty(s)]
+    ok = [f"{name(s)} {s.mentions}" for s in sources if s.status == "ok" and not _is_empty(s)]
     bad = [f"⚠ {_failure(s, name_max, ' failed this week')}" for s in sources if _is_failing(s)]
     bad += [f"⚠ {name(s)} returned nothing this week" for s in sources if _is_empty(s)]
+    bad += [
+        f"⚠ {_failure(s, name_max, f' was {s.status} this week')}" for s in sources if _is_unwell(s)
+    ]
     return ok, bad
 
 

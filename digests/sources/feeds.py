@@ -120,7 +120,7 @@ def parse_arxiv(data: bytes, ctx: ParseContext) -> ParsedDocument:
     kind = SourceKind.ARXIV
     parsed = _read_feed(data, ctx, kind)
     listing_date = _utc(parsed.feed.get("published_parsed")) or _utc(
-        parsed.feed.get("updated_parsed")
+        _own(parsed.feed, "updated_parsed")
     )
 
     def convert(raw: _Raw) -> Entry:
@@ -285,7 +285,9 @@ def _skip_days(data: bytes) -> frozenset[str]:
 
 def _feed_day(feed: _Raw, ctx: ParseContext, tz: tzinfo) -> str | None:
     """The weekday the document is for: its own date, else when it was fetched."""
-    when = _utc(feed.get("published_parsed")) or _utc(feed.get("updated_parsed")) or ctx.fetched_at
+    when = (
+        _utc(feed.get("published_parsed")) or _utc(_own(feed, "updated_parsed")) or ctx.fetched_at
+    )
     if when is None:
         return None
     return _WEEKDAYS[when.astimezone(tz).weekday()]
@@ -359,7 +361,7 @@ def _arxiv_api_entry(raw: _Raw) -> Entry:
         links=_arxiv_links(ref, link),
         categories=_categories(raw),
         # The API's <published> is version 1's date, <updated> this version's.
-        published=_utc(raw.get("published_parsed")) or _utc(raw.get("updated_parsed")),
+        published=_utc(raw.get("published_parsed")) or _utc(_own(raw, "updated_parsed")),
         source_item_id=entry_id,
     )
 
@@ -398,12 +400,17 @@ def _generic_entry(raw: _Raw) -> Entry:
         summary=_clean(summary),
         links=Links(abs=abs_url, pdf=pdf, other=tuple(h for h in hrefs if h not in used)),
         tags=_terms(raw),
-        published=_utc(raw.get("published_parsed")) or _utc(raw.get("updated_parsed")),
+        published=_utc(raw.get("published_parsed")) or _utc(_own(raw, "updated_parsed")),
         source_item_id=guid or link,
     )
 
 
 # --- field helpers -----------------------------------------------------------------------
+
+
+def _own(raw: _Raw, key: str) -> Any:
+    """``raw[key]`` without feedparser's updated -> published fallback (it warns)."""
+    return dict.get(raw, key) if isinstance(raw, dict) else raw.get(key)
 
 
 def _str(raw: _Raw, key: str) -> str | None:
