@@ -10,22 +10,22 @@ same source never create a paper twice.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
     Text,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -82,6 +82,9 @@ from digests.schema import (
     tags,
 )
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 log = logging.getLogger(__name__)
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -114,13 +117,45 @@ def create_db_engine(url: str) -> Engine:
 
 
 def _alembic_config() -> Config:
+    # Alembic is imported only when a migration may run: it costs a short command a
+    # good part of its start-up time.
+    from alembic.config import Config  # noqa: PLC0415
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     return cfg
 
 
+_REVISION_RE = re.compile(r"^(down_)?revision\s*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
+
+
+def _head_revision() -> str | None:
+    """The newest migration's id, read from the migration files without loading Alembic."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (_MIGRATIONS / "versions").glob("*.py"):
+        for down, rev in _REVISION_RE.findall(path.read_text("utf-8")):
+            (parents if down else revisions).add(rev)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _at_revision(engine: Engine, revision: str) -> bool:
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
+            return list(found) == [revision]
+    except DBAPIError:  # no alembic_version table yet: a new database
+        return False
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration (what ``paperbot db upgrade`` runs)."""
+    head = _head_revision()
+    if head is not None and _at_revision(engine, head):
+        return  # already there: skip loading Alembic and its scripts
+    from alembic import command  # noqa: PLC0415
+
     cfg = _alembic_config()
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
@@ -451,125 +486,170 @@ class Store:
         chunk: Sequence[PreparedEntry],
         now: datetime,
     ) -> tuple[int, int, int]:
+        """Store one chunk in a fixed number of statements, whatever its size.
+
+        The key chain, merging and change detection run in memory over the chunk's known
+        papers (read once), item by item exactly as they would row by row; the writes then
+        go out as a few executemany statements. A paper or mention another writer
+        inserted meanwhile is seen through ON CONFLICT DO NOTHING RETURNING and redone
+        the row-by-row way.
+        """
         index = _PaperIndex()
         index.load(conn, chunk)
         tag_ids = self._ensure_tags(conn, [t for p in chunk for t in p.tags])
-        new = updated = unchanged = 0
-        touched: set[int] = set()
+        rows: list[dict[str, Any]] = []  # each item's paper row, in chunk order
+        created: list[bool] = []  # the item created its paper
+        changed: list[bool] = []
+        pending: list[dict[str, Any]] = []
+        dirty: dict[int, tuple[dict[str, Any], set[str]]] = {}
         for item in chunk:
             row = index.find(item)
             if row is None:
-                paper_id = self._insert_paper(conn, item, now)
-                if paper_id is None:  # lost a race to another writer: read theirs
-                    index.load(conn, [item])
-                    row = index.find(item)
-                    if row is None:
-                        raise StoreError(f"paper {item.key} vanished while storing")
-                else:
-                    row = self._paper_row(conn, paper_id)
-                    index.add(row)
-                    new += 1
-                    self._store_mention(conn, source, paper_id, item, now)
-                    self._link_tags(conn, paper_id, item.tags, tag_ids)
-                    touched.add(paper_id)
-                    continue
-            paper_id = int(row["id"])
-            changed = self._merge_paper(conn, row, item, now, index)
-            changed = self._store_mention(conn, source, paper_id, item, now) or changed
-            changed = self._link_tags(conn, paper_id, item.tags, tag_ids) or changed
-            touched.add(paper_id)
-            if changed:
+                row = _new_paper_row(item, now)
+                index.add(row)
+                pending.append(row)
+                rows.append(row)
+                created.append(True)
+                changed.append(True)
+                continue
+            values = _merge_values(row, item, now, index)
+            if values:
+                row.update(values)
+                index.add(row)
+                if row["id"] is not None:
+                    dirty.setdefault(int(row["id"]), (row, set()))[1].update(values)
+            rows.append(row)
+            created.append(False)
+            changed.append(bool(values))
+        lost = self._insert_papers(conn, pending)
+        for i, item in enumerate(chunk):
+            if id(rows[i]) not in lost:
+                continue
+            # Another writer created this paper meanwhile: merge into theirs.
+            fresh = _PaperIndex()
+            fresh.load(conn, [item])
+            row = fresh.find(item)
+            if row is None:
+                raise StoreError(f"paper {item.key} vanished while storing")
+            values = _merge_values(row, item, now, fresh)
+            if values:
+                conn.execute(update(papers).where(papers.c.id == row["id"]), values)
+            rows[i], created[i], changed[i] = row, False, bool(values)
+        self._update_by_id(
+            conn, papers, [(pid, {c: row[c] for c in cols}) for pid, (row, cols) in dirty.items()]
+        )
+        mention_changed = self._store_mentions(conn, source, chunk, rows, now)
+        tag_changed = self._link_tags(conn, chunk, rows, tag_ids)
+        new = updated = unchanged = 0
+        for i in range(len(chunk)):
+            if created[i]:
+                new += 1
+            elif changed[i] or mention_changed[i] or tag_changed[i]:
                 updated += 1
             else:
                 unchanged += 1
-        self._refresh_signals(conn, touched)
+        self._refresh_signals(conn, {int(r["id"]) for r in rows})
         return new, updated, unchanged
 
-    def _paper_row(self, conn: Connection, paper_id: int) -> dict[str, Any]:
-        return dict(conn.execute(select(papers).where(papers.c.id == paper_id)).mappings().one())
-
-    def _insert_paper(self, conn: Connection, item: PreparedEntry, now: datetime) -> int | None:
-        e = item.entry
-        announced = e.published or now
-        stmt = (
-            self._insert(papers)
-            .values(
-                key=item.key,
-                arxiv_id=e.arxiv_id,
-                arxiv_version=e.arxiv_version,
-                doi=e.doi,
-                url_key=item.url_key,
-                title_key=item.title_key,
-                title=e.title,
-                title_alt=e.title_alt,
-                authors=list(e.authors),
-                abstract=e.abstract,
-                abs_url=e.links.abs or (arxiv_abs_url(e.arxiv_id) if e.arxiv_id else e.url),
-                pdf_url=e.links.pdf,
-                code_url=e.links.code,
-                other_links=list(e.links.other),
-                first_seen_at=now,
-                announced_at=min(announced, now),
-                updated_at=now,
-                source_count=0,
-                max_upvotes=0,
-                search_text=_search_text(item, None),
-            )
-            .on_conflict_do_nothing()
-            .returning(papers.c.id)
-        )
+    def _insert_papers(self, conn: Connection, pending: list[dict[str, Any]]) -> set[int]:
+        """Insert new papers, filling in their ids; the ``id()`` of rows another writer had."""
+        if not pending:
+            return set()
+        stmt = self._insert(papers).on_conflict_do_nothing().returning(papers.c.id, papers.c.key)
+        params = [{k: v for k, v in row.items() if k != "id"} for row in pending]
         # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT.
-        new_id = conn.execute(stmt).scalar_one_or_none()
-        return None if new_id is None else int(new_id)
+        got = {key: int(pid) for pid, key in conn.execute(stmt, params)}
+        lost: set[int] = set()
+        for row in pending:
+            new_id = got.get(row["key"])
+            if new_id is None:
+                lost.add(id(row))
+            else:
+                row["id"] = new_id
+        return lost
 
-    def _merge_paper(
+    def _update_by_id(
+        self, conn: Connection, table: Any, changes: Sequence[tuple[int, dict[str, Any]]]
+    ) -> None:
+        """UPDATE rows by id, one executemany per set of changed columns."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row_id, values in changes:
+            cols = tuple(sorted(values))
+            groups.setdefault(cols, []).append(
+                {"_row_id": row_id, **{f"_v_{c}": values[c] for c in cols}}
+            )
+        for cols, params in groups.items():
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("_row_id"))
+                .values({c: bindparam(f"_v_{c}", type_=table.c[c].type) for c in cols})
+            )
+            conn.execute(stmt, params)
+
+    def _store_mentions(
         self,
         conn: Connection,
-        row: dict[str, Any],
-        item: PreparedEntry,
+        source: SourceInfo,
+        chunk: Sequence[PreparedEntry],
+        rows: Sequence[dict[str, Any]],
         now: datetime,
-        index: _PaperIndex,
-    ) -> bool:
-        """Fold what this source knows into the stored paper; True when anything changed."""
-        e = item.entry
-        values: dict[str, Any] = {}
-        if e.arxiv_id and not row["arxiv_id"] and not index.arxiv_taken(e.arxiv_id):
-            values["arxiv_id"] = e.arxiv_id
-            values["key"] = item.key
-            values["abs_url"] = arxiv_abs_url(e.arxiv_id)
-        if e.arxiv_version and (row["arxiv_version"] or 0) < e.arxiv_version:
-            values["arxiv_version"] = e.arxiv_version
-        if e.doi and not row["doi"] and not index.doi_taken(e.doi):
-            values["doi"] = e.doi
-        fill = {
-            "abstract": e.abstract,
-            "title_alt": e.title_alt,
-            "pdf_url": e.links.pdf,
-            "code_url": e.links.code,
-            "url_key": item.url_key,
-        }
-        for column, value in fill.items():
-            if value and not row[column]:
-                values[column] = value
-        if not row["abs_url"] and (e.links.abs or e.url):
-            values["abs_url"] = e.links.abs or e.url
-        if e.authors and len(e.authors) > len(row["authors"] or ()):
-            values["authors"] = list(e.authors)
-        # A source that names the title with an arXiv id beats a title from a note page.
-        if e.arxiv_id and row["arxiv_id"] == e.arxiv_id and e.title and not row["title"]:
-            values["title"] = e.title
-        if e.published and e.published < row["announced_at"]:
-            values["announced_at"] = e.published
-        search = _search_text(item, row["search_text"])
-        if search != row["search_text"]:
-            values["search_text"] = search
-        if not values:
-            return False
-        values["updated_at"] = now
-        conn.execute(update(papers).where(papers.c.id == row["id"]), values)
-        row.update(values)
-        index.add(row)
-        return True
+    ) -> list[bool]:
+        """Insert or refresh each item's mention; True where a mention is new or changed."""
+        known: dict[tuple[int, str], dict[str, Any]] = {}
+        ids = sorted({int(r["id"]) for r in rows})
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            stmt = select(mentions).where(
+                mentions.c.source_id == source.id,
+                mentions.c.paper_id.in_(ids[start : start + _LOOKUP_CHUNK]),
+            )
+            for m in conn.execute(stmt).mappings():
+                known[(m["paper_id"], m["item_key"])] = dict(m)
+        inserts: list[dict[str, Any]] = []
+        dirty: dict[int, tuple[dict[str, Any], set[str]]] = {}
+        out: list[bool] = []
+        for item, paper in zip(chunk, rows, strict=True):
+            key = (int(paper["id"]), item.item_key)
+            values = _mention_values(item)
+            old = known.get(key)
+            if old is None:
+                e = item.entry
+                row = {
+                    "paper_id": key[0],
+                    "source_id": source.id,
+                    "item_key": item.item_key,
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                    "published_at": e.published,
+                    "mentioned_at": e.published or now,
+                    **values,
+                }
+                known[key] = row
+                inserts.append(row)
+                out.append(True)
+                continue
+            # Seen before: signals that grow (upvotes, comments) are refreshed every poll.
+            changes = {k: v for k, v in values.items() if v is not None and v != old[k]}
+            old.update(changes)
+            old["last_seen_at"] = now
+            if "id" in old:
+                dirty.setdefault(int(old["id"]), (old, set()))[1].update([*changes, "last_seen_at"])
+            out.append(bool(changes))
+        raced: set[tuple[int, str]] = set()
+        if inserts:
+            stmt = (
+                self._insert(mentions)
+                .on_conflict_do_nothing()
+                .returning(mentions.c.paper_id, mentions.c.item_key)
+            )
+            done = {(int(p), str(k)) for p, k in conn.execute(stmt, inserts)}
+            raced = {(r["paper_id"], r["item_key"]) for r in inserts} - done
+        self._update_by_id(
+            conn, mentions, [(mid, {c: m[c] for c in cols}) for mid, (m, cols) in dirty.items()]
+        )
+        for i, (item, paper) in enumerate(zip(chunk, rows, strict=True)):
+            if (int(paper["id"]), item.item_key) in raced:  # another writer's mention
+                out[i] = self._store_mention(conn, source, int(paper["id"]), item, now)
+        return out
 
     def _store_mention(
         self,
@@ -579,25 +659,9 @@ class Store:
         item: PreparedEntry,
         now: datetime,
     ) -> bool:
+        """One mention, row by row: the way when another writer got there first."""
         e = item.entry
-        s = e.signals
-        signal_values = {
-            "upvotes": s.upvotes,
-            "comments": s.comments,
-            "position": s.position,
-            "pick": s.pick,
-            "related": s.related,
-            "score": s.score,
-        }
-        text_values = {
-            "title": e.title,
-            "summary": e.summary,
-            "summary_lang": e.summary_lang,
-            "ai_summary": e.ai_summary,
-            "comment": e.comment,
-            "announce_type": e.announce_type,
-            "version": e.arxiv_version,
-        }
+        values = _mention_values(item)
         stmt = (
             self._insert(mentions)
             .values(
@@ -608,26 +672,20 @@ class Store:
                 last_seen_at=now,
                 published_at=e.published,
                 mentioned_at=e.published or now,
-                **text_values,
-                **signal_values,
+                **values,
             )
             .on_conflict_do_nothing()
             .returning(mentions.c.id)
         )
         if conn.execute(stmt).first() is not None:
             return True
-        # Seen before: signals that grow (upvotes, comments) are refreshed every poll.
         key = and_(
             mentions.c.source_id == source.id,
             mentions.c.paper_id == paper_id,
             mentions.c.item_key == item.item_key,
         )
         old = conn.execute(select(mentions).where(key)).mappings().one()
-        changes: dict[str, Any] = {
-            k: v
-            for k, v in {**signal_values, **text_values}.items()
-            if v is not None and v != old[k]
-        }
+        changes: dict[str, Any] = {k: v for k, v in values.items() if v is not None and v != old[k]}
         changes["last_seen_at"] = now
         conn.execute(update(mentions).where(key), changes)
         return len(changes) > 1
@@ -639,13 +697,11 @@ class Store:
             return {}
         ids = self._resolve_slugs(conn, wanted)
         missing = [r for slug, r in wanted.items() if slug not in ids]
-        for ref in missing:
-            conn.execute(
-                self._insert(tags)
-                .values(slug=ref.slug, display=ref.display, kind=ref.kind)
-                .on_conflict_do_nothing(index_elements=["slug"])
-            )
         if missing:
+            conn.execute(
+                self._insert(tags).on_conflict_do_nothing(index_elements=["slug"]),
+                [{"slug": r.slug, "display": r.display, "kind": r.kind} for r in missing],
+            )
             ids.update(self._resolve_slugs(conn, {r.slug: r for r in missing}))
         return ids
 
@@ -667,21 +723,45 @@ class Store:
         return found
 
     def _link_tags(
-        self, conn: Connection, paper_id: int, refs: Sequence[TagRef], tag_ids: dict[str, int]
-    ) -> bool:
-        changed = False
-        for ref in refs:
-            inserted = conn.execute(
-                self._insert(paper_tags)
-                .values(paper_id=paper_id, tag_id=tag_ids[ref.slug], origin=ref.origin)
-                .on_conflict_do_nothing()
-                .returning(paper_tags.c.paper_id)
-            ).first()
-            changed = changed or inserted is not None
-        return changed
+        self,
+        conn: Connection,
+        chunk: Sequence[PreparedEntry],
+        rows: Sequence[dict[str, Any]],
+        tag_ids: dict[str, int],
+    ) -> list[bool]:
+        """Link each item's tags to its paper; True where the item added a link."""
+        have: set[tuple[int, int, str]] = set()
+        ids = sorted({int(r["id"]) for r in rows})
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            stmt = select(paper_tags.c.paper_id, paper_tags.c.tag_id, paper_tags.c.origin).where(
+                paper_tags.c.paper_id.in_(ids[start : start + _LOOKUP_CHUNK])
+            )
+            have.update((int(p), int(t), str(o)) for p, t, o in conn.execute(stmt))
+        links: list[dict[str, Any]] = []
+        out: list[bool] = []
+        for item, paper in zip(chunk, rows, strict=True):
+            added = False
+            for ref in item.tags:
+                link = (int(paper["id"]), tag_ids[ref.slug], ref.origin)
+                if link not in have:
+                    have.add(link)
+                    links.append({"paper_id": link[0], "tag_id": link[1], "origin": link[2]})
+                    added = True
+            out.append(added)
+        if links:
+            conn.execute(self._insert(paper_tags).on_conflict_do_nothing(), links)
+        return out
 
     def _refresh_signals(self, conn: Connection, paper_ids: set[int]) -> None:
         """Recompute the denormalized source count and best upvotes of touched papers."""
+        n_param = bindparam("_n", type_=papers.c.source_count.type)
+        up_param = bindparam("_up", type_=papers.c.max_upvotes.type)
+        refresh = (
+            update(papers)
+            .where(papers.c.id == bindparam("_pid"))
+            .where(or_(papers.c.source_count != n_param, papers.c.max_upvotes != up_param))
+            .values(source_count=n_param, max_upvotes=up_param)
+        )
         ids = sorted(paper_ids)
         for start in range(0, len(ids), _LOOKUP_CHUNK):
             part = ids[start : start + _LOOKUP_CHUNK]
@@ -694,13 +774,9 @@ class Store:
                 .where(mentions.c.paper_id.in_(part))
                 .group_by(mentions.c.paper_id)
             )
-            for pid, n_sources, upvotes in conn.execute(agg):
-                conn.execute(
-                    update(papers)
-                    .where(papers.c.id == pid)
-                    .where(or_(papers.c.source_count != n_sources, papers.c.max_upvotes != upvotes))
-                    .values(source_count=n_sources, max_upvotes=upvotes)
-                )
+            params = [{"_pid": p, "_n": n, "_up": up} for p, n, up in conn.execute(agg)]
+            if params:
+                conn.execute(refresh, params)
 
     # -- tags ----------------------------------------------------------------------------
 
@@ -1497,6 +1573,97 @@ class _PaperIndex:
         if hit is not None and e.arxiv_id and hit["arxiv_id"] and hit["arxiv_id"] != e.arxiv_id:
             return None
         return hit
+
+
+def _new_paper_row(item: PreparedEntry, now: datetime) -> dict[str, Any]:
+    """The row a new paper starts as (its id comes with the insert)."""
+    e = item.entry
+    announced = e.published or now
+    return {
+        "id": None,
+        "key": item.key,
+        "arxiv_id": e.arxiv_id,
+        "arxiv_version": e.arxiv_version,
+        "doi": e.doi,
+        "url_key": item.url_key,
+        "title_key": item.title_key,
+        "title": e.title,
+        "title_alt": e.title_alt,
+        "authors": list(e.authors),
+        "abstract": e.abstract,
+        "abs_url": e.links.abs or (arxiv_abs_url(e.arxiv_id) if e.arxiv_id else e.url),
+        "pdf_url": e.links.pdf,
+        "code_url": e.links.code,
+        "other_links": list(e.links.other),
+        "first_seen_at": now,
+        "announced_at": min(announced, now),
+        "updated_at": now,
+        "source_count": 0,
+        "max_upvotes": 0,
+        "search_text": _search_text(item, None),
+    }
+
+
+def _merge_values(
+    row: dict[str, Any], item: PreparedEntry, now: datetime, index: _PaperIndex
+) -> dict[str, Any]:
+    """What this source adds to a known paper (empty when nothing): pure, no I/O."""
+    e = item.entry
+    values: dict[str, Any] = {}
+    if e.arxiv_id and not row["arxiv_id"] and not index.arxiv_taken(e.arxiv_id):
+        values["arxiv_id"] = e.arxiv_id
+        values["key"] = item.key
+        values["abs_url"] = arxiv_abs_url(e.arxiv_id)
+    if e.arxiv_version and (row["arxiv_version"] or 0) < e.arxiv_version:
+        values["arxiv_version"] = e.arxiv_version
+    if e.doi and not row["doi"] and not index.doi_taken(e.doi):
+        values["doi"] = e.doi
+    fill = {
+        "abstract": e.abstract,
+        "title_alt": e.title_alt,
+        "pdf_url": e.links.pdf,
+        "code_url": e.links.code,
+        "url_key": item.url_key,
+    }
+    for column, value in fill.items():
+        if value and not row[column]:
+            values[column] = value
+    if not row["abs_url"] and (e.links.abs or e.url):
+        values["abs_url"] = e.links.abs or e.url
+    if e.authors and len(e.authors) > len(row["authors"] or ()):
+        values["authors"] = list(e.authors)
+    # A source that names the title with an arXiv id beats a title from a note page.
+    if e.arxiv_id and row["arxiv_id"] == e.arxiv_id and e.title and not row["title"]:
+        values["title"] = e.title
+    if e.published and e.published < row["announced_at"]:
+        values["announced_at"] = e.published
+    search = _search_text(item, row["search_text"])
+    if search != row["search_text"]:
+        values["search_text"] = search
+    if values:
+        values["updated_at"] = now
+    return values
+
+
+def _mention_values(item: PreparedEntry) -> dict[str, Any]:
+    """A mention's texts and signals as this item gives them."""
+    e = item.entry
+    s = e.signals
+    return {
+        "upvotes": s.upvotes,
+        "comments": s.comments,
+        "position": s.position,
+        "pick": s.pick,
+        "related": s.related,
+        "score": s.score,
+        "title": e.title,
+        "summary": e.summary,
+        "summary_lang": e.summary_lang,
+        "ai_summary": e.ai_summary,
+        "comment": e.comment,
+        "announce_type": e.announce_type,
+        "version": e.arxiv_version,
+    }
 
 
 def _like_pattern(term: str) -> str:

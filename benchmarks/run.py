@@ -1,0 +1,812 @@
+"""paperbot benchmarks: one command runs the scenarios and writes benchmarks/RESULTS.md.
+
+    python benchmarks/run.py [--db sqlite|postgresql|both] [--scenario NAME ...] [--quick]
+
+Every scenario makes its own synthetic data (``datagen``: English and Japanese titles
+and abstracts, long-tailed tags, papers with several sources), runs several times on a
+fresh database, and reports the median, the spread (min-max) and whether the target of
+issue #5 is met. Scenarios that measure peak memory run in a child process each time,
+so the figure is that process's own peak RSS. PostgreSQL runs use the database
+``paperbot_bench`` (created when missing) with a fresh schema per run; set
+``BENCH_PG_URL`` to use another server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(HERE), str(ROOT)]
+
+import bulk  # noqa: E402
+import datagen  # noqa: E402
+import feedparser  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import Progress  # noqa: E402
+from rich.table import Table  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from digests.digest import DigestRequest, build_digest  # noqa: E402
+from digests.fetch import FetchSettings  # noqa: E402
+from digests.ingest import ingest_document, poll_sources  # noqa: E402
+from digests.model import SourceKind, SourceSpec  # noqa: E402
+from digests.query import parse_query  # noqa: E402
+from digests.store import Store  # noqa: E402
+from digests.topics import load_rules  # noqa: E402
+from digests.weeks import IsoWeek, week_bounds  # noqa: E402
+
+DATA = HERE / ".data"
+PG_URL = os.environ.get(
+    "BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/paperbot_bench"
+)
+NOW = datetime(2024, 10, 4, 5, tzinfo=UTC)
+console = Console(stderr=True)
+
+
+# -- results -----------------------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    """One measured quantity over several runs, and its target."""
+
+    scenario: str
+    name: str
+    unit: str
+    values: list[float]
+    target: str = ""
+    ok: bool | None = None  # None: informational
+    note: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    def spread(self) -> str:
+        if len(self.values) < 2:
+            return "-"
+        return f"{_fmt(min(self.values))}-{_fmt(max(self.values))}"
+
+
+def _fmt(v: float) -> str:
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.3g}"
+
+
+@dataclass
+class Context:
+    db: str  # sqlite | postgresql
+    repeat: int
+    quick: bool
+    figures: list[Figure] = field(default_factory=list)
+    sizes: dict[str, str] = field(default_factory=dict)
+
+    def add(self, fig: Figure) -> Figure:
+        self.figures.append(fig)
+        return fig
+
+
+# -- databases ---------------------------------------------------------------------------
+
+
+def _pg_admin_ready() -> None:
+    url = make_url(PG_URL)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database}
+        ).first()
+        if exists is None:
+            conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+    admin.dispose()
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+    engine.dispose()
+
+
+def _pg_schema_url(schema: str) -> str:
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema},public"})
+    return url.render_as_string(hide_password=False)
+
+
+@contextmanager
+def fresh_db(db: str, name: str) -> Iterator[str]:
+    """The URL of an empty database for one run; removed afterwards."""
+    if db == "sqlite":
+        folder = DATA / "tmp"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}-{uuid.uuid4().hex[:8]}.db"
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    schema = f"bench_{name}_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _pg_schema_url(schema)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def db_size(store: Store) -> int:
+    """Bytes on disk: the SQLite file and its WAL, or PostgreSQL's relations in the schema."""
+    if store.dialect == "sqlite":
+        with store.engine.connect() as conn:  # fold the WAL in: the file is the database
+            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        path = Path(str(store.engine.url.database))
+        return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+    with store.engine.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+                )
+            ).scalar_one()
+        )
+
+
+# -- child processes (peak memory) -------------------------------------------------------
+
+
+def run_child(kind: str, url: str, **params: Any) -> dict[str, Any]:
+    """Run one repetition in a fresh interpreter; it reports its own peak RSS."""
+    args = [sys.executable, str(HERE / "run.py"), "--child", kind, "--url", url]
+    args += ["--params", json.dumps(params)]
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"child {kind} failed:\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _peak_mb() -> float:
+    """This process's own peak RSS. Linux keeps ru_maxrss across exec (it would report
+    the parent's), so read the high-water mark of the current image instead."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_main(kind: str, url: str, params: dict[str, Any]) -> None:
+    handlers: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
+        "memory": _child_memory,
+        "digest": _child_digest,
+    }
+    out = handlers[kind](url, params)
+    out["peak_mb"] = _peak_mb()
+    print(json.dumps(out))
+
+
+# -- scenario: ingest --------------------------------------------------------------------
+
+
+def _listing_file(n: int, start: int = 0) -> Path:
+    path = DATA / "feeds" / f"arxiv-{start}-{n}.xml"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(datagen.arxiv_listing(range(start, start + n)))
+    return path
+
+
+def _feedparser_rate(data: bytes, entries: int) -> float:
+    t = time.perf_counter()
+    parsed = feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
+    dt = time.perf_counter() - t
+    assert len(parsed.entries) == entries
+    return entries / dt
+
+
+def scenario_ingest(ctx: Context) -> None:
+    """A 2,000-entry arXiv listing end to end (file source: read, hash, parse, prepare,
+    store) against feedparser alone on the same bytes; then the unchanged document again."""
+    n = 2000
+    path = _listing_file(n)
+    data = path.read_bytes()
+    rules = load_rules()
+    fp_rates, e2e_rates, ratios, first_s, again_s, reparse_s = [], [], [], [], [], []
+    for _ in range(ctx.repeat):
+        with fresh_db(ctx.db, "ingest") as url:
+            store = Store.open(url)
+            source = store.add_source(
+                SourceSpec(name="arxiv-cs", location=str(path), kind=SourceKind.ARXIV), now=NOW
+            )
+            fp = _feedparser_rate(data, n)
+            t = time.perf_counter()
+            [report] = poll_sources(
+                store, [source], fetch_settings=FetchSettings(), rules=rules, clock=lambda: NOW
+            )
+            first = time.perf_counter() - t
+            assert report.new == n, report
+            fp2 = _feedparser_rate(data, n)  # before and after: the machine is noisy
+            fp = statistics.mean([fp, fp2])
+            source = store.get_source("arxiv-cs")
+            assert source is not None
+            t = time.perf_counter()
+            [again] = poll_sources(
+                store, [source], fetch_settings=FetchSettings(), rules=rules, clock=lambda: NOW
+            )
+            second = time.perf_counter() - t
+            assert again.status == "unchanged", again
+            t = time.perf_counter()
+            rep, _ = ingest_document(store, source, data, rules=rules, now=NOW)
+            reparse = time.perf_counter() - t
+            assert rep.new == 0
+            store.dispose()
+        fp_rates.append(fp)
+        e2e_rates.append(n / first)
+        ratios.append(100 * (n / first) / fp)
+        first_s.append(first)
+        again_s.append(100 * second / first)
+        reparse_s.append(100 * reparse / first)
+    ctx.add(Figure("ingest", "feedparser.parse alone", "entries/s", fp_rates))
+    ctx.add(Figure("ingest", "arXiv listing end to end", "entries/s", e2e_rates))
+    med = statistics.median(ratios)
+    ctx.add(Figure("ingest", "end to end / feedparser", "%", ratios, "≥ 60 %", med >= 60))
+    ctx.add(
+        Figure(
+            "ingest",
+            "unchanged document again (poll)",
+            "% of first",
+            again_s,
+            "< 5 %",
+            statistics.median(again_s) < 5,
+        )
+    )
+    ctx.add(
+        Figure(
+            "ingest",
+            "same document forced through parse+store",
+            "% of first",
+            reparse_s,
+            note="informational: what the body-hash check saves",
+        )
+    )
+
+
+def scenario_pages(ctx: Context) -> None:
+    """Markdown and HTML digest pages (2,000 items each, a third overlapping the listing)."""
+    rules = load_rules()
+    n = 2000
+    md = datagen.weekly_md(list(range(1300, 1300 + n)))
+    html = datagen.notes_html(list(range(1000, 1000 + n)))
+    listing = _listing_file(2000).read_bytes()
+    for label, kind, body in (
+        ("Markdown weekly page", SourceKind.WEEKLY_MD, md),
+        ("HTML notes page", SourceKind.NOTES_HTML, html),
+    ):
+        rates = []
+        for _ in range(ctx.repeat):
+            with fresh_db(ctx.db, "pages") as url:
+                store = Store.open(url)
+                arxiv = store.add_source(
+                    SourceSpec(name="arxiv", location="a", kind=SourceKind.ARXIV), now=NOW
+                )
+                ingest_document(store, arxiv, listing, rules=rules, now=NOW)
+                src = store.add_source(SourceSpec(name="page", location="p", kind=kind), now=NOW)
+                t = time.perf_counter()
+                rep, _ = ingest_document(store, src, body, rules=rules, now=NOW)
+                rates.append(rep.entries / (time.perf_counter() - t))
+                assert rep.entries == n, rep
+                store.dispose()
+        ctx.add(
+            Figure(
+                "pages",
+                label,
+                "items/s",
+                rates,
+                "≥ 5,000 items/s",
+                statistics.median(rates) >= 5000,
+            )
+        )
+
+
+# -- scenario: polling -------------------------------------------------------------------
+
+
+@contextmanager
+def feed_server(sources: int, delay: float) -> Iterator[int]:
+    """The local feed server in its own process (its CPU is not the poller's)."""
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "server.py"), str(sources), str(delay)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def scenario_poll(ctx: Context) -> None:
+    """1,000 feed sources behind a server that waits 200 ms per answer; then all unchanged."""
+    n = 200 if ctx.quick else 1000
+    rules = load_rules()
+    wall, cpu = [], []
+    settings = FetchSettings(allow_private=True)
+    with feed_server(n, 0.2) as port:
+        for _ in range(ctx.repeat):
+            with fresh_db(ctx.db, "poll") as url:
+                store = Store.open(url)
+                for i in range(n):
+                    store.add_source(
+                        SourceSpec(
+                            name=f"feed-{i:04d}",
+                            location=f"http://127.0.0.1:{port}/s/{i}",
+                            kind=SourceKind.FEED,
+                        ),
+                        now=NOW,
+                    )
+                sources = store.list_sources(with_counts=False)
+                t = time.perf_counter()
+                reports = poll_sources(
+                    store, sources, fetch_settings=settings, rules=rules, clock=lambda: NOW
+                )
+                wall.append(time.perf_counter() - t)
+                bad = [r for r in reports if r.status != "ingested"]
+                assert not bad, bad[:3]
+                sources = store.list_sources(with_counts=False)
+                c = time.process_time()
+                reports = poll_sources(
+                    store, sources, fetch_settings=settings, rules=rules, clock=lambda: NOW
+                )
+                cpu.append(time.process_time() - c)
+                assert all(r.status == "not_modified" for r in reports), reports[:3]
+                store.dispose()
+    ctx.sizes["poll"] = f"{n} sources, 5 entries each, 200 ms server delay"
+    ctx.add(
+        Figure(
+            "poll",
+            f"{n} sources, 200 ms each",
+            "s wall",
+            wall,
+            "≤ 10 s",
+            statistics.median(wall) <= 10,
+        )
+    )
+    ctx.add(
+        Figure(
+            "poll",
+            f"{n} sources unchanged (304)",
+            "s CPU",
+            cpu,
+            "≤ 3 s CPU",
+            statistics.median(cpu) <= 3,
+        )
+    )
+
+
+# -- scenario: digest build --------------------------------------------------------------
+
+
+def _subscription_queries(n: int) -> list[str]:
+    """Different filters: tags from the long tail, exclusions, authors, words, sources."""
+    names = datagen.tag_names(3000)
+    words = ["reward", "alignment", "diffusion", "retrieval", "強化学習", "安全性", "benchmark"]
+    out = []
+    for i in range(n):
+        kind = i % 6
+        tag = names[i % 300]
+        if kind == 0:
+            out.append(f"tag:{tag}")
+        elif kind == 1:
+            out.append(f"tag:{tag} -tag:{names[(i + 1) % 15]}")
+        elif kind == 2:
+            out.append(f"{words[i % len(words)]} tag:{names[i % 15]}")
+        elif kind == 3:
+            out.append(f"author:{datagen._LAST[i % len(datagen._LAST)]} tag:{tag}")
+        elif kind == 4:
+            out.append(f"source:bench-source-{i % 60 + 1:03d}")
+        else:
+            out.append(words[i % len(words)])
+    return out
+
+
+def _child_digest(url: str, params: dict[str, Any]) -> dict[str, Any]:
+    store = Store.open(url, migrate=False)
+    week = IsoWeek(2024, 40)
+    start, end = week_bounds(week, "UTC")
+    now = end + timedelta(hours=1)
+    t = time.perf_counter()
+    pool = store.week_candidates(start, end)
+    loaded = time.perf_counter() - t
+    for i, q in enumerate(_subscription_queries(int(params["subscriptions"]))):
+        request = DigestRequest(
+            week=week,
+            query=parse_query(q, now=now),
+            top=10,
+            team_id="T1",
+            channel_id=f"C{i:05d}",
+            subscription_id=None,
+        )
+        build_digest(store, request, now=now, candidates=pool)
+    total = time.perf_counter() - t
+    store.dispose()
+    return {"seconds": total, "load_seconds": loaded, "candidates": len(pool)}
+
+
+def scenario_digest(ctx: Context) -> None:
+    """1,000 subscriptions with different filters over a week of 20,000 papers."""
+    papers = 2000 if ctx.quick else 20_000
+    subs = 100 if ctx.quick else 1000
+    week = IsoWeek(2024, 40)
+    start, end = week_bounds(week, "UTC")
+    secs, peaks = [], []
+    with fresh_db(ctx.db, "digest") as url:
+        store = Store.open(url)
+        bulk.fill(
+            store,
+            bulk.Sizes(papers, tag_links=papers * 3, mentions=papers * 2),
+            start=start,
+            span=end - start - timedelta(hours=12),
+        )
+        store.dispose()
+        for _ in range(ctx.repeat):
+            out = run_child("digest", url, subscriptions=subs)
+            secs.append(out["seconds"])
+            peaks.append(out["peak_mb"])
+    ctx.sizes["digest"] = f"{papers} papers in the week, {subs} subscriptions"
+    ctx.add(
+        Figure(
+            "digest",
+            f"{subs} digests, shared candidates",
+            "s",
+            secs,
+            "≤ 20 s",
+            statistics.median(secs) <= 20,
+        )
+    )
+    ctx.add(
+        Figure(
+            "digest",
+            "peak memory (process RSS)",
+            "MB",
+            peaks,
+            "≤ 300 MB",
+            max(peaks) <= 300,
+        )
+    )
+
+
+# -- scenario: memory --------------------------------------------------------------------
+
+
+def _child_memory(url: str, params: dict[str, Any]) -> dict[str, Any]:
+    store = Store.open(url)
+    files = [Path(p) for p in params["files"]]
+    sources = [
+        store.add_source(
+            SourceSpec(name=f"listing-{i:03d}", location=str(p), kind=SourceKind.ARXIV), now=NOW
+        )
+        for i, p in enumerate(files)
+    ]
+    t = time.perf_counter()
+    reports = poll_sources(
+        store, sources, fetch_settings=FetchSettings(), rules=load_rules(), clock=lambda: NOW
+    )
+    seconds = time.perf_counter() - t
+    new = sum(r.new for r in reports)
+    store.dispose()
+    return {"seconds": seconds, "entries": sum(r.entries for r in reports), "new": new}
+
+
+def scenario_memory(ctx: Context) -> None:
+    """100,000 entries (50 arXiv listings of 2,000) in one poll; the process's peak RSS."""
+    files = 10 if ctx.quick else 50
+    paths = [str(_listing_file(2000, start=100_000 + i * 2000)) for i in range(files)]
+    peaks, rates = [], []
+    for _ in range(ctx.repeat):
+        with fresh_db(ctx.db, "memory") as url:
+            out = run_child("memory", url, files=paths)
+        assert out["new"] == files * 2000, out
+        peaks.append(out["peak_mb"])
+        rates.append(out["entries"] / out["seconds"])
+    ctx.sizes["memory"] = f"{files * 2000} entries in {files} listings"
+    ctx.add(Figure("memory", f"{files * 2000} entries ingested", "entries/s", rates))
+    ctx.add(
+        Figure(
+            "memory",
+            "peak memory (process RSS)",
+            "MB",
+            peaks,
+            "≤ 300 MB",
+            max(peaks) <= 300,
+        )
+    )
+
+
+# -- scenario: lookups on a large store ----------------------------------------------------
+
+
+def _lookup_store(ctx: Context) -> tuple[Store, str]:
+    """The cached 1M-paper store (built once, reused by later runs)."""
+    papers = 50_000 if ctx.quick else 1_000_000
+    sizes = bulk.Sizes(papers, tag_links=papers * 3, mentions=papers * 2)
+    label = f"lookup_{papers}"
+    if ctx.db == "sqlite":
+        path = DATA / f"{label}.db"
+        url = f"sqlite:///{path}"
+        ready = path.exists() and (DATA / f"{label}.ok").exists()
+        if not ready:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+    else:
+        url = _pg_schema_url(label)
+        engine = create_engine(PG_URL)
+        with engine.begin() as conn:
+            ready = bool(
+                conn.execute(
+                    text(
+                        "SELECT 1 FROM pg_tables WHERE schemaname = :s AND tablename = 'bench_ok'"
+                    ),
+                    {"s": label},
+                ).first()
+            )
+            if not ready:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{label}" CASCADE'))
+                conn.execute(text(f'CREATE SCHEMA "{label}"'))
+        engine.dispose()
+    store = Store.open(url)
+    if not ready:
+        console.print(f"building the {papers:,}-paper store for {ctx.db} (cached afterwards)…")
+        t = time.perf_counter()
+        bulk.fill(store, sizes, start=datetime(2023, 1, 1, tzinfo=UTC), span=timedelta(days=650))
+        console.print(f"  built in {time.perf_counter() - t:.0f} s")
+        if ctx.db == "sqlite":
+            (DATA / f"{label}.ok").write_text("ok")
+        else:
+            with store.engine.begin() as conn:
+                conn.execute(text("CREATE TABLE bench_ok (id int)"))
+    ctx.sizes["lookup"] = f"{papers:,} papers, {papers * 3:,} tag links, {papers * 2:,} mentions"
+    return store, url
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def scenario_lookup(ctx: Context) -> None:
+    """/paper-style lookups on the large store: a tag, English and Japanese free text, and
+    ``paperbot query`` from start to exit."""
+    store, url = _lookup_store(ctx)
+    size_mb = db_size(store) / 1e6
+    ctx.add(Figure("lookup", "database size on disk", "MB", [size_mb]))
+    queries = {
+        "tag:Alignment": ("≤ 50 ms p50, ≤ 150 ms p99", 50, 150),
+        "reward model": ("p99 ≤ 300 ms", None, 300),
+        "強化学習": ("p99 ≤ 300 ms", None, 300),
+        "tag:Alignment sort:top": ("", None, None),
+    }
+    samples = 30 if ctx.quick else 60
+    for q, (_, p50_max, p99_max) in queries.items():
+        runs_p50, runs_p99 = [], []
+        for _ in range(ctx.repeat):
+            times = []
+            for _ in range(samples):
+                t = time.perf_counter()
+                page = store.search(parse_query(q, now=NOW))
+                times.append(1000 * (time.perf_counter() - t))
+                assert page.hits, q
+            runs_p50.append(statistics.median(times))
+            runs_p99.append(_percentile(times, 99))
+        if p50_max is not None:
+            ctx.add(
+                Figure(
+                    "lookup",
+                    f"store.search {q!r} p50",
+                    "ms",
+                    runs_p50,
+                    f"≤ {p50_max} ms",
+                    statistics.median(runs_p50) <= p50_max,
+                )
+            )
+        ctx.add(
+            Figure(
+                "lookup",
+                f"store.search {q!r} p99",
+                "ms",
+                runs_p99,
+                f"≤ {p99_max} ms" if p99_max else "",
+                None if p99_max is None else statistics.median(runs_p99) <= p99_max,
+            )
+        )
+    store.dispose()
+    cli = shutil.which("paperbot", path=str(Path(sys.executable).parent)) or "paperbot"
+    env = {**os.environ, "DATABASE_URL": url, "PAPERBOT_DATA_DIR": str(DATA / "cli")}
+    walls = []
+    for _ in range(max(ctx.repeat, 5)):
+        t = time.perf_counter()
+        done = subprocess.run(
+            [cli, "query", "tag:Alignment"], env=env, capture_output=True, text=True, check=False
+        )
+        walls.append(time.perf_counter() - t)
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr[-2000:])
+    ctx.add(
+        Figure(
+            "lookup",
+            "paperbot query 'tag:Alignment' start to exit",
+            "s",
+            walls,
+            "< 1 s",
+            statistics.median(walls) < 1,
+        )
+    )
+
+
+SCENARIOS: dict[str, Callable[[Context], None]] = {
+    "ingest": scenario_ingest,
+    "pages": scenario_pages,
+    "poll": scenario_poll,
+    "digest": scenario_digest,
+    "memory": scenario_memory,
+    "lookup": scenario_lookup,
+}
+
+
+# -- report ------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import sqlite3  # noqa: PLC0415
+
+    info = {
+        "cores": str(os.cpu_count()),
+        "ram": f"{ram:.0f} GiB",
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "load average at start": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+    }
+    try:
+        engine = create_engine(make_url(PG_URL).set(database="postgres"))
+        with engine.connect() as conn:
+            info["postgresql"] = str(conn.execute(text("SHOW server_version")).scalar_one())
+        engine.dispose()
+    except Exception:
+        info["postgresql"] = "not reachable"
+    return info
+
+
+def print_table(figures: list[Figure], db: str) -> None:
+    table = Table(title=f"paperbot benchmarks — {db}")
+    for col in ("scenario", "measure", "median", "spread", "unit", "target", ""):
+        table.add_column(col)
+    for f in figures:
+        mark = "" if f.ok is None else ("[green]pass" if f.ok else "[red]MISS")
+        table.add_row(f.scenario, f.name, _fmt(f.median), f.spread(), f.unit, f.target, mark)
+    Console(width=160).print(table)
+
+
+def write_results(path: Path, runs: dict[str, Context], args: argparse.Namespace) -> None:
+    info = machine()
+    lines = [
+        "# paperbot benchmark results",
+        "",
+        f"Written by `python benchmarks/run.py {' '.join(sys.argv[1:])}` on "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        + (" (**--quick: reduced sizes, not comparable to the targets**)" if args.quick else "")
+        + ".",
+        "",
+        "## Machine",
+        "",
+        *[f"- {k}: {v}" for k, v in info.items()],
+        "",
+        "The machine is shared: other test suites run at the same time, so each figure is the",
+        "median of several runs with the spread (min-max) beside it.",
+        "",
+    ]
+    for db, ctx in runs.items():
+        lines += [
+            f"## {db}",
+            "",
+            f"Runs per scenario: {ctx.repeat}. Sizes: "
+            + "; ".join(f"{k}: {v}" for k, v in ctx.sizes.items()),
+            "",
+            "| scenario | measure | median | spread | unit | target | result |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for f in ctx.figures:
+            mark = "" if f.ok is None else ("pass" if f.ok else "**MISS**")
+            note = f" ({f.note})" if f.note else ""
+            lines.append(
+                f"| {f.scenario} | {f.name}{note} | {_fmt(f.median)} | {f.spread()} | {f.unit} "
+                f"| {f.target} | {mark} |"
+            )
+        lines.append("")
+    notes = HERE / "NOTES.md"
+    if notes.exists():
+        lines += [notes.read_text().rstrip(), ""]
+    path.write_text("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description="Run paperbot's benchmarks and write benchmarks/RESULTS.md.",
+        epilog="Scenarios: " + ", ".join(SCENARIOS),
+    )
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument(
+        "--scenario", action="append", choices=list(SCENARIOS), help="repeatable; default all"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller data for a smoke run (not target-valid)"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs per scenario (default 3)")
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--params", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child_main(args.child, args.url, json.loads(args.params or "{}"))
+        return
+    dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    names = args.scenario or list(SCENARIOS)
+    if "postgresql" in dbs:
+        _pg_admin_ready()
+    DATA.mkdir(exist_ok=True)
+    runs: dict[str, Context] = {}
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("benchmarks", total=len(dbs) * len(names))
+        for db in dbs:
+            ctx = runs[db] = Context(db=db, repeat=max(1, args.repeat), quick=args.quick)
+            for name in names:
+                progress.update(task, description=f"{db}: {name}")
+                t = time.perf_counter()
+                SCENARIOS[name](ctx)
+                console.print(f"{db}: {name} done in {time.perf_counter() - t:.0f} s")
+                progress.advance(task)
+    for db, ctx in runs.items():
+        print_table(ctx.figures, db)
+    write_results(args.out, runs, args)
+    console.print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    asyncio.set_event_loop_policy(None)
+    main()
