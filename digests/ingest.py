@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from digests.errors import PaperbotError, RetryLater, SourceError, StoreError
 from digests.fetch import Fetcher, FetchResult, FetchSettings, Validators
@@ -267,7 +268,10 @@ class Poller:
                 next_check_at=next_check,
                 entry_count=None,
             )
-            if source.health not in _CONTENT_VERDICTS:  # the same body, the same verdict
+            unchanged_health = judge_unchanged(source, now=now)
+            if unchanged_health is not None:
+                self.store.set_health(source.id, health="stale", reason=unchanged_health, now=now)
+            elif source.health not in _CONTENT_VERDICTS:  # the same body, the same verdict
                 self.store.set_health(source.id, health=None, reason=None, now=now)
             status: Status = "not_modified" if result.status == "not_modified" else "unchanged"
             return SourceReport(name=source.name, status=status, kind=source.kind)
@@ -383,6 +387,34 @@ def judge_health(
             "new announcements is a new paper (an earlier batch served again?)"
         )
     return None, None
+
+
+# arXiv rebuilds its listings at midnight US Eastern before each announcement day; a
+# listing that has not changed a couple of hours after that repeats the previous batch.
+ARXIV_ZONE = ZoneInfo("America/New_York")
+ARXIV_REBUILD_GRACE = timedelta(hours=2)
+
+
+def judge_unchanged(source: SourceInfo, *, now: datetime) -> str | None:
+    """Why an arXiv listing whose body did not change is stale, or None. Pure.
+
+    Listings change on every announcement day (Monday to Friday, US Eastern). When the
+    body is byte-for-byte the one parsed before the latest rebuild, the feed is serving
+    yesterday's batch again. A holiday looks the same, so the reason says "possibly".
+    """
+    if source.kind is not SourceKind.ARXIV or source.content_changed_at is None:
+        return None
+    local = now.astimezone(ARXIV_ZONE)
+    if local.weekday() >= 5:
+        return None
+    rebuild = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if local - rebuild < ARXIV_REBUILD_GRACE or source.content_changed_at >= rebuild:
+        return None
+    since = source.content_changed_at.astimezone(ARXIV_ZONE).strftime("%a %d %b")
+    return (
+        f"the arXiv listing has not changed since {since}: it repeats the previous batch "
+        "(possibly an arXiv holiday)"
+    )
 
 
 # Verdicts about a document's content: an unchanged body keeps them.

@@ -221,6 +221,7 @@ class SourceInfo:
     last_error: str | None = None
     last_error_at: datetime | None = None
     last_entry_count: int | None = None
+    content_changed_at: datetime | None = None  # when the document last changed
     health: str | None = None  # None = fine | failing | empty | stale
     health_reason: str | None = None
     health_since: datetime | None = None

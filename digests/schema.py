@@ -89,6 +89,7 @@ sources = Table(
     Column("last_error", Text),
     Column("last_error_at", UTCDateTime),
     Column("last_entry_count", Integer),
+    Column("content_changed_at", UTCDateTime),  # when the document last changed (parsed)
     # health, as judged after each poll
     Column("health", String(16)),  # None = fine | failing | empty | stale
     Column("health_reason", Text),

@@ -63,7 +63,7 @@ from digests.model import (
     SubscriptionSpec,
     TagRef,
 )
-from digests.normalize import arxiv_abs_url, normalize_tag
+from digests.normalize import arxiv_abs_url, normalize_tag, normalize_title
 from digests.query import Query
 from digests.schema import (
     deliveries,
@@ -401,7 +401,11 @@ class Store:
         next_check_at: datetime,
         entry_count: int | None,
     ) -> None:
-        """A successful check: the new validators, and the failure streak reset."""
+        """A successful check: the new validators, and the failure streak reset.
+
+        ``entry_count`` is given when the document was parsed, which happens only when
+        its body changed: that moment is kept as ``content_changed_at``.
+        """
         values: dict[str, Any] = {
             "etag": etag,
             "last_modified": last_modified,
@@ -413,6 +417,7 @@ class Store:
         }
         if entry_count is not None:
             values["last_entry_count"] = entry_count
+            values["content_changed_at"] = now
         with self._tx() as conn:
             conn.execute(update(sources).where(sources.c.id == source_id), values)
 
@@ -1604,6 +1609,20 @@ def _new_paper_row(item: PreparedEntry, now: datetime) -> dict[str, Any]:
     }
 
 
+def _fuller_title(stored: str, offered: str) -> bool:
+    """Whether ``offered`` is the fuller form of the stored title.
+
+    Curated lists shorten titles ("Aligners" for "Aligners: Decoupling LLMs and
+    Alignment"); whichever source arrives first, the paper ends up with the full title.
+    """
+    if not offered:
+        return False
+    if not stored:
+        return True
+    short, full = normalize_title(stored), normalize_title(offered)
+    return len(full) > len(short) and full.startswith(short + " ")
+
+
 def _merge_values(
     row: dict[str, Any], item: PreparedEntry, now: datetime, index: _PaperIndex
 ) -> dict[str, Any]:
@@ -1632,9 +1651,9 @@ def _merge_values(
         values["abs_url"] = e.links.abs or e.url
     if e.authors and len(e.authors) > len(row["authors"] or ()):
         values["authors"] = list(e.authors)
-    # A source that names the title with an arXiv id beats a title from a note page.
-    if e.arxiv_id and row["arxiv_id"] == e.arxiv_id and e.title and not row["title"]:
+    if _fuller_title(row["title"], e.title):
         values["title"] = e.title
+        values["title_key"] = item.title_key
     if e.published and e.published < row["announced_at"]:
         values["announced_at"] = e.published
     search = _search_text(item, row["search_text"])
@@ -1839,6 +1858,7 @@ def _source_info(r: Any, paper_count: int) -> SourceInfo:
         last_error=r["last_error"],
         last_error_at=r["last_error_at"],
         last_entry_count=r["last_entry_count"],
+        content_changed_at=r["content_changed_at"],
         health=r["health"],
         health_reason=r["health_reason"],
         health_since=r["health_since"],

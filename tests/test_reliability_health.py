@@ -91,6 +91,32 @@ def test_a_listing_repeating_yesterdays_batch_is_flagged_stale_and_stays_so(
     assert fresh(store, "cs.CL").health is None
 
 
+def test_a_byte_identical_listing_on_the_next_announcement_day_is_stale(
+    store: Store, tmp_path: Path
+) -> None:
+    """The same body served after the next rebuild: skipped unparsed, still flagged."""
+    path = tmp_path / "cs.CL.xml"
+    path.write_text(LISTING, "utf-8")
+    src = store.add_source(
+        SourceSpec(name="cs.CL", location=str(path), kind=SourceKind.ARXIV), now=TUESDAY
+    )
+    assert poll_at(store, src, TUESDAY).status == "ingested"
+    # Later the same day: unchanged and fine, arXiv has not rebuilt the listing yet.
+    assert poll_at(store, fresh(store, "cs.CL"), TUESDAY + timedelta(hours=3)).status == (
+        "unchanged"
+    )
+    assert fresh(store, "cs.CL").health is None
+    # Wednesday noon UTC (07:00 in New York): rebuilt at midnight, yet the same bytes.
+    assert poll_at(store, fresh(store, "cs.CL"), WEDNESDAY).status == "unchanged"
+    stale = fresh(store, "cs.CL")
+    assert stale.health == "stale"
+    assert "has not changed since Tue 14 Jan" in (stale.health_reason or "")
+    # Saturday: no announcement is due, the verdict is not renewed but not cleared either.
+    saturday = TUESDAY + timedelta(days=4)
+    assert poll_at(store, fresh(store, "cs.CL"), saturday).status == "unchanged"
+    assert fresh(store, "cs.CL").health == "stale"
+
+
 def test_a_quiet_weekend_listing_is_not_flagged(store: Store) -> None:
     src = store.add_source(
         SourceSpec(

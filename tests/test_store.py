@@ -281,3 +281,19 @@ def test_integrity_and_migrations_are_idempotent(db_url: str) -> None:
     second = Store.open(db_url)  # upgrading an up-to-date database is a no-op
     assert second.integrity_check() == "ok"
     second.dispose()
+
+
+@pytest.mark.parametrize("order", ["short first", "full first"])
+def test_the_full_title_wins_whichever_source_comes_first(store: Store, order: str) -> None:
+    weekly, listing = add(store, "weekly"), add(store, "listing")
+    short = arxiv("2403.04224", "Aligners")
+    full = arxiv("2403.04224v4", "Aligners: Decoupling LLMs and Alignment")
+    first, second = ((weekly, short), (listing, full))[:: 1 if order == "short first" else -1]
+    put(store, *first)
+    put(store, *second)
+    [hit] = store.search(parse_query("id:2403.04224", now=NOW)).hits
+    assert hit.title == "Aligners: Decoupling LLMs and Alignment"
+    # A different title that merely shares a first word never replaces it.
+    put(store, weekly, arxiv("2403.04224", "Aligners, revisited and extended at length"))
+    [hit] = store.search(parse_query("id:2403.04224", now=NOW)).hits
+    assert hit.title == "Aligners: Decoupling LLMs and Alignment"
