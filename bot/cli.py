@@ -11,22 +11,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot.demo import demo_dir, demo_settings, demo_specs, make_workdir
-from digests.digest import DigestRequest, StoreSummaryCache, build_and_archive
 from digests.errors import ConfigError, PaperbotError, QueryError
-from digests.ingest import SourceReport, fetch_settings_for, poll_sources
 from digests.model import Digest, PaperHit, SourceInfo, SourceSpec
 from digests.query import VALID_TERMS, parse_query
-from digests.render import render_digest_messages, render_digest_text
 from digests.settings import Settings
 from digests.sourcefile import (
     ensure_sources_file,
@@ -36,9 +31,14 @@ from digests.sourcefile import (
     parse_kind,
 )
 from digests.store import Store, create_db_engine, upgrade, wait_for_database
-from digests.summarize import ExtractiveSummarizer, Summarizer, create_summarizer
 from digests.topics import TopicRules, load_rules
-from digests.weeks import parse_week, week_bounds, week_of
+
+if TYPE_CHECKING:
+    from digests.ingest import SourceReport
+    from digests.summarize import Summarizer
+
+# Subcommands import their heavy dependencies (httpx, feedparser, the digest pipeline)
+# when they run, so that `paperbot query` and `--help` start quickly.
 
 log = logging.getLogger("paperbot")
 
@@ -314,6 +314,16 @@ def poll(rt: Runtime, names: tuple[str, ...]) -> None:
 
 def run_poll(rt: Runtime, chosen: Sequence[SourceInfo]) -> list[SourceReport]:
     """Poll with a progress bar on the terminal (quiet when output is not a terminal)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from digests.ingest import fetch_settings_for, poll_sources
+
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -435,6 +445,9 @@ def main() -> None:
 
 def make_summarizer(rt: Runtime) -> Summarizer:
     """Extractive offline; a model endpoint when PAPERBOT_LLM_* is set (cached in the db)."""
+    from digests.digest import StoreSummaryCache
+    from digests.summarize import ExtractiveSummarizer, create_summarizer
+
     if rt.settings.llm is None:
         return ExtractiveSummarizer()
     return create_summarizer(rt.settings.llm, cache=StoreSummaryCache(rt.store, rt.clock))
@@ -471,6 +484,8 @@ def digest_json(digest: Digest) -> dict[str, Any]:
 
 
 def print_digest(rt: Runtime, digest: Digest, fmt: str) -> None:
+    from digests.render import render_digest_messages, render_digest_text
+
     if fmt == "blocks":
         click.echo(json.dumps(render_digest_messages(digest), ensure_ascii=False, indent=2))
     elif fmt == "json":
@@ -512,6 +527,9 @@ def digest(
     Each paper comes with a short summary and the reasons it is there. The digest is
     archived: --list shows past digests and --show ID prints one again.
     """
+    from digests.digest import DigestRequest, build_and_archive
+    from digests.weeks import parse_week, week_bounds, week_of
+
     with readable_errors():
         if list_:
             print_archive(rt)
@@ -583,6 +601,11 @@ def demo(rt: Runtime, keep: bool) -> None:
     paper-notes tag page, a per-paper summary page and a translated weekly list), shows
     the `tag:Alignment` lookup, then the digest of the latest week in the samples.
     """
+    from bot.demo import demo_dir, demo_settings, demo_specs, make_workdir
+    from digests.digest import DigestRequest, build_and_archive
+    from digests.render import render_digest_text
+    from digests.weeks import week_of
+
     workdir = make_workdir()
     demo_rt = Runtime(
         settings=demo_settings(rt.settings, workdir), out=rt.out, err=rt.err, clock=rt.clock
@@ -646,8 +669,8 @@ def serve(rt: Runtime, port: int | None, socket_mode: bool) -> None:
     (comma-separated user ids that are admins whatever Slack says).
     """
     # Imported here: the Slack and web stacks are only needed by this command.
-    from bot.config import BotSettings, SlackSettings  # noqa: PLC0415
-    from bot.server import serve as serve_bot  # noqa: PLC0415
+    from bot.config import BotSettings, SlackSettings
+    from bot.server import serve as serve_bot
 
     with readable_errors():
         settings = BotSettings(core=rt.settings, slack=SlackSettings.from_env())

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digests.errors import ConfigError
 from digests.rank import DEFAULT_WEIGHTS, RankWeights
-from digests.summarize import LLMSettings
 
 # name -> (default, what it does). Slack's own variables are read by bot/config.py.
 OPTIONS: dict[str, tuple[str, str]] = {
@@ -52,6 +52,68 @@ def database_url_from(raw: str) -> str:
         if raw.startswith(prefix):
             return "postgresql+psycopg://" + raw[len(prefix) :]
     return raw
+
+
+@dataclass(frozen=True, slots=True)
+class LLMSettings:
+    """How to reach an OpenAI-compatible chat-completions endpoint.
+
+    ``base_url`` includes the API version path (``https://api.openai.com/v1``);
+    ``/chat/completions`` is appended. An empty ``api_key`` sends no Authorization
+    header (local servers often need none).
+    """
+
+    base_url: str
+    api_key: str = field(repr=False)
+    model: str
+    timeout: float = 15.0  # seconds, per connect / read / write
+    max_chars: int = 4000  # the most characters of paper text put into one prompt
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> LLMSettings | None:
+        """Read ``PAPERBOT_LLM_*``; None when none of them is set (extractive only).
+
+        ``PAPERBOT_LLM_BASE_URL`` and ``PAPERBOT_LLM_MODEL`` are required once any is
+        set; ``PAPERBOT_LLM_API_KEY``, ``PAPERBOT_LLM_TIMEOUT`` (seconds) and
+        ``PAPERBOT_LLM_MAX_CHARS`` are optional.
+        """
+
+        def read(name: str) -> str:
+            return environ.get(f"PAPERBOT_LLM_{name}", "").strip()
+
+        base_url, api_key, model = read("BASE_URL"), read("API_KEY"), read("MODEL")
+        if not (base_url or api_key or model):
+            return None
+        missing = [
+            f"PAPERBOT_LLM_{name}"
+            for name, value in (("BASE_URL", base_url), ("MODEL", model))
+            if not value
+        ]
+        if missing:
+            raise ConfigError(f"set {' and '.join(missing)} too, or unset PAPERBOT_LLM_*")
+        scheme = urlsplit(base_url).scheme if "://" in base_url else ""
+        if scheme not in ("http", "https"):
+            raise ConfigError("PAPERBOT_LLM_BASE_URL must be an http(s) URL")
+        timeout, max_chars = 15.0, 4000
+        if read("TIMEOUT"):
+            try:
+                timeout = float(read("TIMEOUT"))
+            except ValueError:
+                timeout = -1.0
+            if not 0 < timeout <= 600:
+                raise ConfigError("PAPERBOT_LLM_TIMEOUT must be seconds in (0, 600]")
+        if read("MAX_CHARS"):
+            raw = read("MAX_CHARS")
+            max_chars = int(raw) if raw.isdigit() else -1
+            if not 200 <= max_chars <= 100_000:
+                raise ConfigError("PAPERBOT_LLM_MAX_CHARS must be an integer in 200..100000")
+        return cls(
+            base_url=base_url.rstrip("/"),
+            api_key=api_key,
+            model=model,
+            timeout=timeout,
+            max_chars=max_chars,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,16 +27,16 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from types import TracebackType
 from typing import Protocol, Self
 
 import httpx
 
-from digests.errors import ConfigError
 from digests.model import SummaryText
+from digests.settings import LLMSettings
 
 __all__ = [
     "ELLIPSIS",
@@ -449,68 +449,6 @@ class ExtractiveSummarizer:
         max_chars: int,
     ) -> str:
         return extractive_summary(texts, lang=lang, max_chars=max_chars)
-
-
-@dataclass(frozen=True, slots=True)
-class LLMSettings:
-    """How to reach an OpenAI-compatible chat-completions endpoint.
-
-    ``base_url`` includes the API version path (``https://api.openai.com/v1``);
-    ``/chat/completions`` is appended. An empty ``api_key`` sends no Authorization
-    header (local servers often need none).
-    """
-
-    base_url: str
-    api_key: str = field(repr=False)
-    model: str
-    timeout: float = 15.0  # seconds, per connect / read / write
-    max_chars: int = 4000  # the most characters of paper text put into one prompt
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> LLMSettings | None:
-        """Read ``PAPERBOT_LLM_*``; None when none of them is set (extractive only).
-
-        ``PAPERBOT_LLM_BASE_URL`` and ``PAPERBOT_LLM_MODEL`` are required once any is
-        set; ``PAPERBOT_LLM_API_KEY``, ``PAPERBOT_LLM_TIMEOUT`` (seconds) and
-        ``PAPERBOT_LLM_MAX_CHARS`` are optional.
-        """
-
-        def read(name: str) -> str:
-            return environ.get(f"PAPERBOT_LLM_{name}", "").strip()
-
-        base_url, api_key, model = read("BASE_URL"), read("API_KEY"), read("MODEL")
-        if not (base_url or api_key or model):
-            return None
-        missing = [
-            f"PAPERBOT_LLM_{name}"
-            for name, value in (("BASE_URL", base_url), ("MODEL", model))
-            if not value
-        ]
-        if missing:
-            raise ConfigError(f"set {' and '.join(missing)} too, or unset PAPERBOT_LLM_*")
-        scheme = httpx.URL(base_url).scheme if "://" in base_url else ""
-        if scheme not in ("http", "https"):
-            raise ConfigError("PAPERBOT_LLM_BASE_URL must be an http(s) URL")
-        timeout, max_chars = 15.0, 4000
-        if read("TIMEOUT"):
-            try:
-                timeout = float(read("TIMEOUT"))
-            except ValueError:
-                timeout = -1.0
-            if not 0 < timeout <= 600:
-                raise ConfigError("PAPERBOT_LLM_TIMEOUT must be seconds in (0, 600]")
-        if read("MAX_CHARS"):
-            raw = read("MAX_CHARS")
-            max_chars = int(raw) if raw.isdigit() else -1
-            if not 200 <= max_chars <= 100_000:
-                raise ConfigError("PAPERBOT_LLM_MAX_CHARS must be an integer in 200..100000")
-        return cls(
-            base_url=base_url.rstrip("/"),
-            api_key=api_key,
-            model=model,
-            timeout=timeout,
-            max_chars=max_chars,
-        )
 
 
 _PROMPT_VERSION = "1"  # bump when the prompt changes: it is part of every cache key
