@@ -16,9 +16,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from digests.model import Candidate, Digest, DigestItem, Links, SummaryText
+from digests.model import Candidate, Digest, DigestItem, Links, SourceHealth, SummaryText
 from digests.query import Query
-from digests.rank import DEFAULT_WEIGHTS, RankWeights, Scored, rank
+from digests.rank import (
+    DEFAULT_WEIGHTS,
+    PreparedWeek,
+    RankWeights,
+    Scored,
+    prepare_week,
+    rank,
+    rank_prepared,
+)
 from digests.store import Store
 from digests.summarize import ExtractiveSummarizer, Summarizer
 from digests.weeks import IsoWeek, week_bounds
@@ -56,6 +64,50 @@ class DigestRequest:
     subscription_id: int | None = None
     # A subscription's first digest only covers papers first announced on or after this.
     not_before: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WeekContext:
+    """What every digest of one week shares: its candidates, their filter-independent
+    ranking features and the sources' health. Build it once with ``WeekContext.load`` and
+    pass it to ``build_digest`` for each subscription; it is never modified."""
+
+    week: IsoWeek
+    tz: str
+    start: datetime
+    end: datetime
+    candidates: tuple[Candidate, ...]
+    prepared: PreparedWeek
+    sources: tuple[SourceHealth, ...]
+
+    @classmethod
+    def load(
+        cls,
+        store: Store,
+        week: IsoWeek,
+        tz: str = "UTC",
+        *,
+        now: datetime,
+        weights: RankWeights = DEFAULT_WEIGHTS,
+        candidates: Sequence[Candidate] | None = None,
+    ) -> WeekContext:
+        """Load the week from the store (or take ``candidates`` already loaded for it)."""
+        start, end = week_bounds(week, tz)
+        pool = tuple(store.week_candidates(start, end) if candidates is None else candidates)
+        prepared = prepare_week(pool, now=now, week_start=start, week_end=end, weights=weights)
+        sources = tuple(store.source_health(start, end))
+        return cls(week, tz, start, end, pool, prepared, sources)
+
+    def check(self, request: DigestRequest, *, now: datetime, weights: RankWeights) -> None:
+        """Raise ValueError when this context was built for another week, zone, clock or
+        weights than the digest asks for: its features would not be the ones to use."""
+        if (request.week, request.tz) != (self.week, self.tz):
+            raise ValueError(
+                f"week context is for {self.week.label} {self.tz}, "
+                f"the digest for {request.week.label} {request.tz}"
+            )
+        if now != self.prepared.now or weights != self.prepared.weights:
+            raise ValueError("week context was prepared with another now or other weights")
 
 
 def summary_texts(candidate: Candidate) -> list[SummaryText]:
@@ -121,11 +173,23 @@ def build_digest(
     summarizer: Summarizer | None = None,
     weights: RankWeights = DEFAULT_WEIGHTS,
     candidates: Sequence[Candidate] | None = None,
+    context: WeekContext | None = None,
 ) -> Digest:
-    """Build one digest. ``candidates`` lets a caller building many digests of one week
-    load the week once and share it."""
-    start, end = week_bounds(request.week, request.tz)
-    pool = store.week_candidates(start, end) if candidates is None else candidates
+    """Build one digest.
+
+    A caller building many digests of one week passes the same ``context``
+    (``WeekContext.load``): the week's candidates, ranking features and source health are
+    then worked out once. ``candidates`` alone shares just the loaded week. Without
+    either, the week is loaded for this digest and only its own candidates are ranked;
+    the digest is the same in every case.
+    """
+    pool: Sequence[Candidate]
+    if context is not None:
+        context.check(request, now=now, weights=weights)
+        start, end, pool = context.start, context.end, context.candidates
+    else:
+        start, end = week_bounds(request.week, request.tz)
+        pool = store.week_candidates(start, end) if candidates is None else candidates
     allowed = None
     if request.query is not None and not request.query.is_empty():
         allowed = store.match_ids(request.query, start=start, end=end)
@@ -137,15 +201,23 @@ def build_digest(
     chosen = select_candidates(
         pool, allowed=allowed, excluded=excluded, not_before=request.not_before
     )
-    ranked = rank(
-        chosen,
-        now=now,
-        week_start=start,
-        week_end=end,
-        query=request.query,
-        weights=weights,
-        top=request.top,
-    )
+    if context is not None:
+        ranked = rank_prepared(
+            context.prepared,
+            query=request.query,
+            top=request.top,
+            paper_ids={c.paper.paper_id for c in chosen},
+        )
+    else:
+        ranked = rank(
+            chosen,
+            now=now,
+            week_start=start,
+            week_end=end,
+            query=request.query,
+            weights=weights,
+            top=request.top,
+        )
     writer = summarizer or ExtractiveSummarizer()
     items = []
     for number, scored in enumerate(ranked, start=1):
@@ -169,7 +241,7 @@ def build_digest(
         items=tuple(items),
         scope=scope,
         candidates=len(chosen),
-        sources=tuple(store.source_health(start, end)),
+        sources=context.sources if context is not None else tuple(store.source_health(start, end)),
         lang=request.lang,
     )
 

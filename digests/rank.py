@@ -45,13 +45,19 @@ Reading the table:
 
 Ties are broken the same way whatever the input order: score, then distinct sources, then
 upvotes, then the later first announcement, then the paper key.
+
+Building many digests of one week: everything but the ``match`` reason depends only on the
+paper and the week, so ``prepare_week`` works it out once (reasons, folded texts, tag
+slugs, sort keys) and ``rank_prepared`` ranks any subset of that week for one filter.
+``rank`` is the two in a row.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 
@@ -60,7 +66,16 @@ from digests.model import Candidate, MentionView, Reason, SourceKind
 from digests.normalize import clean_text, normalize_tag
 from digests.query import Query
 
-__all__ = ["DEFAULT_WEIGHTS", "RankWeights", "Scored", "explain", "rank"]
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "PreparedWeek",
+    "RankWeights",
+    "Scored",
+    "explain",
+    "prepare_week",
+    "rank",
+    "rank_prepared",
+]
 
 _REPLACE_TYPES = frozenset({"replace", "replace-cross"})
 # A curated list's places past the tenth all count as the tenth: lists are about ten long,
@@ -168,20 +183,95 @@ def rank(
     ends. ``query`` is the digest's filter: how well a paper matches it earns points.
     Candidates without mentions are ignored.
     """
+    week = prepare_week(
+        candidates, now=now, week_start=week_start, week_end=week_end, weights=weights
+    )
+    return rank_prepared(week, query=query, top=top)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """One candidate's query-independent part of the score, worked out once per week."""
+
+    candidate: Candidate
+    paper_id: int
+    # Reasons in the order they are added around the ``match`` one (before / after it).
+    before: tuple[Reason, ...]
+    after: tuple[Reason, ...]
+    fallback: Reason | None  # the zero-point "in <source>", when nothing else names one
+    points: tuple[float, ...]  # every reason's points but ``match``'s
+    base_score: float  # their sum: the score without a filter
+    tail: tuple[int, int, float, str, int]  # the sort key after the score
+    slugs: frozenset[str]
+    titles: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedWeek:
+    """A week's candidates with everything ranking needs that does not depend on the
+    filter: build once with ``prepare_week``, rank with ``rank_prepared`` per digest."""
+
+    now: datetime
+    week_start: datetime
+    week_end: datetime
+    weights: RankWeights
+    items: tuple[_Prepared, ...]
+
+
+def prepare_week(
+    candidates: Sequence[Candidate],
+    *,
+    now: datetime,
+    week_start: datetime,
+    week_end: datetime,
+    weights: RankWeights = DEFAULT_WEIGHTS,
+) -> PreparedWeek:
+    """Work out the filter-independent part of every candidate's score for one week.
+
+    Takes the same arguments as ``rank`` and raises the same errors for them; candidates
+    without mentions are left out.
+    """
     for name, moment in (("now", now), ("week_start", week_start), ("week_end", week_end)):
         if moment.tzinfo is None or moment.utcoffset() is None:
             raise ValueError(f"rank needs aware datetimes; {name}={moment!r} is naive")
     if week_end <= week_start:
         raise ValueError(f"week_end {week_end} is not after week_start {week_start}")
+    window = _Window(start=week_start, end=week_end, now=now)
+    items = tuple(_prepare(c, window=window, weights=weights) for c in candidates if c.mentions)
+    return PreparedWeek(
+        now=now, week_start=week_start, week_end=week_end, weights=weights, items=items
+    )
+
+
+def rank_prepared(
+    week: PreparedWeek,
+    *,
+    query: Query | None = None,
+    top: int = 10,
+    paper_ids: Collection[int] | None = None,
+) -> list[Scored]:
+    """The ``top`` best of a prepared week for one filter, best first, as ``rank`` gives.
+
+    ``paper_ids``, when given, limits the ranking to those papers (a digest's candidates
+    after its filter and exclusions); the week's order is kept, so the result is the same
+    as ranking just those candidates.
+    """
     if top < 0:
         raise ValueError(f"top must be 0 or more, got {top}")
-    window = _Window(start=week_start, end=week_end, now=now)
     terms = _terms(query) if query is not None else ()
-    scored = [
-        _score(c, window=window, terms=terms, weights=weights) for c in candidates if c.mentions
-    ]
-    scored.sort(key=_order)
-    return [s.scored for s in scored[:top]]
+    match_weight = week.weights.match
+    pool: Iterable[_Prepared] = week.items
+    if paper_ids is not None:
+        pool = [p for p in week.items if p.paper_id in paper_ids]
+    keyed: list[tuple[tuple[float, int, int, float, str, int], _Prepared, float]] = []
+    for p in pool:
+        share = _share(p, terms) if terms else 0.0
+        points = match_weight * share
+        score = math.fsum((*p.points, points)) if points != 0 else p.base_score
+        keyed.append(((-round(score, _SCORE_DIGITS), *p.tail), p, score))
+    best = heapq.nsmallest(top, keyed, key=lambda k: k[0])
+    return [_finish(p, score, terms, match_weight) for _, p, score in best]
 
 
 # --- scoring one candidate -----------------------------------------------------------------
@@ -211,29 +301,6 @@ class _Term:
     kind: str  # "tag" | "text"
     value: str  # a tag slug, or text folded for matching
     shown: str  # "#Alignment", "RLHF", '"reward model"'
-
-
-@dataclass(frozen=True, slots=True)
-class _Ranked:
-    scored: Scored
-    sources: int
-    upvotes: int
-
-    @property
-    def candidate(self) -> Candidate:
-        return self.scored.candidate
-
-
-def _order(r: _Ranked) -> tuple[float, int, int, float, str, int]:
-    c = r.candidate
-    return (
-        -round(r.scored.score, _SCORE_DIGITS),
-        -r.sources,
-        -r.upvotes,
-        -c.announced_at.timestamp(),
-        c.paper.key,
-        c.paper.paper_id,
-    )
 
 
 def _fold(text: str) -> str:
@@ -274,64 +341,102 @@ def _is_replace(m: MentionView) -> bool:
     return (m.announce_type or "").strip().casefold() in _REPLACE_TYPES
 
 
-def _score(
-    c: Candidate, *, window: _Window, terms: tuple[_Term, ...], weights: RankWeights
-) -> _Ranked:
+def _prepare(c: Candidate, *, window: _Window, weights: RankWeights) -> _Prepared:
     w = weights
     full = [m for m in c.mentions if not m.signals.related and not _is_replace(m)]
     publishers = {_publisher(m) for m in full}
     counted = {m.source_name for m in full}
-    reasons: list[Reason] = []
+    before: list[Reason] = []
+    after: list[Reason] = []
 
-    def add(code: str, label: str, points: float) -> None:
+    def add(to: list[Reason], code: str, label: str, points: float) -> None:
         if points != 0:
-            reasons.append(Reason(code=code, label=label, points=points))
+            to.append(Reason(code=code, label=label, points=points))
 
     if len(publishers) > 1:
-        add("sources", f"{len(publishers)} sources", w.sources * (len(publishers) - 1))
+        add(before, "sources", f"{len(publishers)} sources", w.sources * (len(publishers) - 1))
 
     curated = _best_curated(full, w)
     if curated is not None:
         mention, points = curated
         pos = mention.signals.position
         if pos is not None and pos >= 1:
-            add("position", f"{_short(mention.source_name)} #{pos}", points)
+            add(before, "position", f"{_short(mention.source_name)} #{pos}", points)
         else:
-            add("pick", f"picked by {_short(mention.source_name)}", points)
+            add(before, "pick", f"picked by {_short(mention.source_name)}", points)
 
     upvotes = max([c.upvotes, *(m.signals.upvotes or 0 for m in c.mentions)])
     if upvotes > 0:
         damped = math.log1p(upvotes) / math.log1p(w.upvotes_full)
-        add("upvotes", f"{upvotes} upvote{'s' if upvotes != 1 else ''}", w.upvotes * damped)
+        label = f"{upvotes} upvote{'s' if upvotes != 1 else ''}"
+        add(before, "upvotes", label, w.upvotes * damped)
 
-    if terms:
-        share, matched = _match(c, terms)
-        if matched:
-            shown = [t.shown for t in matched[:_MATCH_TERMS_SHOWN]]
-            more = len(matched) - len(shown)
-            label = "matches " + ", ".join(shown) + (f" +{more}" if more else "")
-            add("match", label, w.match * share)
+    # (the ``match`` reason goes here: see ``_finish``)
 
     related = {m.source_name for m in c.mentions if m.signals.related} - counted
     if related:
-        add("related", f"listed as related in {_names(related)}", w.related)
+        add(after, "related", f"listed as related in {_names(related)}", w.related)
 
     replaced_only = not full and any(_is_replace(m) for m in c.mentions)
     if replaced_only:
         names = [m.source_name for m in c.mentions if _is_replace(m)]
-        add("replaced", f"new version in {_names(names)}", -w.replaced)
+        add(after, "replaced", f"new version in {_names(names)}", -w.replaced)
     else:
         f = window.fraction(c.announced_at)
         if f is not None:
-            add("recency", "new this week", w.recency * (1 + f) / 2)
+            add(after, "recency", "new this week", w.recency * (1 + f) / 2)
 
-    reasons.sort(key=lambda r: (-r.points, _CODE_RANK.get(r.code, len(_CODE_ORDER))))
     # Every paper says where it came from, even when that earned nothing (a single source,
     # or weights set to zero): the other reasons do not all name a source.
-    if not any(r.code in ("sources", "position", "pick", "related", "replaced") for r in reasons):
-        reasons.append(Reason("sources", f"in {_names(m.source_name for m in c.mentions)}", 0.0))
-    score = math.fsum(r.points for r in reasons)
-    return _Ranked(Scored(c, score, tuple(reasons)), sources=len(publishers), upvotes=upvotes)
+    fallback = None
+    if not any(
+        r.code in ("sources", "position", "pick", "related", "replaced") for r in before + after
+    ):
+        fallback = Reason("sources", f"in {_names(m.source_name for m in c.mentions)}", 0.0)
+    all_points = tuple(r.points for r in before + after)
+    slugs = frozenset(t.slug for t in (normalize_tag(x) for x in c.paper.tags) if t is not None)
+    titles = _fold("\n".join(x for x in (c.paper.title, c.paper.title_alt) if x))
+    titles += "\n" + _fold("\n".join(m.title for m in c.mentions))
+    body_parts = [c.abstract, c.paper.summary, " ".join(c.paper.authors)]
+    for m in c.mentions:
+        body_parts += [m.summary, m.ai_summary, m.comment]
+    body = _fold("\n".join(x for x in body_parts if x))
+    return _Prepared(
+        candidate=c,
+        paper_id=c.paper.paper_id,
+        before=tuple(before),
+        after=tuple(after),
+        fallback=fallback,
+        points=all_points,
+        base_score=math.fsum(all_points),
+        tail=(
+            -len(publishers),
+            -upvotes,
+            -c.announced_at.timestamp(),
+            c.paper.key,
+            c.paper.paper_id,
+        ),
+        slugs=slugs,
+        titles=titles,
+        body=body,
+    )
+
+
+def _finish(p: _Prepared, score: float, terms: tuple[_Term, ...], match_weight: float) -> Scored:
+    """The ranked paper with its reasons: the prepared ones plus ``match``, most first."""
+    reasons = list(p.before)
+    if terms:
+        share, matched = _match(p, terms)
+        if matched and match_weight * share != 0:
+            shown = [t.shown for t in matched[:_MATCH_TERMS_SHOWN]]
+            more = len(matched) - len(shown)
+            label = "matches " + ", ".join(shown) + (f" +{more}" if more else "")
+            reasons.append(Reason(code="match", label=label, points=match_weight * share))
+    reasons += p.after
+    reasons.sort(key=lambda r: (-r.points, _CODE_RANK.get(r.code, len(_CODE_ORDER))))
+    if p.fallback is not None:
+        reasons.append(p.fallback)
+    return Scored(p.candidate, score, tuple(reasons))
 
 
 def _best_curated(
@@ -355,25 +460,33 @@ def _best_curated(
     return best[3], -best[0]
 
 
-def _match(c: Candidate, terms: tuple[_Term, ...]) -> tuple[float, list[_Term]]:
+def _share(p: _Prepared, terms: tuple[_Term, ...]) -> float:
+    """The share of the filter a paper matches (0..1): a tag, or a word in a title, is 1;
+    a word only in the abstract, summaries or authors is 1/2."""
+    total = 0.0
+    for term in terms:
+        if term.kind == "tag":
+            if term.value in p.slugs:
+                total += 1.0
+        elif term.value in p.titles:
+            total += 1.0
+        elif term.value in p.body:
+            # Like the store's full-text search: a case-insensitive substring.
+            total += 0.5
+    return total / len(terms)
+
+
+def _match(p: _Prepared, terms: tuple[_Term, ...]) -> tuple[float, list[_Term]]:
     """The share of the filter a paper matches (0..1) and the terms it matched."""
-    slugs = {t.slug for t in (normalize_tag(x) for x in c.paper.tags) if t is not None}
-    titles = _fold("\n".join(x for x in (c.paper.title, c.paper.title_alt) if x))
-    titles += "\n" + _fold("\n".join(m.title for m in c.mentions))
-    body_parts = [c.abstract, c.paper.summary, " ".join(c.paper.authors)]
-    for m in c.mentions:
-        body_parts += [m.summary, m.ai_summary, m.comment]
-    body = _fold("\n".join(x for x in body_parts if x))
     total = 0.0
     matched: list[_Term] = []
     for term in terms:
         if term.kind == "tag":
-            hit = 1.0 if term.value in slugs else 0.0
-        elif term.value in titles:
+            hit = 1.0 if term.value in p.slugs else 0.0
+        elif term.value in p.titles:
             hit = 1.0
         else:
-            # Like the store's full-text search: a case-insensitive substring.
-            hit = 0.5 if term.value in body else 0.0
+            hit = 0.5 if term.value in p.body else 0.0
         if hit:
             total += hit
             matched.append(term)

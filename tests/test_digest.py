@@ -6,11 +6,20 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from digests.digest import DigestRequest, StoreSummaryCache, build_and_archive, build_digest
+import pytest
+
+from digests.digest import (
+    DigestRequest,
+    StoreSummaryCache,
+    WeekContext,
+    build_and_archive,
+    build_digest,
+)
 from digests.fetch import FetchSettings
 from digests.ingest import poll_sources, prepare
 from digests.model import Entry, Signals, SourceInfo, SourceKind, SourceSpec
 from digests.query import parse_query
+from digests.rank import RankWeights
 from digests.store import Store
 from digests.topics import load_rules
 from digests.weeks import parse_week, week_bounds
@@ -200,3 +209,53 @@ def test_summary_cache_lives_in_the_database(db_url: str) -> None:
     cache.put("summary:v1:arxiv:2508.00001:en", "Second writer loses the race quietly.")
     assert cache.get("summary:v1:arxiv:2508.00001:en") == "Cached."
     second.dispose()
+
+
+def test_digests_built_with_a_shared_week_context_are_the_same(store: Store) -> None:
+    arxiv, hf = add(store, "arXiv cs.CL", SourceKind.ARXIV), add(store, "HF", SourceKind.HF_DAILY)
+    notes = add(store, "notes", SourceKind.NOTES_HTML)
+    feed = add(store, "feed")
+    put(
+        store,
+        arxiv,
+        paper(50, "Reward Models at Scale", abstract="A reward model. It scales."),
+        paper(51, "Kernels", abstract="Faster kernels for attention."),
+        paper(52, "Old Idea Revisited", day=-20, abstract="Seen before."),
+    )
+    put(store, arxiv, paper(52, "Old Idea Revisited", day=1))
+    put(store, hf, paper(50, "Reward Models at Scale", signals=Signals(upvotes=57)))
+    put(
+        store,
+        notes,
+        paper(53, "Alignment Notes", day=2, tags=("#Alignment",), summary="On alignment."),
+        paper(50, "Reward Models", tags=("#RLHF",), signals=Signals(pick=True)),
+    )
+    put(store, feed, paper(54, "A Blog Post on Diffusion", day=3, abstract="Diffusion."))
+    start, _ = week_bounds(W34, "UTC")
+    requests = [
+        DigestRequest(week=W34),
+        DigestRequest(week=W34, top=2, lang="ja"),
+        DigestRequest(week=W34, query=parse_query("tag:alignment", now=NOW)),
+        DigestRequest(week=W34, query=parse_query("reward", now=NOW)),
+        DigestRequest(week=W34, query=parse_query("attention -tag:alignment", now=NOW)),
+        DigestRequest(week=W34, query=parse_query("source:feed", now=NOW)),
+        DigestRequest(week=W34, not_before=start, team_id="T", channel_id="C"),
+    ]
+    context = WeekContext.load(store, W34, "UTC", now=NOW)
+    for request in requests:
+        alone = build_digest(store, request, now=NOW)
+        assert alone.items, request
+        assert build_digest(store, request, now=NOW, context=context) == alone
+        assert build_digest(store, request, now=NOW, candidates=context.candidates) == alone
+
+
+def test_a_week_context_for_another_week_or_clock_is_refused(store: Store) -> None:
+    context = WeekContext.load(store, W34, "UTC", now=NOW)
+    with pytest.raises(ValueError, match="2025-W35"):
+        build_digest(store, DigestRequest(week=parse_week("2025-W35")), now=NOW, context=context)
+    with pytest.raises(ValueError, match="another now"):
+        later = NOW + timedelta(hours=1)
+        build_digest(store, DigestRequest(week=W34), now=later, context=context)
+    with pytest.raises(ValueError, match="other weights"):
+        weights = RankWeights(match=2)
+        build_digest(store, DigestRequest(week=W34), now=NOW, weights=weights, context=context)
