@@ -58,7 +58,12 @@ from digests.errors import PaperbotError, QueryError
 from digests.ingest import SourceReport, fetch_settings_for, poll_sources
 from digests.model import SourceInfo, SourceSpec, Subscription, SubscriptionSpec
 from digests.query import Query, parse_query
-from digests.render import render_digest_messages, render_lookup_message, render_share_message
+from digests.render import (
+    format_ago,
+    render_digest_messages,
+    render_lookup_message,
+    render_share_message,
+)
 from digests.sourcefile import format_interval
 from digests.store import Store
 from digests.summarize import ExtractiveSummarizer, Summarizer, create_summarizer
@@ -752,23 +757,13 @@ def _describe(sub: Subscription, now: datetime) -> str:
     return text
 
 
-def _ago(when: datetime | None, now: datetime) -> str:
-    if when is None:
-        return "never"
-    seconds = int((now - when).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return "just now"
-
-
 def _source_line(s: SourceInfo, now: datetime) -> str:
     health = s.health or "ok"
     icon = {"ok": ":large_green_circle:", "failing": ":red_circle:"}.get(health, ":warning:")
     line = (
         f"{icon} *{_esc(s.name)}* ({s.kind.value if s.kind else 'auto'}, every "
         f"{format_interval(s.interval_seconds)}, {s.origin}) · {s.paper_count} papers · "
-        f"last success {_ago(s.last_success_at, now)}"
+        f"last success {format_ago(s.last_success_at, now)}"
     )
     if s.consecutive_failures:
         line += f" · {s.consecutive_failures} failures"

@@ -22,6 +22,7 @@ from rich.table import Table
 from digests.errors import ConfigError, PaperbotError, QueryError
 from digests.model import Digest, PaperHit, SourceInfo, SourceSpec
 from digests.query import VALID_TERMS, parse_query
+from digests.render import format_ago
 from digests.settings import Settings
 from digests.sourcefile import (
     ensure_sources_file,
@@ -241,7 +242,7 @@ def sources_list(rt: Runtime, as_json: bool) -> None:
             s.kind.value if s.kind else "auto",
             format_interval(s.interval_seconds),
             str(s.paper_count),
-            _ago(s.last_success_at, rt.clock()),
+            format_ago(s.last_success_at, rt.clock()),
             str(s.consecutive_failures),
             health,
         )
@@ -262,16 +263,6 @@ def _source_json(s: SourceInfo) -> dict[str, Any]:
         "last_error": s.last_error,
         "health": s.health,
     }
-
-
-def _ago(when: datetime | None, now: datetime) -> str:
-    if when is None:
-        return "never"
-    seconds = int((now - when).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return "just now"
 
 
 @sources.command("remove")

@@ -259,15 +259,7 @@ class Poller:
         now = self.clock()
         next_check = now + timedelta(seconds=max(source.interval_seconds, int(result.max_age or 0)))
         if result.status != "fetched" or result.body is None:
-            self.store.record_fetch(
-                source.id,
-                now=now,
-                etag=result.validators.etag,
-                last_modified=result.validators.last_modified,
-                body_hash=result.validators.body_hash,
-                next_check_at=next_check,
-                entry_count=None,
-            )
+            self._record_fetch(source, result, now=now, next_check=next_check, entries=None)
             unchanged_health = judge_unchanged(source, now=now)
             if unchanged_health is not None:
                 self.store.set_health(source.id, health="stale", reason=unchanged_health, now=now)
@@ -288,15 +280,7 @@ class Poller:
             return self._record_failure(source, e)
         if doc.ttl_seconds:
             next_check = max(next_check, now + timedelta(seconds=doc.ttl_seconds))
-        self.store.record_fetch(
-            source.id,
-            now=now,
-            etag=result.validators.etag,
-            last_modified=result.validators.last_modified,
-            body_hash=result.validators.body_hash,
-            next_check_at=next_check,
-            entry_count=len(doc.entries),
-        )
+        self._record_fetch(source, result, now=now, next_check=next_check, entries=len(doc.entries))
         health, reason = judge_health(source, doc, now=now, new_papers=report.new)
         self.store.set_health(source.id, health=health, reason=reason, now=now)
         log.info(
@@ -309,6 +293,26 @@ class Poller:
             report.skipped,
         )
         return report
+
+    def _record_fetch(
+        self,
+        source: SourceInfo,
+        result: FetchResult,
+        *,
+        now: datetime,
+        next_check: datetime,
+        entries: int | None,
+    ) -> None:
+        """A successful check: the validators for next time; ``entries`` when parsed."""
+        self.store.record_fetch(
+            source.id,
+            now=now,
+            etag=result.validators.etag,
+            last_modified=result.validators.last_modified,
+            body_hash=result.validators.body_hash,
+            next_check_at=next_check,
+            entry_count=entries,
+        )
 
     def _record_failure(self, source: SourceInfo, error: PaperbotError) -> SourceReport:
         now = self.clock()

@@ -962,3 +962,14 @@ def render_share_message(
         blocks.append(_not_shown_note(len(hits) - shown))
     numbered = [(i + 1, _clean(h.title)) for i, h in enumerate(hits[:shown])]
     return _message(_fallback(lead, numbered), blocks, "in_channel")
+
+
+def format_ago(when: datetime | None, now: datetime) -> str:
+    """``3h ago``, ``2d ago``, ``just now`` or ``never``: how long since a source answered."""
+    if when is None:
+        return "never"
+    seconds = int((now - when).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return "just now"

@@ -1010,3 +1010,16 @@ def test_any_lookup_fits_slack(
     )
     assert_valid(message)
     assert_valid(render_share_message(hits, query_text=query, user_id=user_id), mentions=True)
+
+
+def test_format_ago() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from digests.render import format_ago
+
+    now = datetime(2025, 8, 20, 12, 0, tzinfo=UTC)
+    assert format_ago(None, now) == "never"
+    assert format_ago(now - timedelta(seconds=30), now) == "just now"
+    assert format_ago(now - timedelta(minutes=5), now) == "5m ago"
+    assert format_ago(now - timedelta(hours=3, minutes=59), now) == "3h ago"
+    assert format_ago(now - timedelta(days=2, hours=1), now) == "2d ago"
