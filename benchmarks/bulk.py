@@ -92,6 +92,8 @@ def fill(store: Store, sizes: Sizes, *, start: datetime, span: timedelta, seed: 
         raw = conn.connection.dbapi_connection
         assert raw is not None
         cur = raw.cursor()
+        # Added as if from the command line (a sources file never removes them) and
+        # disabled (a bot serving this store never tries to poll example.org).
         sources = [
             (i, f"bench-source-{i:03d}", "feed" if i > 1 else "arxiv", f"https://example.org/{i}")
             for i in range(1, sizes.sources + 1)
@@ -113,7 +115,7 @@ def fill(store: Store, sizes: Sizes, *, start: datetime, span: timedelta, seed: 
                 "consecutive_failures",
             ),
             (
-                (i, name, kind, loc, 3600, "[]", "file", True, start, 0)
+                (i, name, kind, loc, 3600, "[]", "cli", False, start, 0)
                 for i, name, kind, loc in sources
             ),
         )

@@ -23,6 +23,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Select,
     Text,
     and_,
     bindparam,
@@ -90,6 +91,10 @@ log = logging.getLogger(__name__)
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # search_text grows with every source's summary; past this it adds little but index size.
 _SEARCH_TEXT_MAX = 20_000
+# The trigram tokenizer indexes 3-character runs: shorter terms are matched with LIKE.
+FTS_MIN_CHARS = 3
+# Newest-first free-text search on SQLite looks at these many newest papers first.
+RECENT_WINDOWS = (20_000, 200_000)
 _LOOKUP_CHUNK = 500
 
 
@@ -226,6 +231,8 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        # Newest-first free-text search on SQLite tries these many newest papers first.
+        self.recent_windows: tuple[int, ...] = RECENT_WINDOWS
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -836,31 +843,81 @@ class Store:
             where = self._query_conditions(conn, query)
             if where is None:
                 return SearchPage(hits=(), has_more=False)
-            order: list[Any]
-            if query.sort == "top":
-                order = [
-                    papers.c.source_count.desc(),
-                    papers.c.max_upvotes.desc(),
-                    papers.c.announced_at.desc(),
-                    papers.c.id.desc(),
-                ]
-            else:
-                order = [papers.c.announced_at.desc(), papers.c.id.desc()]
-            stmt = (
-                select(papers.c.id)
-                .where(*where)
-                .order_by(*order)
-                .offset(query.offset)
-                .limit(query.limit + 1)
-            )
-            ids = [int(i) for i in conn.execute(stmt).scalars()]
+            ids: list[int] | None = None
+            if self.dialect == "sqlite" and query.sort != "top" and _fts_expression(query):
+                ids = self._recent_text_ids(conn, query)
+            if ids is None:
+                ids = self._page_ids(conn, query, where)
             has_more = len(ids) > query.limit
             ids = ids[: query.limit]
             hits = self._hydrate(conn, ids)
         return SearchPage(hits=tuple(hits), has_more=has_more)
 
-    def _query_conditions(self, conn: Connection, q: Query) -> list[ColumnElement[bool]] | None:
-        """WHERE clauses for a query; None when it cannot match anything (unknown tag)."""
+    def _page_ids(
+        self, conn: Connection, query: Query, where: Sequence[ColumnElement[bool]]
+    ) -> list[int]:
+        """One page of matching ids (plus one, to tell whether there is more)."""
+        order: list[Any]
+        if query.sort == "top":
+            order = [
+                papers.c.source_count.desc(),
+                papers.c.max_upvotes.desc(),
+                papers.c.announced_at.desc(),
+                papers.c.id.desc(),
+            ]
+        else:
+            order = [papers.c.announced_at.desc(), papers.c.id.desc()]
+        stmt = (
+            select(papers.c.id)
+            .where(*where)
+            .order_by(*order)
+            .offset(query.offset)
+            .limit(query.limit + 1)
+        )
+        return [int(i) for i in conn.execute(stmt).scalars()]
+
+    def _recent_text_ids(self, conn: Connection, query: Query) -> list[int] | None:
+        """Newest-first free-text search on SQLite, tried on the newest papers first.
+
+        A common word matches a large share of a big store, and sorting every match by
+        date is what makes such a search slow. Here the search first looks only at the
+        newest ``recent_windows[0]`` papers, then the next window, and stops as soon as
+        the page is full: every paper outside a window is older than every paper in it,
+        so the page is exactly the one the unwindowed search returns. Within a window
+        the full-text index is read only from the window's lowest paper id upwards.
+        None when no window fills the page (the caller then searches everything).
+        """
+        need = query.offset + query.limit + 1
+        for window in self.recent_windows:
+            bound = conn.execute(
+                select(papers.c.announced_at)
+                .order_by(papers.c.announced_at.desc())
+                .offset(window)
+                .limit(1)
+            ).scalar()
+            if bound is None:
+                return None  # the store is smaller than the window: search it all
+            # ``id + 0``: read the ids from the date index instead of walking the table.
+            lowest = conn.execute(
+                select(func.min(papers.c.id + 0)).where(papers.c.announced_at > bound)
+            ).scalar()
+            if lowest is None:
+                continue
+            where = self._query_conditions(conn, query, fts_floor=int(lowest))
+            if where is None:
+                return []
+            ids = self._page_ids(conn, query, [*where, papers.c.announced_at > bound])
+            if len(ids) >= need - query.offset:
+                return ids
+        return None
+
+    def _query_conditions(
+        self, conn: Connection, q: Query, *, fts_floor: int | None = None
+    ) -> list[ColumnElement[bool]] | None:
+        """WHERE clauses for a query; None when it cannot match anything (unknown tag).
+
+        ``fts_floor``: on SQLite, read the full-text index only from this paper id up.
+        """
         conds: list[ColumnElement[bool]] = []
         if q.tags or q.exclude_tags:
             resolved = self._resolve_slugs(conn, [*q.tags, *q.exclude_tags])
@@ -910,22 +967,21 @@ class Store:
                     papers.c.url_key.in_(list(q.urls)),
                 )
             )
+        indexed = _fts_expression(q) if self.dialect == "sqlite" else None
+        if indexed:
+            # One MATCH for every indexed term: FTS5 intersects its own lists.
+            conds.append(papers.c.id.in_(_fts_rowids(indexed, floor=fts_floor)))
         for term in [*q.words, *q.phrases]:
-            conds.append(self._text_match(term))
+            if indexed is None or len(term) < FTS_MIN_CHARS:
+                conds.append(self._text_match(term))
         for term in [*q.exclude_words, *q.exclude_phrases]:
             conds.append(not_(self._text_match(term)))
         return conds
 
     def _text_match(self, term: str) -> ColumnElement[bool]:
         """Full-text match of one word or phrase, in the database's own index."""
-        if self.dialect == "sqlite" and len(term) >= 3:
-            # The trigram tokenizer needs 3+ characters; quoting makes the term a literal.
-            fts = '"' + term.replace('"', '""') + '"'
-            return papers.c.id.in_(
-                select(text("rowid"))
-                .select_from(text("paper_fts"))
-                .where(text("paper_fts MATCH :fts").bindparams(fts=fts))
-            )
+        if self.dialect == "sqlite" and len(term) >= FTS_MIN_CHARS:
+            return papers.c.id.in_(_fts_rowids(_fts_literal(term)))
         if self.dialect == "postgresql":
             return papers.c.search_text.ilike(_like_pattern(term), escape="\\")
         return func.lower(papers.c.search_text).like(_like_pattern(term.lower()), escape="\\")
@@ -1683,6 +1739,32 @@ def _mention_values(item: PreparedEntry) -> dict[str, Any]:
         "announce_type": e.announce_type,
         "version": e.arxiv_version,
     }
+
+
+def _fts_literal(term: str) -> str:
+    """An FTS5 string literal: the term matches as written, operators and all."""
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _fts_expression(q: Query) -> str | None:
+    """One FTS5 MATCH for the query's positive words and phrases the trigram index can
+    look up (3+ characters); None when there is none."""
+    terms = [t for t in (*q.words, *q.phrases) if len(t) >= FTS_MIN_CHARS]
+    return " AND ".join(_fts_literal(t) for t in terms) if terms else None
+
+
+def _fts_rowids(expression: str, *, floor: int | None = None) -> Select[Any]:
+    """The paper ids the SQLite full-text index matches, from ``floor`` up if given."""
+    stmt = (
+        select(text("rowid"))
+        .select_from(text("paper_fts"))
+        .where(text("paper_fts MATCH :fts").bindparams(bindparam("fts", expression, unique=True)))
+    )
+    if floor is not None:
+        stmt = stmt.where(
+            text("rowid >= :floor").bindparams(bindparam("floor", floor, unique=True))
+        )
+    return stmt
 
 
 def _like_pattern(term: str) -> str:
