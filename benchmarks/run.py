@@ -4,11 +4,12 @@
 
 Every scenario makes its own synthetic data (``datagen``: English and Japanese titles
 and abstracts, long-tailed tags, papers with several sources), runs several times on a
-fresh database, and reports the median, the spread (min-max) and whether the target of
-issue #5 is met. Scenarios that measure peak memory run in a child process each time,
-so the figure is that process's own peak RSS. PostgreSQL runs use the database
-``paperbot_bench`` (created when missing) with a fresh schema per run; set
-``BENCH_PG_URL`` to use another server.
+fresh database, and reports the median, the spread (min-max) and whether its target is
+met. The figures are kept in ``RESULTS.json`` beside ``RESULTS.md``: a run of some
+scenarios replaces only theirs, and RESULTS.md shows the latest of each. Scenarios that
+measure peak memory run in a child process each time, so the figure is that process's
+own peak RSS. PostgreSQL runs use the database ``paperbot_bench`` (created when missing)
+with a fresh schema per run; set ``BENCH_PG_URL`` to use another server.
 """
 
 from __future__ import annotations
@@ -878,41 +879,96 @@ def print_table(figures: list[Figure], db: str) -> None:
     Console(width=160).print(table)
 
 
-def write_results(path: Path, runs: dict[str, Context], args: argparse.Namespace) -> None:
+def record_results(
+    path: Path, runs: dict[str, Context], ran: dict[tuple[str, str], dict[str, Any]]
+) -> dict[str, Any]:
+    """Merge this run's scenarios into the figures kept beside RESULTS.md (``.json``).
+
+    A run of some scenarios replaces only theirs: RESULTS.md always shows the latest
+    figures of every scenario, each with when it ran and how loaded the machine was.
+    """
+    store = path.with_suffix(".json")
+    kept: dict[str, Any] = json.loads(store.read_text()) if store.exists() else {}
+    for db, ctx in runs.items():
+        for (run_db, scenario), info in ran.items():
+            if run_db != db:
+                continue
+            kept.setdefault(db, {})[scenario] = {
+                **info,
+                "repeat": ctx.repeat,
+                "quick": ctx.quick,
+                "size": ctx.sizes.get(scenario, ""),
+                "figures": [
+                    {
+                        "name": f.name,
+                        "unit": f.unit,
+                        "values": f.values,
+                        "target": f.target,
+                        "ok": f.ok,
+                        "note": f.note,
+                    }
+                    for f in ctx.figures
+                    if f.scenario == scenario
+                ],
+            }
+    store.write_text(json.dumps(kept, indent=1, ensure_ascii=False) + "\n")
+    return kept
+
+
+def write_results(path: Path, kept: dict[str, Any]) -> None:
     info = machine()
     lines = [
         "# paperbot benchmark results",
         "",
-        f"Written by `python benchmarks/run.py {' '.join(sys.argv[1:])}` on "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
-        + (" (**--quick: reduced sizes, not comparable to the targets**)" if args.quick else "")
-        + ".",
+        "Written by `python benchmarks/run.py`, which keeps the latest figures of every "
+        f"scenario; last written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
         "",
         "## Machine",
         "",
-        *[f"- {k}: {v}" for k, v in info.items()],
+        *[f"- {k}: {v}" for k, v in info.items() if k != "load average at start"],
         "",
-        "The machine is shared: other test suites run at the same time, so each figure is the",
-        "median of several runs with the spread (min-max) beside it.",
+        "The machine is shared: other work may run at the same time, so each figure is the",
+        "median of several runs with the spread (min-max) beside it, and each scenario says",
+        "when it ran and the load average (1 min) when it started.",
         "",
     ]
-    for db, ctx in runs.items():
+    order = list(SCENARIOS)
+    for db in ("sqlite", "postgresql"):
+        scenarios = kept.get(db)
+        if not scenarios:
+            continue
+        lines += [f"## {db}", ""]
+        for name in sorted(scenarios, key=lambda n: order.index(n) if n in order else 99):
+            sc = scenarios[name]
+            quick = (
+                " **--quick: reduced sizes, not comparable to the targets**" if sc["quick"] else ""
+            )
+            lines.append(
+                f"- **{name}**: {sc['ran_at']}, load {sc['load']}, runs: {sc['repeat']}, "
+                f"`{sc['command']}`; {sc['size'] or 'sizes in the measures'}{quick}"
+            )
         lines += [
-            f"## {db}",
-            "",
-            f"Runs per scenario: {ctx.repeat}. Sizes: "
-            + "; ".join(f"{k}: {v}" for k, v in ctx.sizes.items()),
             "",
             "| scenario | measure | median | spread | unit | target | result |",
             "|---|---|---|---|---|---|---|",
         ]
-        for f in ctx.figures:
-            mark = "" if f.ok is None else ("pass" if f.ok else "**MISS**")
-            note = f" ({f.note})" if f.note else ""
-            lines.append(
-                f"| {f.scenario} | {f.name}{note} | {_fmt(f.median)} | {f.spread()} | {f.unit} "
-                f"| {f.target} | {mark} |"
-            )
+        for name in sorted(scenarios, key=lambda n: order.index(n) if n in order else 99):
+            for raw in scenarios[name]["figures"]:
+                f = Figure(
+                    name,
+                    raw["name"],
+                    raw["unit"],
+                    raw["values"],
+                    raw["target"],
+                    raw["ok"],
+                    raw["note"],
+                )
+                mark = "" if f.ok is None else ("pass" if f.ok else "**MISS**")
+                note = f" ({f.note})" if f.note else ""
+                lines.append(
+                    f"| {f.scenario} | {f.name}{note} | {_fmt(f.median)} | {f.spread()} "
+                    f"| {f.unit} | {f.target} | {mark} |"
+                )
         lines.append("")
     notes = HERE / "NOTES.md"
     if notes.exists():
@@ -947,19 +1003,26 @@ def main() -> None:
         _pg_admin_ready()
     DATA.mkdir(exist_ok=True)
     runs: dict[str, Context] = {}
+    ran: dict[tuple[str, str], dict[str, Any]] = {}
+    command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("benchmarks", total=len(dbs) * len(names))
         for db in dbs:
             ctx = runs[db] = Context(db=db, repeat=max(1, args.repeat), quick=args.quick)
             for name in names:
                 progress.update(task, description=f"{db}: {name}")
+                ran[(db, name)] = {
+                    "ran_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+                    "load": f"{os.getloadavg()[0]:.1f}",
+                    "command": command.strip(),
+                }
                 t = time.perf_counter()
                 SCENARIOS[name](ctx)
                 console.print(f"{db}: {name} done in {time.perf_counter() - t:.0f} s")
                 progress.advance(task)
     for db, ctx in runs.items():
         print_table(ctx.figures, db)
-    write_results(args.out, runs, args)
+    write_results(args.out, record_results(args.out, runs, ran))
     console.print(f"wrote {args.out}")
 
 
