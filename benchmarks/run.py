@@ -608,6 +608,23 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
+def _add_latency(
+    ctx: Context,
+    name: str,
+    runs_p50: list[float],
+    runs_p99: list[float],
+    p50_max: float | None,
+    p99_max: float | None,
+) -> None:
+    """A lookup's p50 (when it has a target) and p99 over the runs, in milliseconds."""
+    if p50_max is not None:
+        ok = statistics.median(runs_p50) <= p50_max
+        ctx.add(Figure("lookup", f"{name} p50", "ms", runs_p50, f"≤ {p50_max:g} ms", ok))
+    ok99 = None if p99_max is None else statistics.median(runs_p99) <= p99_max
+    target = f"≤ {p99_max:g} ms" if p99_max is not None else ""
+    ctx.add(Figure("lookup", f"{name} p99", "ms", runs_p99, target, ok99))
+
+
 def scenario_lookup(ctx: Context) -> None:
     """/paper-style lookups on the large store: a tag, English and Japanese free text, and
     ``paperbot query`` from start to exit."""
@@ -633,27 +650,7 @@ def scenario_lookup(ctx: Context) -> None:
                 assert page.hits, q
             runs_p50.append(statistics.median(times))
             runs_p99.append(_percentile(times, 99))
-        if p50_max is not None:
-            ctx.add(
-                Figure(
-                    "lookup",
-                    f"store.search {q!r} p50",
-                    "ms",
-                    runs_p50,
-                    f"≤ {p50_max} ms",
-                    statistics.median(runs_p50) <= p50_max,
-                )
-            )
-        ctx.add(
-            Figure(
-                "lookup",
-                f"store.search {q!r} p99",
-                "ms",
-                runs_p99,
-                f"≤ {p99_max} ms" if p99_max else "",
-                None if p99_max is None else statistics.median(runs_p99) <= p99_max,
-            )
-        )
+        _add_latency(ctx, f"store.search {q!r}", runs_p50, runs_p99, p50_max, p99_max)
     store.dispose()
     _http_lookups(ctx, url, samples=samples)
     cli = shutil.which("paperbot", path=str(Path(sys.executable).parent)) or "paperbot"
@@ -804,27 +801,7 @@ def _http_lookups(ctx: Context, url: str, *, samples: int) -> None:
                     runs_p99.append(_percentile(answer_ms, 99))
                     acks.append(statistics.median([k for _, k in times]))
                 name = f"/paper {q} over HTTP, request to answer"
-                if p50_max is not None:
-                    ctx.add(
-                        Figure(
-                            "lookup",
-                            f"{name} p50",
-                            "ms",
-                            runs_p50,
-                            f"≤ {p50_max} ms",
-                            statistics.median(runs_p50) <= p50_max,
-                        )
-                    )
-                ctx.add(
-                    Figure(
-                        "lookup",
-                        f"{name} p99",
-                        "ms",
-                        runs_p99,
-                        f"≤ {p99_max} ms",
-                        statistics.median(runs_p99) <= p99_max,
-                    )
-                )
+                _add_latency(ctx, name, runs_p50, runs_p99, p50_max, p99_max)
                 ctx.add(Figure("lookup", f"/paper {q} over HTTP, ack p50", "ms", acks))
 
 
