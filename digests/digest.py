@@ -265,7 +265,8 @@ def build_digest(
         items.append(to_item(scored, number, summary))
     scope = None
     if request.query is not None and not request.query.is_empty():
-        scope = display_query(store, request.query).label()
+        matcher = context.matcher if context is not None else None
+        scope = display_query(store, request.query, matcher=matcher).label()
     return Digest(
         week=request.week.label,
         tz=request.tz,
@@ -279,9 +280,12 @@ def build_digest(
     )
 
 
-def display_query(store: Store, query: Query) -> Query:
-    """The query with its tags as the store spells them: tag:alignment shows #Alignment."""
-    known = store.tag_displays([*query.tags, *query.exclude_tags])
+def display_query(store: Store, query: Query, *, matcher: WeekMatcher | None = None) -> Query:
+    """The query with its tags as the store spells them: tag:alignment shows #Alignment.
+
+    ``matcher``: a week's digests share its lookups of each tag's display form."""
+    slugs = [*query.tags, *query.exclude_tags]
+    known = matcher.tag_displays(slugs) if matcher is not None else store.tag_displays(slugs)
     return replace(
         query,
         tag_labels=tuple(

@@ -1603,6 +1603,7 @@ class WeekMatcher:
         self._authors: dict[int, str] | None = None
         self._sources: dict[int, frozenset[str]] | None = None
         self._terms: dict[tuple[Any, ...], frozenset[int]] = {}
+        self._displays: dict[str, str | None] = {}
 
     def match_ids(self, query: Query) -> set[int]:
         """What ``Store.match_ids(query, start=start, end=end)`` returns."""
@@ -1615,6 +1616,15 @@ class WeekMatcher:
             if not out:
                 break
         return out
+
+    def tag_displays(self, slugs: Sequence[str]) -> dict[str, str]:
+        """``Store.tag_displays``, each slug looked up once for the week's digests."""
+        missing = [s for s in dict.fromkeys(slugs) if s not in self._displays]
+        if missing:
+            found = self._store.tag_displays(missing)
+            for slug in missing:
+                self._displays[slug] = found.get(slug)
+        return {s: d for s in slugs if (d := self._displays[s]) is not None}
 
     def _week_ids(self) -> frozenset[int]:
         if self._week is None:

@@ -161,3 +161,17 @@ def test_digests_with_and_without_the_week_context_are_the_same(filled: Store) -
             request = DigestRequest(week=W34, query=parse_query(text, now=NOW), **extra)  # type: ignore[arg-type]
             alone = build_digest(filled, request, now=NOW)
             assert build_digest(filled, request, now=NOW, context=context) == alone, text
+
+
+def test_tag_displays_looked_up_once_per_week_are_the_stores(filled: Store) -> None:
+    start, end = week_bounds(W34, "UTC")
+    matcher = filled.week_matcher(start, end)
+    for slugs in (
+        ["alignment"],
+        ["rl", "nosuchtag", "alignment"],
+        ["safety", "safety", "rlhf"],
+        [],
+        ["nosuchtag"],
+        ["rl", "reinforcement-learning"],
+    ):
+        assert matcher.tag_displays(slugs) == filled.tag_displays(slugs), slugs
