@@ -54,6 +54,7 @@ slugs, sort keys) and ``rank_prepared`` ranks any subset of that week for one fi
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import unicodedata
@@ -241,7 +242,10 @@ def prepare_week(
     if week_end <= week_start:
         raise ValueError(f"week_end {week_end} is not after week_start {week_start}")
     window = _Window(start=week_start, end=week_end, now=now)
-    items = tuple(_prepare(c, window=window, weights=weights) for c in candidates if c.mentions)
+    slugs: dict[str, str | None] = {}  # a week's papers share a few thousand tags
+    items = tuple(
+        _prepare(c, window=window, weights=weights, slugs=slugs) for c in candidates if c.mentions
+    )
     by_base = tuple(sorted(items, key=lambda p: (-round(p.base_score, _SCORE_DIGITS), *p.tail)))
     return PreparedWeek(
         now=now,
@@ -379,6 +383,8 @@ def _terms(query: Query) -> tuple[_Term, ...]:
     return tuple(out)
 
 
+# Source names repeat across a week's papers: each is shortened once.
+@functools.lru_cache(maxsize=4096)
 def _short(name: str) -> str:
     name = clean_text(name)
     return name if len(name) <= _NAME_MAX else name[: _NAME_MAX - 1].rstrip() + "…"
@@ -405,7 +411,11 @@ def _is_replace(m: MentionView) -> bool:
     return (m.announce_type or "").strip().casefold() in _REPLACE_TYPES
 
 
-def _prepare(c: Candidate, *, window: _Window, weights: RankWeights) -> _Prepared:
+def _prepare(
+    c: Candidate, *, window: _Window, weights: RankWeights, slugs: dict[str, str | None]
+) -> _Prepared:
+    """``slugs``: each tag's slug (None: not a tag) as ``normalize_tag`` gives it, kept
+    across the week's papers."""
     w = weights
     full = [m for m in c.mentions if not m.signals.related and not _is_replace(m)]
     publishers = {_publisher(m) for m in full}
@@ -458,7 +468,14 @@ def _prepare(c: Candidate, *, window: _Window, weights: RankWeights) -> _Prepare
     ):
         fallback = Reason("sources", f"in {_names(m.source_name for m in c.mentions)}", 0.0)
     all_points = tuple(r.points for r in before + after)
-    slugs = frozenset(t.slug for t in (normalize_tag(x) for x in c.paper.tags) if t is not None)
+    tag_slugs: set[str] = set()
+    for label in c.paper.tags:
+        if label not in slugs:
+            tag = normalize_tag(label)
+            slugs[label] = tag.slug if tag is not None else None
+        slug = slugs[label]
+        if slug is not None:
+            tag_slugs.add(slug)
     titles = _fold("\n".join(x for x in (c.paper.title, c.paper.title_alt) if x))
     titles += "\n" + _fold("\n".join(m.title for m in c.mentions))
     body_parts = [c.abstract, c.paper.summary, " ".join(c.paper.authors)]
@@ -480,7 +497,7 @@ def _prepare(c: Candidate, *, window: _Window, weights: RankWeights) -> _Prepare
             c.paper.key,
             c.paper.paper_id,
         ),
-        slugs=slugs,
+        slugs=frozenset(tag_slugs),
         titles=titles,
         body=body,
     )

@@ -1056,8 +1056,27 @@ class Store:
     def week_candidates(self, start: datetime, end: datetime) -> list[Candidate]:
         """Every paper mentioned in [start, end), with that window's mentions."""
         with self.engine.connect() as conn:
+            m = mentions.c
+            # Only what a MentionView holds: the other dates would be converted for nothing.
             rows = conn.execute(
-                select(mentions, sources.c.name.label("source_name"), sources.c.kind)
+                select(
+                    m.paper_id,
+                    m.mentioned_at,
+                    m.title,
+                    m.summary,
+                    m.summary_lang,
+                    m.ai_summary,
+                    m.comment,
+                    m.announce_type,
+                    m.upvotes,
+                    m.comments,
+                    m.position,
+                    m.pick,
+                    m.related,
+                    m.score,
+                    sources.c.name.label("source_name"),
+                    sources.c.kind,
+                )
                 .join(sources, sources.c.id == mentions.c.source_id)
                 .where(mentions.c.mentioned_at >= start, mentions.c.mentioned_at < end)
                 .order_by(mentions.c.paper_id, mentions.c.mentioned_at, mentions.c.id)
