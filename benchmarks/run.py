@@ -472,7 +472,7 @@ def scenario_digest(ctx: Context) -> None:
     subs = 100 if ctx.quick else 1000
     week = IsoWeek(2024, 40)
     start, end = week_bounds(week, "UTC")
-    secs, peaks = [], []
+    secs, loads, peaks = [], [], []
     with fresh_db(ctx.db, "digest") as url:
         store = Store.open(url)
         bulk.fill(
@@ -485,6 +485,7 @@ def scenario_digest(ctx: Context) -> None:
         for _ in range(ctx.repeat):
             out = run_child("digest", url, subscriptions=subs)
             secs.append(out["seconds"])
+            loads.append(out["load_seconds"])
             peaks.append(out["peak_mb"])
     ctx.sizes["digest"] = f"{papers} papers in the week, {subs} subscriptions"
     ctx.add(
@@ -497,6 +498,7 @@ def scenario_digest(ctx: Context) -> None:
             statistics.median(secs) <= 20,
         )
     )
+    ctx.add(Figure("digest", "of which loading the week once", "s", loads))
     ctx.add(
         Figure(
             "digest",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from digests.model import Candidate, Digest, DigestItem, Links, SourceHealth, SummaryText
@@ -27,7 +27,7 @@ from digests.rank import (
     rank,
     rank_prepared,
 )
-from digests.store import Store
+from digests.store import Store, WeekMatcher
 from digests.summarize import ExtractiveSummarizer, Summarizer
 from digests.weeks import IsoWeek, week_bounds
 
@@ -79,6 +79,16 @@ class WeekContext:
     candidates: tuple[Candidate, ...]
     prepared: PreparedWeek
     sources: tuple[SourceHealth, ...]
+    # Evaluates each digest's filter over this week, every term looked up once; without
+    # it each digest runs ``Store.match_ids``. The same papers either way.
+    matcher: WeekMatcher | None = field(default=None, compare=False, repr=False)
+    # Each candidate's first announcement, by paper id: which papers a digest may show.
+    announced: dict[int, datetime] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "announced", {c.paper.paper_id: c.announced_at for c in self.candidates}
+        )
 
     @classmethod
     def load(
@@ -96,7 +106,24 @@ class WeekContext:
         pool = tuple(store.week_candidates(start, end) if candidates is None else candidates)
         prepared = prepare_week(pool, now=now, week_start=start, week_end=end, weights=weights)
         sources = tuple(store.source_health(start, end))
-        return cls(week, tz, start, end, pool, prepared, sources)
+        matcher = store.week_matcher(start, end)
+        return cls(week, tz, start, end, pool, prepared, sources, matcher)
+
+    def match_ids(self, store: Store, query: Query) -> set[int]:
+        """The week's papers a query's filter matches (``Store.match_ids``)."""
+        if self.matcher is not None:
+            return self.matcher.match_ids(query)
+        return store.match_ids(query, start=self.start, end=self.end)
+
+    def chosen_ids(
+        self, *, allowed: set[int] | None, excluded: set[int], not_before: datetime | None
+    ) -> set[int]:
+        """The ids of the candidates ``select_candidates`` keeps, without walking them all."""
+        ids = set(self.announced) if allowed is None else allowed & self.announced.keys()
+        ids -= excluded
+        if not_before is not None:
+            ids = {pid for pid in ids if self.announced[pid] >= not_before}
+        return ids
 
     def check(self, request: DigestRequest, *, now: datetime, weights: RankWeights) -> None:
         """Raise ValueError when this context was built for another week, zone, clock or
@@ -179,7 +206,8 @@ def build_digest(
 
     A caller building many digests of one week passes the same ``context``
     (``WeekContext.load``): the week's candidates, ranking features and source health are
-    then worked out once. ``candidates`` alone shares just the loaded week. Without
+    then worked out once, and each filter term (a tag, an author, a word...) is looked up
+    once for all the digests that use it. ``candidates`` alone shares just the loaded week. Without
     either, the week is loaded for this digest and only its own candidates are ranked;
     the digest is the same in every case.
     """
@@ -192,23 +220,28 @@ def build_digest(
         pool = store.week_candidates(start, end) if candidates is None else candidates
     allowed = None
     if request.query is not None and not request.query.is_empty():
-        allowed = store.match_ids(request.query, start=start, end=end)
+        if context is not None:
+            allowed = context.match_ids(store, request.query)
+        else:
+            allowed = store.match_ids(request.query, start=start, end=end)
     excluded: set[int] = set()
     if request.team_id and request.channel_id:
         excluded = store.sent_paper_ids(
             request.team_id, request.channel_id, except_week=request.week.label
         )
-    chosen = select_candidates(
-        pool, allowed=allowed, excluded=excluded, not_before=request.not_before
-    )
     if context is not None:
+        chosen_ids = context.chosen_ids(
+            allowed=allowed, excluded=excluded, not_before=request.not_before
+        )
+        chosen_count = len(chosen_ids)
         ranked = rank_prepared(
-            context.prepared,
-            query=request.query,
-            top=request.top,
-            paper_ids={c.paper.paper_id for c in chosen},
+            context.prepared, query=request.query, top=request.top, paper_ids=chosen_ids
         )
     else:
+        chosen = select_candidates(
+            pool, allowed=allowed, excluded=excluded, not_before=request.not_before
+        )
+        chosen_count = len(chosen)
         ranked = rank(
             chosen,
             now=now,
@@ -232,7 +265,8 @@ def build_digest(
         items.append(to_item(scored, number, summary))
     scope = None
     if request.query is not None and not request.query.is_empty():
-        scope = display_query(store, request.query).label()
+        matcher = context.matcher if context is not None else None
+        scope = display_query(store, request.query, matcher=matcher).label()
     return Digest(
         week=request.week.label,
         tz=request.tz,
@@ -240,15 +274,18 @@ def build_digest(
         end=end,
         items=tuple(items),
         scope=scope,
-        candidates=len(chosen),
+        candidates=chosen_count,
         sources=context.sources if context is not None else tuple(store.source_health(start, end)),
         lang=request.lang,
     )
 
 
-def display_query(store: Store, query: Query) -> Query:
-    """The query with its tags as the store spells them: tag:alignment shows #Alignment."""
-    known = store.tag_displays([*query.tags, *query.exclude_tags])
+def display_query(store: Store, query: Query, *, matcher: WeekMatcher | None = None) -> Query:
+    """The query with its tags as the store spells them: tag:alignment shows #Alignment.
+
+    ``matcher``: a week's digests share its lookups of each tag's display form."""
+    slugs = [*query.tags, *query.exclude_tags]
+    known = matcher.tag_displays(slugs) if matcher is not None else store.tag_displays(slugs)
     return replace(
         query,
         tag_labels=tuple(

@@ -54,6 +54,7 @@ slugs, sort keys) and ``rank_prepared`` ranks any subset of that week for one fi
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import unicodedata
@@ -217,6 +218,9 @@ class PreparedWeek:
     week_end: datetime
     weights: RankWeights
     items: tuple[_Prepared, ...]
+    # ``items`` best first without a filter (by score, then the tie-breaks): a filter
+    # adds at most ``weights.match`` to a score, so ranking can stop early along it.
+    by_base: tuple[_Prepared, ...] = ()
 
 
 def prepare_week(
@@ -238,9 +242,18 @@ def prepare_week(
     if week_end <= week_start:
         raise ValueError(f"week_end {week_end} is not after week_start {week_start}")
     window = _Window(start=week_start, end=week_end, now=now)
-    items = tuple(_prepare(c, window=window, weights=weights) for c in candidates if c.mentions)
+    slugs: dict[str, str | None] = {}  # a week's papers share a few thousand tags
+    items = tuple(
+        _prepare(c, window=window, weights=weights, slugs=slugs) for c in candidates if c.mentions
+    )
+    by_base = tuple(sorted(items, key=lambda p: (-round(p.base_score, _SCORE_DIGITS), *p.tail)))
     return PreparedWeek(
-        now=now, week_start=week_start, week_end=week_end, weights=weights, items=items
+        now=now,
+        week_start=week_start,
+        week_end=week_end,
+        weights=weights,
+        items=items,
+        by_base=by_base,
     )
 
 
@@ -260,6 +273,61 @@ def rank_prepared(
     if top < 0:
         raise ValueError(f"top must be 0 or more, got {top}")
     terms = _terms(query) if query is not None else ()
+    if len(week.by_base) == len(week.items):
+        return _rank_along_base(week, terms, top, paper_ids)
+    return _rank_exhaustive(week, terms, top, paper_ids)
+
+
+# Scores are rounded to _SCORE_DIGITS before comparing; a float sum can differ from its
+# exact value by far less than this, so a bound this much below a score is safely below.
+_BOUND_SLACK = 1e-6
+
+
+def _rank_along_base(
+    week: PreparedWeek,
+    terms: tuple[_Term, ...],
+    top: int,
+    paper_ids: Collection[int] | None,
+) -> list[Scored]:
+    """``_rank_exhaustive``'s result, scoring only the papers that can still make the top.
+
+    Papers are visited best first by their score without a filter; the filter adds at
+    most ``match_weight`` (a share of at most 1). Once ``top`` papers are kept and the
+    next one could not reach the lowest kept score even with a full match, no later one
+    can either: the rest are never scored.
+    """
+    if top == 0:
+        return []
+    match_weight = week.weights.match
+    reach = match_weight if terms else 0.0
+    kept: list[float] = []  # the ``top`` best rounded scores so far, lowest first
+    keyed: list[tuple[tuple[float, int, int, float, str, int], _Prepared, float]] = []
+    for p in week.by_base:
+        if paper_ids is not None and p.paper_id not in paper_ids:
+            continue
+        bound = round(p.base_score, _SCORE_DIGITS) + reach + _BOUND_SLACK
+        if len(kept) == top and bound < kept[0]:
+            break
+        share = _share(p, terms) if terms else 0.0
+        points = match_weight * share
+        score = math.fsum((*p.points, points)) if points != 0 else p.base_score
+        rounded = round(score, _SCORE_DIGITS)
+        keyed.append(((-rounded, *p.tail), p, score))
+        if len(kept) < top:
+            heapq.heappush(kept, rounded)
+        elif rounded > kept[0]:
+            heapq.heapreplace(kept, rounded)
+    best = heapq.nsmallest(top, keyed, key=lambda k: k[0])
+    return [_finish(p, score, terms, match_weight) for _, p, score in best]
+
+
+def _rank_exhaustive(
+    week: PreparedWeek,
+    terms: tuple[_Term, ...],
+    top: int,
+    paper_ids: Collection[int] | None,
+) -> list[Scored]:
+    """Score every (allowed) paper of the week and keep the ``top`` best."""
     match_weight = week.weights.match
     pool: Iterable[_Prepared] = week.items
     if paper_ids is not None:
@@ -315,6 +383,8 @@ def _terms(query: Query) -> tuple[_Term, ...]:
     return tuple(out)
 
 
+# Source names repeat across a week's papers: each is shortened once.
+@functools.lru_cache(maxsize=4096)
 def _short(name: str) -> str:
     name = clean_text(name)
     return name if len(name) <= _NAME_MAX else name[: _NAME_MAX - 1].rstrip() + "…"
@@ -341,7 +411,11 @@ def _is_replace(m: MentionView) -> bool:
     return (m.announce_type or "").strip().casefold() in _REPLACE_TYPES
 
 
-def _prepare(c: Candidate, *, window: _Window, weights: RankWeights) -> _Prepared:
+def _prepare(
+    c: Candidate, *, window: _Window, weights: RankWeights, slugs: dict[str, str | None]
+) -> _Prepared:
+    """``slugs``: each tag's slug (None: not a tag) as ``normalize_tag`` gives it, kept
+    across the week's papers."""
     w = weights
     full = [m for m in c.mentions if not m.signals.related and not _is_replace(m)]
     publishers = {_publisher(m) for m in full}
@@ -394,7 +468,14 @@ def _prepare(c: Candidate, *, window: _Window, weights: RankWeights) -> _Prepare
     ):
         fallback = Reason("sources", f"in {_names(m.source_name for m in c.mentions)}", 0.0)
     all_points = tuple(r.points for r in before + after)
-    slugs = frozenset(t.slug for t in (normalize_tag(x) for x in c.paper.tags) if t is not None)
+    tag_slugs: set[str] = set()
+    for label in c.paper.tags:
+        if label not in slugs:
+            tag = normalize_tag(label)
+            slugs[label] = tag.slug if tag is not None else None
+        slug = slugs[label]
+        if slug is not None:
+            tag_slugs.add(slug)
     titles = _fold("\n".join(x for x in (c.paper.title, c.paper.title_alt) if x))
     titles += "\n" + _fold("\n".join(m.title for m in c.mentions))
     body_parts = [c.abstract, c.paper.summary, " ".join(c.paper.authors)]
@@ -416,7 +497,7 @@ def _prepare(c: Candidate, *, window: _Window, weights: RankWeights) -> _Prepare
             c.paper.key,
             c.paper.paper_id,
         ),
-        slugs=slugs,
+        slugs=frozenset(tag_slugs),
         titles=titles,
         body=body,
     )
