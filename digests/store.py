@@ -38,6 +38,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy import column as sql_column
+from sqlalchemy import values as sql_values
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
@@ -533,6 +535,7 @@ class Store:
             rows.append(row)
             created.append(False)
             changed.append(bool(values))
+        _initial_signals(chunk, rows, pending)
         lost = self._insert_papers(conn, pending)
         for i, item in enumerate(chunk):
             if id(rows[i]) not in lost:
@@ -583,20 +586,35 @@ class Store:
     def _update_by_id(
         self, conn: Connection, table: Any, changes: Sequence[tuple[int, dict[str, Any]]]
     ) -> None:
-        """UPDATE rows by id, one executemany per set of changed columns."""
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        """UPDATE rows by id: one statement per set of changed columns and slice of rows.
+
+        A multi-row ``UPDATE … FROM (VALUES …)``, not an executemany: on SQLite every
+        statement that follows a full-text write flushes the FTS5 index, so a
+        ``search_text`` change per statement costs a flush per paper.
+        """
+        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for row_id, values in changes:
             cols = tuple(sorted(values))
-            groups.setdefault(cols, []).append(
-                {"_row_id": row_id, **{f"_v_{c}": values[c] for c in cols}}
-            )
-        for cols, params in groups.items():
-            stmt = (
-                update(table)
-                .where(table.c.id == bindparam("_row_id"))
-                .values({c: bindparam(f"_v_{c}", type_=table.c[c].type) for c in cols})
-            )
-            conn.execute(stmt, params)
+            groups.setdefault(cols, []).append((row_id, *(values[c] for c in cols)))
+        for cols, data in groups.items():
+            # SQLite allows 32,766 bound values per statement.
+            step = max(1, min(_LOOKUP_CHUNK, 30_000 // (len(cols) + 1)))
+            for start in range(0, len(data), step):
+                rows = (
+                    sql_values(
+                        sql_column("_row_id", table.c.id.type),
+                        *(sql_column(f"_v_{c}", table.c[c].type) for c in cols),
+                        name="_changes",
+                    )
+                    .data(data[start : start + step])
+                    .cte("_changes")
+                )
+                stmt = (
+                    update(table)
+                    .where(table.c.id == rows.c._row_id)
+                    .values({c: rows.c[f"_v_{c}"] for c in cols})
+                )
+                conn.execute(stmt)
 
     def _store_mentions(
         self,
@@ -765,30 +783,30 @@ class Store:
         return out
 
     def _refresh_signals(self, conn: Connection, paper_ids: set[int]) -> None:
-        """Recompute the denormalized source count and best upvotes of touched papers."""
-        n_param = bindparam("_n", type_=papers.c.source_count.type)
-        up_param = bindparam("_up", type_=papers.c.max_upvotes.type)
-        refresh = (
-            update(papers)
-            .where(papers.c.id == bindparam("_pid"))
-            .where(or_(papers.c.source_count != n_param, papers.c.max_upvotes != up_param))
-            .values(source_count=n_param, max_upvotes=up_param)
-        )
+        """Recompute the denormalized source count and best upvotes of touched papers.
+
+        One UPDATE … FROM per slice of ids, computed and compared in the database: no
+        round trip per paper, and only papers whose figures differ are written.
+        """
         ids = sorted(paper_ids)
         for start in range(0, len(ids), _LOOKUP_CHUNK):
             part = ids[start : start + _LOOKUP_CHUNK]
             agg = (
                 select(
-                    mentions.c.paper_id,
-                    func.count(func.distinct(mentions.c.source_id)),
-                    func.coalesce(func.max(mentions.c.upvotes), 0),
+                    mentions.c.paper_id.label("pid"),
+                    func.count(func.distinct(mentions.c.source_id)).label("n"),
+                    func.coalesce(func.max(mentions.c.upvotes), 0).label("up"),
                 )
                 .where(mentions.c.paper_id.in_(part))
                 .group_by(mentions.c.paper_id)
+                .subquery()
             )
-            params = [{"_pid": p, "_n": n, "_up": up} for p, n, up in conn.execute(agg)]
-            if params:
-                conn.execute(refresh, params)
+            conn.execute(
+                update(papers)
+                .where(papers.c.id == agg.c.pid)
+                .where(or_(papers.c.source_count != agg.c.n, papers.c.max_upvotes != agg.c.up))
+                .values(source_count=agg.c.n, max_upvotes=agg.c.up)
+            )
 
     # -- tags ----------------------------------------------------------------------------
 
@@ -1663,6 +1681,34 @@ def _new_paper_row(item: PreparedEntry, now: datetime) -> dict[str, Any]:
         "max_upvotes": 0,
         "search_text": _search_text(item, None),
     }
+
+
+def _initial_signals(
+    chunk: Sequence[PreparedEntry], rows: Sequence[dict[str, Any]], pending: list[dict[str, Any]]
+) -> None:
+    """Set the source count and best upvotes of new papers before they are inserted.
+
+    A new paper's mentions are this source's items of this chunk (no other writer sees
+    the row before the commit), so its signals are known here and ``_refresh_signals``
+    finds nothing to write for it. A mention keeps the last upvotes an item gave it.
+    """
+    new = {id(row) for row in pending}
+    last: dict[tuple[int, str], int | None] = {}
+    for item, row in zip(chunk, rows, strict=True):
+        if id(row) in new:
+            upvotes = item.entry.signals.upvotes
+            key = (id(row), item.item_key)
+            if upvotes is not None:
+                last[key] = upvotes
+            else:
+                last.setdefault(key, None)
+    best: dict[int, int] = {}
+    for (row_key, _item_key), upvotes in last.items():
+        best[row_key] = max(best.get(row_key, 0), upvotes or 0)
+    for row in pending:
+        if id(row) in best:
+            row["source_count"] = 1
+            row["max_upvotes"] = best[id(row)]
 
 
 def _fuller_title(stored: str, offered: str) -> bool:
