@@ -37,6 +37,7 @@ from digests.normalize import (
     TagName,
     canonical_url,
     find_arxiv_id,
+    has_controls,
     normalize_tag,
     paper_key,
     strip_controls,
@@ -122,6 +123,13 @@ def _without_controls(e: Entry) -> Entry:
     Whatever bytes a source sends, what is stored is text every database and Slack accept
     (PostgreSQL refuses NUL outright, which would otherwise fail the whole document).
     """
+    links = e.links
+    texts = [e.title, *e.authors, *e.tags, *e.categories, *links.other]
+    texts += [v for v in (getattr(e, n) for n in _OPTIONAL_TEXT) if v is not None]
+    texts += [v for v in (links.abs, links.pdf, links.code) if v]
+    # One scan for the common case, nothing to clean (newline is not a control here).
+    if not has_controls("\n".join(texts)):
+        return e
     changes: dict[str, object] = {}
     for name in ("title", *_OPTIONAL_TEXT):
         value = getattr(e, name)
@@ -132,7 +140,6 @@ def _without_controls(e: Entry) -> Entry:
         cleaned_values = tuple(strip_controls(v) for v in values)
         if cleaned_values != values:
             changes[name] = cleaned_values
-    links = e.links
     clean_links = Links(
         abs=strip_controls(links.abs) if links.abs else links.abs,
         pdf=strip_controls(links.pdf) if links.pdf else links.pdf,

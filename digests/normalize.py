@@ -13,6 +13,7 @@ leaving a parser are already canonical.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -155,6 +156,11 @@ def strip_controls(text: str) -> str:
     return _CONTROL_RE.sub("", text)
 
 
+def has_controls(text: str) -> bool:
+    """Whether ``strip_controls`` would change ``text``."""
+    return _CONTROL_RE.search(text) is not None
+
+
 def clean_text(text: str) -> str:
     """Collapse whitespace (line breaks too) and strip."""
     return _WS_RE.sub(" ", text).strip()
@@ -197,6 +203,7 @@ _TAG_SLUG_RE = re.compile(r"[^\w.]+", re.UNICODE)
 _APOSTROPHES_RE = re.compile(r"['’`]")
 
 
+@functools.lru_cache(maxsize=8192)  # the same few labels on every entry of a source
 def normalize_tag(label: str) -> TagName | None:
     """``#Supervised-FineTuning (SFT)`` -> slug ``supervised-finetuning-sft``.
 

@@ -9,6 +9,7 @@ same source never create a paper twice.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Connection,
     Engine,
@@ -38,6 +40,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy import column as sql_column
+from sqlalchemy import values as sql_values
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
@@ -67,6 +71,7 @@ from digests.model import (
 from digests.normalize import arxiv_abs_url, normalize_tag, normalize_title
 from digests.query import Query
 from digests.schema import (
+    UTCDateTime,
     deliveries,
     digest_items,
     digests,
@@ -533,6 +538,7 @@ class Store:
             rows.append(row)
             created.append(False)
             changed.append(bool(values))
+        _initial_signals(chunk, rows, pending)
         lost = self._insert_papers(conn, pending)
         for i, item in enumerate(chunk):
             if id(rows[i]) not in lost:
@@ -567,10 +573,9 @@ class Store:
         """Insert new papers, filling in their ids; the ``id()`` of rows another writer had."""
         if not pending:
             return set()
-        stmt = self._insert(papers).on_conflict_do_nothing().returning(papers.c.id, papers.c.key)
         params = [{k: v for k, v in row.items() if k != "id"} for row in pending]
         # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT.
-        got = {key: int(pid) for pid, key in conn.execute(stmt, params)}
+        got = {key: int(pid) for pid, key in self._insert_rows(conn, papers, params, ("id", "key"))}
         lost: set[int] = set()
         for row in pending:
             new_id = got.get(row["key"])
@@ -583,20 +588,35 @@ class Store:
     def _update_by_id(
         self, conn: Connection, table: Any, changes: Sequence[tuple[int, dict[str, Any]]]
     ) -> None:
-        """UPDATE rows by id, one executemany per set of changed columns."""
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        """UPDATE rows by id: one statement per set of changed columns and slice of rows.
+
+        A multi-row ``UPDATE … FROM (VALUES …)``, not an executemany: on SQLite every
+        statement that follows a full-text write flushes the FTS5 index, so a
+        ``search_text`` change per statement costs a flush per paper.
+        """
+        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for row_id, values in changes:
             cols = tuple(sorted(values))
-            groups.setdefault(cols, []).append(
-                {"_row_id": row_id, **{f"_v_{c}": values[c] for c in cols}}
-            )
-        for cols, params in groups.items():
-            stmt = (
-                update(table)
-                .where(table.c.id == bindparam("_row_id"))
-                .values({c: bindparam(f"_v_{c}", type_=table.c[c].type) for c in cols})
-            )
-            conn.execute(stmt, params)
+            groups.setdefault(cols, []).append((row_id, *(values[c] for c in cols)))
+        for cols, data in groups.items():
+            # SQLite allows 32,766 bound values per statement.
+            step = max(1, min(_LOOKUP_CHUNK, 30_000 // (len(cols) + 1)))
+            for start in range(0, len(data), step):
+                rows = (
+                    sql_values(
+                        sql_column("_row_id", table.c.id.type),
+                        *(sql_column(f"_v_{c}", table.c[c].type) for c in cols),
+                        name="_changes",
+                    )
+                    .data(data[start : start + step])
+                    .cte("_changes")
+                )
+                stmt = (
+                    update(table)
+                    .where(table.c.id == rows.c._row_id)
+                    .values({c: rows.c[f"_v_{c}"] for c in cols})
+                )
+                conn.execute(stmt)
 
     def _store_mentions(
         self,
@@ -648,12 +668,8 @@ class Store:
             out.append(bool(changes))
         raced: set[tuple[int, str]] = set()
         if inserts:
-            stmt = (
-                self._insert(mentions)
-                .on_conflict_do_nothing()
-                .returning(mentions.c.paper_id, mentions.c.item_key)
-            )
-            done = {(int(p), str(k)) for p, k in conn.execute(stmt, inserts)}
+            got = self._insert_rows(conn, mentions, inserts, ("paper_id", "item_key"))
+            done = {(int(p), str(k)) for p, k in got}
             raced = {(r["paper_id"], r["item_key"]) for r in inserts} - done
         self._update_by_id(
             conn, mentions, [(mid, {c: m[c] for c in cols}) for mid, (m, cols) in dirty.items()]
@@ -761,34 +777,85 @@ class Store:
                     added = True
             out.append(added)
         if links:
-            conn.execute(self._insert(paper_tags).on_conflict_do_nothing(), links)
+            self._insert_rows(conn, paper_tags, links, ())
         return out
 
-    def _refresh_signals(self, conn: Connection, paper_ids: set[int]) -> None:
-        """Recompute the denormalized source count and best upvotes of touched papers."""
-        n_param = bindparam("_n", type_=papers.c.source_count.type)
-        up_param = bindparam("_up", type_=papers.c.max_upvotes.type)
-        refresh = (
-            update(papers)
-            .where(papers.c.id == bindparam("_pid"))
-            .where(or_(papers.c.source_count != n_param, papers.c.max_upvotes != up_param))
-            .values(source_count=n_param, max_upvotes=up_param)
+    def _insert_rows(
+        self,
+        conn: Connection,
+        table: Any,
+        rows: Sequence[dict[str, Any]],
+        returning: tuple[str, ...],
+    ) -> list[tuple[Any, ...]]:
+        """INSERT … ON CONFLICT DO NOTHING of many rows (same keys), RETURNING ``returning``.
+
+        On PostgreSQL the rows go as one array per column through ``unnest``: a
+        statement of a few parameters, where a multi-row VALUES of 500 rows has ten
+        thousand that the driver parses again for every batch.
+        """
+        if self.dialect != "postgresql":
+            stmt = self._insert(table).on_conflict_do_nothing()
+            if returning:
+                stmt = stmt.returning(*(table.c[c] for c in returning))
+                return [tuple(r) for r in conn.execute(stmt, list(rows))]
+            conn.execute(stmt, list(rows))
+            return []
+        cols = list(rows[0])
+        params: dict[str, Any] = {}
+        arrays: list[str] = []
+        picks: list[str] = []
+        for i, name in enumerate(cols):
+            col = table.c[name]
+            kind = col.type
+            values = [row[name] for row in rows]
+            if isinstance(kind, JSON):
+                params[f"p{i}"] = [None if v is None else json.dumps(v) for v in values]
+                arrays.append(f"CAST(:p{i} AS TEXT[])")
+                picks.append(f"CAST(u.c{i} AS JSON)")
+                continue
+            if isinstance(kind, UTCDateTime):
+                values = [kind.process_bind_param(v, conn.dialect) for v in values]
+            params[f"p{i}"] = values
+            arrays.append(f"CAST(:p{i} AS {kind.compile(dialect=conn.dialect)}[])")
+            picks.append(f"u.c{i}")
+        names = ", ".join(f'"{c}"' for c in cols)
+        aliases = ", ".join(f"c{i}" for i in range(len(cols)))
+        # Names and types come from our own table definitions, never from data.
+        sql = (
+            f'INSERT INTO "{table.name}" ({names}) SELECT {", ".join(picks)} '  # noqa: S608
+            f"FROM unnest({', '.join(arrays)}) AS u({aliases}) ON CONFLICT DO NOTHING"
         )
+        if returning:
+            sql += " RETURNING " + ", ".join(f'"{c}"' for c in returning)
+            return [tuple(r) for r in conn.execute(text(sql), params)]
+        conn.execute(text(sql), params)
+        return []
+
+    def _refresh_signals(self, conn: Connection, paper_ids: set[int]) -> None:
+        """Recompute the denormalized source count and best upvotes of touched papers.
+
+        One UPDATE … FROM per slice of ids, computed and compared in the database: no
+        round trip per paper, and only papers whose figures differ are written.
+        """
         ids = sorted(paper_ids)
         for start in range(0, len(ids), _LOOKUP_CHUNK):
             part = ids[start : start + _LOOKUP_CHUNK]
             agg = (
                 select(
-                    mentions.c.paper_id,
-                    func.count(func.distinct(mentions.c.source_id)),
-                    func.coalesce(func.max(mentions.c.upvotes), 0),
+                    mentions.c.paper_id.label("pid"),
+                    func.count(func.distinct(mentions.c.source_id)).label("n"),
+                    func.coalesce(func.max(mentions.c.upvotes), 0).label("up"),
                 )
                 .where(mentions.c.paper_id.in_(part))
                 .group_by(mentions.c.paper_id)
+                .subquery()
             )
-            params = [{"_pid": p, "_n": n, "_up": up} for p, n, up in conn.execute(agg)]
-            if params:
-                conn.execute(refresh, params)
+            conn.execute(
+                update(papers)
+                .where(papers.c.id == agg.c.pid)
+                .where(or_(papers.c.source_count != agg.c.n, papers.c.max_upvotes != agg.c.up))
+                .values(source_count=agg.c.n, max_upvotes=agg.c.up)
+            )
 
     # -- tags ----------------------------------------------------------------------------
 
@@ -1847,6 +1914,34 @@ def _new_paper_row(item: PreparedEntry, now: datetime) -> dict[str, Any]:
         "max_upvotes": 0,
         "search_text": _search_text(item, None),
     }
+
+
+def _initial_signals(
+    chunk: Sequence[PreparedEntry], rows: Sequence[dict[str, Any]], pending: list[dict[str, Any]]
+) -> None:
+    """Set the source count and best upvotes of new papers before they are inserted.
+
+    A new paper's mentions are this source's items of this chunk (no other writer sees
+    the row before the commit), so its signals are known here and ``_refresh_signals``
+    finds nothing to write for it. A mention keeps the last upvotes an item gave it.
+    """
+    new = {id(row) for row in pending}
+    last: dict[tuple[int, str], int | None] = {}
+    for item, row in zip(chunk, rows, strict=True):
+        if id(row) in new:
+            upvotes = item.entry.signals.upvotes
+            key = (id(row), item.item_key)
+            if upvotes is not None:
+                last[key] = upvotes
+            else:
+                last.setdefault(key, None)
+    best: dict[int, int] = {}
+    for (row_key, _item_key), upvotes in last.items():
+        best[row_key] = max(best.get(row_key, 0), upvotes or 0)
+    for row in pending:
+        if id(row) in best:
+            row["source_count"] = 1
+            row["max_upvotes"] = best[id(row)]
 
 
 def _fuller_title(stored: str, offered: str) -> bool:

@@ -2,20 +2,86 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import tomllib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from digests.errors import ConfigError
 from digests.normalize import TagName, normalize_tag
+
+# The only characters outside ASCII that a case-insensitive ASCII letter matches in
+# Python's ``re`` (dotted/dotless i, long s, Kelvin sign); str.lower() does not turn them
+# into the letter they match, so a text holding one is searched without the prefilter.
+_FOLD_TRAPS = re.compile("[\u0130\u0131\u017f\u212a]")
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One pattern of a rule, with the lowercased strings that let most texts skip it."""
+
+    pattern: re.Pattern[str]
+    # Every match holds one of these (empty: the pattern is searched on every text).
+    needles: tuple[str, ...] = ()
+    # Every match starts with one of the needles, so only where one occurs is tried.
+    anchored: bool = False
+
+    def hit(self, body: str, folded: str) -> bool:
+        """Whether ``pattern`` matches ``body``; ``folded`` is ``body.lower()``, aligned
+        with it character for character."""
+        if not self.needles:
+            return self.pattern.search(body) is not None
+        if not self.anchored:
+            for needle in self.needles:
+                if needle in folded:
+                    return self.pattern.search(body) is not None
+            return False
+        match = self.pattern.match
+        for needle in self.needles:
+            at = folded.find(needle)
+            while at >= 0:
+                if match(body, at) is not None:
+                    return True
+                at = folded.find(needle, at + 1)
+        return False
 
 
 @dataclass(frozen=True, slots=True)
 class TopicRule:
     tag: TagName
     pattern: re.Pattern[str]
+    # The rule's patterns one by one; empty when they cannot be searched apart (a group
+    # reference), and then ``pattern`` is searched.
+    probes: tuple[Probe, ...] = ()
+
+    def matches(self, body: str, folded: str | None) -> bool:
+        if folded is None or not self.probes:
+            return self.pattern.search(body) is not None
+        # Probe.hit, inlined: this runs for every rule and entry.
+        for probe in self.probes:
+            needles = probe.needles
+            if not needles:
+                if probe.pattern.search(body) is not None:
+                    return True
+            elif probe.anchored:
+                match = probe.pattern.match
+                for needle in needles:
+                    at = folded.find(needle)
+                    while at >= 0:
+                        if match(body, at) is not None:
+                            return True
+                        at = folded.find(needle, at + 1)
+            else:
+                for needle in needles:
+                    if needle in folded:
+                        if probe.pattern.search(body) is not None:
+                            return True
+                        break
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,11 +90,19 @@ class TopicRules:
     aliases: tuple[tuple[str, str], ...] = ()  # (alias, tag display)
 
     def topics_for(self, *texts: str | None) -> list[TagName]:
-        """The topic tags whose patterns match any of the texts."""
+        """The topic tags whose patterns match any of the texts.
+
+        ``re`` has no fast scan for case-insensitive patterns that start with ``\\b``: it
+        would try every alternative at every position. So each pattern is tried only
+        where a string every match of it holds occurs in the lowercased text (see
+        ``probes_for``); the pattern itself still decides, so the tags are those of the
+        plain search.
+        """
         body = "\n".join(t for t in texts if t)
         if not body:
             return []
-        return [rule.tag for rule in self.rules if rule.pattern.search(body)]
+        folded = None if _FOLD_TRAPS.search(body) else body.lower()
+        return [rule.tag for rule in self.rules if rule.matches(body, folded)]
 
 
 def default_rules_text() -> str:
@@ -52,12 +126,172 @@ def load_rules(path: Path | None = None) -> TopicRules:
         try:
             # One alternation per topic: a single scan of the text instead of one per pattern.
             joined = "|".join(f"(?:{p})" for p in patterns)
-            rules.append(TopicRule(tag=tag, pattern=re.compile(joined, re.IGNORECASE)))
+            pattern = re.compile(joined, re.IGNORECASE)
         except re.error as e:
             raise ConfigError(f"{where}: topic {tag.display!r} has a bad pattern: {e}") from e
+        rules.append(TopicRule(tag=tag, pattern=pattern, probes=probes_for(patterns)))
     aliases = data.get("aliases", {})
     if not isinstance(aliases, dict):
         raise ConfigError(f"{where}: [aliases] must be a table of alias = tag")
     return TopicRules(
         rules=tuple(rules), aliases=tuple((str(k), str(v)) for k, v in aliases.items())
     )
+
+
+# -- required strings of a pattern ----------------------------------------------------------
+
+
+def probes_for(patterns: Sequence[str]) -> tuple[Probe, ...]:
+    """The patterns of one rule as probes, or () when they must be searched joined.
+
+    A joined alternation matches where any one of its patterns does, so the patterns
+    can be searched one by one, unless one refers to a group by number or name (the
+    numbering differs once joined). The required strings are read from the parse tree
+    of ``re`` itself, so a pattern means exactly what it means to ``re``; a pattern
+    with no such strings (a bare ``\\w+``, a lookaround) is simply searched every time.
+    """
+    try:
+        parser = importlib.import_module("re._parser")
+        constants = importlib.import_module("re._constants")
+        walker = _Needles(constants)
+        probes: list[Probe] = []
+        for text in patterns:
+            compiled = re.compile(text, re.IGNORECASE)
+            tree = parser.parse(text, re.IGNORECASE)
+            if walker.refers_to_groups(tree):
+                return ()
+            starts = walker.prefixes(tree)
+            if starts:
+                # A start that begins with a shorter one is tried where the shorter is.
+                firsts = tuple(
+                    sorted(n for n in starts if not any(m != n and n.startswith(m) for m in starts))
+                )
+                probes.append(Probe(compiled, firsts, anchored=True))
+                continue
+            found = walker.of_sequence(tree)
+            probes.append(Probe(compiled, _minimal(found) if found else ()))
+    except Exception:  # re's internals changed, or a pattern stands only joined: same tags
+        return ()
+    return tuple(probes)
+
+
+def _minimal(needles: Iterable[str]) -> tuple[str, ...]:
+    """Without needles that hold a shorter one: the shorter is found whenever they are."""
+    found = set(needles)
+    return tuple(sorted(n for n in found if not any(m != n and m in n for m in found)))
+
+
+def _usable(needle: str) -> bool:
+    """Whether ``needle in text.lower()`` is implied by a case-insensitive match.
+
+    True for ASCII (``_FOLD_TRAPS`` covers the few other characters ``re`` folds onto
+    ASCII letters) and for characters without case, which ``re`` matches only as
+    themselves.
+    """
+    return bool(needle) and all(
+        ch.isascii() or (ch.lower() == ch and ch.upper() == ch and ch.casefold() == ch)
+        for ch in needle
+    )
+
+
+class _Needles:
+    """Walks a ``re`` parse tree for strings every match must contain or start with."""
+
+    def __init__(self, c: Any) -> None:
+        self.c = c
+
+    def refers_to_groups(self, items: Iterable[tuple[Any, Any]]) -> bool:
+        c = self.c
+        for op, av in items:
+            if op in (c.GROUPREF, c.GROUPREF_EXISTS):
+                return True
+            if op is c.SUBPATTERN and self.refers_to_groups(av[3]):
+                return True
+            if op is c.BRANCH and any(self.refers_to_groups(b) for b in av[1]):
+                return True
+            repeat = op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT)
+            if repeat and self.refers_to_groups(av[2]):
+                return True
+            if op in (c.ASSERT, c.ASSERT_NOT) and self.refers_to_groups(av[1]):
+                return True
+            if op is c.ATOMIC_GROUP and self.refers_to_groups(av):
+                return True
+        return False
+
+    def prefixes(self, items: Iterable[tuple[Any, Any]]) -> frozenset[str] | None:
+        """Strings one of which every match starts with (after zero-width ``\\b``, ``^``)."""
+        c = self.c
+        run: list[str] = []
+        for op, av in items:
+            if op is c.LITERAL:
+                run.append(chr(av))
+                continue
+            if run:
+                break
+            if op is c.AT:
+                continue
+            found: frozenset[str] | None = None
+            if op is c.SUBPATTERN:
+                found = self.prefixes(av[3])
+            elif op is c.BRANCH:
+                found = self._union(self.prefixes(b) for b in av[1])
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT) and av[0] >= 1:
+                found = self.prefixes(av[2])
+            elif op is c.ATOMIC_GROUP:
+                found = self.prefixes(av)
+            return self._checked(found)
+        return self._checked(frozenset(["".join(run)]) if run else None)
+
+    def of_sequence(self, items: Iterable[tuple[Any, Any]]) -> frozenset[str] | None:
+        """Strings one of which every match contains: the best of any one item's."""
+        c = self.c
+        candidates: list[frozenset[str]] = []
+        run: list[str] = []
+
+        def close_run() -> None:
+            if run:
+                candidates.append(frozenset(["".join(run)]))
+                run.clear()
+
+        for op, av in items:
+            if op is c.LITERAL:
+                run.append(chr(av))
+                continue
+            close_run()
+            found: frozenset[str] | None = None
+            if op is c.SUBPATTERN:
+                # Inline flags change at most how a literal's case is compared; a
+                # case-sensitive match is also a case-insensitive one.
+                found = self.of_sequence(av[3])
+            elif op is c.BRANCH:
+                found = self._union(self.of_sequence(b) for b in av[1])
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT) and av[0] >= 1:
+                found = self.of_sequence(av[2])
+            elif op is c.ATOMIC_GROUP:
+                found = self.of_sequence(av)
+            # AT (\\b, ^), IN, ANY, lookarounds: no required text
+            if found:
+                candidates.append(found)
+        close_run()
+        usable = [s for s in (self._checked(c) for c in candidates) if s]
+        if not usable:
+            return None
+        # The longest shortest needle: long strings are rare, so most texts skip the rule.
+        return max(usable, key=lambda s: (min(len(n) for n in s), -len(s)))
+
+    @staticmethod
+    def _union(sets: Iterable[frozenset[str] | None]) -> frozenset[str] | None:
+        """Every alternative must hold one of its strings: the union, if each has some."""
+        union: set[str] = set()
+        for found in sets:
+            if not found:
+                return None
+            union |= found
+        return frozenset(union)
+
+    @staticmethod
+    def _checked(found: frozenset[str] | None) -> frozenset[str] | None:
+        """Lowercased, or None when a needle has a character the lowercasing can miss."""
+        if not found or not all(_usable(n) for n in found):
+            return None
+        return frozenset(n.lower() for n in found)

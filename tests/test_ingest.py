@@ -262,3 +262,61 @@ def test_garbage_is_a_clear_recorded_error(
     report = poll(store, [source])[source.name]
     assert report.status == "error"
     assert report.error
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["title", "abstract", "summary", "comment", "authors", "tags", "categories", "abs", "other"],
+)
+@pytest.mark.parametrize("bad", ["\x00", "\x1b", "\x7f", "\ud800", ""])
+def test_prepare_cleans_control_characters_in_any_field(field: str, bad: str) -> None:
+    from dataclasses import replace
+
+    from digests.ingest import prepare
+    from digests.model import Entry, Links
+
+    base = Entry(
+        title="A paper\twith a tab",
+        abstract="Line one\nline two",
+        summary="s",
+        comment="c",
+        authors=("Ann Lee", "Bo Li"),
+        tags=("LLM",),
+        categories=("cs.CL",),
+        links=Links(abs="https://example.org/a", other=("https://example.org/o",)),
+    )
+    values: dict[str, object] = {}
+    if field in ("authors", "tags", "categories"):
+        values[field] = (*getattr(base, field), f"x{bad}y")
+    elif field in ("abs", "other"):
+        links = base.links
+        values["links"] = (
+            replace(links, abs=f"https://example.org/{bad}a")
+            if field == "abs"
+            else replace(links, other=(f"https://example.org/{bad}o",))
+        )
+    else:
+        values[field] = f"x{bad}y"
+    entry = replace(base, **values)  # type: ignore[arg-type]
+    source = SourceInfo(
+        id=1,
+        name="s",
+        location="s",
+        kind=SourceKind.FEED,
+        interval_seconds=60,
+        tags=(),
+        origin="cli",
+        enabled=True,
+        created_at=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    [prepared] = prepare([entry], source, RULES)
+    cleaned = prepared.entry
+    if not bad:
+        assert cleaned is entry  # nothing to clean: the same object
+    else:
+        texts = [cleaned.title, cleaned.abstract, cleaned.summary, cleaned.comment]
+        texts += [*cleaned.authors, *cleaned.tags, *cleaned.categories, cleaned.links.abs]
+        texts += cleaned.links.other
+        assert not [t for t in texts if t and bad in t]
+        assert cleaned.title == base.title or field == "title"
+        assert cleaned.abstract == base.abstract or field == "abstract"

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import feedparser
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digests.errors import ParseError
 from digests.model import Links, ParseContext, ParsedDocument, SourceKind
+from digests.sources import feeds
 from digests.sources.feeds import parse_arxiv, parse_arxiv_api, parse_feed
 
 RSS2 = "samples/arxiv_rss2_multi_cat__msudars_laya-reader.xml"
@@ -256,3 +260,76 @@ def test_random_bytes_only_ever_raise_parse_error(data: bytes) -> None:
         except ParseError:
             continue
         assert isinstance(result, ParsedDocument)
+
+
+# -- the document's location as the base of relative links ---------------------------------
+
+_RELATIVE_RSS = b"""<?xml version="1.0"?>
+<rss version="2.0"><channel><title>t</title>
+<item><title>One</title><link>/abs/2403.04224</link><guid>item-1</guid></item>
+<item><title>Two</title><link>https://example.org/p/2</link>
+<guid isPermaLink="false">item-2</guid></item>
+</channel></rss>"""
+
+_XML_BASE_ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://other.example/feeds/">
+<title>t</title><id>urn:x</id>
+<entry><title>One</title><id>urn:one</id><link href="papers/1"/></entry>
+</feed>"""
+
+_ABSOLUTE_ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:x</id>
+<entry><title>One</title><id>oai:arXiv.org:2403.04224v2</id>
+<link href="https://arxiv.org/abs/2403.04224" rel="alternate"/>
+<link href="https://arxiv.org/pdf/2403.04224" rel="related" type="application/pdf"/></entry>
+</feed>"""
+
+
+def _samples() -> list[bytes]:
+    fixtures = sorted((Path(__file__).parent / "fixtures").glob("*.xml"))
+    docs = [p.read_bytes() for p in fixtures] + [_RELATIVE_RSS, _XML_BASE_ATOM, _ABSOLUTE_ATOM]
+    return [*docs, _RELATIVE_RSS.decode().encode("utf-16")]
+
+
+def _entries(result: Any) -> list[dict[str, Any]]:
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items() if k != "base"}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    return [plain(dict(e)) for e in result["entries"]]
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["https://rss.arxiv.org/rss/cs.CL", "https://example.org/feeds/x.xml", "/srv/feeds/x.xml"],
+)
+def test_a_document_read_without_its_location_only_when_it_changes_no_link(
+    location: str,
+) -> None:
+    for data in _samples():
+        plain = feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
+        based = feedparser.parse(
+            io.BytesIO(data),
+            response_headers={"content-location": location},
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+        if feeds._location_changes_nothing(plain, data, location):
+            assert _entries(plain) == _entries(based)
+        else:
+            assert data is not _ABSOLUTE_ATOM
+
+
+def test_relative_links_still_resolve_against_the_document_location() -> None:
+    ctx = ParseContext(url="https://example.org/feeds/x.xml", content_type=None, fetched_at=None)
+    doc = parse_feed(_RELATIVE_RSS, ctx)
+    assert [e.url for e in doc.entries] == [
+        "https://example.org/abs/2403.04224",
+        "https://example.org/p/2",
+    ]
+    assert doc.entries[0].source_item_id == "https://example.org/feeds/item-1"
+    based = parse_feed(_XML_BASE_ATOM, ctx)
+    assert based.entries[0].url == "https://other.example/feeds/papers/1"

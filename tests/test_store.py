@@ -297,3 +297,54 @@ def test_the_full_title_wins_whichever_source_comes_first(store: Store, order: s
     put(store, weekly, arxiv("2403.04224", "Aligners, revisited and extended at length"))
     [hit] = store.search(parse_query("id:2403.04224", now=NOW)).hits
     assert hit.title == "Aligners: Decoupling LLMs and Alignment"
+
+
+def _signals_as_stored_and_as_counted(store: Store) -> tuple[list[tuple[int, int, int]], ...]:
+    from sqlalchemy import func, select
+
+    from digests.schema import mentions, papers
+
+    with store.engine.connect() as conn:
+        stored = conn.execute(
+            select(papers.c.id, papers.c.source_count, papers.c.max_upvotes).order_by(papers.c.id)
+        ).all()
+        counted = conn.execute(
+            select(
+                mentions.c.paper_id,
+                func.count(func.distinct(mentions.c.source_id)),
+                func.coalesce(func.max(mentions.c.upvotes), 0),
+            )
+            .group_by(mentions.c.paper_id)
+            .order_by(mentions.c.paper_id)
+        ).all()
+    return [tuple(r) for r in stored], [tuple(r) for r in counted]
+
+
+def test_signals_of_new_and_known_papers_match_their_mentions(store: Store) -> None:
+    """New papers get their signals at insert; they must be what the mentions say,
+    including repeated items (the last upvotes an item gave win) and missing upvotes."""
+    a, b = add(store, "a"), add(store, "b")
+
+    def item(ref: str, key: str, upvotes: int | None) -> Entry:
+        return arxiv(ref, f"Paper {ref}", source_item_id=key, signals=Signals(upvotes=upvotes))
+
+    put(
+        store,
+        a,
+        item("2403.00001", "k1", 10),
+        item("2403.00001", "k1", 5),  # same item again: its mention ends with 5
+        item("2403.00002", "k2", None),
+        item("2403.00002", "k3", 7),
+        item("2403.00003", "k4", None),
+        item("2403.00003", "k4", None),
+        item("2403.00004", "k5", 3),
+        item("2403.00004", "k5", None),  # no upvotes given: the mention keeps 3
+    )
+    stored, counted = _signals_as_stored_and_as_counted(store)
+    assert stored == counted
+    assert [r[2] for r in stored] == [5, 7, 0, 3]
+    put(
+        store, b, item("2403.00001", "x", 2), item("2403.00003", "y", 9), item("2403.00009", "z", 1)
+    )
+    stored, counted = _signals_as_stored_and_as_counted(store)
+    assert stored == counted
