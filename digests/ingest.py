@@ -209,12 +209,14 @@ WRITE_BATCH_BYTES = 1024 * 1024
 
 @dataclass(slots=True)
 class _Checked:
-    """One source's fetch, waiting for the writer: a result or an error."""
+    """One source's fetch on its way to the store: a result or an error, then its parse."""
 
     index: int  # the source's place in the poll, and so its report's
     source: SourceInfo
     result: FetchResult | None
-    error: SourceError | None
+    error: PaperbotError | None  # the fetch's, or the parse's
+    doc: ParsedDocument | None = None  # a changed body, parsed
+    prepared: list[PreparedEntry] | None = None
     # Set once written: a fetched body keeps its fetch slot until then, which bounds how
     # many bodies wait in memory.
     written: asyncio.Event = field(default_factory=asyncio.Event)
@@ -243,14 +245,19 @@ class _Written:
 class Poller:
     """Polls sources concurrently; one writer records what the fetches brought, in batches.
 
-    Fetches overlap (the network is the slow part) and hand their results to a single
-    writer, so SQLite never sees competing write transactions from this process. The
-    writer takes whatever has arrived (up to ``WRITE_BATCH_SOURCES`` sources and about
-    ``WRITE_BATCH_BYTES`` of documents) and records it in one transaction: each changed
-    document's entries, every source's validators and next check (one executemany), the
-    health verdicts (one more) and the failures. What is recorded as fetched is committed
-    together with its entries. When the database refuses the batch, its sources are
-    written again one at a time, so one bad document fails alone.
+    ::
+
+        fetches (concurrent) -> batch -> parse + prepare (a thread) -> write (a thread)
+
+    Fetches overlap (the network is the slow part) and hand their results on in batches
+    of whatever has arrived (up to ``write_batch`` sources and about
+    ``write_batch_bytes`` of documents). A batch's changed documents are parsed and
+    prepared while the previous batch is written. A single writer, so SQLite never sees
+    competing write transactions from this process, records a batch in one transaction:
+    each changed document's entries, every source's validators and next check (one
+    executemany), the health verdicts (one more) and the failures. What is recorded as
+    fetched is committed together with its entries. When the database refuses the batch,
+    its sources are written again one at a time, so one bad document fails alone.
     """
 
     store: Store
@@ -270,22 +277,40 @@ class Poller:
             asyncio.create_task(self._check(i, source, gate, arrived))
             for i, source in enumerate(sources)
         ]
+        # One parsed batch waits for the writer at most: parsing runs one batch ahead.
+        parsed: asyncio.Queue[tuple[list[_Checked], datetime]] = asyncio.Queue(maxsize=1)
         reports: list[SourceReport | None] = [None] * len(sources)
-        try:
+
+        async def parse_all() -> None:
             waiting = len(sources)
             while waiting:
                 batch = await _next_batch(arrived, self.write_batch, self.write_batch_bytes)
-                written = await asyncio.to_thread(self._write, batch)
+                now = self.clock()
+                await asyncio.to_thread(self._parse, batch, now)
+                await parsed.put((batch, now))
+                waiting -= len(batch)
+
+        async def write_all() -> None:
+            waiting = len(sources)
+            while waiting:
+                batch, now = await parsed.get()
+                written = await asyncio.to_thread(self._write, batch, now)
                 for item, report in zip(batch, written, strict=True):
                     reports[item.index] = report
                     item.written.set()
                     if self.on_report is not None:
                         self.on_report(report)
                 waiting -= len(batch)
+
+        stages = [asyncio.create_task(parse_all()), asyncio.create_task(write_all())]
+        try:
+            done, _ = await asyncio.wait(stages, return_when=asyncio.FIRST_EXCEPTION)
+            for stage in done:
+                stage.result()  # an unexpected error in a stage stops the poll with it
         finally:
-            for task in tasks:
+            for task in (*stages, *tasks):
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*stages, *tasks, return_exceptions=True)
         return [r for r in reports if r is not None]
 
     async def _check(
@@ -308,15 +333,34 @@ class Poller:
                 arrived.put_nowait(e)
                 return
             item = _Checked(index, source, result, None)
+            holds_body = item.size > 0
             arrived.put_nowait(item)
-            if item.size:
+            if holds_body:
                 await item.written.wait()
 
-    # -- the writer (runs in a worker thread) --------------------------------------------
+    # -- parsing and writing (each in a worker thread) -----------------------------------
 
-    def _write(self, batch: Sequence[_Checked]) -> list[SourceReport]:
+    def _parse(self, batch: Sequence[_Checked], now: datetime) -> None:
+        """Parse and prepare the batch's changed documents. No database work."""
+        for item in batch:
+            result = item.result
+            if result is None or result.status != "fetched" or result.body is None:
+                continue
+            source = item.source
+            ctx = ParseContext(
+                url=source.location, content_type=result.content_type, fetched_at=now
+            )
+            try:
+                doc = parse_document(result.body, ctx, kind=source.kind)
+                item.prepared = prepare(doc.entries, source, self.rules)
+            except PaperbotError as e:
+                item.error = e
+                continue
+            item.doc = doc
+            item.result = replace(result, body=None)  # parsed: the bytes are not needed
+
+    def _write(self, batch: Sequence[_Checked], now: datetime) -> list[SourceReport]:
         """Record a batch in one transaction; if the database refuses it, one by one."""
-        now = self.clock()
         if len(batch) == 1:
             return [self._write_alone(batch[0], now)]
         try:
@@ -346,15 +390,17 @@ class Poller:
                     e,
                 )
                 return _error_report(item.source, item.error)
-            return self._record_failure_safely(item.source, e)
+            return self._record_failure_safely(item.source, e, now)
         written.log()
         return written.report
 
-    def _record_failure_safely(self, source: SourceInfo, error: PaperbotError) -> SourceReport:
+    def _record_failure_safely(
+        self, source: SourceInfo, error: PaperbotError, now: datetime
+    ) -> SourceReport:
         """Record the failure if the database lets us; report it either way."""
         try:
             with self.store.transaction():
-                written = self._record_failure(source, error, now=self.clock())
+                written = self._record_failure(source, error, now=now)
         except StoreError as e:
             log.error("source=%r failed: %s; recording that failed too: %s", source.name, error, e)
             return _error_report(source, error)
@@ -367,15 +413,16 @@ class Poller:
         fetches: list[FetchRecord] = []
         verdicts: list[HealthVerdict] = []
         for item in batch:
-            source, result = item.source, item.result
-            if result is None:
-                assert item.error is not None
+            source, result, doc = item.source, item.result, item.doc
+            if item.error is not None:
                 written.append(self._record_failure(source, item.error, now=now))
                 continue
+            assert result is not None
             next_check = now + timedelta(
                 seconds=max(source.interval_seconds, int(result.max_age or 0))
             )
-            if result.status != "fetched" or result.body is None:
+            if doc is None:
+                assert result.status != "fetched", "a fetched body is parsed before writing"
                 fetches.append(_fetch_record(source, result, next_check, entries=None))
                 unchanged_health = judge_unchanged(source, now=now)
                 if unchanged_health is not None:
@@ -387,20 +434,19 @@ class Poller:
                     _Written(SourceReport(name=source.name, status=status, kind=source.kind))
                 )
                 continue
-            try:
-                report, doc = ingest_document(
-                    self.store,
-                    source,
-                    result.body,
-                    rules=self.rules,
-                    now=now,
-                    content_type=result.content_type,
-                )
-            except StoreError:
-                raise  # the transaction is spoiled: the caller writes the batch again
-            except PaperbotError as e:
-                written.append(self._record_failure(source, e, now=now))
-                continue
+            assert item.prepared is not None
+            # A StoreError here spoils the transaction: the caller writes the batch again.
+            counts = self.store.store_entries(source, item.prepared, now=now)
+            report = SourceReport(
+                name=source.name,
+                status="ingested",
+                entries=len(doc.entries),
+                new=counts.new,
+                updated=counts.updated,
+                skipped=doc.skipped,
+                problems=doc.problems,
+                kind=doc.kind,
+            )
             if doc.ttl_seconds:
                 next_check = max(next_check, now + timedelta(seconds=doc.ttl_seconds))
             fetches.append(_fetch_record(source, result, next_check, entries=len(doc.entries)))
