@@ -205,6 +205,9 @@ def ingest_document(
 WRITE_BATCH_SOURCES = 100
 # ...and documents of at most about this many bytes in all (a large listing goes alone).
 WRITE_BATCH_BYTES = 1024 * 1024
+# Fetched bodies may wait for the writer up to this many bytes in all without holding a
+# fetch slot; past it, a body keeps its slot until written, so fetching slows down.
+PENDING_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -217,9 +220,9 @@ class _Checked:
     error: PaperbotError | None  # the fetch's, or the parse's
     doc: ParsedDocument | None = None  # a changed body, parsed
     prepared: list[PreparedEntry] | None = None
-    # Set once written: a fetched body keeps its fetch slot until then, which bounds how
-    # many bodies wait in memory.
+    # Set once written: a body over the pending budget keeps its fetch slot until then.
     written: asyncio.Event = field(default_factory=asyncio.Event)
+    budgeted: int = 0  # bytes of the pending budget this body holds until written
 
     @property
     def size(self) -> int:
@@ -258,6 +261,10 @@ class Poller:
     executemany), the health verdicts (one more) and the failures. What is recorded as
     fetched is committed together with its entries. When the database refuses the batch,
     its sources are written again one at a time, so one bad document fails alone.
+
+    Memory: fetched bodies waiting for the writer hold up to ``pending_bytes`` in all;
+    past that each keeps its fetch slot until written, which slows fetching to the
+    writer's pace (at most ``concurrency`` such bodies).
     """
 
     store: Store
@@ -269,12 +276,14 @@ class Poller:
     rng: random.Random = field(default_factory=random.Random)
     write_batch: int = WRITE_BATCH_SOURCES  # 1 = every source in its own transaction
     write_batch_bytes: int = WRITE_BATCH_BYTES
+    pending_bytes: int = PENDING_BYTES
 
     async def poll(self, sources: Sequence[SourceInfo]) -> list[SourceReport]:
         gate = asyncio.Semaphore(self.concurrency)
+        budget = _Budget(self.pending_bytes)
         arrived: asyncio.Queue[_Checked | Exception] = asyncio.Queue()
         tasks = [
-            asyncio.create_task(self._check(i, source, gate, arrived))
+            asyncio.create_task(self._check(i, source, gate, budget, arrived))
             for i, source in enumerate(sources)
         ]
         # One parsed batch waits for the writer at most: parsing runs one batch ahead.
@@ -297,6 +306,7 @@ class Poller:
                 written = await asyncio.to_thread(self._write, batch, now)
                 for item, report in zip(batch, written, strict=True):
                     reports[item.index] = report
+                    budget.left += item.budgeted
                     item.written.set()
                     if self.on_report is not None:
                         self.on_report(report)
@@ -318,6 +328,7 @@ class Poller:
         index: int,
         source: SourceInfo,
         gate: asyncio.Semaphore,
+        budget: _Budget,
         arrived: asyncio.Queue[_Checked | Exception],
     ) -> None:
         previous = Validators(
@@ -333,9 +344,13 @@ class Poller:
                 arrived.put_nowait(e)
                 return
             item = _Checked(index, source, result, None)
-            holds_body = item.size > 0
+            size = item.size
+            holds_slot = size > 0 and size > budget.left
+            if size and not holds_slot:
+                budget.left -= size
+                item.budgeted = size
             arrived.put_nowait(item)
-            if holds_body:
+            if holds_slot:
                 await item.written.wait()
 
     # -- parsing and writing (each in a worker thread) -----------------------------------
@@ -497,6 +512,13 @@ class Poller:
             "source=%r failed (%d in a row): %s",
             (source.name, streak, error),
         )
+
+
+@dataclass(slots=True)
+class _Budget:
+    """Bytes of fetched bodies that may still wait for the writer without a fetch slot."""
+
+    left: int
 
 
 async def _next_batch(
