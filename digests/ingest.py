@@ -205,6 +205,8 @@ def ingest_document(
 WRITE_BATCH_SOURCES = 100
 # ...and documents of at most about this many bytes in all (a large listing goes alone).
 WRITE_BATCH_BYTES = 1024 * 1024
+# Checks arriving this many seconds after the first of a batch still join it.
+WRITE_LINGER = 0.05
 # Fetched bodies may wait for the writer up to this many bytes in all without holding a
 # fetch slot; past it, a body keeps its slot until written, so fetching slows down.
 PENDING_BYTES = 8 * 1024 * 1024
@@ -277,6 +279,7 @@ class Poller:
     write_batch: int = WRITE_BATCH_SOURCES  # 1 = every source in its own transaction
     write_batch_bytes: int = WRITE_BATCH_BYTES
     pending_bytes: int = PENDING_BYTES
+    write_linger: float = WRITE_LINGER
 
     async def poll(self, sources: Sequence[SourceInfo]) -> list[SourceReport]:
         gate = asyncio.Semaphore(self.concurrency)
@@ -293,7 +296,13 @@ class Poller:
         async def parse_all() -> None:
             waiting = len(sources)
             while waiting:
-                batch = await _next_batch(arrived, self.write_batch, self.write_batch_bytes)
+                batch = await _next_batch(
+                    arrived,
+                    self.write_batch,
+                    self.write_batch_bytes,
+                    expected=waiting,
+                    linger=self.write_linger,
+                )
                 now = self.clock()
                 await asyncio.to_thread(self._parse, batch, now)
                 await parsed.put((batch, now))
@@ -522,13 +531,38 @@ class _Budget:
 
 
 async def _next_batch(
-    arrived: asyncio.Queue[_Checked | Exception], most: int, most_bytes: int
+    arrived: asyncio.Queue[_Checked | Exception],
+    most: int,
+    most_bytes: int,
+    *,
+    expected: int,
+    linger: float,
 ) -> list[_Checked]:
-    """The next checks to write: at least one (waiting for it), then whatever has arrived."""
+    """The next checks to write: at least one (waiting for it), then what arrives soon.
+
+    While the batch holds no document, checks that arrive within ``linger`` seconds of
+    the first join it (none is waited for once ``expected`` are in): a trickle of
+    unchanged sources is written in a few transactions rather than one each, and a
+    changed document is never held back.
+    """
     batch: list[_Checked] = []
     size = 0
-    while not batch or (len(batch) < most and size < most_bytes and not arrived.empty()):
-        item = await arrived.get() if not batch else arrived.get_nowait()
+    until = 0.0
+    loop = asyncio.get_running_loop()
+    while len(batch) < min(most, expected) and size < most_bytes:
+        if not batch:
+            item = await arrived.get()
+            until = loop.time() + linger
+        elif not arrived.empty():
+            item = arrived.get_nowait()
+        elif size == 0 and (left := until - loop.time()) > 0:
+            try:
+                async with asyncio.timeout(left):
+                    item = await arrived.get()
+            except TimeoutError:
+                break
+        else:
+            break
         if isinstance(item, Exception):
             raise item
         batch.append(item)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from digests.errors import StoreError
 from digests.fetch import Fetcher, FetchSettings
@@ -330,3 +330,36 @@ def test_a_store_error_in_a_transaction_is_a_store_error(store: Store) -> None:
     kept = store.get_source("s")
     assert kept is not None and kept.etag is None
     assert store.paper_count() == 0
+
+
+def test_a_trickle_of_unchanged_sources_is_written_in_a_few_transactions(store: Store) -> None:
+    with LocalServer() as server:
+        for i in range(20):
+            feed = rss(range(2), prefix=i % 10)
+
+            def answer(req: Recorded, i: int = i, feed: bytes = feed) -> Reply:
+                # Answers 5 ms apart: they reach the poller one by one, not together.
+                if req.headers.get("if-none-match") == f'"{i}"':
+                    return Reply(304, headers={"ETag": f'"{i}"'}, delay=0.005 * i)
+                return Reply(body=feed, headers={"ETag": f'"{i}"'})
+
+            server.route(f"/t{i}", answer)
+        sources = [add(store, f"t{i}", server.url(f"/t{i}"), SourceKind.FEED) for i in range(20)]
+        assert {r.status for r in poll(store, sources)} == {"ingested"}
+        again = [store.get_source(s.name) for s in sources]
+        commits: list[object] = []
+
+        def count(conn: object) -> None:
+            commits.append(conn)
+
+        event.listen(store.engine, "commit", count)
+        try:
+            reports = poll(store, [s for s in again if s is not None])
+        finally:
+            event.remove(store.engine, "commit", count)
+    assert {r.status for r in reports} == {"not_modified"}
+    assert len(commits) <= 10, len(commits)
+    for s in sources:
+        checked = store.get_source(s.name)
+        assert checked is not None and checked.last_checked_at == NOW
+        assert checked.etag == f'"{s.name[1:]}"'
