@@ -45,7 +45,7 @@ from digests.normalize import (
 )
 from digests.settings import Settings
 from digests.sources import parse_document
-from digests.store import Store
+from digests.store import FetchRecord, HealthVerdict, Store
 from digests.topics import TopicRules
 
 log = logging.getLogger(__name__)
@@ -208,12 +208,72 @@ def ingest_document(
 # -- polling ----------------------------------------------------------------------------------
 
 
+# A batch of checks is written in one transaction: at most this many sources...
+WRITE_BATCH_SOURCES = 100
+# ...and documents of at most about this many bytes in all (a large listing goes alone).
+WRITE_BATCH_BYTES = 1024 * 1024
+# Checks arriving this many seconds after the first of a batch still join it.
+WRITE_LINGER = 0.05
+# Fetched bodies may wait for the writer up to this many bytes in all without holding a
+# fetch slot; past it, a body keeps its slot until written, so fetching slows down.
+PENDING_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class _Checked:
+    """One source's fetch on its way to the store: a result or an error, then its parse."""
+
+    index: int  # the source's place in the poll, and so its report's
+    source: SourceInfo
+    result: FetchResult | None
+    error: PaperbotError | None  # the fetch's, or the parse's
+    doc: ParsedDocument | None = None  # a changed body, parsed
+    prepared: list[PreparedEntry] | None = None
+    # Set once written: a body over the pending budget keeps its fetch slot until then.
+    written: asyncio.Event = field(default_factory=asyncio.Event)
+    budgeted: int = 0  # bytes of the pending budget this body holds until written
+
+    @property
+    def size(self) -> int:
+        body = self.result.body if self.result is not None else None
+        return len(body) if body is not None else 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """A source's report, and the log line to emit once what it says is committed."""
+
+    report: SourceReport
+    level: int = logging.DEBUG
+    message: str = ""
+    args: tuple[object, ...] = ()
+
+    def log(self) -> None:
+        if self.message:
+            log.log(self.level, self.message, *self.args)
+
+
 @dataclass
 class Poller:
-    """Polls sources concurrently; parsing and storing happen one source at a time.
+    """Polls sources concurrently; one writer records what the fetches brought, in batches.
 
-    Fetches overlap (the network is the slow part); a lock keeps the store to one writer
-    at a time so SQLite never sees competing write transactions from this process.
+    ::
+
+        fetches (concurrent) -> batch -> parse + prepare (a thread) -> write (a thread)
+
+    Fetches overlap (the network is the slow part) and hand their results on in batches
+    of whatever has arrived (up to ``write_batch`` sources and about
+    ``write_batch_bytes`` of documents). A batch's changed documents are parsed and
+    prepared while the previous batch is written. A single writer, so SQLite never sees
+    competing write transactions from this process, records a batch in one transaction:
+    each changed document's entries, every source's validators and next check (one
+    executemany), the health verdicts (one more) and the failures. What is recorded as
+    fetched is committed together with its entries. When the database refuses the batch,
+    its sources are written again one at a time, so one bad document fails alone.
+
+    Memory: fetched bodies waiting for the writer hold up to ``pending_bytes`` in all;
+    past that each keeps its fetch slot until written, which slows fetching to the
+    writer's pace (at most ``concurrency`` such bodies).
     """
 
     store: Store
@@ -223,106 +283,228 @@ class Poller:
     concurrency: int = 32
     on_report: Callable[[SourceReport], None] | None = None
     rng: random.Random = field(default_factory=random.Random)
+    write_batch: int = WRITE_BATCH_SOURCES  # 1 = every source in its own transaction
+    write_batch_bytes: int = WRITE_BATCH_BYTES
+    pending_bytes: int = PENDING_BYTES
+    write_linger: float = WRITE_LINGER
 
     async def poll(self, sources: Sequence[SourceInfo]) -> list[SourceReport]:
         gate = asyncio.Semaphore(self.concurrency)
-        write_lock = asyncio.Lock()
+        budget = _Budget(self.pending_bytes)
+        arrived: asyncio.Queue[_Checked | Exception] = asyncio.Queue()
+        tasks = [
+            asyncio.create_task(self._check(i, source, gate, budget, arrived))
+            for i, source in enumerate(sources)
+        ]
+        # One parsed batch waits for the writer at most: parsing runs one batch ahead.
+        parsed: asyncio.Queue[tuple[list[_Checked], datetime]] = asyncio.Queue(maxsize=1)
+        reports: list[SourceReport | None] = [None] * len(sources)
 
-        async def one(source: SourceInfo) -> SourceReport:
-            async with gate:
-                report = await self._poll_one(source, write_lock)
-            if self.on_report is not None:
-                self.on_report(report)
-            return report
+        async def parse_all() -> None:
+            waiting = len(sources)
+            while waiting:
+                batch = await _next_batch(
+                    arrived,
+                    self.write_batch,
+                    self.write_batch_bytes,
+                    expected=waiting,
+                    linger=self.write_linger,
+                )
+                now = self.clock()
+                await asyncio.to_thread(self._parse, batch, now)
+                await parsed.put((batch, now))
+                waiting -= len(batch)
 
-        return list(await asyncio.gather(*(one(s) for s in sources)))
+        async def write_all() -> None:
+            waiting = len(sources)
+            while waiting:
+                batch, now = await parsed.get()
+                written = await asyncio.to_thread(self._write, batch, now)
+                for item, report in zip(batch, written, strict=True):
+                    reports[item.index] = report
+                    budget.left += item.budgeted
+                    item.written.set()
+                    if self.on_report is not None:
+                        self.on_report(report)
+                waiting -= len(batch)
 
-    async def _poll_one(self, source: SourceInfo, write_lock: asyncio.Lock) -> SourceReport:
+        stages = [asyncio.create_task(parse_all()), asyncio.create_task(write_all())]
+        try:
+            done, _ = await asyncio.wait(stages, return_when=asyncio.FIRST_EXCEPTION)
+            for stage in done:
+                stage.result()  # an unexpected error in a stage stops the poll with it
+        finally:
+            for task in (*stages, *tasks):
+                task.cancel()
+            await asyncio.gather(*stages, *tasks, return_exceptions=True)
+        return [r for r in reports if r is not None]
+
+    async def _check(
+        self,
+        index: int,
+        source: SourceInfo,
+        gate: asyncio.Semaphore,
+        budget: _Budget,
+        arrived: asyncio.Queue[_Checked | Exception],
+    ) -> None:
         previous = Validators(
             etag=source.etag, last_modified=source.last_modified, body_hash=source.body_hash
         )
-        try:
-            result = await self.fetcher.fetch(source.location, previous)
-        except SourceError as e:
-            async with write_lock:
-                return await asyncio.to_thread(self._record_failure_safely, source, e)
-        async with write_lock:
+        async with gate:
             try:
-                return await asyncio.to_thread(self._ingest, source, result)
-            except StoreError as e:  # e.g. the disk is full: this source fails, not the poll
-                return await asyncio.to_thread(self._record_failure_safely, source, e)
+                result = await self.fetcher.fetch(source.location, previous)
+            except SourceError as e:
+                arrived.put_nowait(_Checked(index, source, None, e))
+                return
+            except Exception as e:  # a bug, not a source's fault: the poll stops with it
+                arrived.put_nowait(e)
+                return
+            item = _Checked(index, source, result, None)
+            size = item.size
+            holds_slot = size > 0 and size > budget.left
+            if size and not holds_slot:
+                budget.left -= size
+                item.budgeted = size
+            arrived.put_nowait(item)
+            if holds_slot:
+                await item.written.wait()
 
-    def _record_failure_safely(self, source: SourceInfo, error: PaperbotError) -> SourceReport:
+    # -- parsing and writing (each in a worker thread) -----------------------------------
+
+    def _parse(self, batch: Sequence[_Checked], now: datetime) -> None:
+        """Parse and prepare the batch's changed documents. No database work."""
+        for item in batch:
+            result = item.result
+            if result is None or result.status != "fetched" or result.body is None:
+                continue
+            source = item.source
+            ctx = ParseContext(
+                url=source.location, content_type=result.content_type, fetched_at=now
+            )
+            try:
+                doc = parse_document(result.body, ctx, kind=source.kind)
+                item.prepared = prepare(doc.entries, source, self.rules)
+            except PaperbotError as e:
+                item.error = e
+                continue
+            item.doc = doc
+            item.result = replace(result, body=None)  # parsed: the bytes are not needed
+
+    def _write(self, batch: Sequence[_Checked], now: datetime) -> list[SourceReport]:
+        """Record a batch in one transaction; if the database refuses it, one by one."""
+        if len(batch) == 1:
+            return [self._write_alone(batch[0], now)]
+        try:
+            with self.store.transaction():
+                written = self._record(batch, now)
+        except StoreError as e:
+            log.warning(
+                "recording %d sources in one transaction failed (%s); one at a time now",
+                len(batch),
+                e,
+            )
+            return [self._write_alone(item, now) for item in batch]
+        for w in written:
+            w.log()
+        return [w.report for w in written]
+
+    def _write_alone(self, item: _Checked, now: datetime) -> SourceReport:
+        try:
+            with self.store.transaction():
+                [written] = self._record([item], now)
+        except StoreError as e:  # e.g. the disk is full: this source fails, not the poll
+            if item.error is not None:  # a fetch failure that could not be recorded
+                log.error(
+                    "source=%r failed: %s; recording that failed too: %s",
+                    item.source.name,
+                    item.error,
+                    e,
+                )
+                return _error_report(item.source, item.error)
+            return self._record_failure_safely(item.source, e, now)
+        written.log()
+        return written.report
+
+    def _record_failure_safely(
+        self, source: SourceInfo, error: PaperbotError, now: datetime
+    ) -> SourceReport:
         """Record the failure if the database lets us; report it either way."""
         try:
-            return self._record_failure(source, error)
+            with self.store.transaction():
+                written = self._record_failure(source, error, now=now)
         except StoreError as e:
             log.error("source=%r failed: %s; recording that failed too: %s", source.name, error, e)
-            return SourceReport(
-                name=source.name, status="error", error=str(error), kind=source.kind
+            return _error_report(source, error)
+        written.log()
+        return written.report
+
+    def _record(self, batch: Sequence[_Checked], now: datetime) -> list[_Written]:
+        """Everything the batch brought, inside the caller's transaction."""
+        written: list[_Written] = []
+        fetches: list[FetchRecord] = []
+        verdicts: list[HealthVerdict] = []
+        for item in batch:
+            source, result, doc = item.source, item.result, item.doc
+            if item.error is not None:
+                written.append(self._record_failure(source, item.error, now=now))
+                continue
+            assert result is not None
+            next_check = now + timedelta(
+                seconds=max(source.interval_seconds, int(result.max_age or 0))
             )
-
-    def _ingest(self, source: SourceInfo, result: FetchResult) -> SourceReport:
-        now = self.clock()
-        next_check = now + timedelta(seconds=max(source.interval_seconds, int(result.max_age or 0)))
-        if result.status != "fetched" or result.body is None:
-            self._record_fetch(source, result, now=now, next_check=next_check, entries=None)
-            unchanged_health = judge_unchanged(source, now=now)
-            if unchanged_health is not None:
-                self.store.set_health(source.id, health="stale", reason=unchanged_health, now=now)
-            elif source.health not in _CONTENT_VERDICTS:  # the same body, the same verdict
-                self.store.set_health(source.id, health=None, reason=None, now=now)
-            status: Status = "not_modified" if result.status == "not_modified" else "unchanged"
-            return SourceReport(name=source.name, status=status, kind=source.kind)
-        try:
-            report, doc = ingest_document(
-                self.store,
-                source,
-                result.body,
-                rules=self.rules,
-                now=now,
-                content_type=result.content_type,
+            if doc is None:
+                assert result.status != "fetched", "a fetched body is parsed before writing"
+                fetches.append(_fetch_record(source, result, next_check, entries=None))
+                unchanged_health = judge_unchanged(source, now=now)
+                if unchanged_health is not None:
+                    verdicts.append(HealthVerdict(source.id, "stale", unchanged_health))
+                elif source.health not in _CONTENT_VERDICTS:  # the same body, the same verdict
+                    verdicts.append(HealthVerdict(source.id, None, None))
+                status: Status = "not_modified" if result.status == "not_modified" else "unchanged"
+                written.append(
+                    _Written(SourceReport(name=source.name, status=status, kind=source.kind))
+                )
+                continue
+            assert item.prepared is not None
+            # A StoreError here spoils the transaction: the caller writes the batch again.
+            counts = self.store.store_entries(source, item.prepared, now=now)
+            report = SourceReport(
+                name=source.name,
+                status="ingested",
+                entries=len(doc.entries),
+                new=counts.new,
+                updated=counts.updated,
+                skipped=doc.skipped,
+                problems=doc.problems,
+                kind=doc.kind,
             )
-        except PaperbotError as e:
-            return self._record_failure(source, e)
-        if doc.ttl_seconds:
-            next_check = max(next_check, now + timedelta(seconds=doc.ttl_seconds))
-        self._record_fetch(source, result, now=now, next_check=next_check, entries=len(doc.entries))
-        health, reason = judge_health(source, doc, now=now, new_papers=report.new)
-        self.store.set_health(source.id, health=health, reason=reason, now=now)
-        log.info(
-            "source=%r kind=%s entries=%d new=%d updated=%d skipped=%d",
-            source.name,
-            report.kind,
-            report.entries,
-            report.new,
-            report.updated,
-            report.skipped,
-        )
-        return report
+            if doc.ttl_seconds:
+                next_check = max(next_check, now + timedelta(seconds=doc.ttl_seconds))
+            fetches.append(_fetch_record(source, result, next_check, entries=len(doc.entries)))
+            health, reason = judge_health(source, doc, now=now, new_papers=report.new)
+            verdicts.append(HealthVerdict(source.id, health, reason))
+            written.append(
+                _Written(
+                    report,
+                    logging.INFO,
+                    "source=%r kind=%s entries=%d new=%d updated=%d skipped=%d",
+                    (
+                        source.name,
+                        report.kind,
+                        report.entries,
+                        report.new,
+                        report.updated,
+                        report.skipped,
+                    ),
+                )
+            )
+        self.store.record_fetches(fetches, now=now)
+        self.store.set_healths(verdicts, now=now)
+        return written
 
-    def _record_fetch(
-        self,
-        source: SourceInfo,
-        result: FetchResult,
-        *,
-        now: datetime,
-        next_check: datetime,
-        entries: int | None,
-    ) -> None:
-        """A successful check: the validators for next time; ``entries`` when parsed."""
-        self.store.record_fetch(
-            source.id,
-            now=now,
-            etag=result.validators.etag,
-            last_modified=result.validators.last_modified,
-            body_hash=result.validators.body_hash,
-            next_check_at=next_check,
-            entry_count=entries,
-        )
-
-    def _record_failure(self, source: SourceInfo, error: PaperbotError) -> SourceReport:
-        now = self.clock()
+    def _record_failure(
+        self, source: SourceInfo, error: PaperbotError, *, now: datetime
+    ) -> _Written:
         streak = source.consecutive_failures + 1
         # Back off from five minutes, doubling, never past the source's own interval.
         wait = min(RETRY_BASE.total_seconds() * 2 ** (streak - 1), float(source.interval_seconds))
@@ -340,8 +522,77 @@ class Poller:
                 reason=f"{streak} failures in a row; last: {error}",
                 now=now,
             )
-        log.warning("source=%r failed (%d in a row): %s", source.name, streak, error)
-        return SourceReport(name=source.name, status="error", error=str(error), kind=source.kind)
+        return _Written(
+            _error_report(source, error),
+            logging.WARNING,
+            "source=%r failed (%d in a row): %s",
+            (source.name, streak, error),
+        )
+
+
+@dataclass(slots=True)
+class _Budget:
+    """Bytes of fetched bodies that may still wait for the writer without a fetch slot."""
+
+    left: int
+
+
+async def _next_batch(
+    arrived: asyncio.Queue[_Checked | Exception],
+    most: int,
+    most_bytes: int,
+    *,
+    expected: int,
+    linger: float,
+) -> list[_Checked]:
+    """The next checks to write: at least one (waiting for it), then what arrives soon.
+
+    While the batch holds no document, checks that arrive within ``linger`` seconds of
+    the first join it (none is waited for once ``expected`` are in): a trickle of
+    unchanged sources is written in a few transactions rather than one each, and a
+    changed document is never held back.
+    """
+    batch: list[_Checked] = []
+    size = 0
+    until = 0.0
+    loop = asyncio.get_running_loop()
+    while len(batch) < min(most, expected) and size < most_bytes:
+        if not batch:
+            item = await arrived.get()
+            until = loop.time() + linger
+        elif not arrived.empty():
+            item = arrived.get_nowait()
+        elif size == 0 and (left := until - loop.time()) > 0:
+            try:
+                async with asyncio.timeout(left):
+                    item = await arrived.get()
+            except TimeoutError:
+                break
+        else:
+            break
+        if isinstance(item, Exception):
+            raise item
+        batch.append(item)
+        size += item.size
+    return batch
+
+
+def _fetch_record(
+    source: SourceInfo, result: FetchResult, next_check: datetime, *, entries: int | None
+) -> FetchRecord:
+    """A successful check: the validators for next time; ``entries`` when parsed."""
+    return FetchRecord(
+        source_id=source.id,
+        etag=result.validators.etag,
+        last_modified=result.validators.last_modified,
+        body_hash=result.validators.body_hash,
+        next_check_at=next_check,
+        entry_count=entries,
+    )
+
+
+def _error_report(source: SourceInfo, error: PaperbotError) -> SourceReport:
+    return SourceReport(name=source.name, status="error", error=str(error), kind=source.kind)
 
 
 def poll_sources(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -230,12 +231,35 @@ class SearchPage:
     has_more: bool
 
 
+@dataclass(frozen=True, slots=True)
+class FetchRecord:
+    """One source's successful check, as ``Store.record_fetches`` writes it."""
+
+    source_id: int
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    next_check_at: datetime
+    entry_count: int | None = None  # given when the document was parsed (its body changed)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthVerdict:
+    """A source's health after a check (``health`` None = fine), for ``Store.set_healths``."""
+
+    source_id: int
+    health: str | None
+    reason: str | None
+
+
 class Store:
     """Typed operations over the database; callers never see SQL or rows."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        # The connection of a ``transaction()`` block, per thread: writes in it join it.
+        self._joined = threading.local()
         # Newest-first free-text search on SQLite tries these many newest papers first.
         self.recent_windows: tuple[int, ...] = RECENT_WINDOWS
 
@@ -262,10 +286,35 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
+        joined: Connection | None = getattr(self._joined, "conn", None)
+        if joined is not None:  # inside transaction(): its commit or rollback covers this
+            yield joined
+            return
         try:
             with self.engine.begin() as conn:
                 yield conn
         except DBAPIError as e:  # unreachable, full, locked, or a value it refuses
+            raise StoreError(f"database error: {_short_db_error(e)}") from e
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Make the writes this thread does inside the block one transaction.
+
+        Every write method called in the block joins it instead of committing on its own,
+        so either all of them are kept or, on any error, none is (the error is raised as a
+        ``StoreError`` when the database refused something). Other threads are not
+        affected. Blocks do not nest.
+        """
+        if getattr(self._joined, "conn", None) is not None:
+            raise RuntimeError("Store.transaction() blocks do not nest")
+        try:
+            with self.engine.begin() as conn:
+                self._joined.conn = conn
+                try:
+                    yield
+                finally:
+                    self._joined.conn = None
+        except DBAPIError as e:
             raise StoreError(f"database error: {_short_db_error(e)}") from e
 
     def _insert(self, table: Any) -> Any:
@@ -418,20 +467,50 @@ class Store:
         ``entry_count`` is given when the document was parsed, which happens only when
         its body changed: that moment is kept as ``content_changed_at``.
         """
-        values: dict[str, Any] = {
-            "etag": etag,
-            "last_modified": last_modified,
-            "body_hash": body_hash,
-            "last_checked_at": now,
-            "last_success_at": now,
-            "next_check_at": next_check_at,
+        record = FetchRecord(source_id, etag, last_modified, body_hash, next_check_at, entry_count)
+        self.record_fetches([record], now=now)
+
+    def record_fetches(self, records: Sequence[FetchRecord], *, now: datetime) -> None:
+        """Many successful checks in one transaction: one executemany per shape of row."""
+        parsed = [r for r in records if r.entry_count is not None]
+        unparsed = [r for r in records if r.entry_count is None]
+        common = {
+            "etag": bindparam("r_etag"),
+            "last_modified": bindparam("r_last_modified"),
+            "body_hash": bindparam("r_body_hash"),
+            "last_checked_at": bindparam("r_now"),
+            "last_success_at": bindparam("r_now"),
+            "next_check_at": bindparam("r_next_check_at"),
             "consecutive_failures": 0,
         }
-        if entry_count is not None:
-            values["last_entry_count"] = entry_count
-            values["content_changed_at"] = now
+        stmt = update(sources).where(sources.c.id == bindparam("r_id"))
         with self._tx() as conn:
-            conn.execute(update(sources).where(sources.c.id == source_id), values)
+            for group, values in (
+                (unparsed, common),
+                (
+                    parsed,
+                    {
+                        **common,
+                        "last_entry_count": bindparam("r_entry_count"),
+                        "content_changed_at": bindparam("r_now"),
+                    },
+                ),
+            ):
+                if not group:
+                    continue
+                rows = [
+                    {
+                        "r_id": r.source_id,
+                        "r_etag": r.etag,
+                        "r_last_modified": r.last_modified,
+                        "r_body_hash": r.body_hash,
+                        "r_now": now,
+                        "r_next_check_at": r.next_check_at,
+                        **({"r_entry_count": r.entry_count} if r.entry_count is not None else {}),
+                    }
+                    for r in group
+                ]
+                conn.execute(stmt.values(values), rows)
 
     def record_failure(
         self, source_id: int, *, now: datetime, error: str, next_check_at: datetime
@@ -459,22 +538,50 @@ class Store:
     ) -> bool:
         """Set a source's health; returns True when it changed (so admins hear it once)."""
         with self._tx() as conn:
-            row = conn.execute(
-                select(sources.c.health).where(sources.c.id == source_id)
-            ).one_or_none()
-            if row is None or row[0] == health:
-                return False
-            conn.execute(
-                update(sources)
-                .where(sources.c.id == source_id)
-                .values(
-                    health=health,
-                    health_reason=reason,
-                    health_since=now if health else None,
-                    health_notified_at=None,
-                )
+            changed = conn.execute(
+                self._health_update(), [self._health_row(source_id, health, reason, now)]
             )
-        return True
+        return bool(changed.rowcount == 1)
+
+    def set_healths(self, verdicts: Sequence[HealthVerdict], *, now: datetime) -> None:
+        """Many sources' health in one statement; only those whose health changed are touched.
+
+        A source keeps its reason and notice time while its health stays the same.
+        """
+        if not verdicts:
+            return
+        rows = [self._health_row(v.source_id, v.health, v.reason, now) for v in verdicts]
+        with self._tx() as conn:
+            conn.execute(self._health_update(), rows)
+
+    @staticmethod
+    def _health_update() -> Any:
+        # Read-compare-write in one statement: a row whose health is already the one given
+        # does not match, so its reason, since and notice time stay as they are.
+        return (
+            update(sources)
+            .where(
+                sources.c.id == bindparam("h_id"),
+                sources.c.health.is_distinct_from(bindparam("h_health")),
+            )
+            .values(
+                health=bindparam("h_health"),
+                health_reason=bindparam("h_reason"),
+                health_since=bindparam("h_since"),
+                health_notified_at=None,
+            )
+        )
+
+    @staticmethod
+    def _health_row(
+        source_id: int, health: str | None, reason: str | None, now: datetime
+    ) -> dict[str, Any]:
+        return {
+            "h_id": source_id,
+            "h_health": health,
+            "h_reason": reason,
+            "h_since": now if health else None,
+        }
 
     def mark_health_notified(self, source_id: int, *, now: datetime) -> None:
         with self._tx() as conn:
@@ -2229,6 +2336,8 @@ def _source_info(r: Any, paper_count: int) -> SourceInfo:
 
 
 __all__ = [
+    "FetchRecord",
+    "HealthVerdict",
     "SearchPage",
     "Store",
     "create_db_engine",

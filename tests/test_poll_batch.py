@@ -1,0 +1,365 @@
+"""Polling writes in batches: the same records as one source at a time, all or nothing.
+
+The poller hands what its fetches brought to one writer that records a batch of sources
+in one transaction (``Store.transaction``, ``record_fetches``, ``set_healths``). These
+tests hold it to the one-at-a-time results over varied sources, on a real database and a
+real local server, and show that a document the database refuses fails alone and leaves
+no fetch record behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from collections.abc import Sequence
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+
+from digests.errors import StoreError
+from digests.fetch import Fetcher, FetchSettings
+from digests.ingest import RETRY_BASE, Poller, SourceReport, prepare
+from digests.model import Entry, SourceInfo, SourceKind, SourceSpec
+from digests.query import parse_query
+from digests.store import FetchRecord, HealthVerdict, Store
+from digests.topics import load_rules
+from tests.httpserver import LocalServer, Recorded, Reply
+
+NOW = datetime(2025, 8, 20, 12, 0, tzinfo=UTC)  # a Wednesday
+RULES = load_rules()
+# What a source row says apart from who it is.
+STATE = [
+    f.name
+    for f in fields(SourceInfo)
+    if f.name not in {"id", "name", "location", "created_at", "paper_count"}
+]
+
+
+async def _no_sleep(_seconds: float) -> None:
+    return None
+
+
+def poll(store: Store, sources: Sequence[SourceInfo], **poller: Any) -> list[SourceReport]:
+    settings = FetchSettings(
+        allow_private=True, host_intervals={}, max_retries=0, timeout=2.0, deadline=3.0
+    )
+
+    async def go() -> list[SourceReport]:
+        async with Fetcher(settings=settings, sleep=_no_sleep) as fetcher:
+            return await Poller(
+                store=store, fetcher=fetcher, rules=RULES, clock=lambda: NOW, **poller
+            ).poll(sources)
+
+    return asyncio.run(go())
+
+
+def add(store: Store, name: str, location: str, kind: SourceKind | None = None) -> SourceInfo:
+    return store.add_source(SourceSpec(name=name, location=location, kind=kind), now=NOW)
+
+
+def rss(ids: Sequence[int], *, prefix: int) -> bytes:
+    items = "".join(
+        f"<item><title>Batch paper {prefix} {i} on reward models</title>"
+        f"<link>http://arxiv.org/abs/2408.{prefix:01d}{i:04d}</link>"
+        f"<description>A study number {i}.</description>"
+        f"<pubDate>Tue, 19 Aug 2025 10:00:00 GMT</pubDate></item>"
+        for i in ids
+    )
+    return (
+        f"<?xml version='1.0'?><rss version='2.0'><channel><title>lab {prefix}</title>"
+        f"<link>http://example.org/</link><description>d</description>{items}</channel></rss>"
+    ).encode()
+
+
+def state(source: SourceInfo, *, renamed: tuple[str, str] = ("", "")) -> dict[str, Any]:
+    """The row's state; ``renamed`` swaps one URL part in its texts (errors name URLs)."""
+    values = {name: getattr(source, name) for name in STATE}
+    for name in ("last_error", "health_reason"):
+        if values[name] is not None and renamed[0]:
+            values[name] = values[name].replace(*renamed)
+    return values
+
+
+# -- the store's batch variants -----------------------------------------------------------
+
+
+def test_record_fetches_and_set_healths_equal_their_one_row_forms(store: Store) -> None:
+    rng = random.Random(5)
+    pairs = [
+        (add(store, f"one-{i}", f"/tmp/one-{i}"), add(store, f"many-{i}", f"/tmp/many-{i}"))
+        for i in range(12)
+    ]
+    healths = [None, None, "stale", "empty", "failing"]
+    for round_ in range(6):
+        now = NOW + timedelta(hours=round_)
+        records, verdicts, told = [], [], []
+        for one, many in pairs:
+            etag = rng.choice([None, f'"e{rng.randrange(3)}"'])
+            modified = rng.choice([None, "Tue, 19 Aug 2025 10:00:00 GMT"])
+            body_hash = rng.choice([None, "ab" * 32])
+            entries = rng.choice([None, 0, rng.randrange(1, 2000)])
+            next_check = now + timedelta(seconds=rng.randrange(60, 86_400))
+            store.record_fetch(
+                one.id,
+                now=now,
+                etag=etag,
+                last_modified=modified,
+                body_hash=body_hash,
+                next_check_at=next_check,
+                entry_count=entries,
+            )
+            records.append(FetchRecord(many.id, etag, modified, body_hash, next_check, entries))
+            health = rng.choice(healths)
+            reason = None if health is None else f"{health} because {rng.randrange(3)}"
+            store.set_health(one.id, health=health, reason=reason, now=now)
+            verdicts.append(HealthVerdict(many.id, health, reason))
+            if rng.random() < 0.3:  # admins were told: a new verdict must clear this
+                store.mark_health_notified(one.id, now=now)
+                told.append(many.id)
+        store.record_fetches(records, now=now)
+        store.set_healths(verdicts, now=now)
+        for source_id in told:
+            store.mark_health_notified(source_id, now=now)
+        for one, many in pairs:
+            a, b = store.get_source(one.name), store.get_source(many.name)
+            assert a is not None and b is not None
+            assert state(a) == state(b), (round_, one.name)
+
+
+def test_set_health_says_whether_it_changed(store: Store) -> None:
+    src = add(store, "s", "/tmp/s")
+    assert store.set_health(src.id, health="stale", reason="first", now=NOW)
+    assert not store.set_health(src.id, health="stale", reason="second", now=NOW)
+    kept = store.get_source("s")
+    assert kept is not None and kept.health_reason == "first" and kept.health_since == NOW
+    assert store.set_health(src.id, health=None, reason=None, now=NOW)
+    assert not store.set_health(src.id, health=None, reason=None, now=NOW)
+    assert not store.set_health(src.id + 1000, health="stale", reason="gone", now=NOW)
+
+
+def test_a_store_transaction_is_all_or_nothing_and_this_threads_only(store: Store) -> None:
+    src = add(store, "s", "/tmp/s")
+    record = FetchRecord(src.id, '"e"', None, None, NOW + timedelta(hours=1), 3)
+
+    other: list[str] = []
+    with pytest.raises(RuntimeError, match="give up"), store.transaction():
+        # Another thread writes on its own: it neither joins nor waits for this block.
+        worker = threading.Thread(target=lambda: other.append(add(store, "t", "/tmp/t").name))
+        worker.start()
+        worker.join()
+        store.record_fetches([record], now=NOW)
+        store.set_health(src.id, health="stale", reason="r", now=NOW)
+        raise RuntimeError("give up")
+    untouched = store.get_source("s")
+    assert untouched is not None and untouched.etag is None and untouched.health is None
+    assert other == ["t"] and store.get_source("t") is not None
+
+    with store.transaction():
+        store.record_fetches([record], now=NOW)
+        store.set_health(src.id, health="stale", reason="r", now=NOW)
+        with pytest.raises(RuntimeError, match="do not nest"), store.transaction():
+            pass
+    kept = store.get_source("s")
+    assert kept is not None and kept.etag == '"e"' and kept.health == "stale"
+    assert kept.last_entry_count == 3 and kept.content_changed_at == NOW
+
+
+# -- the poller: batched equals one at a time ---------------------------------------------
+
+
+def _routes(server: LocalServer, prefix: int) -> dict[str, str]:
+    """One of each kind of answer under /<prefix>/..., with papers of its own."""
+    feed = rss(range(5), prefix=prefix)
+
+    def conditional(req: Recorded) -> Reply:
+        if req.headers.get("if-none-match") == '"c1"':
+            return Reply(304, headers={"ETag": '"c1"'}, delay=0.05)
+        return Reply(body=feed, headers={"ETag": '"c1"'}, delay=0.05)
+
+    answers: dict[str, Any] = {
+        "plain": Reply(body=rss(range(5, 9), prefix=prefix), delay=0.05),
+        "conditional": conditional,
+        "same-etag": Reply(body=rss(range(9, 12), prefix=prefix), headers={"ETag": '"s"'}),
+        "html": Reply(
+            body=b"<html><title>Oops</title></html>", headers={"Content-Type": "text/html"}
+        ),
+        "gone": Reply(404),
+        "broken": Reply(500),
+        "empty": Reply(body=b""),
+    }
+    for name, answer in answers.items():
+        server.route(f"/{prefix}/{name}", answer)
+    return {name: server.url(f"/{prefix}/{name}") for name in answers}
+
+
+def test_a_batched_poll_records_what_one_at_a_time_records(store: Store) -> None:
+    with LocalServer() as server:
+        setups = {}
+        for prefix, batch in ((1, 1), (2, 100)):
+            urls = _routes(server, prefix)
+            setups[batch] = [add(store, f"{prefix}-{name}", url) for name, url in urls.items()]
+        seen: dict[int, list[str]] = {1: [], 100: []}
+        for _round in range(3):  # first fetch, then conditional/unchanged, then again
+            results = {}
+            for batch, sources in setups.items():
+                current = [store.get_source(s.name) for s in sources]
+                assert all(c is not None for c in current)
+                reports = poll(
+                    store,
+                    [c for c in current if c is not None],
+                    write_batch=batch,
+                    on_report=lambda r, b=batch: seen[b].append(r.name),
+                )
+                results[batch] = reports
+            one, many = results[1], results[100]
+            assert [r.name.split("-", 1)[1] for r in one] == [r.name.split("-", 1)[1] for r in many]
+            for a, b in zip(one, many, strict=True):
+                assert (a.status, a.entries, a.new, a.updated, a.skipped, a.kind) == (
+                    b.status,
+                    b.entries,
+                    b.new,
+                    b.updated,
+                    b.skipped,
+                    b.kind,
+                ), a.name
+                assert (a.error or "").replace("/1/", "/2/") == (b.error or ""), a.name
+    statuses = {r.name.split("-", 1)[1]: r.status for r in many}
+    assert statuses == {
+        "plain": "unchanged",
+        "conditional": "not_modified",
+        "same-etag": "unchanged",
+        "html": "error",
+        "gone": "error",
+        "broken": "error",
+        "empty": "error",
+    }
+    for batch, sources in setups.items():
+        assert sorted(seen[batch]) == sorted([s.name for s in sources] * 3)  # once per poll
+    for a, b in zip(setups[1], setups[100], strict=True):
+        x, y = store.get_source(a.name), store.get_source(b.name)
+        assert x is not None and y is not None
+        x_state, y_state = state(x, renamed=("/1/", "/2/")), state(y)
+        if x.consecutive_failures:  # jittered backoff: within its bounds, not equal
+            assert x.consecutive_failures == 3 and x.health == "failing"
+            for s in (x, y):
+                assert s.next_check_at is not None
+                assert RETRY_BASE * 2 <= s.next_check_at - NOW <= RETRY_BASE * 4, s.name
+            x_state.pop("next_check_at")
+            y_state.pop("next_check_at")
+        # The two sets serve different papers, so their bodies (and hashes) differ.
+        assert (x_state.pop("body_hash") is None) == (y_state.pop("body_hash") is None)
+        assert x_state == y_state, a.name
+    for name in ("1-plain", "2-plain", "1-conditional", "2-same-etag"):
+        hits = store.search(parse_query(f"source:{name}", now=NOW)).hits
+        assert hits, name
+
+
+# -- a document the database refuses --------------------------------------------------------
+
+
+def _refuse_mentions_of(store: Store, source_id: int) -> None:
+    """A trigger: the database itself refuses this source's mentions."""
+    with store.engine.begin() as conn:
+        if store.dialect == "sqlite":
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_source BEFORE INSERT ON mentions "
+                    f"WHEN NEW.source_id = {source_id} "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by the test trigger'); END"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE FUNCTION refuse_source() RETURNS trigger AS $$ BEGIN "
+                    f"IF NEW.source_id = {source_id} THEN "
+                    "RAISE EXCEPTION 'refused by the test trigger'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_source BEFORE INSERT ON mentions "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_source()"
+                )
+            )
+
+
+def test_a_document_the_database_refuses_fails_alone_and_leaves_no_fetch_record(
+    store: Store,
+) -> None:
+    with LocalServer() as server:
+        for i in range(8):
+            # The same delay for all: they arrive together and are written as one batch.
+            server.route(
+                f"/f{i}", Reply(body=rss(range(4), prefix=i), headers={"ETag": f'"{i}"'}, delay=0.2)
+            )
+        sources = [add(store, f"f{i}", server.url(f"/f{i}"), SourceKind.FEED) for i in range(8)]
+        _refuse_mentions_of(store, sources[3].id)
+        reports = {r.name: r for r in poll(store, sources)}
+
+    assert reports["f3"].status == "error"
+    assert "refused by the test trigger" in (reports["f3"].error or "")
+    refused = store.get_source("f3")
+    assert refused is not None
+    # Not recorded as fetched: no validators, no success, so the next poll fetches it again.
+    assert (refused.etag, refused.body_hash, refused.last_success_at) == (None, None, None)
+    assert refused.consecutive_failures == 1
+    assert "refused by the test trigger" in (refused.last_error or "")
+    assert store.search(parse_query("source:f3", now=NOW)).hits == ()
+    for i in (0, 1, 2, 4, 5, 6, 7):
+        assert reports[f"f{i}"].status == "ingested", reports[f"f{i}"]
+        ok = store.get_source(f"f{i}")
+        assert ok is not None and ok.etag == f'"{i}"' and ok.last_success_at == NOW
+        assert len(store.search(parse_query(f"source:f{i}", now=NOW)).hits) == 4
+
+
+def test_a_store_error_in_a_transaction_is_a_store_error(store: Store) -> None:
+    src = add(store, "s", "/tmp/s")
+    _refuse_mentions_of(store, src.id)
+    prepared = prepare([Entry(title="A refused paper", url="https://example.org/p")], src, RULES)
+    with pytest.raises(StoreError, match="refused by the test trigger"), store.transaction():
+        store.record_fetches(
+            [FetchRecord(src.id, '"e"', None, None, NOW + timedelta(hours=1))], now=NOW
+        )
+        store.store_entries(src, prepared, now=NOW)
+    kept = store.get_source("s")
+    assert kept is not None and kept.etag is None
+    assert store.paper_count() == 0
+
+
+def test_a_trickle_of_unchanged_sources_is_written_in_a_few_transactions(store: Store) -> None:
+    with LocalServer() as server:
+        for i in range(20):
+            feed = rss(range(2), prefix=i % 10)
+
+            def answer(req: Recorded, i: int = i, feed: bytes = feed) -> Reply:
+                # Answers 5 ms apart: they reach the poller one by one, not together.
+                if req.headers.get("if-none-match") == f'"{i}"':
+                    return Reply(304, headers={"ETag": f'"{i}"'}, delay=0.005 * i)
+                return Reply(body=feed, headers={"ETag": f'"{i}"'})
+
+            server.route(f"/t{i}", answer)
+        sources = [add(store, f"t{i}", server.url(f"/t{i}"), SourceKind.FEED) for i in range(20)]
+        assert {r.status for r in poll(store, sources)} == {"ingested"}
+        again = [store.get_source(s.name) for s in sources]
+        commits: list[object] = []
+
+        def count(conn: object) -> None:
+            commits.append(conn)
+
+        event.listen(store.engine, "commit", count)
+        try:
+            reports = poll(store, [s for s in again if s is not None])
+        finally:
+            event.remove(store.engine, "commit", count)
+    assert {r.status for r in reports} == {"not_modified"}
+    assert len(commits) <= 10, len(commits)
+    for s in sources:
+        checked = store.get_source(s.name)
+        assert checked is not None and checked.last_checked_at == NOW
+        assert checked.etag == f'"{s.name[1:]}"'
