@@ -6,6 +6,7 @@ what is checked is what Slack received and in which order (the fake's log).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.deliver import Deliverer, WeekContexts
-from bot.scheduler import Scheduler, digest_week, last_run
+from bot.scheduler import LEASE_NAME, Scheduler, digest_week, last_run
 from digests.digest import DigestRequest, WeekContext, build_digest
 from digests.errors import ConfigError
 from digests.ingest import prepare
@@ -269,3 +270,40 @@ def test_the_worker_count_is_a_validated_setting(tmp_path: Path) -> None:
     for bad in ("0", "65", "many", "-1"):
         with pytest.raises(ConfigError, match="PAPERBOT_DELIVERY_WORKERS"):
             Settings.from_env({**base, "PAPERBOT_DELIVERY_WORKERS": bad})
+
+
+def test_workers_start_nothing_more_once_the_lease_is_lost(store: Store, tmp_path: Path) -> None:
+    fill_week(store, tmp_path)
+    with FakeSlack(admins={"UADMIN"}, enforce_rate=True) as slack:
+        slack.script_channel(
+            "C000",
+            FakeReply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "2"}),
+        )
+        for i in range(5):
+            subscribe(store, f"C{i:03d}")
+        sched = scheduler(store, slack, tmp_path, workers=1, max_chars=40_000)
+        sched.renew_every = 0.1
+
+        stolen: list[bool] = []
+
+        def steal() -> None:
+            # While the only worker waits out C000's 429, another process takes the lease
+            # (as if ours had run out: its clock is past our lease's end).
+            slack.wait_for("chat.postMessage")
+            later = MONDAY_0901 + timedelta(minutes=5)
+            stolen.append(
+                store.acquire_lease(
+                    LEASE_NAME, holder="thief", ttl=timedelta(minutes=60), now=later
+                )
+            )
+
+        thief = threading.Thread(target=steal)
+        thief.start()
+        report = sched.tick(MONDAY_0901)
+        thief.join(timeout=30)
+        assert stolen == [True]
+        assert report.lost_lease
+        # The delivery under way was finished (its claim keeps it single); no other began.
+        assert [(d.channel_id, d.status) for d in report.deliveries] == [("C000", "posted")]
+        assert set(slack.post_log()) == {"C000"}
+        assert [d.channel_id for d in store.list_deliveries()] == ["C000"]
