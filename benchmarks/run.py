@@ -811,6 +811,236 @@ def _http_lookups(ctx: Context, url: str, *, samples: int) -> None:
                 ctx.add(Figure("lookup", f"/paper {q} over HTTP, ack p50", "ms", acks))
 
 
+# -- scenario: fan-out -------------------------------------------------------------------
+
+
+@contextmanager
+def slack_server(share: float, retry_after: int, seed: int) -> Iterator[str]:
+    """The fake Slack in its own process (its CPU is not the deliverer's); its API URL."""
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "slack_server.py"), str(share), str(retry_after), str(seed)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        yield f"http://127.0.0.1:{port}/api/"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _fanout_run(
+    ctx: Context, *, papers: int, channels: int, workers: int, seed: int
+) -> dict[str, float]:
+    """One fan-out: a fresh store, ``channels`` subscriptions, one scheduler tick."""
+    from slack_sdk import WebClient  # noqa: PLC0415
+
+    from bot.deliver import Deliverer  # noqa: PLC0415
+    from bot.scheduler import Scheduler  # noqa: PLC0415
+    from digests.model import SubscriptionSpec  # noqa: PLC0415
+    from digests.settings import Settings  # noqa: PLC0415
+    from tests.fakeslack import BOT_TOKEN, Call, rate_limit_floor  # noqa: PLC0415
+
+    week = IsoWeek(2024, 40)
+    start, end = week_bounds(week, "UTC")
+    tick_at = datetime(2024, 10, 7, 9, 1, tzinfo=UTC)  # Monday 09:00 runs cover W40
+    created = datetime(2024, 10, 2, tzinfo=UTC)
+    queries = _subscription_queries(channels)
+    with fresh_db(ctx.db, "fanout") as url, slack_server(0.05, 1, seed) as api_url:
+        store = Store.open(url)
+        if papers:
+            bulk.fill(
+                store,
+                bulk.Sizes(papers, tag_links=papers * 3, mentions=papers * 2),
+                start=start,
+                span=end - start - timedelta(hours=12),
+            )
+        for i, q in enumerate(queries):
+            # Every other subscription unfiltered (the default a channel gets), the rest
+            # with the digest scenario's varied filters.
+            spec = SubscriptionSpec(
+                team_id="T0001",
+                channel_id=f"C{i:05d}",
+                query="" if i % 2 == 0 else q,
+                weekday=0,
+                time="09:00",
+                tz="UTC",
+                top=10,
+            )
+            store.add_subscription(spec, start_week=week.label, now=created)
+        t0 = time.monotonic()
+
+        def clock() -> datetime:
+            return tick_at + timedelta(seconds=time.monotonic() - t0)
+
+        # Only what exists is passed, so this scenario also runs on a checkout from before
+        # the fan-out (sequential ticks) to compare with.
+        pool: dict[str, Any] = {}
+        if "delivery_workers" in Settings.__dataclass_fields__:
+            pool = {"workers": workers}
+        core = Settings(
+            database_url=url, data_dir=DATA, sources_file=DATA / "none.toml", topics_file=None
+        )
+        deliverer = Deliverer(
+            store=store,
+            client=WebClient(token=BOT_TOKEN, base_url=api_url),
+            core=core,
+            admins=frozenset(),
+            holder="bench-fanout",
+            clock=clock,
+        )
+        sched = Scheduler(
+            store=store,
+            deliverer=deliverer,
+            poll=lambda due: [],
+            clock=clock,
+            holder="bench-fanout",
+            **pool,
+        )
+        began = time.monotonic()
+        report = sched.tick()
+        total = time.monotonic() - began
+        statuses = {d.status for d in report.deliveries}
+        assert len(report.deliveries) == channels and statuses == {"posted"}, (
+            statuses,
+            report.errors[:3],
+        )
+        raw = httpx.get(api_url + "_log", timeout=60).json()["calls"]
+        deliveries = {d.key: d for d in store.list_deliveries()}
+        store.dispose()
+    per_channel: dict[str, list[Call]] = {}
+    for c in raw:
+        if c["method"] != "chat.postMessage":
+            continue
+        call = Call(
+            "chat.postMessage",
+            {"channel": c["channel"]},
+            {},
+            c["at"],
+            c["status"],
+            c["retry_after"],
+            c["injected"],
+        )
+        per_channel.setdefault(c["channel"], []).append(call)
+        if c["status"] == 200:
+            assert c["part"] is not None
+    # Exactly once: each delivery's parts 0..n-1 accepted once, in order, nothing else.
+    accepted_parts = [
+        tuple(c["part"]) for c in raw if c["method"] == "chat.postMessage" and c["status"] == 200
+    ]
+    assert len(accepted_parts) == len(set(accepted_parts)), "a part was posted twice"
+    expected = {(k, i) for k, d in deliveries.items() for i in range(1 + len(d.reply_ts))}
+    assert set(accepted_parts) == expected, "a part is missing or unexpected"
+    assert len(per_channel) == channels
+    floors = [rate_limit_floor(calls) for calls in per_channel.values()]
+    posts = [c for c in raw if c["method"] == "chat.postMessage"]
+    first = min(c["at"] for c in posts)
+    last = max(c["at"] for c in posts if c["status"] == 200)
+    return {
+        "total": total,
+        "first_post": first - began,
+        "posting": last - first,
+        "bound": max(floors),
+        "messages": len(accepted_parts),
+        "drawn_429": sum(1 for c in posts if c["injected"]),
+        "earned_429": sum(1 for c in posts if c["status"] == 429 and not c["injected"]),
+        "max_parts": max(1 + len(d.reply_ts) for d in deliveries.values()),
+    }
+
+
+def _fanout_build_only(ctx: Context, *, papers: int, channels: int) -> float:
+    """The same digests built one after another with one shared week: the build cost."""
+    week = IsoWeek(2024, 40)
+    start, end = week_bounds(week, "UTC")
+    tick_at = datetime(2024, 10, 7, 9, 1, tzinfo=UTC)
+    queries = _subscription_queries(channels)
+    with fresh_db(ctx.db, "fanout-build") as url:
+        store = Store.open(url)
+        bulk.fill(
+            store,
+            bulk.Sizes(papers, tag_links=papers * 3, mentions=papers * 2),
+            start=start,
+            span=end - start - timedelta(hours=12),
+        )
+        t = time.perf_counter()
+        context = WeekContext.load(store, week, "UTC", now=tick_at)
+        for i, q in enumerate(queries):
+            request = DigestRequest(
+                week=week,
+                query=parse_query(q, now=tick_at) if i % 2 else None,
+                top=10,
+                team_id="T0001",
+                channel_id=f"C{i:05d}",
+            )
+            build_digest(store, request, now=tick_at, context=context)
+        seconds = time.perf_counter() - t
+        store.dispose()
+    return seconds
+
+
+def scenario_fanout(ctx: Context) -> None:
+    """1,000 channels, one subscription each (every other one unfiltered, the rest with the
+    digest scenario's varied filters, top 10), over a week of 5,000 papers; one scheduler
+    tick (Scheduler + Deliverer + WebClient over real HTTP) delivers them all to the fake
+    Slack in its own process, which enforces one message per second per channel and
+    answers 5 % of the posts 429 with Retry-After 1.
+
+    Checked from the fake's log: every part of every delivery accepted exactly once.
+    The bound "what the rate limit allows": for each channel, walk its post attempts in
+    arrival order; after an accepted post the next may come 1 s later, after a drawn 429
+    its Retry-After later (a 429 earned by posting too soon is left out: a client keeping
+    the pace would not get it); the channel's floor is that sum up to its last accepted
+    post (``tests.fakeslack.rate_limit_floor``). The bound is the largest floor over the
+    channels: all channels could be served at once. Reported: the tick's wall time, the
+    posting span (first post to last accepted post, from the fake's clock), the bound,
+    total/bound, messages/s, and the build cost alone (the same 1,000 digests built one
+    after another with one shared week, no posting). A second run with an empty week
+    (digests say the week was quiet; building them is nearly free) shows what the
+    fan-out itself costs against the bound. Workers: ``BENCH_FANOUT_WORKERS`` or the
+    setting's default.
+    """
+    papers = 1000 if ctx.quick else 5000
+    channels = 200 if ctx.quick else 1000
+    workers = int(os.environ.get("BENCH_FANOUT_WORKERS") or 0) or 8
+    figs: dict[str, list[float]] = {}
+    for r in range(ctx.repeat):
+        for label, n in (("week", papers), ("empty", 0)):
+            out = _fanout_run(ctx, papers=n, channels=channels, workers=workers, seed=r)
+            for k, v in out.items():
+                figs.setdefault(f"{label}.{k}", []).append(v)
+            figs.setdefault(f"{label}.ratio", []).append(out["total"] / max(out["bound"], 1e-9))
+            figs.setdefault(f"{label}.rate", []).append(out["messages"] / out["total"])
+        figs.setdefault("build", []).append(
+            _fanout_build_only(ctx, papers=papers, channels=channels)
+        )
+    ctx.sizes["fanout"] = (
+        f"{channels} channels, {papers} papers in the week, {workers} workers, "
+        "5 % of posts 429 (Retry-After 1), enforce_rate"
+    )
+    for label, what in (("week", f"{papers}-paper week"), ("empty", "empty week")):
+        ratio = figs[f"{label}.ratio"]
+        ctx.add(Figure("fanout", f"{what}: tick total", "s", figs[f"{label}.total"]))
+        ctx.add(Figure("fanout", f"{what}: posting span", "s", figs[f"{label}.posting"]))
+        ctx.add(Figure("fanout", f"{what}: rate-limit bound", "s", figs[f"{label}.bound"]))
+        ctx.add(
+            Figure(
+                "fanout",
+                f"{what}: total / bound",
+                "×",
+                ratio,
+                "≤ 1.2×" if label == "week" else "",
+                statistics.median(ratio) <= 1.2 if label == "week" else None,
+            )
+        )
+        ctx.add(Figure("fanout", f"{what}: messages per second", "msg/s", figs[f"{label}.rate"]))
+        ctx.add(Figure("fanout", f"{what}: messages posted", "", figs[f"{label}.messages"]))
+        ctx.add(Figure("fanout", f"{what}: drawn 429s", "", figs[f"{label}.drawn_429"]))
+        ctx.add(Figure("fanout", f"{what}: 429s earned by pace", "", figs[f"{label}.earned_429"]))
+    ctx.add(Figure("fanout", f"{channels} digests built alone (shared week)", "s", figs["build"]))
+
+
 SCENARIOS: dict[str, Callable[[Context], None]] = {
     "ingest": scenario_ingest,
     "pages": scenario_pages,
@@ -818,6 +1048,7 @@ SCENARIOS: dict[str, Callable[[Context], None]] = {
     "digest": scenario_digest,
     "memory": scenario_memory,
     "lookup": scenario_lookup,
+    "fanout": scenario_fanout,
 }
 
 

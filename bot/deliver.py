@@ -58,7 +58,14 @@ that failed, so a team never loses a week silently.
 
 Pacing: ``ChannelPacer`` keeps one message per second per channel across all threads of
 a process (Slack's chat.postMessage limit); share one pacer between every ``Deliverer``
-of the process. Holders must be unique per process (e.g. ``host:pid:uuid``).
+of the process. Holders must be unique per process (e.g. ``host:pid:uuid``). Every wait
+(pacing, ``Retry-After``, backoff) sleeps only the thread delivering that channel, so
+the scheduler's delivery workers keep the other channels going.
+
+Shared weeks. Many subscriptions digest the same week: pass one ``WeekContexts`` (made
+for the tick's ``now``) to every ``deliver`` call of a fan-out, and each (week, zone) is
+loaded and prepared once (``digests.digest.WeekContext``), by whichever delivery needs
+it first; the digests are the same as built alone, with that ``now``.
 """
 
 from __future__ import annotations
@@ -69,7 +76,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.error import URLError
@@ -81,10 +88,11 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from digests.digest import DigestRequest, build_and_archive
+from digests.digest import DigestRequest, WeekContext, build_and_archive
 from digests.errors import ConfigError, QueryError, StoreError
 from digests.model import Delivery, Digest, Subscription
 from digests.query import parse_query
+from digests.rank import RankWeights
 from digests.render import DEFAULT_MAX_CHARS, SlackMessage, render_digest_messages
 from digests.settings import Settings
 from digests.store import Store
@@ -99,6 +107,7 @@ __all__ = [
     "Deliverer",
     "DeliveryResult",
     "DeliveryStatus",
+    "WeekContexts",
 ]
 
 log = logging.getLogger(__name__)
@@ -209,6 +218,50 @@ class ChannelPacer:
         with self._lock:
             until = self._clock() + seconds
             self._next[channel] = max(self._next.get(channel, until), until)
+
+
+class WeekContexts:
+    """One fan-out's shared weeks: each (week, zone, weights) is loaded once, at ``now``.
+
+    Thread-safe. A context is loaded on first use, so a tick whose deliveries are all
+    settled loads nothing; two workers asking for the same week wait for one load, and
+    a failed load is tried again by the next one asking.
+    """
+
+    def __init__(self, store: Store, *, now: datetime) -> None:
+        self._store = store
+        self.now = now
+        self._lock = threading.Lock()
+        self._slots: dict[tuple[IsoWeek, str, RankWeights], _ContextSlot] = {}
+
+    def get(self, week: IsoWeek, tz: str, *, weights: RankWeights) -> WeekContext:
+        with self._lock:
+            slot = self._slots.setdefault((week, tz, weights), _ContextSlot())
+        with slot.lock:
+            if slot.context is None:
+                t = time.perf_counter()
+                slot.context = WeekContext.load(
+                    self._store, week, tz, now=self.now, weights=weights
+                )
+                log.info(
+                    "week %s %s loaded for the fan-out: %d candidates in %.2fs",
+                    week.label,
+                    tz,
+                    len(slot.context.candidates),
+                    time.perf_counter() - t,
+                )
+            return slot.context
+
+    def loaded(self) -> int:
+        """How many week contexts were loaded so far."""
+        with self._lock:
+            return sum(1 for s in self._slots.values() if s.context is not None)
+
+
+@dataclass(slots=True)
+class _ContextSlot:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    context: WeekContext | None = None
 
 
 # -- failures --------------------------------------------------------------------------
@@ -385,8 +438,14 @@ class Deliverer:
         sub = "-" if subscription_id is None else str(subscription_id)
         return f"{team_id}:{channel_id}:{sub}:{week.label}"
 
-    def deliver(self, sub: Subscription, week: IsoWeek) -> DeliveryResult:
-        """Post ``sub``'s digest of ``week`` unless it is posted, failed or being posted."""
+    def deliver(
+        self, sub: Subscription, week: IsoWeek, *, contexts: WeekContexts | None = None
+    ) -> DeliveryResult:
+        """Post ``sub``'s digest of ``week`` unless it is posted, failed or being posted.
+
+        ``contexts``: the fan-out's shared weeks; a digest built here then uses its week
+        context and its ``now`` (the tick's time) instead of loading the week alone.
+        """
         key = self.delivery_key(sub.team_id, sub.channel_id, sub.id, week)
         try:
             # Read it again: it may have been paused or unsubscribed since it was scheduled.
@@ -394,7 +453,7 @@ class Deliverer:
             if current is None or not current.active:
                 return self._close_inactive(key)
             target = _Target(key, current.team_id, current.channel_id, week, current.tz, current)
-            return self._deliver(target)
+            return self._deliver(target, contexts)
         except StoreError as e:
             log.error("delivery %s: database error, will retry later: %s", key, e)
             return DeliveryResult(key, "retry_later", error=f"database error: {e}")
@@ -476,7 +535,7 @@ class Deliverer:
             log.error("delivery %s: database error, will retry later: %s", target.key, e)
             return DeliveryResult(target.key, "retry_later", error=f"database error: {e}")
 
-    def _deliver(self, t: _Target) -> DeliveryResult:
+    def _deliver(self, t: _Target, contexts: WeekContexts | None = None) -> DeliveryResult:
         now = self._clock()
         claim = self._store.claim_delivery(
             key=t.key,
@@ -495,7 +554,7 @@ class Deliverer:
             log.info("delivery %s: attempt %d, checking Slack first", t.key, claim.attempts)
         items = 0
         try:
-            digest = self._digest_for(job, now)
+            digest = self._digest_for(job, now, contexts)
             items = len(digest.items)
             messages = render_digest_messages(digest, max_chars=self._max_chars)
             parent, replies = self._post_parts(job, messages)
@@ -558,10 +617,11 @@ class Deliverer:
                 )
         return DeliveryResult(key, "failed", error=error)
 
-    def _digest_for(self, job: _Job, now: datetime) -> Digest:
+    def _digest_for(self, job: _Job, now: datetime, contexts: WeekContexts | None) -> Digest:
         """The archived digest of an earlier attempt, or a new one attached to the claim.
 
-        Reusing it makes a retry post exactly what the first attempt began posting.
+        Reusing it makes a retry post exactly what the first attempt began posting. With
+        ``contexts`` a new digest is built at the fan-out's ``now`` from its shared week.
         """
         t = job.target
         if job.claim.digest_id is not None:
@@ -570,6 +630,10 @@ class Deliverer:
             if loaded is not None:
                 return loaded
         sub = t.subscription
+        context = None
+        if contexts is not None:
+            now = contexts.now
+            context = contexts.get(t.week, t.tz, weights=self._core.rank_weights)
         request = DigestRequest(
             week=t.week,
             tz=t.tz,
@@ -589,6 +653,7 @@ class Deliverer:
             now=now,
             summarizer=self._summarizer,
             weights=self._core.rank_weights,
+            context=context,
         )
         assert digest.digest_id is not None
         self._store.attach_digest(job.claim.id, digest.digest_id, holder=self._holder)

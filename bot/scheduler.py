@@ -5,6 +5,14 @@
     tick = take/renew the leader lease | resume unfinished deliveries
          | deliver each subscription's latest due week | poll due sources | tell admins
 
+Delivering fans out: the due subscriptions are grouped by channel and the channels are
+handed to ``workers`` threads. One channel's subscriptions go in order on one worker, so a
+channel never has two deliveries at once, while a channel waiting out Slack's pacing or a
+429 holds only its own worker. The coordinating thread keeps renewing the lease while the
+workers post; once it is lost, no worker starts another subscription. Each (week, zone)
+digested in the tick is loaded once and shared (``bot.deliver.WeekContexts``, at the
+tick's time).
+
 It keeps no jobs of its own. Every tick reads subscriptions, deliveries and sources from
 the store, so a channel that subscribes, changes its schedule or leaves is followed at the
 next tick without a restart, and a restart loses nothing. Several processes may run a
@@ -42,6 +50,8 @@ import threading
 import time as _time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
@@ -52,7 +62,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 
 from bot.config import BotSettings
-from bot.deliver import Deliverer
+from bot.deliver import Deliverer, WeekContexts
 from digests.errors import ConfigError
 from digests.ingest import SourceReport, fetch_settings_for, poll_sources
 from digests.model import SourceInfo, Subscription
@@ -209,7 +219,9 @@ class DelivererLike(Protocol):
         self, team_id: str, channel_id: str, subscription_id: int, week: IsoWeek, /
     ) -> str: ...
 
-    def deliver(self, sub: Subscription, week: IsoWeek, /) -> DeliveryResultLike: ...
+    def deliver(
+        self, sub: Subscription, week: IsoWeek, /, *, contexts: WeekContexts | None = None
+    ) -> DeliveryResultLike: ...
 
     def resume_unfinished(self) -> Sequence[DeliveryResultLike]: ...
 
@@ -258,6 +270,25 @@ class _Tick:
     lost_lease: bool = False
 
 
+@dataclass
+class _FanOut:
+    """What the delivery workers of one tick share."""
+
+    contexts: WeekContexts
+    stop: threading.Event = field(default_factory=threading.Event)
+    outcomes: list[tuple[int, DeliveryOutcome]] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, n: int, outcome: DeliveryOutcome) -> None:
+        with self._lock:
+            self.outcomes.append((n, outcome))
+
+    def add_error(self, n: int, error: str) -> None:
+        with self._lock:
+            self.errors.append((n, error))
+
+
 class Scheduler:
     """Runs ``tick`` every ``tick_seconds`` on a background thread; ``tick`` works alone too."""
 
@@ -272,6 +303,7 @@ class Scheduler:
         lease_ttl: timedelta = timedelta(seconds=60),
         tick_seconds: float = 30,
         notify: Callable[[str], None] | None = None,
+        workers: int = 8,
     ) -> None:
         if tick_seconds <= 0 or timedelta(seconds=tick_seconds) * 2 > lease_ttl:
             # Renewing at least twice per lease keeps one slow tick from losing it.
@@ -279,6 +311,8 @@ class Scheduler:
                 f"tick_seconds={tick_seconds} must be positive and at most half of "
                 f"lease_ttl={lease_ttl.total_seconds():g}s"
             )
+        if workers < 1:
+            raise ConfigError(f"workers={workers} must be at least 1")
         self.store = store
         self.deliverer = deliverer
         self.poll = poll
@@ -287,6 +321,9 @@ class Scheduler:
         self.lease_ttl = lease_ttl
         self.tick_seconds = tick_seconds
         self.notify = notify
+        self.workers = workers
+        # While workers post, the lease is renewed this often (several times per lease).
+        self.renew_every = min(tick_seconds, lease_ttl.total_seconds() / 4)
         self._lock = threading.Lock()  # one tick at a time, whoever calls it
         self._aps: Any = None  # apscheduler has no type hints; kept to this attribute
 
@@ -368,11 +405,57 @@ class Scheduler:
             log.exception("holder=%s cannot list subscriptions", self.holder)
             t.errors.append(f"subscriptions: {e}")
             return
-        for sub in subs:
-            if not self._renew(t):
+        # One group per channel, in listing order: a channel's deliveries stay in order
+        # on one worker, and never two of one channel run at once.
+        groups: dict[tuple[str, str], list[tuple[int, Subscription]]] = {}
+        for n, sub in enumerate(subs):
+            groups.setdefault((sub.team_id, sub.channel_id), []).append((n, sub))
+        if not groups:
+            return
+        fan = _FanOut(contexts=WeekContexts(self.store, now=t.at))
+        started = _time.monotonic()
+        workers = min(self.workers, len(groups))
+        with ThreadPoolExecutor(workers, thread_name_prefix="paperbot-deliver") as pool:
+            pending: set[Future[None]] = {
+                pool.submit(self._deliver_channel, group, t, fan) for group in groups.values()
+            }
+            renewed = _time.monotonic()
+            while pending:
+                _done, pending = wait_futures(
+                    pending, timeout=self.renew_every, return_when=FIRST_COMPLETED
+                )
+                if pending and _time.monotonic() - renewed >= self.renew_every:
+                    renewed = _time.monotonic()
+                    if not self._renew(t):
+                        # Whatever has started finishes (its claim keeps it single); the
+                        # new leader delivers the rest.
+                        fan.stop.set()
+        outcomes = sorted(fan.outcomes)  # listing order, whatever order they finished in
+        t.deliveries.extend(o for _n, o in outcomes)
+        t.errors.extend(e for _n, e in sorted(fan.errors))
+        log.info(
+            "holder=%s fan-out: %d subscriptions in %d channels on %d workers: %d delivered "
+            "or settled, %d posted, %d week contexts, %.1fs%s",
+            self.holder,
+            len(subs),
+            len(groups),
+            workers,
+            len(outcomes),
+            sum(1 for _n, o in outcomes if o.status == "posted"),
+            fan.contexts.loaded(),
+            _time.monotonic() - started,
+            "; stopped: the lease was lost" if fan.stop.is_set() else "",
+        )
+
+    def _deliver_channel(
+        self, group: list[tuple[int, Subscription]], t: _Tick, fan: _FanOut
+    ) -> None:
+        """One channel's due subscriptions, in order, on one worker thread."""
+        for n, sub in group:
+            if fan.stop.is_set():
                 return
             try:
-                outcome = self._deliver_one(sub, t.at, resumed=t.resume_ok)
+                outcome = self._deliver_one(sub, t.at, resumed=t.resume_ok, fan=fan)
             except Exception as e:
                 # One channel's trouble (a bad zone, a Slack error) never stops the others.
                 log.exception(
@@ -381,13 +464,13 @@ class Scheduler:
                     sub.team_id,
                     sub.channel_id,
                 )
-                t.errors.append(f"subscription {sub.id}: {e}")
+                fan.add_error(n, f"subscription {sub.id}: {e}")
                 outcome = DeliveryOutcome(sub.id, sub.channel_id, "", "error")
             if outcome is not None:
-                t.deliveries.append(outcome)
+                fan.add(n, outcome)
 
     def _deliver_one(
-        self, sub: Subscription, now: datetime, *, resumed: bool
+        self, sub: Subscription, now: datetime, *, resumed: bool, fan: _FanOut | None = None
     ) -> DeliveryOutcome | None:
         fire = last_run(sub, now)
         if fire is None:
@@ -402,16 +485,20 @@ class Scheduler:
             # Settled, or unfinished and just handed to resume_unfinished this tick:
             # asking again would be a second attempt within one tick.
             return None
-        result = self.deliverer.deliver(sub, week)
+        began = _time.monotonic()
+        result = self.deliverer.deliver(
+            sub, week, contexts=fan.contexts if fan is not None else None
+        )
         status = str(result.status)
         log.info(
-            "subscription=%s team=%s channel=%s week=%s fired=%s status=%s",
+            "subscription=%s team=%s channel=%s week=%s fired=%s status=%s in %.2fs",
             sub.id,
             sub.team_id,
             sub.channel_id,
             week.label,
             fire.isoformat(),
             status,
+            _time.monotonic() - began,
         )
         return DeliveryOutcome(sub.id, sub.channel_id, week.label, status)
 
@@ -549,4 +636,5 @@ def build_scheduler(
         clock=clock,
         holder=name,
         notify=deliverer.notify_admins,
+        workers=settings.core.delivery_workers,
     )

@@ -305,9 +305,14 @@ def build_and_archive(
     now: datetime,
     summarizer: Summarizer | None = None,
     weights: RankWeights = DEFAULT_WEIGHTS,
+    context: WeekContext | None = None,
 ) -> Digest:
-    """Build a digest and store it in the archive; the result carries its archive id."""
-    digest = build_digest(store, request, now=now, summarizer=summarizer, weights=weights)
+    """Build a digest and store it in the archive; the result carries its archive id.
+
+    ``context``: the week shared by many digests, as for ``build_digest``."""
+    digest = build_digest(
+        store, request, now=now, summarizer=summarizer, weights=weights, context=context
+    )
     query_text = request.query.to_text() if request.query is not None else ""
     digest_id = store.save_digest(
         digest,

@@ -34,6 +34,7 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "PAPERBOT_LLM_MAX_CHARS": ("4000", "most input text sent to the model per paper"),
     "PAPERBOT_DB_CONNECT_ATTEMPTS": ("5", "tries to reach the database at start"),
     "PAPERBOT_DB_CONNECT_DELAY": ("1", "seconds before the 2nd try, doubling after"),
+    "PAPERBOT_DELIVERY_WORKERS": ("8", "channels a scheduler tick posts digests to at once"),
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -130,6 +131,9 @@ class Settings:
     rank_weights: RankWeights = DEFAULT_WEIGHTS
     db_connect_attempts: int = 5  # a database still starting (a container, a failover)
     db_connect_delay: float = 1.0  # seconds before the second attempt; doubles after
+    # Channels posted to at once by a tick: mostly waiting on Slack's per-channel pacing,
+    # so more than the cores; each holds a database connection while it works.
+    delivery_workers: int = 8
 
     @property
     def is_sqlite(self) -> bool:
@@ -167,6 +171,11 @@ class Settings:
             raise ConfigError(
                 "PAPERBOT_DB_CONNECT_ATTEMPTS must be 1-100 and PAPERBOT_DB_CONNECT_DELAY 0-60"
             )
+        workers_raw = env.get("PAPERBOT_DELIVERY_WORKERS") or "8"
+        if not workers_raw.isdigit() or not 1 <= int(workers_raw) <= 64:
+            raise ConfigError(
+                f"PAPERBOT_DELIVERY_WORKERS={workers_raw!r} must be a whole number from 1 to 64"
+            )
         topics = env.get("PAPERBOT_TOPICS_FILE")
         return cls(
             database_url=database_url_from(raw_db),
@@ -183,4 +192,5 @@ class Settings:
             rank_weights=RankWeights.parse(env.get("PAPERBOT_RANK_WEIGHTS", "")),
             db_connect_attempts=attempts,
             db_connect_delay=delay,
+            delivery_workers=int(workers_raw),
         )

@@ -6,6 +6,12 @@ method may answer a queue of canned replies first (``429`` with ``Retry-After``,
 ``enforce_rate`` makes it behave like Slack's one-message-per-second-per-channel limit.
 ``clock`` (seconds since the epoch) replaces the wall clock for that limit, for the
 recorded call times and for message ``ts``, so a test with a fake clock sees Slack agree.
+``ratelimit_share`` answers that share of ``chat.postMessage`` calls with 429 and
+``Retry-After: ratelimit_retry_after`` whatever the pace (drawn from a ``seed``-ed
+random generator), as Slack's workspace-wide limits do now and then. ``post_log()`` gives
+each channel's post attempts in arrival order with what was answered, and
+``rate_limit_floor`` the least time those posts could have taken under the limit.
+``GET /_log`` returns the same log as JSON, for a fake running in another process.
 Point a ``WebClient(base_url=fake.api_url)`` (or ``SLACK_API_URL``) at it::
 
     with FakeSlack(admins={"UADMIN"}) as slack:
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import threading
 import time
 from collections import defaultdict
@@ -38,6 +45,7 @@ class FakeReply:
     status: int = 200
     body: Mapping[str, Any] = field(default_factory=lambda: {"ok": True})
     headers: Mapping[str, str] = field(default_factory=dict)
+    injected: bool = False  # a 429 drawn by ``ratelimit_share``, not earned by the pace
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,36 @@ class Call:
     headers: Mapping[str, str]
     at: float  # the fake's clock (time.monotonic() unless a clock was given)
     status: int  # what the fake answered
+    retry_after: float | None = None  # the Retry-After it was told, on a 429
+    injected: bool = False  # a 429 drawn by ``ratelimit_share``
+
+    @property
+    def channel(self) -> str:
+        return str(self.args.get("channel", ""))
+
+    @property
+    def part(self) -> tuple[str, int] | None:
+        """The (delivery key, part) of a digest post, from its message metadata."""
+        meta = self.args.get("metadata")
+        if isinstance(meta, str):
+            meta = json.loads(meta)
+        if not isinstance(meta, Mapping):
+            return None
+        payload = meta.get("event_payload")
+        if not isinstance(payload, Mapping) or "key" not in payload:
+            return None
+        return str(payload["key"]), int(payload.get("part", 0))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "channel": self.channel,
+            "part": list(self.part) if self.part else None,
+            "at": self.at,
+            "status": self.status,
+            "retry_after": self.retry_after,
+            "injected": self.injected,
+        }
 
 
 @dataclass
@@ -71,8 +109,16 @@ class FakeSlack:
         enforce_rate: bool = False,
         token: str = BOT_TOKEN,
         clock: Callable[[], float] | None = None,
+        ratelimit_share: float = 0.0,
+        ratelimit_retry_after: int = 1,
+        seed: int | None = None,
     ) -> None:
+        if not 0.0 <= ratelimit_share < 1.0:
+            raise ValueError("ratelimit_share must be in [0, 1)")
         self.admins = set(admins or ())
+        self.ratelimit_share = ratelimit_share
+        self.ratelimit_retry_after = ratelimit_retry_after
+        self._rng = random.Random(seed)
         self._clock = clock
         self.owners = set(owners or ())
         self.enforce_rate = enforce_rate
@@ -82,6 +128,7 @@ class FakeSlack:
         self.failing_channels: dict[str, str] = {}  # channel -> Slack error code
         self.down = False  # every call answers 503 while set
         self._scripts: dict[str, list[FakeReply]] = defaultdict(list)
+        self._channel_scripts: dict[str, list[FakeReply]] = defaultdict(list)
         self._last_post: dict[str, float] = {}
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
@@ -105,6 +152,11 @@ class FakeSlack:
         """Answer the next calls of ``method`` with these replies, in order."""
         with self._lock:
             self._scripts[method].extend(replies)
+
+    def script_channel(self, channel: str, *replies: FakeReply) -> None:
+        """Answer the next ``chat.postMessage`` calls to ``channel`` with these, in order."""
+        with self._lock:
+            self._channel_scripts[channel].extend(replies)
 
     def start(self) -> Self:
         self._thread.start()
@@ -139,6 +191,13 @@ class FakeSlack:
                 return list(self.messages.get(channel, []))
             return [m for ms in self.messages.values() for m in ms]
 
+    def post_log(self) -> dict[str, list[Call]]:
+        """Every ``chat.postMessage`` attempt per channel, in arrival order."""
+        out: dict[str, list[Call]] = defaultdict(list)
+        for c in self.calls_to("chat.postMessage"):
+            out[c.channel].append(c)
+        return dict(out)
+
     def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
         """Block until ``count`` calls of ``method`` arrived (work after ``ack`` is async)."""
         deadline = time.monotonic() + timeout
@@ -158,15 +217,29 @@ class FakeSlack:
             self._record("response_url", args, headers, now, reply.status)
             return reply
         method = path.removeprefix("/api/")
+        if method == "_log":
+            with self._lock:
+                log = [c.to_json() for c in self.calls]
+            return FakeReply(body={"ok": True, "calls": log})
         reply = self._answer(method, args, headers, now)
-        self._record(method, args, headers, now, reply.status)
+        self._record(method, args, headers, now, reply.status, reply)
         return reply
 
     def _record(
-        self, method: str, args: dict[str, Any], headers: Mapping[str, str], now: float, status: int
+        self,
+        method: str,
+        args: dict[str, Any],
+        headers: Mapping[str, str],
+        now: float,
+        status: int,
+        reply: FakeReply | None = None,
     ) -> None:
+        retry_after = None
+        if reply is not None and "Retry-After" in reply.headers:
+            retry_after = float(reply.headers["Retry-After"])
+        injected = reply is not None and reply.injected
         with self._lock:
-            self.calls.append(Call(method, args, headers, now, status))
+            self.calls.append(Call(method, args, headers, now, status, retry_after, injected))
 
     def _answer(
         self, method: str, args: dict[str, Any], headers: Mapping[str, str], now: float
@@ -208,6 +281,15 @@ class FakeSlack:
         if not (args.get("text") or args.get("blocks")):
             return FakeReply(body={"ok": False, "error": "no_text"})
         with self._lock:
+            if self._channel_scripts.get(channel):
+                return self._channel_scripts[channel].pop(0)
+            if self.ratelimit_share and self._rng.random() < self.ratelimit_share:
+                return FakeReply(
+                    429,
+                    {"ok": False, "error": "ratelimited"},
+                    {"Retry-After": str(self.ratelimit_retry_after)},
+                    injected=True,
+                )
             last = self._last_post.get(channel)
             if self.enforce_rate and last is not None and now - last < 1.0:
                 wait = max(1, round(1.0 - (now - last) + 0.499))
@@ -281,6 +363,31 @@ class FakeSlack:
 
     def _m_views_publish(self, args: dict[str, Any], now: float) -> FakeReply:
         return FakeReply(body={"ok": True, "view": {"id": "V1"}})
+
+
+def rate_limit_floor(attempts: list[Call], interval: float = 1.0) -> float:
+    """The least time one channel's posts could have taken, from its first attempt to its
+    last accepted post, given one post per ``interval`` and the drawn 429s.
+
+    Walk the attempts in order: after an accepted post the next may come ``interval``
+    later; after a drawn 429 (``injected``) only its ``Retry-After`` later. A 429 the
+    pace earned (too soon after the previous post) is left out: a client keeping the pace
+    would not have got it. Nothing after the last accepted post counts.
+    """
+    floor, elapsed = 0.0, 0.0
+    pending = 0.0  # the gap the next attempt owes to this one
+    for c in attempts:
+        if c.status == 429 and not c.injected:
+            continue
+        elapsed += pending
+        if c.status == 200:
+            floor = elapsed
+            pending = interval
+        elif c.status == 429:
+            pending = c.retry_after or interval
+        else:
+            pending = 0.0
+    return floor
 
 
 class _Server(ThreadingHTTPServer):
