@@ -1130,6 +1130,36 @@ def record_results(
     return kept
 
 
+def _summary(kept: dict[str, Any], order: list[str]) -> list[str]:
+    """One row per targeted measure: its median on each database and whether it passes."""
+    rows: dict[tuple[int, str, str], dict[str, str]] = {}
+    for db in ("sqlite", "postgresql"):
+        for name, sc in kept.get(db, {}).items():
+            for raw in sc["figures"]:
+                if raw["ok"] is None:
+                    continue
+                key = (order.index(name) if name in order else 99, name, raw["name"])
+                mark = "pass" if raw["ok"] else "**MISS**"
+                median = _fmt(statistics.median(raw["values"]))
+                rows.setdefault(key, {"target": raw["target"]})[db] = (
+                    f"{median} {raw['unit']} {mark}"
+                )
+    if not rows:
+        return []
+    lines = [
+        "## Targets at a glance",
+        "",
+        "| scenario | measure | target | SQLite | PostgreSQL |",
+        "|---|---|---|---|---|",
+    ]
+    for (_, scenario, measure), cells in sorted(rows.items()):
+        lines.append(
+            f"| {scenario} | {measure} | {cells['target']} | {cells.get('sqlite', 'not run')} "
+            f"| {cells.get('postgresql', 'not run')} |"
+        )
+    return [*lines, ""]
+
+
 def write_results(path: Path, kept: dict[str, Any]) -> None:
     info = machine()
     lines = [
@@ -1148,6 +1178,7 @@ def write_results(path: Path, kept: dict[str, Any]) -> None:
         "",
     ]
     order = list(SCENARIOS)
+    lines += _summary(kept, order)
     for db in ("sqlite", "postgresql"):
         scenarios = kept.get(db)
         if not scenarios:
