@@ -31,6 +31,7 @@ from digests.model import (
     PreparedEntry,
     SourceInfo,
     SourceKind,
+    StoreCounts,
     TagRef,
 )
 from digests.normalize import (
@@ -192,7 +193,12 @@ def ingest_document(
     doc = parse_document(data, ctx, kind=source.kind)
     prepared = prepare(doc.entries, source, rules)
     counts = store.store_entries(source, prepared, now=now)
-    report = SourceReport(
+    return ingested_report(source, doc, counts), doc
+
+
+def ingested_report(source: SourceInfo, doc: ParsedDocument, counts: StoreCounts) -> SourceReport:
+    """What storing one parsed document of ``source`` did."""
+    return SourceReport(
         name=source.name,
         status="ingested",
         entries=len(doc.entries),
@@ -202,7 +208,6 @@ def ingest_document(
         problems=doc.problems,
         kind=doc.kind,
     )
-    return report, doc
 
 
 # -- polling ----------------------------------------------------------------------------------
@@ -468,16 +473,7 @@ class Poller:
             assert item.prepared is not None
             # A StoreError here spoils the transaction: the caller writes the batch again.
             counts = self.store.store_entries(source, item.prepared, now=now)
-            report = SourceReport(
-                name=source.name,
-                status="ingested",
-                entries=len(doc.entries),
-                new=counts.new,
-                updated=counts.updated,
-                skipped=doc.skipped,
-                problems=doc.problems,
-                kind=doc.kind,
-            )
+            report = ingested_report(source, doc, counts)
             if doc.ttl_seconds:
                 next_check = max(next_check, now + timedelta(seconds=doc.ttl_seconds))
             fetches.append(_fetch_record(source, result, next_check, entries=len(doc.entries)))
