@@ -470,6 +470,17 @@ def _child_digest(url: str, params: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": total, "load_seconds": loaded, "candidates": len(context.candidates)}
 
 
+def fill_week(store: Store, papers: int, start: datetime, end: datetime) -> None:
+    """A week of ``papers`` papers (three tag links and two mentions each, on average),
+    all announced before the week's last 12 hours."""
+    bulk.fill(
+        store,
+        bulk.Sizes(papers, tag_links=papers * 3, mentions=papers * 2),
+        start=start,
+        span=end - start - timedelta(hours=12),
+    )
+
+
 def scenario_digest(ctx: Context) -> None:
     """1,000 subscriptions with different filters over a week of 20,000 papers."""
     papers = 2000 if ctx.quick else 20_000
@@ -479,12 +490,7 @@ def scenario_digest(ctx: Context) -> None:
     secs, loads, peaks = [], [], []
     with fresh_db(ctx.db, "digest") as url:
         store = Store.open(url)
-        bulk.fill(
-            store,
-            bulk.Sizes(papers, tag_links=papers * 3, mentions=papers * 2),
-            start=start,
-            span=end - start - timedelta(hours=12),
-        )
+        fill_week(store, papers, start, end)
         store.dispose()
         for _ in range(ctx.repeat):
             out = run_child("digest", url, subscriptions=subs)
@@ -851,12 +857,7 @@ def _fanout_run(
     with fresh_db(ctx.db, "fanout") as url, slack_server(0.05, 1, seed) as api_url:
         store = Store.open(url)
         if papers:
-            bulk.fill(
-                store,
-                bulk.Sizes(papers, tag_links=papers * 3, mentions=papers * 2),
-                start=start,
-                span=end - start - timedelta(hours=12),
-            )
+            fill_week(store, papers, start, end)
         for i, q in enumerate(queries):
             # Every other subscription unfiltered (the default a channel gets), the rest
             # with the digest scenario's varied filters.
@@ -958,12 +959,7 @@ def _fanout_build_only(ctx: Context, *, papers: int, channels: int) -> float:
     queries = _subscription_queries(channels)
     with fresh_db(ctx.db, "fanout-build") as url:
         store = Store.open(url)
-        bulk.fill(
-            store,
-            bulk.Sizes(papers, tag_links=papers * 3, mentions=papers * 2),
-            start=start,
-            span=end - start - timedelta(hours=12),
-        )
+        fill_week(store, papers, start, end)
         t = time.perf_counter()
         context = WeekContext.load(store, week, "UTC", now=tick_at)
         for i, q in enumerate(queries):
