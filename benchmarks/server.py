@@ -12,6 +12,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -40,13 +41,18 @@ def main() -> None:
 
         server.route(f"/s/{i}", answer)
     server.start()
-    print(server.port, flush=True)
+    serve_until_terminated(server.port, server.close)
+
+
+def serve_until_terminated(port: int, close: Callable[[], None]) -> None:
+    """Print the port on the first line of stdout, then serve until SIGTERM."""
+    print(port, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         stop.wait()
     finally:
-        server.close()
+        close()
 
 
 if __name__ == "__main__":

@@ -12,13 +12,13 @@ serves until killed; ``GET /api/_log`` returns every call with its arrival time
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent)]
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+from server import serve_until_terminated  # noqa: E402
 
 from tests import fakeslack  # noqa: E402
 from tests.fakeslack import FakeSlack  # noqa: E402
@@ -35,13 +35,7 @@ def main() -> None:
         seed=seed,
     )
     slack.start()
-    print(slack.url.rsplit(":", 1)[1].rstrip("/"), flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        stop.wait()
-    finally:
-        slack.close()
+    serve_until_terminated(int(slack.url.rsplit(":", 1)[1].rstrip("/")), slack.close)
 
 
 if __name__ == "__main__":

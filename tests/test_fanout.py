@@ -10,7 +10,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from bot.scheduler import LEASE_NAME, Scheduler, digest_week, last_run
 from digests.digest import DigestRequest, WeekContext, build_digest
 from digests.errors import ConfigError
 from digests.ingest import prepare
-from digests.model import Entry, SourceInfo, SourceSpec, Subscription, SubscriptionSpec
+from digests.model import Entry, SourceInfo, Subscription, SubscriptionSpec
 from digests.query import parse_query
 from digests.rank import DEFAULT_WEIGHTS
 from digests.render import render_digest_messages
@@ -30,7 +30,7 @@ from digests.store import Store
 from digests.topics import TopicRules
 from digests.weeks import IsoWeek, parse_week, week_bounds
 from tests.fakeslack import BOT_TOKEN, Call, FakeReply, FakeSlack, rate_limit_floor
-from tests.test_scheduler import CREATED, MONDAY_0901, no_poll
+from tests.test_scheduler import CREATED, MONDAY_0901, hand_source, no_poll
 
 WEEK = IsoWeek(2025, 33)
 TZ = "Asia/Tokyo"
@@ -55,18 +55,7 @@ class RealClock:
 
 def fill_week(store: Store, tmp_path: Path, n: int = 24) -> SourceInfo:
     """``n`` papers mid-week with long abstracts, so a top-10 digest needs several parts."""
-    path = tmp_path / "hand.md"
-    path.write_text("# nothing\n", "utf-8")
-    src = store.add_source(SourceSpec(name="hand", location=str(path)), now=CREATED)
-    store.record_fetch(
-        src.id,
-        now=CREATED,
-        etag=None,
-        last_modified=None,
-        body_hash=None,
-        next_check_at=datetime(2100, 1, 1, tzinfo=UTC),
-        entry_count=None,
-    )
+    src = hand_source(store, tmp_path)
     start, _ = week_bounds(WEEK, TZ)
     entries = []
     for i in range(1, n + 1):
@@ -84,6 +73,20 @@ def fill_week(store: Store, tmp_path: Path, n: int = 24) -> SourceInfo:
         )
     store.store_entries(src, prepare(entries, src, TopicRules()), now=start)
     return src
+
+
+def request_for(s: Subscription, week: IsoWeek, now: datetime) -> DigestRequest:
+    """The digest a subscription asks for, written out here independently of the deliverer."""
+    return DigestRequest(
+        week=week,
+        tz=s.tz,
+        query=parse_query(s.query, now=now, tz=s.tz) if s.query else None,
+        top=s.top,
+        team_id=s.team_id,
+        channel_id=s.channel_id,
+        subscription_id=s.id,
+        not_before=week_bounds(parse_week(s.start_week), s.tz)[0],
+    )
 
 
 def subscribe(store: Store, channel: str, query: str = "", top: int = 10) -> Subscription:
@@ -205,16 +208,7 @@ def test_week_contexts_give_the_digests_built_alone(store: Store, tmp_path: Path
         fire = last_run(s, now)
         assert fire is not None
         week = digest_week(fire, s.tz)
-        request = DigestRequest(
-            week=week,
-            tz=s.tz,
-            query=parse_query(s.query, now=now, tz=s.tz) if s.query else None,
-            top=s.top,
-            team_id=s.team_id,
-            channel_id=s.channel_id,
-            subscription_id=s.id,
-            not_before=week_bounds(parse_week(s.start_week), s.tz)[0],
-        )
+        request = request_for(s, week, now)
         context = contexts.get(week, s.tz, weights=DEFAULT_WEIGHTS)
         shared = build_digest(store, request, now=now, context=context)
         alone = build_digest(store, request, now=now)
@@ -234,16 +228,7 @@ def test_a_tick_posts_what_the_unshared_path_posts(store: Store, tmp_path: Path)
         report = scheduler(store, slack, tmp_path, workers=3).tick(MONDAY_0901)
         assert [d.status for d in report.deliveries] == ["posted"] * len(subs)
         for s in subs:
-            request = DigestRequest(
-                week=WEEK,
-                tz=s.tz,
-                query=parse_query(s.query, now=MONDAY_0901, tz=s.tz) if s.query else None,
-                top=s.top,
-                team_id=s.team_id,
-                channel_id=s.channel_id,
-                subscription_id=s.id,
-                not_before=week_bounds(parse_week(s.start_week), s.tz)[0],
-            )
+            request = request_for(s, WEEK, MONDAY_0901)
             alone = build_digest(store, request, now=MONDAY_0901)
             texts = [m["text"] for m in render_digest_messages(alone, max_chars=4000)]
             assert [m.text for m in slack.posted(s.channel_id)] == texts

@@ -46,6 +46,16 @@ def fresh(store: Store, name: str) -> SourceInfo:
     return found
 
 
+def cs_cl_listing(store: Store, tmp_path: Path) -> tuple[Path, SourceInfo]:
+    """The cs.CL listing as a file source added on Tuesday; the file can be rewritten."""
+    path = tmp_path / "cs.CL.xml"
+    path.write_text(LISTING, "utf-8")
+    src = store.add_source(
+        SourceSpec(name="cs.CL", location=str(path), kind=SourceKind.ARXIV), now=TUESDAY
+    )
+    return path, src
+
+
 def test_an_empty_listing_on_a_weekday_is_flagged(store: Store, tmp_path: Path) -> None:
     empty = tmp_path / "empty.xml"
     start = LISTING.index("<item>")
@@ -62,11 +72,7 @@ def test_an_empty_listing_on_a_weekday_is_flagged(store: Store, tmp_path: Path) 
 def test_a_listing_repeating_yesterdays_batch_is_flagged_stale_and_stays_so(
     store: Store, tmp_path: Path
 ) -> None:
-    path = tmp_path / "cs.CL.xml"
-    path.write_text(LISTING, "utf-8")
-    src = store.add_source(
-        SourceSpec(name="cs.CL", location=str(path), kind=SourceKind.ARXIV), now=TUESDAY
-    )
+    path, src = cs_cl_listing(store, tmp_path)
     assert poll_at(store, src, TUESDAY).new > 0
     assert fresh(store, "cs.CL").health is None
 
@@ -95,11 +101,7 @@ def test_a_byte_identical_listing_on_the_next_announcement_day_is_stale(
     store: Store, tmp_path: Path
 ) -> None:
     """The same body served after the next rebuild: skipped unparsed, still flagged."""
-    path = tmp_path / "cs.CL.xml"
-    path.write_text(LISTING, "utf-8")
-    src = store.add_source(
-        SourceSpec(name="cs.CL", location=str(path), kind=SourceKind.ARXIV), now=TUESDAY
-    )
+    _, src = cs_cl_listing(store, tmp_path)
     assert poll_at(store, src, TUESDAY).status == "ingested"
     # Later the same day: unchanged and fine, arXiv has not rebuilt the listing yet.
     assert poll_at(store, fresh(store, "cs.CL"), TUESDAY + timedelta(hours=3)).status == (
@@ -133,11 +135,7 @@ def test_a_quiet_weekend_listing_is_not_flagged(store: Store) -> None:
 def test_admins_hear_once_and_the_digest_names_the_stale_source(
     store: Store, tmp_path: Path
 ) -> None:
-    path = tmp_path / "cs.CL.xml"
-    path.write_text(LISTING, "utf-8")
-    src = store.add_source(
-        SourceSpec(name="cs.CL", location=str(path), kind=SourceKind.ARXIV), now=TUESDAY
-    )
+    path, src = cs_cl_listing(store, tmp_path)
     poll_at(store, src, TUESDAY)
     path.write_text(LISTING.replace("Tue, 14 Jan 2025", "Wed, 15 Jan 2025"), "utf-8")
     poll_at(store, fresh(store, "cs.CL"), WEDNESDAY)
