@@ -35,7 +35,6 @@ _DOI_RE = re.compile(r"\b(10\.\d{4,9}/[^\s\"'<>]+)", re.IGNORECASE)
 _ARXIV_DOI_RE = re.compile(r"^10\.48550/arxiv\.(.+)$", re.IGNORECASE)
 _TRACKING_PARAMS = re.compile(r"^(utm_|fbclid$|gclid$|ref$|ref_src$|s$|t$)", re.IGNORECASE)
 _TITLE_FOLD_RE = re.compile(r"[\W_]+", re.UNICODE)
-_WS_RE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +161,13 @@ def has_controls(text: str) -> bool:
 
 
 def clean_text(text: str) -> str:
-    """Collapse whitespace (line breaks too) and strip."""
-    return _WS_RE.sub(" ", text).strip()
+    """Collapse whitespace (line breaks too) and strip.
+
+    ``str.split()`` breaks on exactly the characters ``\\s`` matches in a ``str``
+    pattern (both ask ``Py_UNICODE_ISSPACE``), so this is ``re.sub(r"\\s+", " ",
+    text).strip()`` at a fifth of the cost; every parser runs it on every field.
+    """
+    return " ".join(text.split())
 
 
 def paper_key(*, arxiv_id: str | None, doi: str | None, url: str | None, title: str) -> str:

@@ -18,6 +18,7 @@ from digests.errors import ParseError
 from digests.model import Links, ParseContext, ParsedDocument, SourceKind
 from digests.sources import feeds
 from digests.sources.feeds import parse_arxiv, parse_arxiv_api, parse_feed
+from tests.conftest import SHARED
 
 RSS2 = "samples/arxiv_rss2_multi_cat__msudars_laya-reader.xml"
 ATOM = "samples/arxiv_atom_cs.LG__sakshamchitkara-dotcom_paper-forge.xml"
@@ -333,3 +334,142 @@ def test_relative_links_still_resolve_against_the_document_location() -> None:
     assert doc.entries[0].source_item_id == "https://example.org/feeds/item-1"
     based = parse_feed(_XML_BASE_ATOM, ctx)
     assert based.entries[0].url == "https://other.example/feeds/papers/1"
+
+
+# --- converters read plain copies of feedparser's entries ----------------------------------
+
+
+def _outcome(convert: Callable[[Any], Any], raw: Any) -> Any:
+    try:
+        return convert(raw)
+    except Exception as e:  # the same failure either way is the same outcome
+        return (type(e), str(e))
+
+
+def _listing(entries: list[dict[str, str]], *, atom: bool) -> bytes:
+    def esc(text: str) -> str:
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+    items = []
+    for e in entries:
+        cats = "".join(
+            f'<category term="{esc(c)}"/>' if atom else f"<category>{esc(c)}</category>"
+            for c in e["cats"].split()
+        )
+        extra = "".join(
+            f"<arxiv:{k}>{esc(e[k])}</arxiv:{k}>"
+            for k in ("doi", "comment", "journal_reference")
+            if e.get(k)
+        )
+        summary = esc(f"arXiv:{e['id']} Announce Type: {e['type']}\nAbstract: {e['abstract']}")
+        if atom:
+            items.append(
+                f"<entry><id>{esc(e['guid'])}</id><title>{esc(e['title'])}</title>"
+                f'<link href="{esc(e["link"])}" rel="alternate" type="text/html"/>'
+                f"<summary>{summary}</summary>{cats}{extra}"
+                f"<arxiv:announce_type>{esc(e['type'])}</arxiv:announce_type>"
+                f"<dc:creator>{esc(e['authors'])}</dc:creator></entry>"
+            )
+        else:
+            items.append(
+                f"<item><title>{esc(e['title'])}</title><link>{esc(e['link'])}</link>"
+                f"<description>{summary}</description>"
+                f'<guid isPermaLink="false">{esc(e["guid"])}</guid>{cats}{extra}'
+                f"<arxiv:announce_type>{esc(e['type'])}</arxiv:announce_type>"
+                f"<dc:creator>{esc(e['authors'])}</dc:creator></item>"
+            )
+    ns = 'xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/"'
+    if atom:
+        return (
+            f'<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom" {ns}>'
+            f"<title>t</title><updated>2024-10-04T04:00:00Z</updated>{''.join(items)}</feed>"
+        ).encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" {ns}><channel><title>t</title>'
+        f"<pubDate>Fri, 04 Oct 2024 00:00:00 -0400</pubDate>{''.join(items)}</channel></rss>"
+    ).encode()
+
+
+_TEXTS = st.lists(
+    st.sampled_from(
+        list("aZ09 ,.-:$<>&'\"\t\n\u00a0\u3000\u2028")
+        + list("強化学習アライメント")
+        + ["arXiv:", "2403.04224", "v2", " and ", "10.1234/x"]
+    ),
+    max_size=30,
+).map("".join)
+_IDS = st.sampled_from(
+    ["2403.04224v2", "2403.04224", "math/0611800v1", "hep-th/9901001", "nonsense", ""]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "id": _IDS,
+                "guid": st.sampled_from(["oai:arXiv.org:"]).flatmap(
+                    lambda p: _IDS.map(lambda i: p + i if i else "")
+                ),
+                "link": _IDS.map(lambda i: f"https://arxiv.org/abs/{i}" if i else ""),
+                "title": _TEXTS,
+                "abstract": _TEXTS,
+                "authors": _TEXTS,
+                "type": st.sampled_from(["new", "cross", "replace-cross", "Replace"]),
+                "cats": st.sampled_from(["cs.CL", "cs.CL cs.AI", "", "cs.AI cs.AI"]),
+                "doi": st.sampled_from(["", "10.1093/X/Y", "10.48550/arXiv.2403.04224"]),
+                "comment": _TEXTS,
+                "journal_reference": _TEXTS,
+            }
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.booleans(),
+)
+def test_converters_read_a_plain_copy_as_they_read_feedparsers_dict(
+    entries: list[dict[str, str]], atom: bool
+) -> None:
+    """The converters get a plain ``dict`` copy of each entry: the same Entry (or the same
+    failure) as reading feedparser's own dict, on generated listings with awkward text."""
+    _same_through_plain_copies(_listing(entries, atom=atom))
+
+
+def test_converters_read_plain_copies_of_the_captures_and_fixtures(fixtures: Path) -> None:
+    docs = [p.read_bytes() for p in sorted(fixtures.glob("*.xml"))]
+    docs += [_RELATIVE_RSS, _XML_BASE_ATOM, _ABSOLUTE_ATOM]
+    if (SHARED / RSS2).exists():
+        docs += [(SHARED / name).read_bytes() for name in (RSS2, ATOM, API)]
+    assert sum(len(feedparser.parse(io.BytesIO(d)).entries) for d in docs) > 20
+    for data in docs:
+        _same_through_plain_copies(data)
+
+
+def _same_through_plain_copies(data: bytes) -> None:
+    result = feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
+    when = datetime(2024, 10, 4, 4, tzinfo=UTC)
+    converters: list[Callable[[Any], Any]] = [
+        lambda raw: feeds._arxiv_listing_entry(raw, when),
+        feeds._arxiv_api_entry,
+        feeds._generic_entry,
+    ]
+    for raw in result.entries:
+        assert type(raw) is not dict  # feedparser's own
+        for convert in converters:
+            assert _outcome(convert, feeds._plain(raw)) == _outcome(convert, raw)
+        # The listing's id: the first sighting, with a later one's version if it has none.
+        entry = _outcome(converters[0], raw)
+        if isinstance(entry, tuple):
+            continue
+        summary = raw.get("summary") or ""
+        header = feeds._LISTING_SUMMARY_RE.match(summary)
+        guid, link = raw.get("id"), raw.get("link")
+        ref = feeds._first_ref(
+            feeds.parse_arxiv_id(header["id"]) if header else None,
+            feeds.find_arxiv_id(guid) if guid else None,
+            feeds.find_arxiv_id(link) if link else None,
+        )
+        assert (entry.arxiv_id, entry.arxiv_version) == (
+            (ref.id, ref.version) if ref else (None, None)
+        )

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from digests.errors import ParseError
 from digests.ingest import prepare
 from digests.model import ParseContext, ParsedDocument, SourceInfo, SourceKind, SourceSpec
+from digests.normalize import clean_text
 from digests.query import parse_query
 from digests.sources import PARSERS, parse_document
 from digests.sources.feeds import parse_arxiv, parse_arxiv_api, parse_feed
@@ -243,3 +244,32 @@ def test_fuzz_pages_cover_every_kind() -> None:
         except ParseError:
             continue
     assert kinds == set(SourceKind)
+
+
+# -- whitespace folding ----------------------------------------------------------------------
+
+
+def _clean_text_by_regex(text: str) -> str:
+    """clean_text as it was written first; the split/join form must give the same text."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def test_clean_text_folds_exactly_the_characters_the_regex_does() -> None:
+    for start in range(0, 0x110000, 0x1000):
+        chunk = "".join(chr(c) for c in range(start, start + 0x1000))
+        text = f" a{chunk}b\t{chunk[::-1]} "
+        assert clean_text(text) == _clean_text_by_regex(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            list(" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2028\u2029\u3000\u200b")
+            + list("ab強化学習\ufeff\x00")
+        )
+    )
+    | st.text()
+)
+def test_clean_text_matches_the_regex_on_any_text(text: str) -> None:
+    assert clean_text(text) == _clean_text_by_regex(text)

@@ -10,6 +10,7 @@ with no entries, so those are told apart here and turned into ``ParseError``.
 from __future__ import annotations
 
 import calendar
+import functools
 import io
 import logging
 import re
@@ -276,7 +277,7 @@ def _collect(
     problems: list[str] = []
     for index, raw in enumerate(parsed.entries, start=1):
         try:
-            entries.append(convert(raw))
+            entries.append(convert(_plain(raw)))
         except (_SkipEntry, ValueError, TypeError, AttributeError, KeyError) as e:
             reason = f"entry {index} skipped: {e}"
             logger.warning("%s: %s", ctx.url or "<no url>", reason)
@@ -295,6 +296,18 @@ def _collect(
         title=_clean(_str(parsed.feed, "title")),
         ttl_seconds=_ttl_seconds(parsed.feed),
     )
+
+
+def _plain(raw: _Raw) -> _Raw:
+    """A feedparser entry as a plain ``dict``.
+
+    ``FeedParserDict`` answers every lookup in Python through its table of aliases
+    (``guid`` for ``id``, ``description`` for ``summary``...) and the ``updated`` to
+    ``published`` fallback; the converters read none of those names, so a plain copy
+    answers them the same at a fraction of the cost (``dict()`` copies a subclass that
+    keeps ``dict``'s own iteration without calling its ``__getitem__``).
+    """
+    return dict(raw) if isinstance(raw, dict) else raw
 
 
 def _replace_empty_expected(doc: ParsedDocument, expected: bool) -> ParsedDocument:
@@ -367,11 +380,13 @@ def _arxiv_listing_entry(raw: _Raw, listing_date: datetime | None) -> Entry:
     summary = _str(raw, "summary") or ""
     header = _LISTING_SUMMARY_RE.match(summary)
     # The description's "arXiv:<id>vN" and the guid carry the version; the link does not.
-    ref = _first_ref(
-        parse_arxiv_id(header["id"]) if header else None,
-        find_arxiv_id(guid) if guid else None,
-        find_arxiv_id(link) if link else None,
-    )
+    ref = parse_arxiv_id(header["id"]) if header else None
+    if ref is None or ref.version is None:  # else the later sightings cannot change it
+        ref = _first_ref(
+            ref,
+            find_arxiv_id(guid) if guid else None,
+            find_arxiv_id(link) if link else None,
+        )
     if not title and ref is None and not link:
         raise _SkipEntry("no title and no id")
     announce = _str(raw, "arxiv_announce_type") or (header["type"] if header else None)
@@ -484,6 +499,17 @@ def _utc(value: object) -> datetime | None:
     """feedparser's ``*_parsed`` values are UTC ``struct_time`` with the zone dropped."""
     if not isinstance(value, time.struct_time | tuple):
         return None
+    if type(value) is time.struct_time:  # feedparser's own: nine ints, hashable
+        return _utc_of(value)
+    return _utc_uncached(value)
+
+
+@functools.lru_cache(maxsize=256)  # a listing's entries share a handful of dates
+def _utc_of(value: time.struct_time) -> datetime | None:
+    return _utc_uncached(value)
+
+
+def _utc_uncached(value: time.struct_time | tuple[Any, ...]) -> datetime | None:
     try:
         return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
     except (OverflowError, ValueError, TypeError, OSError):
