@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import pytest
@@ -473,3 +475,74 @@ def _same_through_plain_copies(data: bytes) -> None:
         assert (entry.arxiv_id, entry.arxiv_version) == (
             (ref.id, ref.version) if ref else (None, None)
         )
+
+
+# --- judging a link without joining it -------------------------------------------------------
+
+_URL_BITS = [
+    *("https:", "http:", "HTTPS:", "oai:", "ftp:", "file:", "mailto:", "urn:", "x+y.z-1:"),
+    *("1a:", "-x:", "//", "/", "arxiv.org", "a.b", ":", ";", "?", "#", "=", "@", "[", "]"),
+    *("::1", "%20", "é", "ｈ", "abs", "2403.04224", "..", ".", " ", "\t", "\n", "\x00"),
+    "\x1f",
+]
+_URL_PARTS = st.lists(st.sampled_from(_URL_BITS), max_size=8).map("".join)
+# Shaped like links: every combination is tried, so that each branch of the judgement
+# meets the values that would break a looser one.
+_URL_SHAPES = [
+    "".join(parts)
+    for parts in itertools.product(
+        ["https:", "http:", "HTTPS:", "oai:", "ftp:", "", " https:", "ht\ttps:"],
+        ["//", "", "///"],
+        ["arxiv.org", "a.b:8080", "u@h", "[::1]", "[::1", "ｈ.org", "h＃x", "h／x", ""],
+        ["", "/", "/abs/1", "//x", "/a;b", "/a;", "/é", "/a\tb"],
+        ["", "?", "?q=1", "#", "#f", ";p", " ", "\n"],
+    )
+]
+_LOCATIONS_LIST = [
+    "https://rss.arxiv.org/rss/cs.CL",
+    "http://example.org/feeds/x.xml",
+    "/srv/feeds/x.xml",
+    "feeds/x.xml",
+    "file:///srv/x.xml",
+    "oai:arXiv.org:x",
+    "HTTPS://Example.org/a;b?c#d",
+]
+_LOCATIONS = st.sampled_from(_LOCATIONS_LIST)
+
+
+def _joined_unchanged(location: str, value: str) -> bool:
+    try:
+        return urljoin(location, value) == value
+    except ValueError:
+        return False
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_LOCATIONS, _URL_PARTS | st.text(max_size=12))
+def test_a_link_is_judged_as_the_join_would_judge_it(location: str, value: str) -> None:
+    if not value or not _joined_unchanged(location, location):
+        return
+    scheme = urlsplit(location).scheme
+    assert feeds._joins_to_itself(location, scheme, value) == _joined_unchanged(location, value)
+
+
+def test_links_of_every_shape_are_judged_as_the_join_would_judge_them() -> None:
+    for location in _LOCATIONS_LIST:
+        scheme = urlsplit(location).scheme
+        for value in _URL_SHAPES:
+            if value:
+                expected = _joined_unchanged(location, value)
+                assert feeds._joins_to_itself(location, scheme, value) == expected, value
+
+
+def test_plain_links_are_judged_without_joining() -> None:
+    """The shortcut is taken for what listings hold (else the test above proves little)."""
+    for location in ("/srv/feeds/x.xml", "https://rss.arxiv.org/rss/cs.CL"):
+        scheme = urlsplit(location).scheme
+        for value in ("https://arxiv.org/abs/2403.04224", "oai:arXiv.org:2403.04224v1"):
+            assert feeds._joins_to_itself(location, scheme, value)
+    # Re-spelled by the join, so not its own join: the long way decides.
+    base = "https://rss.arxiv.org/rss/cs.CL"
+    assert not feeds._joins_to_itself(base, "https", "HTTPS://arxiv.org/abs/1")
+    assert not feeds._joins_to_itself(base, "https", "https://arxiv.org/abs/1?")
+    assert not feeds._joins_to_itself(base, "https", "abs/1")

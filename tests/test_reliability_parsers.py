@@ -22,7 +22,7 @@ from digests.ingest import prepare
 from digests.model import ParseContext, ParsedDocument, SourceInfo, SourceKind, SourceSpec
 from digests.normalize import clean_text
 from digests.query import parse_query
-from digests.sources import PARSERS, parse_document
+from digests.sources import PARSERS, feeds, parse_document
 from digests.sources.feeds import parse_arxiv, parse_arxiv_api, parse_feed
 from digests.store import Store
 from digests.topics import load_rules
@@ -273,3 +273,35 @@ def test_clean_text_folds_exactly_the_characters_the_regex_does() -> None:
 )
 def test_clean_text_matches_the_regex_on_any_text(text: str) -> None:
     assert clean_text(text) == _clean_text_by_regex(text)
+
+
+# -- declarations found in every encoding, with or without the byte prefilter ----------------
+
+
+def _declares_by_regex_alone(data: bytes) -> bool:
+    return any(d.search(data) for d in feeds._DOCTYPE_RES) and any(
+        e.search(data) for e in feeds._ENTITY_RES
+    )
+
+
+@pytest.mark.parametrize("codec", feeds._CODECS)
+def test_entity_declarations_are_found_in_every_readable_encoding(codec: str) -> None:
+    declared = '<?xml version="1.0"?><!DoCtYpE rss [<!entity a "b">]><rss>&a;</rss>'
+    plain = '<?xml version="1.0"?><rss><!-- a comment --><![CDATA[x]]></rss>'
+    for text, expected in ((declared, True), (plain, False), ("<rss>LZ</rss>", False)):
+        data = text.encode(codec)
+        assert feeds._declares_entities(data) is expected
+        assert _declares_by_regex_alone(data) is expected
+
+
+def test_the_prefilter_agrees_with_the_regexes_on_fixtures_and_hostile_documents() -> None:
+    docs = [p.read_bytes() for p in sorted(FIXTURES.glob("*"))]
+    docs += list(BOMBS.values())
+    assert any(feeds._declares_entities(d) for d in docs)
+    for data in docs:
+        try:
+            variants = [data, *_encodings(data).values()]
+        except UnicodeDecodeError:  # already in another encoding
+            variants = [data]
+        for variant in variants:
+            assert feeds._declares_entities(variant) == _declares_by_regex_alone(variant)
