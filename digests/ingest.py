@@ -35,7 +35,6 @@ from digests.model import (
     TagRef,
 )
 from digests.normalize import (
-    TagName,
     canonical_url,
     find_arxiv_id,
     has_controls,
@@ -85,10 +84,11 @@ def prepare(entries: Sequence[Entry], source: SourceInfo, rules: TopicRules) -> 
     """Identities and tags for each entry. Pure: no I/O, no clock."""
     origin = f"source:{source.name}"
     source_tags = [t for t in (normalize_tag(x) for x in source.tags) if t is not None]
+    # A document repeats a few dozen tags: each TagRef is made once and shared (frozen).
+    made: dict[tuple[str, str, str, str], TagRef] = {}
     out: list[PreparedEntry] = []
     for e in map(_without_controls, entries):
-        found: list[tuple[TagName, str, str]] = []
-        found += [(t, "tag", origin) for t in map(normalize_tag, e.tags) if t is not None]
+        found = [(t, "tag", origin) for t in map(normalize_tag, e.tags) if t is not None]
         if not e.signals.related:
             # A related-papers list is not the source's own pick: its tags don't apply.
             found += [(t, "tag", origin) for t in source_tags]
@@ -101,7 +101,12 @@ def prepare(entries: Sequence[Entry], source: SourceInfo, rules: TopicRules) -> 
         ]
         refs: dict[tuple[str, str], TagRef] = {}
         for tag, kind, tag_origin in found:
-            refs.setdefault((tag.slug, tag_origin), TagRef(tag.slug, tag.display, kind, tag_origin))
+            if (tag.slug, tag_origin) not in refs:
+                key = (tag.slug, tag.display, kind, tag_origin)
+                ref = made.get(key)
+                if ref is None:
+                    ref = made[key] = TagRef(tag.slug, tag.display, kind, tag_origin)
+                refs[tag.slug, tag_origin] = ref
         url_key = None
         if e.url and find_arxiv_id(e.url) is None:
             url_key = canonical_url(e.url)

@@ -546,3 +546,17 @@ def test_plain_links_are_judged_without_joining() -> None:
     assert not feeds._joins_to_itself(base, "https", "HTTPS://arxiv.org/abs/1")
     assert not feeds._joins_to_itself(base, "https", "https://arxiv.org/abs/1?")
     assert not feeds._joins_to_itself(base, "https", "abs/1")
+
+
+def test_no_key_the_converters_read_is_one_feedparser_aliases() -> None:
+    """The premise of reading plain copies and nested values with ``dict.get``."""
+    read = {"title", "id", "link", "links", "summary", "summary_detail", "title_detail"}
+    read |= {"content", "authors", "author", "tags", "published_parsed", "updated_parsed"}
+    read |= {"arxiv_announce_type", "arxiv_primary_category", "arxiv_doi", "prism_doi"}
+    read |= {"dc_identifier", "arxiv_comment", "arxiv_journal_reference", "arxiv_journal_ref"}
+    read |= {"term", "name", "href", "type", "value"}
+    special = {"category", "enclosures", "license", "updated"}  # FeedParserDict.__getitem__
+    assert not read & (set(feedparser.FeedParserDict.keymap) | special)
+    # updated_parsed is special too: read only through _own, which skips the fallback.
+    raw = feedparser.FeedParserDict(published_parsed=(2024, 1, 1, 0, 0, 0, 0, 1, 0))
+    assert feeds._own(raw, "updated_parsed") is None

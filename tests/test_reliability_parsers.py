@@ -9,7 +9,8 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import feedparser
@@ -18,9 +19,27 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digests.errors import ParseError
-from digests.ingest import prepare
-from digests.model import ParseContext, ParsedDocument, SourceInfo, SourceKind, SourceSpec
-from digests.normalize import clean_text
+from digests.ingest import _item_key, _without_controls, prepare
+from digests.model import (
+    Entry,
+    ParseContext,
+    ParsedDocument,
+    PreparedEntry,
+    Signals,
+    SourceInfo,
+    SourceKind,
+    SourceSpec,
+    TagRef,
+)
+from digests.normalize import (
+    TagName,
+    canonical_url,
+    clean_text,
+    find_arxiv_id,
+    normalize_tag,
+    paper_key,
+    title_key,
+)
 from digests.query import parse_query
 from digests.sources import PARSERS, feeds, parse_document
 from digests.sources.feeds import parse_arxiv, parse_arxiv_api, parse_feed
@@ -305,3 +324,60 @@ def test_the_prefilter_agrees_with_the_regexes_on_fixtures_and_hostile_documents
             variants = [data]
         for variant in variants:
             assert feeds._declares_entities(variant) == _declares_by_regex_alone(variant)
+
+
+# -- prepare shares its tag records: the same output as making each afresh -------------------
+
+
+def _prepare_afresh(entries: Sequence[Entry], source: SourceInfo) -> list[PreparedEntry]:
+    """prepare as it was first written: a new TagRef for every tag of every entry."""
+    origin = f"source:{source.name}"
+    source_tags = [t for t in (normalize_tag(x) for x in source.tags) if t is not None]
+    out: list[PreparedEntry] = []
+    for e in map(_without_controls, entries):
+        found: list[tuple[TagName, str, str]] = []
+        found += [(t, "tag", origin) for t in map(normalize_tag, e.tags) if t is not None]
+        if not e.signals.related:
+            found += [(t, "tag", origin) for t in source_tags]
+        found += [(t, "category", "category") for t in map(normalize_tag, e.categories) if t]
+        found += [
+            (t, "topic", "rule")
+            for t in RULES.topics_for(e.title, e.abstract, e.summary, e.ai_summary)
+        ]
+        refs: dict[tuple[str, str], TagRef] = {}
+        for tag, kind, tag_origin in found:
+            refs.setdefault((tag.slug, tag_origin), TagRef(tag.slug, tag.display, kind, tag_origin))
+        url_key = None
+        if e.url and find_arxiv_id(e.url) is None:
+            url_key = canonical_url(e.url)
+        out.append(
+            PreparedEntry(
+                entry=e,
+                key=paper_key(arxiv_id=e.arxiv_id, doi=e.doi, url=e.url, title=e.title),
+                url_key=url_key,
+                title_key=title_key(e.title),
+                item_key=_item_key(e),
+                tags=tuple(refs.values()),
+            )
+        )
+    return out
+
+
+def test_prepare_gives_what_fresh_tag_records_give_on_every_page() -> None:
+    sources = [
+        FUZZ_SOURCE,
+        replace(FUZZ_SOURCE, name="日本語", tags=("Alignment", "#alignment", "RL (強化学習)")),
+        replace(FUZZ_SOURCE, name="bare", tags=()),
+    ]
+    compared = 0
+    for page in PAGES:
+        try:
+            doc = parse_document(page, CTX)
+        except ParseError:
+            continue
+        # Related entries (whose source tags are left off) and entries sharing tags.
+        entries = [*doc.entries, *(replace(e, signals=Signals(related=True)) for e in doc.entries)]
+        for source in sources:
+            assert prepare(entries, source, RULES) == _prepare_afresh(entries, source)
+            compared += len(entries)
+    assert compared > 100

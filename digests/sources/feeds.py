@@ -524,7 +524,11 @@ def _generic_entry(raw: _Raw) -> Entry:
 
 
 def _own(raw: _Raw, key: str) -> Any:
-    """``raw[key]`` without feedparser's updated -> published fallback (it warns)."""
+    """``raw[key]`` without feedparser's updated -> published fallback (it warns).
+
+    Also how nested values (authors, tags, links) are read: ``dict.get`` answers the
+    keys read here as ``FeedParserDict`` does, without its alias table in Python.
+    """
     return dict.get(raw, key) if isinstance(raw, dict) else raw.get(key)
 
 
@@ -589,7 +593,7 @@ def _author_names(raw: _Raw) -> tuple[str, ...]:
     names: list[str] = []
     if isinstance(authors, list):
         for author in authors:
-            name = author.get("name") if isinstance(author, Mapping) else None
+            name = _own(author, "name") if isinstance(author, Mapping) else None
             if isinstance(name, str) and clean_text(name):
                 names.append(clean_text(name))
     if not names:
@@ -604,7 +608,7 @@ def _terms(raw: _Raw) -> tuple[str, ...]:
     terms: list[str] = []
     if isinstance(tags, list):
         for tag in tags:
-            term = tag.get("term") if isinstance(tag, Mapping) else None
+            term = _own(tag, "term") if isinstance(tag, Mapping) else None
             if isinstance(term, str) and term.strip() and term.strip() not in terms:
                 terms.append(term.strip())
     return tuple(terms)
@@ -614,7 +618,7 @@ def _categories(raw: _Raw) -> tuple[str, ...]:
     """arXiv categories, the primary first when the document names it."""
     terms = _terms(raw)
     primary = raw.get("arxiv_primary_category")
-    term = primary.get("term") if isinstance(primary, Mapping) else None
+    term = _own(primary, "term") if isinstance(primary, Mapping) else None
     if isinstance(term, str) and term.strip():
         term = term.strip()
         return (term, *(t for t in terms if t != term))
@@ -665,7 +669,7 @@ def _hrefs(raw: _Raw) -> list[str]:
     links = raw.get("links")
     if isinstance(links, list):
         for item in links:
-            href = item.get("href") if isinstance(item, Mapping) else None
+            href = _own(item, "href") if isinstance(item, Mapping) else None
             if isinstance(href, str) and href and href not in hrefs:
                 hrefs.append(href)
     return hrefs
@@ -675,8 +679,8 @@ def _pdf_link(raw: _Raw) -> str | None:
     links = raw.get("links")
     if isinstance(links, list):
         for item in links:
-            if isinstance(item, Mapping) and item.get("type") == "application/pdf":
-                href = item.get("href")
+            if isinstance(item, Mapping) and _own(item, "type") == "application/pdf":
+                href = _own(item, "href")
                 if isinstance(href, str) and href:
                     return href
     return None
@@ -687,7 +691,7 @@ def _content_values(raw: _Raw) -> list[str]:
     values: list[str] = []
     if isinstance(content, list):
         for item in content:
-            value = item.get("value") if isinstance(item, Mapping) else None
+            value = _own(item, "value") if isinstance(item, Mapping) else None
             if isinstance(value, str) and value:
                 values.append(value)
     return values
