@@ -26,7 +26,7 @@ from digests.query import parse_query
 from digests.rank import DEFAULT_WEIGHTS
 from digests.render import render_digest_messages
 from digests.settings import Settings
-from digests.store import Store
+from digests.store import DeliveryIntent, Store
 from digests.topics import TopicRules
 from digests.weeks import IsoWeek, parse_week, week_bounds
 from tests.fakeslack import BOT_TOKEN, Call, FakeReply, FakeSlack, rate_limit_floor
@@ -174,7 +174,10 @@ def test_concurrent_fan_out_delivers_every_part_once_and_in_order(
     assert len(by_key) >= 1 and len(log["C000"]) >= 2
 
 
-def test_a_rate_limited_channel_does_not_hold_up_the_others(store: Store, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 4])
+def test_a_rate_limited_channel_does_not_hold_up_the_others(
+    store: Store, tmp_path: Path, workers: int
+) -> None:
     fill_week(store, tmp_path)
     with FakeSlack(admins={"UADMIN"}, enforce_rate=True) as slack:
         # The first channel in line is told to wait three seconds on its first post.
@@ -185,8 +188,11 @@ def test_a_rate_limited_channel_does_not_hold_up_the_others(store: Store, tmp_pa
         subscribe(store, "CSLOW")
         for i in range(12):
             subscribe(store, f"C{i:03d}")
-        # Fewer workers than channels: the waiting one must not stall a shared queue.
-        report = scheduler(store, slack, tmp_path, workers=4, max_chars=40_000).tick(MONDAY_0901)
+        # Fewer workers than channels, even a single one: the waiting channel lends its
+        # worker slot and must not stall a shared queue.
+        report = scheduler(store, slack, tmp_path, workers=workers, max_chars=40_000).tick(
+            MONDAY_0901
+        )
         assert Counter(d.status for d in report.deliveries) == {"posted": 13}
         log = slack.post_log()
         slow = log["CSLOW"]
@@ -264,8 +270,9 @@ def test_workers_start_nothing_more_once_the_lease_is_lost(store: Store, tmp_pat
             "C000",
             FakeReply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "2"}),
         )
-        for i in range(5):
-            subscribe(store, f"C{i:03d}")
+        # One channel's deliveries run one after another: while the first waits out its
+        # 429 (lending its worker slot, with no other channel to take it), the lease goes.
+        subs = [subscribe(store, "C000", q) for q in ("", "tag:Alignment", "reward", "agents")]
         sched = scheduler(store, slack, tmp_path, workers=1, max_chars=40_000)
         sched.renew_every = 0.1
 
@@ -289,6 +296,28 @@ def test_workers_start_nothing_more_once_the_lease_is_lost(store: Store, tmp_pat
         assert stolen == [True]
         assert report.lost_lease
         # The delivery under way was finished (its claim keeps it single); no other began.
-        assert [(d.channel_id, d.status) for d in report.deliveries] == [("C000", "posted")]
-        assert set(slack.post_log()) == {"C000"}
-        assert [d.channel_id for d in store.list_deliveries()] == ["C000"]
+        assert [(d.subscription_id, d.status) for d in report.deliveries] == [
+            (subs[0].id, "posted")
+        ]
+        assert [c.status for c in slack.post_log()["C000"]] == [429, 200]
+        # The tick claimed the others up front; they were handed back untouched, so the
+        # new leader claims them at once (and looks in Slack before posting).
+        left = {d.subscription_id: d for d in store.list_deliveries()}
+        assert sorted(left) == sorted(s.id for s in subs)
+        assert left[subs[0].id].state == "posted"
+        for s in subs[1:]:
+            d = left[s.id]
+            assert (d.state, d.claimed_by, d.message_ts) == ("pending", None, None), s.id
+            assert d.last_error is not None and "lease was lost" in d.last_error
+        taken = store.claim_deliveries(
+            [
+                DeliveryIntent(d.key, d.team_id, d.channel_id, d.week, d.subscription_id)
+                for d in left.values()
+            ],
+            holder="thief",
+            now=MONDAY_0901 + timedelta(minutes=5),
+            stale_after=timedelta(minutes=10),
+        )
+        assert sorted(d.subscription_id or 0 for d in taken.values()) == sorted(
+            s.id for s in subs[1:]
+        )

@@ -193,3 +193,42 @@ def test_a_leader_killed_mid_post_is_replaced_within_the_lease_and_nothing_is_se
         assert len(s.digests_in(slack)) == 1
         assert [x.state for x in store.list_deliveries()] == ["posted"]
         assert slack.calls_to("conversations.history")
+
+
+def test_a_leader_killed_with_posted_records_still_batched_sends_nothing_twice(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    wall = OffsetClock(s.MONDAY_0901)
+    s.add_papers(store, s.hand_source(store, tmp_path), IsoWeek(2025, 33))
+    channels = [f"C{i}" for i in range(1, 4)]
+    for channel in channels:
+        s.subscribe(store, channel=channel)
+    clock = s.Clock(wall.now())
+    with FakeSlack(admins={"UADMIN"}, clock=lambda: clock().timestamp()) as slack:
+        clock.set(wall.now())
+        # Killed right after the last of the three posts: its record (and maybe the
+        # others', still waiting in the batch) died with the process.
+        run_worker(
+            "scheduler",
+            db_url,
+            slack,
+            wall,
+            CRASH_KILL_AT="after_post:3",
+            CRASH_HOLDER="host-a:101:dead",
+            CRASH_LEASE_SECONDS="60",
+        )
+        killed_at = wall.now()
+        assert sum(len(s.digests_in(slack, c)) for c in channels) == 3
+        unrecorded = [d for d in store.list_deliveries() if d.state == "posting"]
+        assert unrecorded  # at least the third post's record died with the process
+
+        b = s.make_scheduler(store, slack, clock, tmp_path, holder="host-b:202:live")
+        clock.set(killed_at + timedelta(minutes=11))
+        b.tick()
+        clock.set(killed_at + timedelta(minutes=12))
+        b.tick()
+        assert [len(s.digests_in(slack, c)) for c in channels] == [1, 1, 1]
+        assert [x.state for x in store.list_deliveries()] == ["posted"] * 3
+        posted = {m.ts for c in channels for m in slack.posted(c)}
+        assert {x.message_ts for x in store.list_deliveries()} == posted
+        assert len(slack.calls_to("conversations.history")) >= len(unrecorded)
