@@ -88,7 +88,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -256,6 +256,10 @@ class WeekContexts:
         self.now = now
         self._lock = threading.Lock()
         self._slots: dict[tuple[IsoWeek, str, RankWeights], _ContextSlot] = {}
+        # Digests built in this fan-out with their messages, by everything they depend on:
+        # channels asking for the same digest (the same filter, size and language, and the
+        # same papers already sent) get one build and one rendering.
+        self._built: dict[Hashable, tuple[Digest, list[SlackMessage]]] = {}
 
     def get(self, week: IsoWeek, tz: str, *, weights: RankWeights) -> WeekContext:
         with self._lock:
@@ -274,6 +278,15 @@ class WeekContexts:
                     time.perf_counter() - t,
                 )
             return slot.context
+
+    def built(self, key: Hashable) -> tuple[Digest, list[SlackMessage]] | None:
+        """A digest (not yet archived) and its messages, if built in this fan-out."""
+        with self._lock:
+            return self._built.get(key)
+
+    def keep(self, key: Hashable, digest: Digest, messages: list[SlackMessage]) -> None:
+        with self._lock:
+            self._built[key] = (replace(digest, digest_id=None), messages)
 
     def loaded(self) -> int:
         """How many week contexts were loaded so far."""
@@ -736,7 +749,17 @@ class Deliverer:
         is handed back, its claim released.
         """
         out: list[Ready | DeliveryResult | Exception | None] = [None] * len(jobs)
-        built: list[tuple[int, Digest, DigestRequest]] = []
+        built: list[tuple[int, Digest, DigestRequest, list[SlackMessage]]] = []
+        try:
+            # What each channel was already sent, for all the chunk's digests in one query.
+            sent = self._store.sent_paper_ids_many(
+                (j.target.team_id, j.target.channel_id, j.target.week.label)
+                for j in jobs
+                if j.claim.digest_id is None
+            )
+        except StoreError as e:
+            log.error("fan-out: reading the papers already sent failed: %s", e)
+            return [self._released(job, e) for job in jobs]
         for n, job in enumerate(jobs):
             t = job.target
             try:
@@ -745,16 +768,25 @@ class Deliverer:
                     out[n] = self._render(job, digest)
                     continue
                 request = self._request_for(t, contexts.now)
-                context = contexts.get(t.week, t.tz, weights=self._core.rank_weights)
-                digest = build_digest(
-                    self._store,
-                    request,
-                    now=contexts.now,
-                    summarizer=self._summarizer,
-                    weights=self._core.rank_weights,
-                    context=context,
-                )
-                built.append((n, digest, request))
+                already = sent[(t.team_id, t.channel_id, t.week.label)]
+                key = self._digest_key(t, request, already)
+                kept = contexts.built(key)
+                if kept is None:
+                    context = contexts.get(t.week, t.tz, weights=self._core.rank_weights)
+                    digest = build_digest(
+                        self._store,
+                        request,
+                        now=contexts.now,
+                        summarizer=self._summarizer,
+                        weights=self._core.rank_weights,
+                        context=context,
+                        sent=already,
+                    )
+                    messages = render_digest_messages(digest, max_chars=self._max_chars)
+                    contexts.keep(key, digest, messages)
+                else:
+                    digest, messages = kept
+                built.append((n, digest, request, messages))
             except (QueryError, ConfigError) as e:
                 self._fail(job, _Permanent(f"bad_subscription: {e}"))
                 out[n] = DeliveryResult(t.key, "failed", error=f"bad_subscription: {e}")
@@ -772,20 +804,36 @@ class Deliverer:
                             request.top,
                             request.subscription_id,
                         )
-                        for n, digest, request in built
+                        for n, digest, request, _messages in built
                     ],
                     holder=self._holder,
                     now=contexts.now,
                 )
             except StoreError as e:
                 log.error("fan-out: archiving %d digests failed: %s", len(built), e)
-                for n, _digest, _request in built:
+                for n, *_rest in built:
                     out[n] = self._released(jobs[n], e)
             else:
-                for (n, digest, _request), digest_id in zip(built, ids, strict=True):
-                    out[n] = self._render(jobs[n], replace(digest, digest_id=digest_id))
-                log.info("fan-out: %d digests built and archived", len(built))
+                for n, digest, _request, messages in built:
+                    out[n] = Ready(jobs[n], messages, len(digest.items))
+                log.info("fan-out: %d digests prepared and archived (%d ids)", len(built), len(ids))
         return [o for o in out if o is not None]
+
+    def _digest_key(self, t: _Target, request: DigestRequest, sent: set[int]) -> Hashable:
+        """Everything a fan-out digest depends on besides the tick's shared weeks."""
+        sub = t.subscription
+        return (
+            id(self),  # this deliverer's summarizer, weights and message size
+            t.week,
+            t.tz,
+            sub.query if sub else None,
+            sub.tz if sub else None,
+            request.top,
+            request.lang,
+            request.summary_chars,
+            request.not_before,
+            frozenset(sent),
+        )
 
     def _render(self, job: Job, digest: Digest) -> Ready:
         messages = render_digest_messages(digest, max_chars=self._max_chars)

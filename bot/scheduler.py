@@ -522,7 +522,7 @@ class Scheduler:
         left = {g: len(items) for g, items in groups.items()}
         ready: dict[int, Ready] = {}
         unstarted: list[Job] = []
-        renewed = _time.monotonic()
+        renewed = flushed = _time.monotonic()
 
         def renew_if_due() -> None:
             nonlocal renewed
@@ -561,7 +561,9 @@ class Scheduler:
                                     self._post_channel, items, t, fan, recorder, unstarted, slots
                                 )
                             )
-                recorder.flush()
+                if _time.monotonic() - flushed >= _RECORD_EVERY:
+                    recorder.flush()
+                    flushed = _time.monotonic()
             while pending:
                 _done, pending = wait_futures(
                     pending, timeout=_RECORD_EVERY, return_when=FIRST_COMPLETED

@@ -1701,6 +1701,33 @@ class Store:
                     found[r["key"]] = _delivery(r)
         return found
 
+    def sent_paper_ids_many(
+        self, channels: Iterable[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], set[int]]:
+        """``sent_paper_ids`` for many (team, channel, except_week) at once, by that triple."""
+        wanted = set(channels)
+        out: dict[tuple[str, str, str], set[int]] = {w: set() for w in wanted}
+        by_channel: dict[tuple[str, str], list[tuple[str, set[int]]]] = {}
+        for (team, channel, week), sent in out.items():
+            by_channel.setdefault((team, channel), []).append((week, sent))
+        ids = sorted({c for _t, c, _w in wanted})
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), _LOOKUP_CHUNK):
+                stmt = (
+                    select(deliveries.c.team_id, deliveries.c.channel_id, deliveries.c.week)
+                    .add_columns(digest_items.c.paper_id)
+                    .join(digest_items, deliveries.c.digest_id == digest_items.c.digest_id)
+                    .where(
+                        deliveries.c.channel_id.in_(ids[i : i + _LOOKUP_CHUNK]),
+                        deliveries.c.state == "posted",
+                    )
+                )
+                for team, channel, week, paper_id in conn.execute(stmt):
+                    for except_week, sent in by_channel.get((team, channel), ()):
+                        if week != except_week:
+                            sent.add(int(paper_id))
+        return out
+
     def claim_deliveries(
         self,
         intents: Sequence[DeliveryIntent],

@@ -712,3 +712,54 @@ def test_batched_records_land_in_one_flush(store: Store, slack: FakeSlack, clock
         "already_posted",
         "already_posted",
     ]
+
+
+def test_a_fan_out_leaves_out_what_each_channel_was_sent_in_another_week(
+    store: Store, slack: FakeSlack, clock: FakeTime
+) -> None:
+    feed, weekly = source(store, "feed"), source(store, "weekly")
+    papers(store, feed, range(1), published=NOW - timedelta(hours=3), title="Seen")
+    c1, c2, c3 = subscribe(store, "C1"), subscribe(store, "C2"), subscribe(store, "C3")
+    d = deliverer(store, slack, clock)
+    assert d.deliver(c1, WEEK).status == "posted"  # C1 got "Seen" in WEEK; C2, C3 nothing
+    assert [r.status for r in d.deliver_channel_now(TEAM, "C3", WEEK)] == ["posted"]
+
+    clock.advance(timedelta(weeks=1))
+    papers(store, weekly, range(1), published=clock.now() - timedelta(hours=1), title="Seen")
+    papers(store, feed, range(2, 3), published=clock.now() - timedelta(hours=1), title="Fresh")
+    # C3 already has its NEXT_WEEK digest under way: that week does not count as sent.
+    jobs = [j for j in d.claim_many([(c3, NEXT_WEEK)]) if isinstance(j, Job)]
+    (ready,) = d.prepare_many(jobs, WeekContexts(store, now=clock.now()))
+    assert isinstance(ready, Ready)
+    d.release_unstarted(jobs, error="test")
+
+    jobs = [j for j in d.claim_many([(s, NEXT_WEEK) for s in (c1, c2, c3)]) if isinstance(j, Job)]
+    prepared = d.prepare_many(jobs, WeekContexts(store, now=clock.now()))
+    recorder = PostedRecorder(store, clock.now)
+    assert [d.post_ready(r, recorder).status for r in prepared if isinstance(r, Ready)] == [
+        "posted"
+    ] * 3
+    recorder.flush()
+    titles = {
+        s.channel_id: digest_titles(
+            store, Deliverer.delivery_key(TEAM, s.channel_id, s.id, NEXT_WEEK), NEXT_WEEK
+        )
+        for s in (c1, c2, c3)
+    }
+    # The same as each channel's digest built alone, which asks the store one channel at a time.
+    for s in (c1, c2, c3):
+        alone = build_and_archive(
+            store,
+            DigestRequest(
+                week=NEXT_WEEK,
+                team_id=TEAM,
+                channel_id=s.channel_id,
+                subscription_id=s.id,
+                not_before=week_bounds(WEEK, "UTC")[0],
+            ),
+            now=clock.now(),
+        )
+        assert [i.title for i in alone.items] == titles[s.channel_id], s.channel_id
+    assert titles["C1"] == ["Fresh, part 2"]
+    assert sorted(titles["C2"]) == ["Fresh, part 2", "Seen, part 0"]
+    assert titles["C3"] == titles["C1"]  # C3 was sent "Seen" by its "digest now"
