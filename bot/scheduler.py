@@ -436,6 +436,7 @@ class Scheduler:
         fan = _FanOut(contexts=WeekContexts(self.store, now=t.at))
         due = self._due(subs, t, fan)
         if due is None:
+            t.deliveries.extend(o for _n, o in sorted(fan.outcomes))
             t.errors.extend(e for _n, e in sorted(fan.errors))
             return
         started = _time.monotonic()
@@ -539,7 +540,15 @@ class Scheduler:
             for i in range(0, len(order), _PREPARE_CHUNK):
                 renew_if_due()
                 if fan.stop.is_set():
+                    # Not prepared yet, or prepared for a channel not handed out yet.
                     unstarted.extend(job for _n, _s, _w, job in order[i:])
+                    unstarted.extend(
+                        ready[m].job
+                        for g, items in groups.items()
+                        if left[g] > 0
+                        for m, *_r in items
+                        if m in ready
+                    )
                     break
                 chunk = order[i : i + _PREPARE_CHUNK]
                 prepared = self.deliverer.prepare_many([job for *_r, job in chunk], fan.contexts)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -21,12 +21,13 @@ from bot.scheduler import LEASE_NAME, Scheduler, digest_week, last_run
 from digests.digest import DigestRequest, WeekContext, build_digest
 from digests.errors import ConfigError
 from digests.ingest import prepare
-from digests.model import Entry, SourceInfo, Subscription, SubscriptionSpec
+from digests.model import Entry, SourceInfo, Subscription, SubscriptionSpec, SummaryText
 from digests.query import parse_query
 from digests.rank import DEFAULT_WEIGHTS
 from digests.render import render_digest_messages
 from digests.settings import Settings
 from digests.store import DeliveryIntent, Store
+from digests.summarize import ExtractiveSummarizer
 from digests.topics import TopicRules
 from digests.weeks import IsoWeek, parse_week, week_bounds
 from tests.fakeslack import BOT_TOKEN, Call, FakeReply, FakeSlack, rate_limit_floor
@@ -321,3 +322,65 @@ def test_workers_start_nothing_more_once_the_lease_is_lost(store: Store, tmp_pat
         assert sorted(d.subscription_id or 0 for d in taken.values()) == sorted(
             s.id for s in subs[1:]
         )
+
+
+class LeaseThiefSummarizer:
+    """The offline summarizer, but another process takes the scheduler lease while the
+    first digest of the tick is being built (a summarizer is where a model would be
+    called: the slow part of preparing a digest)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.stolen = False
+
+    def summarize(
+        self,
+        key: str,
+        title: str,
+        texts: Sequence[SummaryText],
+        *,
+        lang: str | None,
+        max_chars: int,
+    ) -> str:
+        if not self.stolen:
+            later = MONDAY_0901 + timedelta(minutes=5)
+            self.stolen = self.store.acquire_lease(
+                LEASE_NAME, holder="thief", ttl=timedelta(minutes=60), now=later
+            )
+        return ExtractiveSummarizer().summarize(key, title, texts, lang=lang, max_chars=max_chars)
+
+
+def test_a_lease_lost_while_digests_are_prepared_hands_every_claim_back(
+    store: Store, tmp_path: Path
+) -> None:
+    fill_week(store, tmp_path)
+    # More deliveries in one channel than one chunk prepares: the channel is never handed
+    # to a posting thread, and what was prepared of it must not stay claimed.
+    subs = [subscribe(store, "C000", "") for _ in range(40)] + [subscribe(store, "C001")]
+    thief = LeaseThiefSummarizer(store)
+    clock = RealClock(MONDAY_0901)
+    with FakeSlack(admins={"UADMIN"}) as slack:
+        deliverer = Deliverer(
+            store=store,
+            client=WebClient(token=BOT_TOKEN, base_url=slack.api_url),
+            core=Settings(
+                database_url="sqlite://",
+                data_dir=tmp_path,
+                sources_file=tmp_path / "sources.toml",
+                topics_file=None,
+            ),
+            admins=frozenset({"UADMIN"}),
+            holder="fanout-test",
+            clock=clock,
+            summarizer=thief,
+        )
+        sched = Scheduler(
+            store=store, deliverer=deliverer, poll=no_poll, clock=clock, holder="fanout-test"
+        )
+        sched.renew_every = 0.0  # renew before every chunk
+        report = sched.tick(MONDAY_0901)
+        assert thief.stolen and report.lost_lease
+        assert report.deliveries == () and slack.calls_to("chat.postMessage") == []
+    left = store.list_deliveries()
+    assert len(left) == len(subs)
+    assert {(d.state, d.claimed_by, d.message_ts) for d in left} == {("pending", None, None)}
