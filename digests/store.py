@@ -102,6 +102,14 @@ FTS_MIN_CHARS = 3
 # Newest-first free-text search on SQLite looks at these many newest papers first.
 RECENT_WINDOWS = (20_000, 200_000)
 _LOOKUP_CHUNK = 500
+# Archived digest items, written as plain tuples (``Store.archive_digests``).
+_DIGEST_ITEMS_INSERT_SQLITE = (
+    "INSERT INTO digest_items (digest_id, rank, paper_id, score, item) VALUES (?, ?, ?, ?, ?)"
+)
+_DIGEST_ITEMS_INSERT_POSTGRESQL = (
+    "INSERT INTO digest_items (digest_id, rank, paper_id, score, item) "
+    "VALUES (%s, %s, %s, %s, CAST(%s AS json))"
+)
 
 
 def create_db_engine(url: str) -> Engine:
@@ -1830,19 +1838,27 @@ class Store:
                     ],
                 ).scalars()
             ]
-            items = [
-                {
-                    "digest_id": digest_id,
-                    "rank": item.rank,
-                    "paper_id": item.paper_id,
-                    "score": item.score,
-                    "item": _item_json(item),
-                }
-                for digest_id, a in zip(ids, archived, strict=True)
-                for item in a.digest.items
-            ]
-            if items:
-                conn.execute(digest_items.insert(), items)
+            # Plain tuples straight to the driver: SQLAlchemy's per-row binding of ~10
+            # items per digest cost more than the inserts. A digest shared by several
+            # deliveries is serialized once.
+            serialized: dict[int, list[tuple[int, int, float, str]]] = {}
+            rows: list[tuple[int, int, int, float, str]] = []
+            for digest_id, a in zip(ids, archived, strict=True):
+                items = serialized.get(id(a.digest))
+                if items is None:
+                    items = [
+                        (i.rank, i.paper_id, i.score, json.dumps(_item_json(i)))
+                        for i in a.digest.items
+                    ]
+                    serialized[id(a.digest)] = items
+                rows.extend((digest_id, *item) for item in items)
+            if rows:
+                conn.exec_driver_sql(
+                    _DIGEST_ITEMS_INSERT_SQLITE
+                    if self.dialect == "sqlite"
+                    else _DIGEST_ITEMS_INSERT_POSTGRESQL,
+                    rows,
+                )
             conn.execute(
                 update(deliveries)
                 .where(

@@ -707,6 +707,24 @@ def test_batched_records_land_in_one_flush(store: Store, slack: FakeSlack, clock
         assert done is not None and done.state == "posted"
         assert done.message_ts == sent[0].ts and list(done.reply_ts) == [m.ts for m in sent[1:]]
         assert parts(sent) == [(r.key, i) for i in range(len(sent))]
+        # The archive keeps every item as built.
+        assert done.digest_id is not None
+        start, end = week_bounds(WEEK, "UTC")
+        archived = store.load_digest(done.digest_id, start=start, end=end)
+        sub = next(s for s in subs if s.channel_id == channel)
+        alone = build_and_archive(
+            store,
+            DigestRequest(
+                week=WEEK,
+                team_id=TEAM,
+                channel_id=channel,
+                subscription_id=sub.id,
+                not_before=week_bounds(WEEK, "UTC")[0],
+            ),
+            now=NOW,
+        )
+        assert archived is not None and len(archived.items) == 10
+        assert archived.items == alone.items
     # Posted: a second fan-out claims nothing.
     assert [getattr(x, "status", None) for x in d.claim_many([(s, WEEK) for s in subs])] == [
         "already_posted",
