@@ -4,7 +4,7 @@ The way of one digest into one channel::
 
     claim (store) | build + archive, or reload the archived one (digests) | render
         | for each part: look in Slack first if unsure | pace | chat.postMessage | record
-        | mark posted (store)
+        | mark posted (store; a fan-out records posted deliveries in batches)
 
 Identity. A delivery is (team, channel, subscription, ISO week), keyed
 ``team:channel:subscription-id:week`` (``-`` for a channel without a subscription that an
@@ -62,6 +62,19 @@ of the process. Holders must be unique per process (e.g. ``host:pid:uuid``). Eve
 (pacing, ``Retry-After``, backoff) sleeps only the thread delivering that channel, so
 the scheduler's delivery workers keep the other channels going.
 
+Fan-out in batches. The scheduler delivers a tick's due subscriptions in three steps, and
+the protocol above holds for each delivery: ``claim_many`` records and claims them all in
+one transaction (``Store.claim_deliveries``: exactly ``claim_delivery``'s rule per key);
+``prepare_many`` builds a chunk of digests from the shared weeks, archives and attaches
+them in one transaction (``Store.archive_digests``) and renders them, before any of them
+is posted; ``post_ready`` posts one and hands it to a ``PostedRecorder``, whose ``flush``
+marks a batch posted in one transaction. Until its record lands a posted delivery stays
+``posting``: after a crash its claim goes stale and the takeover looks in Slack first,
+exactly as after a crash between a single post and its record. A claim older than half of
+``stale_after`` is never posted under (it is released instead), so batching cannot let a
+claim go stale while it is posted. While a fan-out job waits (pacing, ``Retry-After``,
+backoff) it lends its worker slot (``Job.slot``) to other channels.
+
 Shared weeks. Many subscriptions digest the same week: pass one ``WeekContexts`` (made
 for the tick's ``now``) to every ``deliver`` call of a fan-out, and each (week, zone) is
 loaded and prepared once (``digests.digest.WeekContext``), by whichever delivery needs
@@ -75,8 +88,9 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.error import URLError
@@ -88,14 +102,14 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from digests.digest import DigestRequest, WeekContext, build_and_archive
+from digests.digest import DigestRequest, WeekContext, build_and_archive, build_digest
 from digests.errors import ConfigError, QueryError, StoreError
 from digests.model import Delivery, Digest, Subscription
 from digests.query import parse_query
 from digests.rank import RankWeights
 from digests.render import DEFAULT_MAX_CHARS, SlackMessage, render_digest_messages
 from digests.settings import Settings
-from digests.store import Store
+from digests.store import ArchivedForDelivery, DeliveryIntent, PostedRecord, Store
 from digests.summarize import Summarizer
 from digests.weeks import IsoWeek, parse_week, week_bounds
 
@@ -107,6 +121,9 @@ __all__ = [
     "Deliverer",
     "DeliveryResult",
     "DeliveryStatus",
+    "Job",
+    "PostedRecorder",
+    "Ready",
     "WeekContexts",
 ]
 
@@ -202,15 +219,21 @@ class ChannelPacer:
         self._next: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def wait(self, channel: str) -> float:
-        """Block until ``channel`` may take a message; returns the seconds waited."""
+    def wait(
+        self, channel: str, *, idle: Callable[[], AbstractContextManager[object]] | None = None
+    ) -> float:
+        """Block until ``channel`` may take a message; returns the seconds waited.
+
+        ``idle``: entered around the sleep (a fan-out lends the waiting thread's slot).
+        """
         with self._lock:
             now = self._clock()
             slot = max(now, self._next.get(channel, now))
             self._next[channel] = slot + self._interval
         delay = slot - now
         if delay > 0:
-            self._sleep(delay)
+            with idle() if idle is not None else nullcontext():
+                self._sleep(delay)
         return max(delay, 0.0)
 
     def hold(self, channel: str, seconds: float) -> None:
@@ -233,6 +256,10 @@ class WeekContexts:
         self.now = now
         self._lock = threading.Lock()
         self._slots: dict[tuple[IsoWeek, str, RankWeights], _ContextSlot] = {}
+        # Digests built in this fan-out with their messages, by everything they depend on:
+        # channels asking for the same digest (the same filter, size and language, and the
+        # same papers already sent) get one build and one rendering.
+        self._built: dict[Hashable, tuple[Digest, list[SlackMessage]]] = {}
 
     def get(self, week: IsoWeek, tz: str, *, weights: RankWeights) -> WeekContext:
         with self._lock:
@@ -251,6 +278,15 @@ class WeekContexts:
                     time.perf_counter() - t,
                 )
             return slot.context
+
+    def built(self, key: Hashable) -> tuple[Digest, list[SlackMessage]] | None:
+        """A digest (not yet archived) and its messages, if built in this fan-out."""
+        with self._lock:
+            return self._built.get(key)
+
+    def keep(self, key: Hashable, digest: Digest, messages: list[SlackMessage]) -> None:
+        with self._lock:
+            self._built[key] = (replace(digest, digest_id=None), messages)
 
     def loaded(self) -> int:
         """How many week contexts were loaded so far."""
@@ -363,10 +399,88 @@ class _Target:
 
 
 @dataclass(slots=True)
-class _Job:
+class Job:
+    """A claimed delivery (``Deliverer.claim_many``)."""
+
     target: _Target
     claim: Delivery
     deadline: datetime  # no waiting past this: the claim must not go stale under us
+    # A fan-out's active-worker slot, held while this job works and lent out while it
+    # waits (pacing, Retry-After, backoff), so a waiting channel holds up no other.
+    slot: threading.Semaphore | None = None
+
+    @contextmanager
+    def idle(self) -> Iterator[None]:
+        if self.slot is None:
+            yield
+            return
+        self.slot.release()
+        try:
+            yield
+        finally:
+            self.slot.acquire()
+
+    @property
+    def key(self) -> str:
+        return self.target.key
+
+
+@dataclass(slots=True)
+class Ready:
+    """A claimed delivery whose digest is archived, attached and rendered: only posting is left."""
+
+    job: Job
+    messages: list[SlackMessage]
+    items: int
+
+    @property
+    def key(self) -> str:
+        return self.job.target.key
+
+
+class PostedRecorder:
+    """Posted deliveries waiting to be recorded, in one transaction per ``flush``.
+
+    Thread-safe. Until a delivery's record is flushed its claim stays ``posting``; if the
+    process dies first, the claim goes stale and the takeover (``attempts`` > 1) looks in
+    Slack before posting, so a lost record never becomes a second post.
+    """
+
+    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+        self._store = store
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._waiting: list[PostedRecord] = []
+
+    def add(self, delivery_id: int, *, message_ts: str, reply_ts: Sequence[str]) -> None:
+        record = PostedRecord(delivery_id, message_ts, tuple(reply_ts), self._clock())
+        with self._lock:
+            self._waiting.append(record)
+
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._waiting)
+
+    def flush(self) -> int:
+        """Record what is waiting; returns how many. A database error is logged and the
+        records dropped: their claims go stale and are finished by a look in Slack."""
+        with self._flush_lock:
+            with self._lock:
+                batch, self._waiting = self._waiting, []
+            if not batch:
+                return 0
+            try:
+                self._store.mark_posted_many(batch, now=self._clock())
+            except StoreError as e:
+                log.error(
+                    "%d posted deliveries could not be recorded (%s); their claims will go "
+                    "stale and be checked in Slack",
+                    len(batch),
+                    e,
+                )
+                return 0
+            return len(batch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -549,51 +663,258 @@ class Deliverer:
         )
         if claim is None:
             return self._not_claimed(t.key)
-        job = _Job(t, claim, deadline=now + self._stale_after / 2)
+        job = Job(t, claim, deadline=now + self._stale_after / 2)
         if claim.attempts > 1:
             log.info("delivery %s: attempt %d, checking Slack first", t.key, claim.attempts)
-        items = 0
         try:
             digest = self._digest_for(job, now, contexts)
-            items = len(digest.items)
             messages = render_digest_messages(digest, max_chars=self._max_chars)
-            parent, replies = self._post_parts(job, messages)
+        except (QueryError, ConfigError) as e:
+            self._fail(job, _Permanent(f"bad_subscription: {e}"))
+            return DeliveryResult(t.key, "failed", error=f"bad_subscription: {e}")
+        except Exception as e:
+            self._release_unexpected(job, e)
+            raise
+        return self.post_ready(Ready(job, messages, len(digest.items)))
+
+    def _release_unexpected(self, job: Job, e: Exception) -> None:
+        # Whatever broke, the claim goes back to pending at once instead of waiting to
+        # go stale; the next try looks in Slack before posting.
+        self._store.release_delivery(
+            job.claim.id, error=f"unexpected {type(e).__name__}", now=self._clock(), permanent=False
+        )
+
+    # -- a fan-out, in batches ------------------------------------------------------------
+
+    def claim_many(self, due: Sequence[tuple[Subscription, IsoWeek]]) -> list[Job | DeliveryResult]:
+        """Claim the deliveries of many subscriptions' weeks in one transaction.
+
+        For each one, in order: its ``Job`` when claimed, or what ``deliver`` would have
+        answered (already posted, failed, in progress, a paused subscription closed).
+        Post each job with ``post_ready`` after ``prepare_many``, or hand it back with
+        ``release_unstarted``.
+        """
+        out: list[Job | DeliveryResult | None] = [None] * len(due)
+        targets: dict[int, _Target] = {}
+        for n, (sub, week) in enumerate(due):
+            key = self.delivery_key(sub.team_id, sub.channel_id, sub.id, week)
+            if not sub.active:
+                out[n] = self._close_inactive_safely(key)
+                continue
+            targets[n] = _Target(key, sub.team_id, sub.channel_id, week, sub.tz, sub)
+        now = self._clock()
+        try:
+            claimed = self._store.claim_deliveries(
+                [
+                    DeliveryIntent(
+                        t.key,
+                        t.team_id,
+                        t.channel_id,
+                        t.week.label,
+                        t.subscription.id if t.subscription else None,
+                    )
+                    for t in targets.values()
+                ],
+                holder=self._holder,
+                now=now,
+                stale_after=self._stale_after,
+            )
+            missed = [t.key for t in targets.values() if t.key not in claimed]
+            known = self._store.deliveries_by_key(missed) if missed else {}
+        except StoreError as e:
+            log.error("fan-out claims: database error, will retry later: %s", e)
+            for n, t in targets.items():
+                out[n] = DeliveryResult(t.key, "retry_later", error=f"database error: {e}")
+            return [o for o in out if o is not None]
+        deadline = now + self._stale_after / 2
+        for n, t in targets.items():
+            claim = claimed.get(t.key)
+            if claim is None:
+                out[n] = _unclaimed_result(t.key, known.get(t.key))
+                continue
+            if claim.attempts > 1:
+                log.info("delivery %s: attempt %d, checking Slack first", t.key, claim.attempts)
+            out[n] = Job(t, claim, deadline=deadline)
+        return [o for o in out if o is not None]
+
+    def prepare_many(
+        self, jobs: Sequence[Job], contexts: WeekContexts
+    ) -> list[Ready | DeliveryResult | Exception]:
+        """Build, archive, attach and render the digests of claimed jobs, in order.
+
+        The new digests are built from the shared weeks at ``contexts.now`` and archived
+        and attached in one transaction, before anything of them is posted. A job whose
+        earlier attempt archived a digest reuses it. A job that cannot be prepared is
+        settled here (failed for good, or released for a later retry); an unexpected error
+        is handed back, its claim released.
+        """
+        out: list[Ready | DeliveryResult | Exception | None] = [None] * len(jobs)
+        built: list[tuple[int, Digest, DigestRequest, list[SlackMessage]]] = []
+        try:
+            # What each channel was already sent, for all the chunk's digests in one query.
+            sent = self._store.sent_paper_ids_many(
+                (j.target.team_id, j.target.channel_id, j.target.week.label)
+                for j in jobs
+                if j.claim.digest_id is None
+            )
+        except StoreError as e:
+            log.error("fan-out: reading the papers already sent failed: %s", e)
+            return [self._released(job, e) for job in jobs]
+        for n, job in enumerate(jobs):
+            t = job.target
+            try:
+                if job.claim.digest_id is not None:
+                    digest = self._digest_for(job, contexts.now, contexts)
+                    out[n] = self._render(job, digest)
+                    continue
+                request = self._request_for(t, contexts.now)
+                already = sent[(t.team_id, t.channel_id, t.week.label)]
+                key = self._digest_key(t, request, already)
+                kept = contexts.built(key)
+                if kept is None:
+                    context = contexts.get(t.week, t.tz, weights=self._core.rank_weights)
+                    digest = build_digest(
+                        self._store,
+                        request,
+                        now=contexts.now,
+                        summarizer=self._summarizer,
+                        weights=self._core.rank_weights,
+                        context=context,
+                        sent=already,
+                    )
+                    messages = render_digest_messages(digest, max_chars=self._max_chars)
+                    contexts.keep(key, digest, messages)
+                else:
+                    digest, messages = kept
+                built.append((n, digest, request, messages))
+            except (QueryError, ConfigError) as e:
+                self._fail(job, _Permanent(f"bad_subscription: {e}"))
+                out[n] = DeliveryResult(t.key, "failed", error=f"bad_subscription: {e}")
+            except Exception as e:
+                log.exception("delivery %s: preparing the digest failed", t.key)
+                out[n] = self._released(job, e)
+        if built:
+            try:
+                ids = self._store.archive_digests(
+                    [
+                        ArchivedForDelivery(
+                            jobs[n].claim.id,
+                            digest,
+                            request.query.to_text() if request.query is not None else "",
+                            request.top,
+                            request.subscription_id,
+                        )
+                        for n, digest, request, _messages in built
+                    ],
+                    holder=self._holder,
+                    now=contexts.now,
+                )
+            except StoreError as e:
+                log.error("fan-out: archiving %d digests failed: %s", len(built), e)
+                for n, *_rest in built:
+                    out[n] = self._released(jobs[n], e)
+            else:
+                for n, digest, _request, messages in built:
+                    out[n] = Ready(jobs[n], messages, len(digest.items))
+                log.info("fan-out: %d digests prepared and archived (%d ids)", len(built), len(ids))
+        return [o for o in out if o is not None]
+
+    def _digest_key(self, t: _Target, request: DigestRequest, sent: set[int]) -> Hashable:
+        """Everything a fan-out digest depends on besides the tick's shared weeks."""
+        sub = t.subscription
+        return (
+            id(self),  # this deliverer's summarizer, weights and message size
+            t.week,
+            t.tz,
+            sub.query if sub else None,
+            sub.tz if sub else None,
+            request.top,
+            request.lang,
+            request.summary_chars,
+            request.not_before,
+            frozenset(sent),
+        )
+
+    def _render(self, job: Job, digest: Digest) -> Ready:
+        messages = render_digest_messages(digest, max_chars=self._max_chars)
+        return Ready(job, messages, len(digest.items))
+
+    def _released(self, job: Job, e: Exception) -> DeliveryResult | Exception:
+        try:
+            self._release_unexpected(job, e)
+        except StoreError as again:
+            log.error("delivery %s: could not release the claim: %s", job.key, again)
+        if isinstance(e, StoreError):
+            return DeliveryResult(job.key, "retry_later", error=f"database error: {e}")
+        return e
+
+    def release_unstarted(self, jobs: Sequence[Job], *, error: str) -> None:
+        """Hand claimed jobs that will not be posted now back to pending."""
+        for job in jobs:
+            try:
+                self._store.release_delivery(
+                    job.claim.id, error=error, now=self._clock(), permanent=False
+                )
+            except StoreError as e:
+                log.error("delivery %s: could not release the claim: %s", job.key, e)
+
+    def post_ready(
+        self,
+        ready: Ready,
+        recorder: PostedRecorder | None = None,
+        slot: threading.Semaphore | None = None,
+    ) -> DeliveryResult:
+        """Post a prepared delivery and settle its claim.
+
+        With ``recorder``, the posted delivery is recorded at its next ``flush`` (in a batch)
+        instead of at once; everything else (partial posts, failures) is recorded at once.
+        ``slot``: held by the caller while it works; released during every wait and taken
+        back after it (see ``Job.slot``).
+        """
+        job = ready.job
+        job.slot = slot
+        t = job.target
+        try:
+            if self._clock() > job.deadline:
+                # Claimed too long ago: posting now could race a takeover of the claim.
+                raise _RetryLater("the claim is too old to post under")
+            parent, replies = self._post_parts(job, ready.messages)
         except _RetryLater as e:
             self._store.release_delivery(
-                claim.id, error=e.error, now=self._clock(), permanent=False
+                job.claim.id, error=e.error, now=self._clock(), permanent=False
             )
             log.warning("delivery %s: will retry later: %s", t.key, e.error)
             return DeliveryResult(t.key, "retry_later", error=e.error)
         except _Permanent as e:
             self._fail(job, e)
             return DeliveryResult(t.key, "failed", error=e.code)
-        except (QueryError, ConfigError) as e:
-            self._fail(job, _Permanent(f"bad_subscription: {e}"))
-            return DeliveryResult(t.key, "failed", error=f"bad_subscription: {e}")
         except Exception as e:
-            # Whatever broke, the claim goes back to pending at once instead of waiting to
-            # go stale; the next try looks in Slack before posting.
-            self._store.release_delivery(
-                claim.id, error=f"unexpected {type(e).__name__}", now=self._clock(), permanent=False
-            )
+            self._release_unexpected(job, e)
             raise
-        self._store.mark_posted(claim.id, message_ts=parent, reply_ts=replies, now=self._clock())
+        if recorder is not None:
+            recorder.add(job.claim.id, message_ts=parent, reply_ts=replies)
+        else:
+            self._store.mark_posted(
+                job.claim.id, message_ts=parent, reply_ts=replies, now=self._clock()
+            )
         log.info(
             "delivery %s: posted ts=%s with %d thread replies, %d papers",
             t.key,
             parent,
             len(replies),
-            items,
+            ready.items,
         )
-        return DeliveryResult(t.key, "posted", message_ts=parent, items=items)
+        return DeliveryResult(t.key, "posted", message_ts=parent, items=ready.items)
+
+    def _close_inactive_safely(self, key: str) -> DeliveryResult:
+        try:
+            return self._close_inactive(key)
+        except StoreError as e:
+            log.error("delivery %s: database error, will retry later: %s", key, e)
+            return DeliveryResult(key, "retry_later", error=f"database error: {e}")
 
     def _not_claimed(self, key: str) -> DeliveryResult:
-        d = self._store.get_delivery(key)
-        if d is not None and d.state == "posted":
-            return DeliveryResult(key, "already_posted", message_ts=d.message_ts)
-        if d is not None and d.state == "failed":
-            return DeliveryResult(key, "failed", error=d.last_error)
-        return DeliveryResult(key, "in_progress")
+        return _unclaimed_result(key, self._store.get_delivery(key))
 
     def _close_inactive(self, key: str) -> DeliveryResult:
         """A paused or removed subscription: nothing is posted, and an unfinished
@@ -617,7 +938,7 @@ class Deliverer:
                 )
         return DeliveryResult(key, "failed", error=error)
 
-    def _digest_for(self, job: _Job, now: datetime, contexts: WeekContexts | None) -> Digest:
+    def _digest_for(self, job: Job, now: datetime, contexts: WeekContexts | None) -> Digest:
         """The archived digest of an earlier attempt, or a new one attached to the claim.
 
         Reusing it makes a retry post exactly what the first attempt began posting. With
@@ -629,24 +950,11 @@ class Deliverer:
             loaded = self._store.load_digest(job.claim.digest_id, start=start, end=end)
             if loaded is not None:
                 return loaded
-        sub = t.subscription
         context = None
         if contexts is not None:
             now = contexts.now
             context = contexts.get(t.week, t.tz, weights=self._core.rank_weights)
-        request = DigestRequest(
-            week=t.week,
-            tz=t.tz,
-            query=parse_query(sub.query, now=now, tz=sub.tz) if sub and sub.query else None,
-            top=sub.top if sub else 10,
-            lang=sub.lang if sub else None,
-            summary_chars=self._core.summary_chars,
-            team_id=t.team_id,
-            channel_id=t.channel_id,
-            subscription_id=sub.id if sub else None,
-            # A new subscription's first digest covers its first week, not the backlog.
-            not_before=week_bounds(parse_week(sub.start_week), sub.tz)[0] if sub else None,
-        )
+        request = self._request_for(t, now)
         digest = build_and_archive(
             self._store,
             request,
@@ -659,7 +967,23 @@ class Deliverer:
         self._store.attach_digest(job.claim.id, digest.digest_id, holder=self._holder)
         return digest
 
-    def _post_parts(self, job: _Job, messages: list[SlackMessage]) -> tuple[str, list[str]]:
+    def _request_for(self, t: _Target, now: datetime) -> DigestRequest:
+        sub = t.subscription
+        return DigestRequest(
+            week=t.week,
+            tz=t.tz,
+            query=parse_query(sub.query, now=now, tz=sub.tz) if sub and sub.query else None,
+            top=sub.top if sub else 10,
+            lang=sub.lang if sub else None,
+            summary_chars=self._core.summary_chars,
+            team_id=t.team_id,
+            channel_id=t.channel_id,
+            subscription_id=sub.id if sub else None,
+            # A new subscription's first digest covers its first week, not the backlog.
+            not_before=week_bounds(parse_week(sub.start_week), sub.tz)[0] if sub else None,
+        )
+
+    def _post_parts(self, job: Job, messages: list[SlackMessage]) -> tuple[str, list[str]]:
         """Post (or find) every part in order; returns the parent ts and the reply ts."""
         claim = job.claim
         unsure = claim.attempts > 1 or claim.message_ts is not None
@@ -681,7 +1005,7 @@ class Deliverer:
 
     def _send(
         self,
-        job: _Job,
+        job: Job,
         part: int,
         message: SlackMessage,
         thread_ts: str | None,
@@ -705,7 +1029,7 @@ class Deliverer:
                         return found, True
                     # Not there: neither is any later part (we post in order).
                     unsure = checking = False
-                self._pacer.wait(t.channel_id)
+                self._pacer.wait(t.channel_id, idle=job.idle)
                 response = self._client.chat_postMessage(
                     channel=t.channel_id,
                     text=message["text"],
@@ -757,10 +1081,11 @@ class Deliverer:
         step = min(_BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (failures - 1))
         return step / 2 + self._rng.uniform(0, step / 2)
 
-    def _wait(self, job: _Job, seconds: float, why: str) -> None:
+    def _wait(self, job: Job, seconds: float, why: str) -> None:
         if self._clock() + timedelta(seconds=seconds) > job.deadline:
             raise _RetryLater(f"{why}; waiting {seconds:.0f}s more would outlast the claim")
-        self._sleep(seconds)
+        with job.idle():
+            self._sleep(seconds)
 
     # -- looking in Slack -----------------------------------------------------------------
 
@@ -771,7 +1096,7 @@ class Deliverer:
                 self._identity = _Identity(answer.get("user_id"), answer.get("bot_id"))
             return self._identity
 
-    def _find_part(self, job: _Job, part: int, thread_ts: str | None) -> str | None:
+    def _find_part(self, job: Job, part: int, thread_ts: str | None) -> str | None:
         """The ts of our own message for this delivery and part, if Slack has it."""
         t = job.target
         me = self._me()
@@ -806,7 +1131,7 @@ class Deliverer:
 
     # -- permanent failure ----------------------------------------------------------------
 
-    def _fail(self, job: _Job, e: _Permanent) -> None:
+    def _fail(self, job: Job, e: _Permanent) -> None:
         t = job.target
         now = self._clock()
         paused = e.code in PAUSING_ERRORS and t.subscription is not None
@@ -821,6 +1146,15 @@ class Deliverer:
             f"paperbot could not post the weekly digest ({t.week.label}) to <#{t.channel_id}>: "
             f"{e.code} — {_failure_hint(e.code, paused, e.checking)}."
         )
+
+
+def _unclaimed_result(key: str, d: Delivery | None) -> DeliveryResult:
+    """What a delivery we could not claim is doing."""
+    if d is not None and d.state == "posted":
+        return DeliveryResult(key, "already_posted", message_ts=d.message_ts)
+    if d is not None and d.state == "failed":
+        return DeliveryResult(key, "failed", error=d.last_error)
+    return DeliveryResult(key, "in_progress")
 
 
 def _is_our_part(message: Mapping[str, Any], key: str, part: int, me: _Identity) -> bool:

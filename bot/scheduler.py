@@ -5,13 +5,19 @@
     tick = take/renew the leader lease | resume unfinished deliveries
          | deliver each subscription's latest due week | poll due sources | tell admins
 
-Delivering fans out: the due subscriptions are grouped by channel and the channels are
-handed to ``workers`` threads. One channel's subscriptions go in order on one worker, so a
-channel never has two deliveries at once, while a channel waiting out Slack's pacing or a
-429 holds only its own worker. The coordinating thread keeps renewing the lease while the
-workers post; once it is lost, no worker starts another subscription. Each (week, zone)
-digested in the tick is loaded once and shared (``bot.deliver.WeekContexts``, at the
-tick's time).
+Delivering fans out. The tick works out which subscriptions are due, reads their
+deliveries in one query, and claims all the due ones in one transaction
+(``Deliverer.claim_many``). The coordinating thread then prepares the claimed deliveries
+in chunks (digests built from the tick's shared weeks, ``bot.deliver.WeekContexts``;
+archived and attached in one transaction per chunk; rendered) and hands each channel, once
+all its deliveries are prepared, to the posting threads. One channel's deliveries go in
+order on one thread, so a channel never has two deliveries at once. At most ``workers``
+threads post at a time; a thread waiting out Slack's pacing, a ``Retry-After`` or a
+backoff lends its slot to another thread (there are up to 16 threads per worker), so a
+waiting channel holds up no other. Posted deliveries are recorded in batches, at least
+every 0.1 s (``bot.deliver.PostedRecorder``). The coordinating thread keeps renewing the
+lease; once it is lost, no thread starts another delivery, and the tick's claimed but
+unstarted deliveries go back to pending for the new leader.
 
 It keeps no jobs of its own. Every tick reads subscriptions, deliveries and sources from
 the store, so a channel that subscribes, changes its schedule or leaves is followed at the
@@ -62,7 +68,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 
 from bot.config import BotSettings
-from bot.deliver import Deliverer, WeekContexts
+from bot.deliver import Deliverer, DeliveryResult, Job, PostedRecorder, Ready, WeekContexts
 from digests.errors import ConfigError
 from digests.ingest import SourceReport, fetch_settings_for, poll_sources
 from digests.model import SourceInfo, Subscription
@@ -91,6 +97,14 @@ UNHEALTHY = frozenset({"failing", "empty", "stale"})
 SETTLED = frozenset({"posted", "failed"})
 # Half a week: a run covers the ISO week holding most of the seven days before it.
 _COVER_SHIFT = timedelta(days=3, hours=12)
+# The claimed deliveries are prepared (built, archived, rendered) this many at a time, and
+# posted records are written at least this often (seconds) while the workers post.
+_PREPARE_CHUNK = 32
+_RECORD_EVERY = 0.1
+# Threads per active worker: a thread waiting out pacing or a Retry-After lends its slot
+# to another, so a few hundred waiting channels still leave ``workers`` posting.
+_THREADS_PER_WORKER = 16
+_MAX_THREADS = 256
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 Clock = Callable[[], datetime]
@@ -219,9 +233,23 @@ class DelivererLike(Protocol):
         self, team_id: str, channel_id: str, subscription_id: int, week: IsoWeek, /
     ) -> str: ...
 
-    def deliver(
-        self, sub: Subscription, week: IsoWeek, /, *, contexts: WeekContexts | None = None
+    def claim_many(
+        self, due: Sequence[tuple[Subscription, IsoWeek]], /
+    ) -> list[Job | DeliveryResult]: ...
+
+    def prepare_many(
+        self, jobs: Sequence[Job], contexts: WeekContexts, /
+    ) -> list[Ready | DeliveryResult | Exception]: ...
+
+    def post_ready(
+        self,
+        ready: Ready,
+        recorder: PostedRecorder | None = None,
+        slot: threading.Semaphore | None = None,
+        /,
     ) -> DeliveryResultLike: ...
+
+    def release_unstarted(self, jobs: Sequence[Job], /, *, error: str) -> None: ...
 
     def resume_unfinished(self) -> Sequence[DeliveryResultLike]: ...
 
@@ -278,14 +306,14 @@ class _FanOut:
     stop: threading.Event = field(default_factory=threading.Event)
     outcomes: list[tuple[int, DeliveryOutcome]] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, n: int, outcome: DeliveryOutcome) -> None:
-        with self._lock:
+        with self.lock:
             self.outcomes.append((n, outcome))
 
     def add_error(self, n: int, error: str) -> None:
-        with self._lock:
+        with self.lock:
             self.errors.append((n, error))
 
 
@@ -405,39 +433,37 @@ class Scheduler:
             log.exception("holder=%s cannot list subscriptions", self.holder)
             t.errors.append(f"subscriptions: {e}")
             return
+        fan = _FanOut(contexts=WeekContexts(self.store, now=t.at))
+        due = self._due(subs, t, fan)
+        if due is None:
+            t.deliveries.extend(o for _n, o in sorted(fan.outcomes))
+            t.errors.extend(e for _n, e in sorted(fan.errors))
+            return
+        started = _time.monotonic()
+        claims = self.deliverer.claim_many([(sub, week) for _n, sub, week in due])
         # One group per channel, in listing order: a channel's deliveries stay in order
         # on one worker, and never two of one channel run at once.
-        groups: dict[tuple[str, str], list[tuple[int, Subscription]]] = {}
-        for n, sub in enumerate(subs):
-            groups.setdefault((sub.team_id, sub.channel_id), []).append((n, sub))
-        if not groups:
-            return
-        fan = _FanOut(contexts=WeekContexts(self.store, now=t.at))
-        started = _time.monotonic()
-        workers = min(self.workers, len(groups))
-        with ThreadPoolExecutor(workers, thread_name_prefix="paperbot-deliver") as pool:
-            pending: set[Future[None]] = {
-                pool.submit(self._deliver_channel, group, t, fan) for group in groups.values()
-            }
-            renewed = _time.monotonic()
-            while pending:
-                _done, pending = wait_futures(
-                    pending, timeout=self.renew_every, return_when=FIRST_COMPLETED
-                )
-                if pending and _time.monotonic() - renewed >= self.renew_every:
-                    renewed = _time.monotonic()
-                    if not self._renew(t):
-                        # Whatever has started finishes (its claim keeps it single); the
-                        # new leader delivers the rest.
-                        fan.stop.set()
+        groups: dict[tuple[str, str], list[tuple[int, Subscription, IsoWeek, Job]]] = {}
+        for (n, sub, week), claim in zip(due, claims, strict=True):
+            if isinstance(claim, Job):
+                groups.setdefault((sub.team_id, sub.channel_id), []).append((n, sub, week, claim))
+            else:
+                fan.add(n, self._outcome(sub, week, t.at, str(claim.status)))
+        workers = max(1, min(self.workers, len(groups)))
+        # Threads beyond the active workers take over while some wait out a Retry-After.
+        threads = max(workers, min(len(groups), workers * _THREADS_PER_WORKER, _MAX_THREADS))
+        recorder = PostedRecorder(self.store, self.clock)
+        if groups:
+            self._fan_out(groups, workers, threads, t, fan, recorder)
         outcomes = sorted(fan.outcomes)  # listing order, whatever order they finished in
         t.deliveries.extend(o for _n, o in outcomes)
         t.errors.extend(e for _n, e in sorted(fan.errors))
         log.info(
-            "holder=%s fan-out: %d subscriptions in %d channels on %d workers: %d delivered "
-            "or settled, %d posted, %d week contexts, %.1fs%s",
+            "holder=%s fan-out: %d subscriptions, %d claimed in %d channels on %d workers: "
+            "%d delivered or settled, %d posted, %d week contexts, %.1fs%s",
             self.holder,
             len(subs),
+            sum(len(g) for g in groups.values()),
             len(groups),
             workers,
             len(outcomes),
@@ -447,17 +473,152 @@ class Scheduler:
             "; stopped: the lease was lost" if fan.stop.is_set() else "",
         )
 
-    def _deliver_channel(
-        self, group: list[tuple[int, Subscription]], t: _Tick, fan: _FanOut
-    ) -> None:
-        """One channel's due subscriptions, in order, on one worker thread."""
-        for n, sub in group:
-            if fan.stop.is_set():
-                return
+    def _due(
+        self, subs: Sequence[Subscription], t: _Tick, fan: _FanOut
+    ) -> list[tuple[int, Subscription, IsoWeek]] | None:
+        """The subscriptions to deliver now with their weeks, in listing order."""
+        candidates: list[tuple[int, Subscription, IsoWeek, str]] = []
+        for n, sub in enumerate(subs):
             try:
-                outcome = self._deliver_one(sub, t.at, resumed=t.resume_ok, fan=fan)
+                week = _due_week(sub, t.at)
             except Exception as e:
-                # One channel's trouble (a bad zone, a Slack error) never stops the others.
+                # One subscription's trouble (a bad zone) never stops the others.
+                log.exception("subscription=%s: cannot tell when it is due", sub.id)
+                fan.add_error(n, f"subscription {sub.id}: {e}")
+                fan.add(n, DeliveryOutcome(sub.id, sub.channel_id, "", "error"))
+                continue
+            if week is not None:
+                key = self.deliverer.delivery_key(sub.team_id, sub.channel_id, sub.id, week)
+                candidates.append((n, sub, week, key))
+        if not candidates:
+            return None
+        try:
+            known = self.store.deliveries_by_key(k for *_rest, k in candidates)
+        except Exception as e:
+            log.exception("holder=%s cannot read the deliveries", self.holder)
+            fan.add_error(-1, f"deliveries: {e}")
+            return None
+        due: list[tuple[int, Subscription, IsoWeek]] = []
+        for n, sub, week, key in candidates:
+            d = known.get(key)
+            if d is not None and (d.state in SETTLED or t.resume_ok):
+                # Settled, or unfinished and just handed to resume_unfinished this tick:
+                # asking again would be a second attempt within one tick.
+                continue
+            due.append((n, sub, week))
+        return due or None
+
+    def _fan_out(
+        self,
+        groups: dict[tuple[str, str], list[tuple[int, Subscription, IsoWeek, Job]]],
+        workers: int,
+        threads: int,
+        t: _Tick,
+        fan: _FanOut,
+        recorder: PostedRecorder,
+    ) -> None:
+        """Prepare the claimed deliveries in chunks on this thread while the workers post
+        each channel's prepared ones; record the posted ones in batches."""
+        order = [item for group in groups.values() for item in group]
+        left = {g: len(items) for g, items in groups.items()}
+        ready: dict[int, Ready] = {}
+        unstarted: list[Job] = []
+        renewed = flushed = _time.monotonic()
+
+        def renew_if_due() -> None:
+            nonlocal renewed
+            if _time.monotonic() - renewed >= self.renew_every:
+                renewed = _time.monotonic()
+                if not self._renew(t):
+                    # Whatever has started finishes (its claim keeps it single); the rest
+                    # goes back to pending for the new leader.
+                    fan.stop.set()
+
+        slots = threading.Semaphore(workers)
+        with ThreadPoolExecutor(threads, thread_name_prefix="paperbot-deliver") as pool:
+            pending: set[Future[None]] = set()
+            for i in range(0, len(order), _PREPARE_CHUNK):
+                renew_if_due()
+                if fan.stop.is_set():
+                    # Not prepared yet, or prepared for a channel not handed out yet.
+                    unstarted.extend(job for _n, _s, _w, job in order[i:])
+                    unstarted.extend(
+                        ready[m].job
+                        for g, items in groups.items()
+                        if left[g] > 0
+                        for m, *_r in items
+                        if m in ready
+                    )
+                    break
+                chunk = order[i : i + _PREPARE_CHUNK]
+                prepared = self.deliverer.prepare_many([job for *_r, job in chunk], fan.contexts)
+                for (n, sub, week, _job), p in zip(chunk, prepared, strict=True):
+                    if isinstance(p, Ready):
+                        ready[n] = p
+                    elif isinstance(p, Exception):
+                        fan.add_error(n, f"subscription {sub.id}: {p}")
+                        fan.add(n, DeliveryOutcome(sub.id, sub.channel_id, week.label, "error"))
+                    else:
+                        fan.add(n, self._outcome(sub, week, t.at, str(p.status)))
+                    g = (sub.team_id, sub.channel_id)
+                    left[g] -= 1
+                    if left[g] == 0:
+                        items = [(m, s, w, ready[m]) for m, s, w, _j in groups[g] if m in ready]
+                        if items:
+                            pending.add(
+                                pool.submit(
+                                    self._post_channel, items, t, fan, recorder, unstarted, slots
+                                )
+                            )
+                if _time.monotonic() - flushed >= _RECORD_EVERY:
+                    recorder.flush()
+                    flushed = _time.monotonic()
+            while pending:
+                _done, pending = wait_futures(
+                    pending, timeout=_RECORD_EVERY, return_when=FIRST_COMPLETED
+                )
+                recorder.flush()
+                if pending:
+                    renew_if_due()
+        recorder.flush()
+        if unstarted:
+            self.deliverer.release_unstarted(
+                unstarted, error="not started: the scheduler lease was lost"
+            )
+
+    def _post_channel(
+        self,
+        items: list[tuple[int, Subscription, IsoWeek, Ready]],
+        t: _Tick,
+        fan: _FanOut,
+        recorder: PostedRecorder,
+        unstarted: list[Job],
+        slots: threading.Semaphore,
+    ) -> None:
+        """One channel's prepared deliveries, in order, on one thread holding an active
+        slot (lent out while it waits)."""
+        with slots:
+            self._post_channel_items(items, t, fan, recorder, unstarted, slots)
+
+    def _post_channel_items(
+        self,
+        items: list[tuple[int, Subscription, IsoWeek, Ready]],
+        t: _Tick,
+        fan: _FanOut,
+        recorder: PostedRecorder,
+        unstarted: list[Job],
+        slots: threading.Semaphore,
+    ) -> None:
+        for n, sub, week, ready in items:
+            if fan.stop.is_set():
+                with fan.lock:
+                    unstarted.append(ready.job)
+                continue
+            began = _time.monotonic()
+            try:
+                result = self.deliverer.post_ready(ready, recorder, slots)
+            except Exception as e:
+                # One channel's trouble (a Slack error) never stops the others.
                 log.exception(
                     "subscription=%s team=%s channel=%s: the scheduled digest failed",
                     sub.id,
@@ -465,40 +626,29 @@ class Scheduler:
                     sub.channel_id,
                 )
                 fan.add_error(n, f"subscription {sub.id}: {e}")
-                outcome = DeliveryOutcome(sub.id, sub.channel_id, "", "error")
-            if outcome is not None:
-                fan.add(n, outcome)
+                fan.add(n, DeliveryOutcome(sub.id, sub.channel_id, week.label, "error"))
+                continue
+            log.info(
+                "subscription=%s team=%s channel=%s week=%s status=%s in %.2fs",
+                sub.id,
+                sub.team_id,
+                sub.channel_id,
+                week.label,
+                result.status,
+                _time.monotonic() - began,
+            )
+            fan.add(n, DeliveryOutcome(sub.id, sub.channel_id, week.label, str(result.status)))
 
-    def _deliver_one(
-        self, sub: Subscription, now: datetime, *, resumed: bool, fan: _FanOut | None = None
-    ) -> DeliveryOutcome | None:
-        fire = last_run(sub, now)
-        if fire is None:
-            return None  # it has not fired since it was made
-        week = digest_week(fire, sub.tz)
-        start = _start_week(sub)
-        if start is not None and week < start:
-            return None
-        key = self.deliverer.delivery_key(sub.team_id, sub.channel_id, sub.id, week)
-        known = self.store.get_delivery(key)
-        if known is not None and (known.state in SETTLED or resumed):
-            # Settled, or unfinished and just handed to resume_unfinished this tick:
-            # asking again would be a second attempt within one tick.
-            return None
-        began = _time.monotonic()
-        result = self.deliverer.deliver(
-            sub, week, contexts=fan.contexts if fan is not None else None
-        )
-        status = str(result.status)
+    def _outcome(
+        self, sub: Subscription, week: IsoWeek, at: datetime, status: str
+    ) -> DeliveryOutcome:
         log.info(
-            "subscription=%s team=%s channel=%s week=%s fired=%s status=%s in %.2fs",
+            "subscription=%s team=%s channel=%s week=%s status=%s",
             sub.id,
             sub.team_id,
             sub.channel_id,
             week.label,
-            fire.isoformat(),
             status,
-            _time.monotonic() - began,
         )
         return DeliveryOutcome(sub.id, sub.channel_id, week.label, status)
 
@@ -575,6 +725,18 @@ class Scheduler:
         except Exception:
             # The thread must outlive any one tick's failure; the next tick tries again.
             log.exception("holder=%s tick failed", self.holder)
+
+
+def _due_week(sub: Subscription, now: datetime) -> IsoWeek | None:
+    """The week ``sub``'s latest run at or before ``now`` covers; None if it has none yet."""
+    fire = last_run(sub, now)
+    if fire is None:
+        return None  # it has not fired since it was made
+    week = digest_week(fire, sub.tz)
+    start = _start_week(sub)
+    if start is not None and week < start:
+        return None
+    return week
 
 
 def _start_week(sub: Subscription) -> IsoWeek | None:

@@ -201,6 +201,7 @@ def build_digest(
     weights: RankWeights = DEFAULT_WEIGHTS,
     candidates: Sequence[Candidate] | None = None,
     context: WeekContext | None = None,
+    sent: set[int] | None = None,
 ) -> Digest:
     """Build one digest.
 
@@ -209,7 +210,9 @@ def build_digest(
     then worked out once, and each filter term (a tag, an author, a word...) is looked up
     once for all the digests that use it. ``candidates`` alone shares just the loaded week. Without
     either, the week is loaded for this digest and only its own candidates are ranked;
-    the digest is the same in every case.
+    the digest is the same in every case. ``sent``: the papers already posted to the
+    request's channel in another week (``Store.sent_paper_ids``), when the caller looked
+    them up for many channels at once.
     """
     pool: Sequence[Candidate]
     if context is not None:
@@ -225,7 +228,9 @@ def build_digest(
         else:
             allowed = store.match_ids(request.query, start=start, end=end)
     excluded: set[int] = set()
-    if request.team_id and request.channel_id:
+    if sent is not None:
+        excluded = sent
+    elif request.team_id and request.channel_id:
         excluded = store.sent_paper_ids(
             request.team_id, request.channel_id, except_week=request.week.label
         )

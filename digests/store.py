@@ -102,6 +102,14 @@ FTS_MIN_CHARS = 3
 # Newest-first free-text search on SQLite looks at these many newest papers first.
 RECENT_WINDOWS = (20_000, 200_000)
 _LOOKUP_CHUNK = 500
+# Archived digest items, written as plain tuples (``Store.archive_digests``).
+_DIGEST_ITEMS_INSERT_SQLITE = (
+    "INSERT INTO digest_items (digest_id, rank, paper_id, score, item) VALUES (?, ?, ?, ?, ?)"
+)
+_DIGEST_ITEMS_INSERT_POSTGRESQL = (
+    "INSERT INTO digest_items (digest_id, rank, paper_id, score, item) "
+    "VALUES (%s, %s, %s, %s, CAST(%s AS json))"
+)
 
 
 def create_db_engine(url: str) -> Engine:
@@ -1687,6 +1695,211 @@ class Store:
                 )
             )
 
+    # -- deliveries of a fan-out, in batches -------------------------------------------
+
+    def deliveries_by_key(self, keys: Iterable[str]) -> dict[str, Delivery]:
+        """The recorded deliveries among ``keys`` (unknown keys are left out)."""
+        wanted = sorted(set(keys))
+        found: dict[str, Delivery] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), _LOOKUP_CHUNK):
+                chunk = wanted[i : i + _LOOKUP_CHUNK]
+                stmt = select(deliveries).where(deliveries.c.key.in_(chunk))
+                for r in conn.execute(stmt).mappings():
+                    found[r["key"]] = _delivery(r)
+        return found
+
+    def sent_paper_ids_many(
+        self, channels: Iterable[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], set[int]]:
+        """``sent_paper_ids`` for many (team, channel, except_week) at once, by that triple."""
+        wanted = set(channels)
+        out: dict[tuple[str, str, str], set[int]] = {w: set() for w in wanted}
+        by_channel: dict[tuple[str, str], list[tuple[str, set[int]]]] = {}
+        for (team, channel, week), sent in out.items():
+            by_channel.setdefault((team, channel), []).append((week, sent))
+        ids = sorted({c for _t, c, _w in wanted})
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), _LOOKUP_CHUNK):
+                stmt = (
+                    select(deliveries.c.team_id, deliveries.c.channel_id, deliveries.c.week)
+                    .add_columns(digest_items.c.paper_id)
+                    .join(digest_items, deliveries.c.digest_id == digest_items.c.digest_id)
+                    .where(
+                        deliveries.c.channel_id.in_(ids[i : i + _LOOKUP_CHUNK]),
+                        deliveries.c.state == "posted",
+                    )
+                )
+                for team, channel, week, paper_id in conn.execute(stmt):
+                    for except_week, sent in by_channel.get((team, channel), ()):
+                        if week != except_week:
+                            sent.add(int(paper_id))
+        return out
+
+    def claim_deliveries(
+        self,
+        intents: Sequence[DeliveryIntent],
+        *,
+        holder: str,
+        now: datetime,
+        stale_after: timedelta,
+    ) -> dict[str, Delivery]:
+        """``claim_delivery`` for many keys in one transaction; returns the claimed ones by key.
+
+        Each key gets exactly ``claim_delivery``'s treatment: recorded if new, claimed when
+        pending or when its claim is older than ``stale_after`` (``attempts`` + 1), left
+        alone when posted, failed, or held by a live worker. Racing callers (threads or
+        processes) never both win a key: rows are locked in key order on PostgreSQL (two
+        overlapping batches cannot deadlock) and the claim condition is checked again on
+        the locked row; SQLite runs one writer at a time.
+        """
+        ordered = sorted({i.key: i for i in intents}.values(), key=lambda i: i.key)
+        claimed: dict[str, Delivery] = {}
+        claimable = or_(
+            deliveries.c.state == "pending",
+            and_(deliveries.c.state == "posting", deliveries.c.claimed_at < now - stale_after),
+        )
+        with self._tx() as conn:
+            for i in range(0, len(ordered), _LOOKUP_CHUNK):
+                chunk = ordered[i : i + _LOOKUP_CHUNK]
+                conn.execute(
+                    self._insert(deliveries)
+                    .values(
+                        [
+                            {
+                                "key": d.key,
+                                "subscription_id": d.subscription_id,
+                                "team_id": d.team_id,
+                                "channel_id": d.channel_id,
+                                "week": d.week,
+                                "state": "pending",
+                                "created_at": now,
+                                "updated_at": now,
+                                "attempts": 0,
+                                "reply_ts": [],
+                            }
+                            for d in chunk
+                        ]
+                    )
+                    .on_conflict_do_nothing(index_elements=["key"])
+                )
+                locked = (
+                    select(deliveries.c.id)
+                    .where(deliveries.c.key.in_([d.key for d in chunk]), claimable)
+                    .order_by(deliveries.c.key)
+                    .with_for_update()
+                )
+                rows = conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_(locked.scalar_subquery()), claimable)
+                    .values(
+                        state="posting",
+                        claimed_by=holder,
+                        claimed_at=now,
+                        updated_at=now,
+                        attempts=deliveries.c.attempts + 1,
+                    )
+                    .returning(*deliveries.c)
+                ).mappings()
+                for r in rows:
+                    claimed[r["key"]] = _delivery(r)
+        return claimed
+
+    def archive_digests(
+        self, archived: Sequence[ArchivedForDelivery], *, holder: str, now: datetime
+    ) -> list[int]:
+        """``save_digest`` then ``attach_digest`` for many claimed deliveries, in one
+        transaction; returns the digest ids in the order given.
+
+        A digest is attached only while ``holder`` still holds its delivery, as with
+        ``attach_digest``.
+        """
+        if not archived:
+            return []
+        with self._tx() as conn:
+            ids = [
+                int(i)
+                for i in conn.execute(
+                    digests.insert().returning(digests.c.id, sort_by_parameter_order=True),
+                    [
+                        {
+                            "week": a.digest.week,
+                            "tz": a.digest.tz,
+                            "query": a.query,
+                            "scope": a.digest.scope,
+                            "lang": a.digest.lang,
+                            "top": a.top,
+                            "subscription_id": a.subscription_id,
+                            "built_at": now,
+                            "candidates": a.digest.candidates,
+                            "sources": [_health_json(h) for h in a.digest.sources],
+                        }
+                        for a in archived
+                    ],
+                ).scalars()
+            ]
+            # Plain tuples straight to the driver: SQLAlchemy's per-row binding of ~10
+            # items per digest cost more than the inserts. A digest shared by several
+            # deliveries is serialized once.
+            serialized: dict[int, list[tuple[int, int, float, str]]] = {}
+            rows: list[tuple[int, int, int, float, str]] = []
+            for digest_id, a in zip(ids, archived, strict=True):
+                items = serialized.get(id(a.digest))
+                if items is None:
+                    items = [
+                        (i.rank, i.paper_id, i.score, json.dumps(_item_json(i)))
+                        for i in a.digest.items
+                    ]
+                    serialized[id(a.digest)] = items
+                rows.extend((digest_id, *item) for item in items)
+            if rows:
+                conn.exec_driver_sql(
+                    _DIGEST_ITEMS_INSERT_SQLITE
+                    if self.dialect == "sqlite"
+                    else _DIGEST_ITEMS_INSERT_POSTGRESQL,
+                    rows,
+                )
+            conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id == bindparam("delivery"),
+                    deliveries.c.claimed_by == holder,
+                )
+                .values(digest_id=bindparam("digest")),
+                [
+                    {"delivery": a.delivery_id, "digest": digest_id}
+                    for digest_id, a in zip(ids, archived, strict=True)
+                ],
+            )
+        return ids
+
+    def mark_posted_many(self, posted: Sequence[PostedRecord], *, now: datetime) -> None:
+        """``mark_posted`` for many deliveries in one transaction."""
+        if not posted:
+            return
+        with self._tx() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == bindparam("delivery"))
+                .values(
+                    state="posted",
+                    message_ts=bindparam("ts"),
+                    reply_ts=bindparam("replies", type_=deliveries.c.reply_ts.type),
+                    posted_at=bindparam("at", type_=deliveries.c.posted_at.type),
+                    updated_at=bindparam("at", type_=deliveries.c.updated_at.type),
+                    last_error=None,
+                ),
+                [
+                    {
+                        "delivery": p.delivery_id,
+                        "ts": p.message_ts,
+                        "replies": list(p.reply_ts),
+                        "at": p.posted_at or now,
+                    }
+                    for p in posted
+                ],
+            )
+
     # -- leases --------------------------------------------------------------------------
 
     def acquire_lease(self, name: str, *, holder: str, ttl: timedelta, now: datetime) -> bool:
@@ -2304,6 +2517,38 @@ def _delivery(r: Any) -> Delivery:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryIntent:
+    """A delivery to record and claim (``Store.claim_deliveries``)."""
+
+    key: str
+    team_id: str
+    channel_id: str
+    week: str
+    subscription_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedForDelivery:
+    """A built digest to archive and attach to its claimed delivery (``Store.archive_digests``)."""
+
+    delivery_id: int
+    digest: Digest
+    query: str
+    top: int
+    subscription_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PostedRecord:
+    """A delivery Slack has taken in full (``Store.mark_posted_many``)."""
+
+    delivery_id: int
+    message_ts: str
+    reply_ts: tuple[str, ...] = ()
+    posted_at: datetime | None = None
+
+
 def _source_info(r: Any, paper_count: int) -> SourceInfo:
     kind = SourceKind(r["kind"]) if r["kind"] else None
     return SourceInfo(
@@ -2336,8 +2581,11 @@ def _source_info(r: Any, paper_count: int) -> SourceInfo:
 
 
 __all__ = [
+    "ArchivedForDelivery",
+    "DeliveryIntent",
     "FetchRecord",
     "HealthVerdict",
+    "PostedRecord",
     "SearchPage",
     "Store",
     "create_db_engine",

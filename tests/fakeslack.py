@@ -27,6 +27,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -391,15 +392,30 @@ def rate_limit_floor(attempts: list[Call], interval: float = 1.0) -> float:
 
 
 class _Server(ThreadingHTTPServer):
+    """Answers each connection on a pool of threads started once (not a thread per request:
+    starting one costs the accepting thread more than answering a call)."""
+
     daemon_threads = True
+    pool_size = 32
 
     def __init__(self, fake: FakeSlack) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.fake = fake
+        self._pool = ThreadPoolExecutor(self.pool_size, thread_name_prefix="fakeslack")
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._pool.submit(self.process_request_thread, request, client_address)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    # Headers and body leave in one write (flushed when the request is finished).
+    wbufsize = 64 * 1024
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._serve()

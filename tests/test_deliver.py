@@ -14,7 +14,16 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from bot.deliver import DIGEST_EVENT, ChannelPacer, Deliverer, DeliveryResult
+from bot.deliver import (
+    DIGEST_EVENT,
+    ChannelPacer,
+    Deliverer,
+    DeliveryResult,
+    Job,
+    PostedRecorder,
+    Ready,
+    WeekContexts,
+)
 from digests.digest import DigestRequest, build_and_archive
 from digests.ingest import prepare
 from digests.model import Entry, SourceInfo, SourceKind, SourceSpec, Subscription, SubscriptionSpec
@@ -640,3 +649,135 @@ def test_the_token_never_reaches_the_logs(
         assert deliverer(store, slack, clock).deliver(sub, WEEK).status == "posted"
     assert caplog.records
     assert BOT_TOKEN not in caplog.text
+
+
+# -- a fan-out in batches ------------------------------------------------------------------
+
+
+def test_a_fan_out_post_whose_batched_record_never_landed_is_found_in_slack_not_reposted(
+    store: Store, slack: FakeSlack, clock: FakeTime
+) -> None:
+    papers(store, source(store, "feed"), range(3), published=NOW - timedelta(hours=5))
+    subs = [subscribe(store, "C1"), subscribe(store, "C2")]
+    d = deliverer(store, slack, clock)
+    jobs = d.claim_many([(s, WEEK) for s in subs])
+    assert all(isinstance(j, Job) for j in jobs)
+    ready = d.prepare_many([j for j in jobs if isinstance(j, Job)], WeekContexts(store, now=NOW))
+    assert all(isinstance(r, Ready) for r in ready)
+    for job in jobs:
+        assert isinstance(job, Job)
+        claimed = store.get_delivery(job.key)
+        # Archived and attached before anything was posted.
+        assert claimed is not None and claimed.digest_id is not None and posts(slack, "C1") == []
+    recorder = PostedRecorder(store, clock.now)
+    first = [d.post_ready(r, recorder) for r in ready if isinstance(r, Ready)]
+    assert [r.status for r in first] == ["posted", "posted"]
+    assert recorder.waiting() == 2
+    # The process dies here: Slack has both messages, the batch of records never landed.
+    left = [store.get_delivery(r.key) for r in first]
+    assert [(x.state, x.message_ts) for x in left if x is not None] == [("posting", None)] * 2
+
+    restarted = deliverer(store, slack, clock, holder="worker-2")
+    assert restarted.resume_unfinished() == []  # the claims may still be live
+    clock.advance(STALE + timedelta(minutes=1))
+    again = restarted.resume_unfinished()
+
+    assert [r.status for r in again] == ["posted", "posted"]
+    assert [r.message_ts for r in again] == [r.message_ts for r in first]
+    assert len(posts(slack, "C1")) == 1 and len(posts(slack, "C2")) == 1
+    assert len(slack.calls_to("conversations.history")) == 2  # looked before posting
+    for r in first:
+        done = store.get_delivery(r.key)
+        assert done is not None and (done.state, done.message_ts) == ("posted", r.message_ts)
+
+
+def test_batched_records_land_in_one_flush(store: Store, slack: FakeSlack, clock: FakeTime) -> None:
+    papers(store, source(store, "feed"), range(LONG), published=NOW - timedelta(hours=20))
+    subs = [subscribe(store, "C1"), subscribe(store, "C2")]
+    d = deliverer(store, slack, clock, max_chars=4000)
+    jobs = [j for j in d.claim_many([(s, WEEK) for s in subs]) if isinstance(j, Job)]
+    ready = [r for r in d.prepare_many(jobs, WeekContexts(store, now=NOW)) if isinstance(r, Ready)]
+    recorder = PostedRecorder(store, clock.now)
+    results = [d.post_ready(r, recorder) for r in ready]
+    assert recorder.flush() == 2 and recorder.waiting() == 0 and recorder.flush() == 0
+    for r, channel in zip(results, ("C1", "C2"), strict=True):
+        done = store.get_delivery(r.key)
+        sent = posts(slack, channel)
+        assert len(sent) >= 2  # a parent and its thread
+        assert done is not None and done.state == "posted"
+        assert done.message_ts == sent[0].ts and list(done.reply_ts) == [m.ts for m in sent[1:]]
+        assert parts(sent) == [(r.key, i) for i in range(len(sent))]
+        # The archive keeps every item as built.
+        assert done.digest_id is not None
+        start, end = week_bounds(WEEK, "UTC")
+        archived = store.load_digest(done.digest_id, start=start, end=end)
+        sub = next(s for s in subs if s.channel_id == channel)
+        alone = build_and_archive(
+            store,
+            DigestRequest(
+                week=WEEK,
+                team_id=TEAM,
+                channel_id=channel,
+                subscription_id=sub.id,
+                not_before=week_bounds(WEEK, "UTC")[0],
+            ),
+            now=NOW,
+        )
+        assert archived is not None and len(archived.items) == 10
+        assert archived.items == alone.items
+    # Posted: a second fan-out claims nothing.
+    assert [getattr(x, "status", None) for x in d.claim_many([(s, WEEK) for s in subs])] == [
+        "already_posted",
+        "already_posted",
+    ]
+
+
+def test_a_fan_out_leaves_out_what_each_channel_was_sent_in_another_week(
+    store: Store, slack: FakeSlack, clock: FakeTime
+) -> None:
+    feed, weekly = source(store, "feed"), source(store, "weekly")
+    papers(store, feed, range(1), published=NOW - timedelta(hours=3), title="Seen")
+    c1, c2, c3 = subscribe(store, "C1"), subscribe(store, "C2"), subscribe(store, "C3")
+    d = deliverer(store, slack, clock)
+    assert d.deliver(c1, WEEK).status == "posted"  # C1 got "Seen" in WEEK; C2, C3 nothing
+    assert [r.status for r in d.deliver_channel_now(TEAM, "C3", WEEK)] == ["posted"]
+
+    clock.advance(timedelta(weeks=1))
+    papers(store, weekly, range(1), published=clock.now() - timedelta(hours=1), title="Seen")
+    papers(store, feed, range(2, 3), published=clock.now() - timedelta(hours=1), title="Fresh")
+    # C3 already has its NEXT_WEEK digest under way: that week does not count as sent.
+    jobs = [j for j in d.claim_many([(c3, NEXT_WEEK)]) if isinstance(j, Job)]
+    (ready,) = d.prepare_many(jobs, WeekContexts(store, now=clock.now()))
+    assert isinstance(ready, Ready)
+    d.release_unstarted(jobs, error="test")
+
+    jobs = [j for j in d.claim_many([(s, NEXT_WEEK) for s in (c1, c2, c3)]) if isinstance(j, Job)]
+    prepared = d.prepare_many(jobs, WeekContexts(store, now=clock.now()))
+    recorder = PostedRecorder(store, clock.now)
+    assert [d.post_ready(r, recorder).status for r in prepared if isinstance(r, Ready)] == [
+        "posted"
+    ] * 3
+    recorder.flush()
+    titles = {
+        s.channel_id: digest_titles(
+            store, Deliverer.delivery_key(TEAM, s.channel_id, s.id, NEXT_WEEK), NEXT_WEEK
+        )
+        for s in (c1, c2, c3)
+    }
+    # The same as each channel's digest built alone, which asks the store one channel at a time.
+    for s in (c1, c2, c3):
+        alone = build_and_archive(
+            store,
+            DigestRequest(
+                week=NEXT_WEEK,
+                team_id=TEAM,
+                channel_id=s.channel_id,
+                subscription_id=s.id,
+                not_before=week_bounds(WEEK, "UTC")[0],
+            ),
+            now=clock.now(),
+        )
+        assert [i.title for i in alone.items] == titles[s.channel_id], s.channel_id
+    assert titles["C1"] == ["Fresh, part 2"]
+    assert sorted(titles["C2"]) == ["Fresh, part 2", "Seen, part 0"]
+    assert titles["C3"] == titles["C1"]  # C3 was sent "Seen" by its "digest now"

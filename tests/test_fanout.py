@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -21,12 +21,13 @@ from bot.scheduler import LEASE_NAME, Scheduler, digest_week, last_run
 from digests.digest import DigestRequest, WeekContext, build_digest
 from digests.errors import ConfigError
 from digests.ingest import prepare
-from digests.model import Entry, SourceInfo, Subscription, SubscriptionSpec
+from digests.model import Entry, SourceInfo, Subscription, SubscriptionSpec, SummaryText
 from digests.query import parse_query
 from digests.rank import DEFAULT_WEIGHTS
 from digests.render import render_digest_messages
 from digests.settings import Settings
-from digests.store import Store
+from digests.store import DeliveryIntent, Store
+from digests.summarize import ExtractiveSummarizer
 from digests.topics import TopicRules
 from digests.weeks import IsoWeek, parse_week, week_bounds
 from tests.fakeslack import BOT_TOKEN, Call, FakeReply, FakeSlack, rate_limit_floor
@@ -174,7 +175,10 @@ def test_concurrent_fan_out_delivers_every_part_once_and_in_order(
     assert len(by_key) >= 1 and len(log["C000"]) >= 2
 
 
-def test_a_rate_limited_channel_does_not_hold_up_the_others(store: Store, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 4])
+def test_a_rate_limited_channel_does_not_hold_up_the_others(
+    store: Store, tmp_path: Path, workers: int
+) -> None:
     fill_week(store, tmp_path)
     with FakeSlack(admins={"UADMIN"}, enforce_rate=True) as slack:
         # The first channel in line is told to wait three seconds on its first post.
@@ -185,8 +189,11 @@ def test_a_rate_limited_channel_does_not_hold_up_the_others(store: Store, tmp_pa
         subscribe(store, "CSLOW")
         for i in range(12):
             subscribe(store, f"C{i:03d}")
-        # Fewer workers than channels: the waiting one must not stall a shared queue.
-        report = scheduler(store, slack, tmp_path, workers=4, max_chars=40_000).tick(MONDAY_0901)
+        # Fewer workers than channels, even a single one: the waiting channel lends its
+        # worker slot and must not stall a shared queue.
+        report = scheduler(store, slack, tmp_path, workers=workers, max_chars=40_000).tick(
+            MONDAY_0901
+        )
         assert Counter(d.status for d in report.deliveries) == {"posted": 13}
         log = slack.post_log()
         slow = log["CSLOW"]
@@ -264,8 +271,9 @@ def test_workers_start_nothing_more_once_the_lease_is_lost(store: Store, tmp_pat
             "C000",
             FakeReply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "2"}),
         )
-        for i in range(5):
-            subscribe(store, f"C{i:03d}")
+        # One channel's deliveries run one after another: while the first waits out its
+        # 429 (lending its worker slot, with no other channel to take it), the lease goes.
+        subs = [subscribe(store, "C000", q) for q in ("", "tag:Alignment", "reward", "agents")]
         sched = scheduler(store, slack, tmp_path, workers=1, max_chars=40_000)
         sched.renew_every = 0.1
 
@@ -289,6 +297,90 @@ def test_workers_start_nothing_more_once_the_lease_is_lost(store: Store, tmp_pat
         assert stolen == [True]
         assert report.lost_lease
         # The delivery under way was finished (its claim keeps it single); no other began.
-        assert [(d.channel_id, d.status) for d in report.deliveries] == [("C000", "posted")]
-        assert set(slack.post_log()) == {"C000"}
-        assert [d.channel_id for d in store.list_deliveries()] == ["C000"]
+        assert [(d.subscription_id, d.status) for d in report.deliveries] == [
+            (subs[0].id, "posted")
+        ]
+        assert [c.status for c in slack.post_log()["C000"]] == [429, 200]
+        # The tick claimed the others up front; they were handed back untouched, so the
+        # new leader claims them at once (and looks in Slack before posting).
+        left = {d.subscription_id: d for d in store.list_deliveries()}
+        assert sorted(left) == sorted(s.id for s in subs)
+        assert left[subs[0].id].state == "posted"
+        for s in subs[1:]:
+            d = left[s.id]
+            assert (d.state, d.claimed_by, d.message_ts) == ("pending", None, None), s.id
+            assert d.last_error is not None and "lease was lost" in d.last_error
+        taken = store.claim_deliveries(
+            [
+                DeliveryIntent(d.key, d.team_id, d.channel_id, d.week, d.subscription_id)
+                for d in left.values()
+            ],
+            holder="thief",
+            now=MONDAY_0901 + timedelta(minutes=5),
+            stale_after=timedelta(minutes=10),
+        )
+        assert sorted(d.subscription_id or 0 for d in taken.values()) == sorted(
+            s.id for s in subs[1:]
+        )
+
+
+class LeaseThiefSummarizer:
+    """The offline summarizer, but another process takes the scheduler lease while the
+    first digest of the tick is being built (a summarizer is where a model would be
+    called: the slow part of preparing a digest)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.stolen = False
+
+    def summarize(
+        self,
+        key: str,
+        title: str,
+        texts: Sequence[SummaryText],
+        *,
+        lang: str | None,
+        max_chars: int,
+    ) -> str:
+        if not self.stolen:
+            later = MONDAY_0901 + timedelta(minutes=5)
+            self.stolen = self.store.acquire_lease(
+                LEASE_NAME, holder="thief", ttl=timedelta(minutes=60), now=later
+            )
+        return ExtractiveSummarizer().summarize(key, title, texts, lang=lang, max_chars=max_chars)
+
+
+def test_a_lease_lost_while_digests_are_prepared_hands_every_claim_back(
+    store: Store, tmp_path: Path
+) -> None:
+    fill_week(store, tmp_path)
+    # More deliveries in one channel than one chunk prepares: the channel is never handed
+    # to a posting thread, and what was prepared of it must not stay claimed.
+    subs = [subscribe(store, "C000", "") for _ in range(40)] + [subscribe(store, "C001")]
+    thief = LeaseThiefSummarizer(store)
+    clock = RealClock(MONDAY_0901)
+    with FakeSlack(admins={"UADMIN"}) as slack:
+        deliverer = Deliverer(
+            store=store,
+            client=WebClient(token=BOT_TOKEN, base_url=slack.api_url),
+            core=Settings(
+                database_url="sqlite://",
+                data_dir=tmp_path,
+                sources_file=tmp_path / "sources.toml",
+                topics_file=None,
+            ),
+            admins=frozenset({"UADMIN"}),
+            holder="fanout-test",
+            clock=clock,
+            summarizer=thief,
+        )
+        sched = Scheduler(
+            store=store, deliverer=deliverer, poll=no_poll, clock=clock, holder="fanout-test"
+        )
+        sched.renew_every = 0.0  # renew before every chunk
+        report = sched.tick(MONDAY_0901)
+        assert thief.stolen and report.lost_lease
+        assert report.deliveries == () and slack.calls_to("chat.postMessage") == []
+    left = store.list_deliveries()
+    assert len(left) == len(subs)
+    assert {(d.state, d.claimed_by, d.message_ts) for d in left} == {("pending", None, None)}

@@ -193,3 +193,42 @@ def test_a_leader_killed_mid_post_is_replaced_within_the_lease_and_nothing_is_se
         assert len(s.digests_in(slack)) == 1
         assert [x.state for x in store.list_deliveries()] == ["posted"]
         assert slack.calls_to("conversations.history")
+
+
+def test_a_leader_killed_with_posted_records_still_batched_sends_nothing_twice(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    wall = OffsetClock(s.MONDAY_0901)
+    s.add_papers(store, s.hand_source(store, tmp_path), IsoWeek(2025, 33))
+    # Three subscriptions of one channel: one thread posts their digests one after another.
+    for _ in range(3):
+        s.subscribe(store)
+    clock = s.Clock(wall.now())
+    with FakeSlack(admins={"UADMIN"}, clock=lambda: clock().timestamp()) as slack:
+        clock.set(wall.now())
+        # Killed right after the third post: its record died with the process, and so did
+        # the first two's if they were still waiting in the batch.
+        run_worker(
+            "scheduler",
+            db_url,
+            slack,
+            wall,
+            CRASH_KILL_AT="after_post:3",
+            CRASH_HOLDER="host-a:101:dead",
+            CRASH_LEASE_SECONDS="60",
+        )
+        killed_at = wall.now()
+        assert len(s.digests_in(slack)) == 3
+        unrecorded = [d for d in store.list_deliveries() if d.state == "posting"]
+        assert unrecorded and all(d.message_ts is None for d in unrecorded)
+
+        b = s.make_scheduler(store, slack, clock, tmp_path, holder="host-b:202:live")
+        clock.set(killed_at + timedelta(minutes=11))
+        b.tick()
+        clock.set(killed_at + timedelta(minutes=12))
+        b.tick()
+        assert len(s.digests_in(slack)) == 3  # each found in Slack, none posted again
+        done = store.list_deliveries()
+        assert [x.state for x in done] == ["posted"] * 3
+        assert sorted(x.message_ts or "" for x in done) == sorted(m.ts for m in slack.posted("C1"))
+        assert len(slack.calls_to("conversations.history")) >= len(unrecorded)

@@ -700,3 +700,15 @@ def test_the_lease_must_outlast_two_ticks(
 ) -> None:
     with pytest.raises(ConfigError):
         make_scheduler(store, slack, clock, tmp_path, lease_ttl=timedelta(seconds=50))
+
+
+def test_a_broken_subscription_alone_is_still_reported(
+    store: Store, slack: FakeSlack, clock: Clock, tmp_path: Path
+) -> None:
+    bad = SubscriptionSpec(team_id="T1", channel_id="CBAD", query="", tz="Mars/Olympus_Mons")
+    store.add_subscription(bad, start_week="2025-W33", now=CREATED)
+    clock.set(MONDAY_0901)
+    report = make_scheduler(store, slack, clock, tmp_path).tick()
+    assert [(d.channel_id, d.status) for d in report.deliveries] == [("CBAD", "error")]
+    assert len(report.errors) == 1 and "Mars/Olympus_Mons" in report.errors[0]
+    assert slack.calls_to("chat.postMessage") == [] and store.list_deliveries() == []

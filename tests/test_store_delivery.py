@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from datetime import UTC, datetime, timedelta
 
-from digests.model import SubscriptionSpec
-from digests.store import Store
+from digests.model import Digest, SubscriptionSpec
+from digests.store import ArchivedForDelivery, DeliveryIntent, PostedRecord, Store
 
 NOW = datetime(2025, 8, 18, 9, 0, tzinfo=UTC)
 STALE = timedelta(minutes=10)
@@ -115,3 +116,138 @@ def test_admin_cache_expires(store: Store) -> None:
         store.cached_admin("T1", "U1", now=NOW + timedelta(hours=2), max_age=timedelta(hours=1))
         is None
     )
+
+
+# -- a fan-out's deliveries, in batches --------------------------------------------------
+
+
+def intent(key: str, channel: str = "C1") -> DeliveryIntent:
+    return DeliveryIntent(key, "T1", channel, "2025-W34", None)
+
+
+def test_batched_claims_treat_each_key_as_a_single_claim_would(store: Store) -> None:
+    keys = {
+        s: f"T1:C1:{s}:2025-W34" for s in ("fresh", "pending", "stale", "live", "posted", "failed")
+    }
+    for state in ("pending", "stale", "live", "posted", "failed"):
+        first = claim(
+            store, "old", key=keys[state], now=NOW - STALE * 2 if state == "stale" else NOW
+        )
+        assert first is not None
+        if state == "pending":
+            store.release_delivery(first.id, error="429", now=NOW, permanent=False)
+        elif state == "posted":
+            store.mark_posted(first.id, message_ts="1.1", now=NOW)
+        elif state == "failed":
+            store.release_delivery(first.id, error="channel_not_found", now=NOW, permanent=True)
+    before = {k: store.get_delivery(k) for k in keys.values()}
+
+    got = store.claim_deliveries(
+        [intent(k) for k in keys.values()], holder="new", now=NOW + STALE / 2, stale_after=STALE
+    )
+
+    assert set(got) == {keys["fresh"], keys["pending"], keys["stale"]}
+    assert {k: (d.state, d.claimed_by) for k, d in got.items()} == {
+        k: ("posting", "new") for k in got
+    }
+    assert got[keys["fresh"]].attempts == 1
+    assert got[keys["pending"]].attempts == 2
+    assert got[keys["stale"]].attempts == 2  # a takeover: the holder looks in Slack first
+    for state in ("live", "posted", "failed"):
+        assert store.get_delivery(keys[state]) == before[keys[state]], state
+    # The winners are what the single claim now refuses, and vice versa.
+    assert claim(store, "other", key=keys["fresh"], now=NOW + STALE / 2) is None
+
+
+def test_racing_batched_claims_give_every_key_to_exactly_one_holder(db_url: str) -> None:
+    stores = [Store.open(db_url) for _ in range(4)]
+    keys = [f"T1:C{i:03d}:1:2025-W34" for i in range(300)]
+    # The same rows, two of them already waiting as pending, taken in different orders.
+    for k in keys[:2]:
+        first = claim(stores[0], "old", key=k)
+        assert first is not None
+        stores[0].release_delivery(first.id, error="429", now=NOW, permanent=False)
+    wins: dict[str, list[str]] = {}
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        mine = list(keys)
+        random.Random(i).shuffle(mine)
+        barrier.wait()
+        try:
+            got = stores[i].claim_deliveries(
+                [intent(k, k.split(":")[1]) for k in mine[: 200 + 30 * i]],
+                holder=f"w{i}",
+                now=NOW,
+                stale_after=STALE,
+            )
+        except BaseException as e:
+            errors.append(e)
+            return
+        with lock:
+            for k, d in got.items():
+                assert d.claimed_by == f"w{i}"
+                wins.setdefault(k, []).append(f"w{i}")
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(stores))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert all(len(w) == 1 for w in wins.values()), {k: w for k, w in wins.items() if len(w) > 1}
+    stored = {d.key: d for d in stores[0].list_deliveries()}
+    assert set(wins) == set(stored)  # every recorded key went to someone
+    assert all(stored[k].claimed_by == w[0] for k, w in wins.items())
+    for s in stores:
+        s.dispose()
+
+
+def test_archived_digests_attach_to_their_claims_and_posted_ones_are_recorded(
+    store: Store,
+) -> None:
+    got = store.claim_deliveries(
+        [intent("k1", "C1"), intent("k2", "C2"), intent("k3", "C3")],
+        holder="me",
+        now=NOW,
+        stale_after=STALE,
+    )
+    # k3 is taken over by another holder before its digest is attached.
+    store.release_delivery(got["k3"].id, error="x", now=NOW, permanent=False)
+    assert claim(store, "other", key="k3") is not None
+    start, end = NOW - timedelta(days=7), NOW
+    digests = [
+        Digest(week="2025-W34", tz="UTC", start=start, end=end, items=(), candidates=n)
+        for n in (5, 6, 7)
+    ]
+    ids = store.archive_digests(
+        [
+            ArchivedForDelivery(got[k].id, dg, f"q{k}", 10, None)
+            for k, dg in zip(("k1", "k2", "k3"), digests, strict=True)
+        ],
+        holder="me",
+        now=NOW,
+    )
+    assert len(set(ids)) == 3
+    for k, digest_id, dg in zip(("k1", "k2", "k3"), ids, digests, strict=True):
+        loaded = store.load_digest(digest_id, start=start, end=end)
+        assert loaded is not None and loaded.candidates == dg.candidates
+        d = store.get_delivery(k)
+        assert d is not None
+        assert d.digest_id == (None if k == "k3" else digest_id), k
+
+    store.mark_posted_many(
+        [PostedRecord(got["k1"].id, "1.1", ("1.2", "1.3")), PostedRecord(got["k2"].id, "2.1")],
+        now=NOW + timedelta(seconds=5),
+    )
+    k1, k2, k3 = (store.get_delivery(k) for k in ("k1", "k2", "k3"))
+    assert k1 is not None and (k1.state, k1.message_ts, k1.reply_ts) == (
+        "posted",
+        "1.1",
+        ("1.2", "1.3"),
+    )
+    assert k1.posted_at == NOW + timedelta(seconds=5)
+    assert k2 is not None and (k2.state, k2.message_ts, k2.reply_ts) == ("posted", "2.1", ())
+    assert k3 is not None and k3.state == "posting" and k3.claimed_by == "other"
