@@ -449,10 +449,15 @@ class Poller:
         return written.report
 
     def _record(self, batch: Sequence[_Checked], now: datetime) -> list[_Written]:
-        """Everything the batch brought, inside the caller's transaction."""
-        written: list[_Written] = []
+        """Everything the batch brought, inside the caller's transaction.
+
+        The changed documents are stored together (``Store.store_documents``): a few
+        statements for the batch, not a few per document.
+        """
+        written: list[_Written | None] = []
         fetches: list[FetchRecord] = []
         verdicts: list[HealthVerdict] = []
+        changed: list[tuple[int, _Checked, datetime]] = []  # place in written, item, next check
         for item in batch:
             source, result, doc = item.source, item.result, item.doc
             if item.error is not None:
@@ -476,32 +481,40 @@ class Poller:
                 )
                 continue
             assert item.prepared is not None
-            # A StoreError here spoils the transaction: the caller writes the batch again.
-            counts = self.store.store_entries(source, item.prepared, now=now)
+            changed.append((len(written), item, next_check))
+            written.append(None)
+        # A StoreError here spoils the transaction: the caller writes the batch again.
+        stored = self.store.store_documents(
+            [(item.source, item.prepared or []) for _, item, _ in changed], now=now
+        )
+        for (place, item, interval_check), counts in zip(changed, stored, strict=True):
+            source, result, doc = item.source, item.result, item.doc
+            assert result is not None and doc is not None
             report = ingested_report(source, doc, counts)
+            next_check = interval_check
             if doc.ttl_seconds:
                 next_check = max(next_check, now + timedelta(seconds=doc.ttl_seconds))
             fetches.append(_fetch_record(source, result, next_check, entries=len(doc.entries)))
             health, reason = judge_health(source, doc, now=now, new_papers=report.new)
             verdicts.append(HealthVerdict(source.id, health, reason))
-            written.append(
-                _Written(
-                    report,
-                    logging.INFO,
-                    "source=%r kind=%s entries=%d new=%d updated=%d skipped=%d",
-                    (
-                        source.name,
-                        report.kind,
-                        report.entries,
-                        report.new,
-                        report.updated,
-                        report.skipped,
-                    ),
-                )
+            written[place] = _Written(
+                report,
+                logging.INFO,
+                "source=%r kind=%s entries=%d new=%d updated=%d skipped=%d",
+                (
+                    source.name,
+                    report.kind,
+                    report.entries,
+                    report.new,
+                    report.updated,
+                    report.skipped,
+                ),
             )
         self.store.record_fetches(fetches, now=now)
         self.store.set_healths(verdicts, now=now)
-        return written
+        done = [w for w in written if w is not None]
+        assert len(done) == len(batch)
+        return done
 
     def _record_failure(
         self, source: SourceInfo, error: PaperbotError, *, now: datetime

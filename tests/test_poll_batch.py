@@ -12,21 +12,26 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.engine import make_url
 
 from digests.errors import StoreError
 from digests.fetch import Fetcher, FetchSettings
 from digests.ingest import RETRY_BASE, Poller, SourceReport, prepare
-from digests.model import Entry, SourceInfo, SourceKind, SourceSpec
+from digests.model import Entry, Links, Signals, SourceInfo, SourceKind, SourceSpec
 from digests.query import parse_query
+from digests.schema import mentions, paper_tags, papers, sources, tags
 from digests.store import FetchRecord, HealthVerdict, Store
 from digests.topics import load_rules
+from tests.conftest import SERVER_URL
 from tests.httpserver import LocalServer, Recorded, Reply
 
 NOW = datetime(2025, 8, 20, 12, 0, tzinfo=UTC)  # a Wednesday
@@ -363,3 +368,232 @@ def test_a_trickle_of_unchanged_sources_is_written_in_a_few_transactions(store: 
         checked = store.get_source(s.name)
         assert checked is not None and checked.last_checked_at == NOW
         assert checked.etag == f'"{s.name[1:]}"'
+
+
+# -- many documents stored together ----------------------------------------------------------
+
+
+@pytest.fixture
+def twin(tmp_path: Path) -> Iterator[Store]:
+    """A second empty database of the kind this run tests, beside ``store``'s."""
+    if SERVER_URL is None:
+        s = Store.open(f"sqlite:///{tmp_path / 'twin.db'}")
+        try:
+            yield s
+        finally:
+            s.dispose()
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(SERVER_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(SERVER_URL).update_query_dict({"options": f"-csearch_path={schema},public"})
+    s = Store.open(url.render_as_string(hide_password=False))
+    try:
+        yield s
+    finally:
+        s.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _pool(rng: random.Random, size: int) -> list[dict[str, Any]]:
+    """Papers to draw entries from; some share a title, so a title-only entry is ambiguous."""
+    pool = []
+    for i in range(size):
+        title = f"Shared title {i % 3}" if i % 7 == 0 else f"Reward paper {i} on alignment"
+        pool.append(
+            {
+                "arxiv": f"2409.{i:05d}" if i % 4 != 3 else None,
+                "doi": f"10.1000/p{i}" if i % 3 == 0 else None,
+                "url": f"https://lab.example.org/papers/{i}" if i % 5 != 4 else None,
+                "title": title,
+                "full": f"{title}: the long form {i}" if i % 2 == 0 else title,
+                "authors": tuple(f"Author {i} {k}" for k in range(1 + i % 3)),
+                "abstract": f"Abstract of paper {i} about reward models." if i % 2 else None,
+            }
+        )
+    return pool
+
+
+def _entry(rng: random.Random, paper: dict[str, Any], n: int) -> Entry:
+    """One source's view of a pool paper: some of its identities, some of its texts."""
+    show_arxiv = paper["arxiv"] is not None and rng.random() < 0.6
+    return Entry(
+        title=paper["full"] if rng.random() < 0.5 else paper["title"],
+        arxiv_id=paper["arxiv"] if show_arxiv else None,
+        arxiv_version=rng.choice([None, 1, 2, 3]) if show_arxiv else None,
+        doi=paper["doi"] if rng.random() < 0.5 else None,
+        url=paper["url"] if rng.random() < 0.7 else None,
+        authors=paper["authors"][: rng.randrange(len(paper["authors"]) + 1)],
+        abstract=paper["abstract"] if rng.random() < 0.5 else None,
+        summary=rng.choice([None, f"Summary {n % 4} of {paper['title']}"]),
+        links=Links(pdf=rng.choice([None, f"https://pdf.example.org/{n % 5}"])),
+        tags=tuple(rng.sample(["RLHF", "Reward Models", "agents", "Alignment"], rng.randrange(3))),
+        published=NOW - timedelta(days=rng.randrange(10)),
+        signals=Signals(upvotes=rng.choice([None, rng.randrange(50)])),
+        source_item_id=rng.choice([None, f"item-{n % 6}"]),
+    )
+
+
+def _contents(store: Store) -> dict[str, Any]:
+    """Everything stored about papers, by natural keys (ids may be numbered differently)."""
+    with store.engine.connect() as conn:
+        keys = dict(conn.execute(select(papers.c.id, papers.c.key)).all())
+        names = dict(conn.execute(select(sources.c.id, sources.c.name)).all())
+        slugs = dict(conn.execute(select(tags.c.id, tags.c.slug)).all())
+        stored_papers = sorted(
+            (tuple(sorted((k, repr(v)) for k, v in r.items() if k != "id")))
+            for r in conn.execute(select(papers)).mappings()
+        )
+        own = {"id", "paper_id", "source_id"}
+        stored_mentions = sorted(
+            (
+                keys[r["paper_id"]],
+                names[r["source_id"]],
+                *sorted((k, repr(v)) for k, v in r.items() if k not in own),
+            )
+            for r in conn.execute(select(mentions)).mappings()
+        )
+        links = sorted(
+            (keys[p], slugs[t], o)
+            for p, t, o in conn.execute(
+                select(paper_tags.c.paper_id, paper_tags.c.tag_id, paper_tags.c.origin)
+            )
+        )
+        stored_tags = sorted(
+            tuple(r) for r in conn.execute(select(tags.c.slug, tags.c.display, tags.c.kind))
+        )
+    return {
+        "papers": stored_papers,
+        "mentions": stored_mentions,
+        "links": links,
+        "tags": stored_tags,
+    }
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_documents_stored_together_equal_them_stored_one_after_another(
+    store: Store, twin: Store, seed: int
+) -> None:
+    """The dedupe across a batch's documents is the one storing them in turn gives: the
+    same paper in several documents, identities a later document adds, fuller titles,
+    ambiguous titles, repeated items, upvotes, and a document larger than a slice."""
+    rng = random.Random(seed)
+    pool = _pool(rng, 40)
+    names = [f"src-{i}" for i in range(7)]
+    alone = {n: add(store, n, "/tmp/" + n, SourceKind.FEED) for n in names}
+    together = {n: add(twin, n, "/tmp/" + n, SourceKind.FEED) for n in names}
+    n = 0
+    for round_ in range(4):
+        docs: list[tuple[str, list[Entry]]] = []
+        for name in rng.sample(names, rng.randrange(2, len(names) + 1)):
+            entries = []
+            for _ in range(rng.randrange(0, 12)):
+                entries.append(_entry(rng, rng.choice(pool), n))
+                n += 1
+            docs.append((name, entries))
+        if round_ == 2:  # a listing longer than a slice, sharing papers with the others
+            big = [_entry(rng, p, i) for i, p in enumerate(_pool(rng, 700))]
+            big += [_entry(rng, rng.choice(pool), n + i) for i in range(30)]
+            docs.insert(1, (names[0] if docs[0][0] != names[0] else names[1], big))
+        now = NOW + timedelta(hours=round_)
+        one_by_one = [
+            store.store_entries(alone[name], prepare(entries, alone[name], RULES), now=now)
+            for name, entries in docs
+        ]
+        batched = twin.store_documents(
+            [(together[name], prepare(entries, together[name], RULES)) for name, entries in docs],
+            now=now,
+        )
+        assert batched == one_by_one, round_
+        assert _contents(twin) == _contents(store), round_
+    assert store.paper_count() > 600
+
+
+def test_the_same_paper_in_two_documents_of_a_batch_is_one_paper_with_two_mentions(
+    store: Store,
+) -> None:
+    a, b, c = (add(store, name, f"/tmp/{name}", SourceKind.FEED) for name in "abc")
+    short = Entry(title="Aligners", arxiv_id="2403.04224", signals=Signals(upvotes=3))
+    full = Entry(
+        title="Aligners: Decoupling LLMs and Alignment",
+        arxiv_id="2403.04224",
+        arxiv_version=4,
+        url="http://arxiv.org/abs/2403.04224v4",
+        signals=Signals(upvotes=12),
+    )
+    # Found by the full title the second document gave it.
+    title_only = Entry(title="Aligners: decoupling LLMs and alignment", comment="worth a read")
+    counts = store.store_documents(
+        [(s, prepare([e], s, RULES)) for s, e in ((a, short), (b, full), (c, title_only))],
+        now=NOW,
+    )
+    assert [(c.new, c.updated, c.unchanged) for c in counts] == [(1, 0, 0), (0, 1, 0), (0, 1, 0)]
+    [hit] = store.search(parse_query("id:2403.04224", now=NOW)).hits
+    assert hit.title == "Aligners: Decoupling LLMs and Alignment"
+    assert set(hit.sources) == {"a", "b", "c"}
+    assert store.paper_count() == 1
+    with store.engine.connect() as conn:
+        count, upvotes = conn.execute(select(papers.c.source_count, papers.c.max_upvotes)).one()
+    assert (count, upvotes) == (3, 12)
+
+
+def test_a_batch_of_documents_is_written_in_a_fixed_number_of_statements(store: Store) -> None:
+    def statements(docs: int) -> int:
+        batch = []
+        for i in range(docs):
+            src = add(store, f"s{docs}-{i}", f"/tmp/s{docs}-{i}", SourceKind.FEED)
+            entries = [
+                Entry(title=f"Paper {docs} {i} {k}", arxiv_id=f"24{docs:02d}.{i:03d}{k:02d}")
+                for k in range(5)
+            ]
+            batch.append((src, prepare(entries, src, RULES)))
+        seen: list[str] = []
+
+        def count(*args: Any) -> None:
+            seen.append(args[2])
+
+        event.listen(store.engine, "before_cursor_execute", count)
+        try:
+            store.store_documents(batch, now=NOW)
+        finally:
+            event.remove(store.engine, "before_cursor_execute", count)
+        return seen
+
+    many, few = statements(60), statements(3)
+    assert len(many) == len(few), (many, few)
+
+
+def test_a_refused_batch_keeps_nothing_and_its_sources_then_fail_alone(store: Store) -> None:
+    """A paper in a refused document and in a good one of the same batch: the batch is
+    refused whole, then written source by source, where the good document keeps it."""
+    with LocalServer() as server:
+        shared = (
+            "<item><title>Shared paper on reward models</title>"
+            "<link>http://arxiv.org/abs/2408.99999</link>"
+            "<pubDate>Tue, 19 Aug 2025 10:00:00 GMT</pubDate></item>"
+        )
+        for i in range(4):
+            body = rss(range(3), prefix=i).replace(b"</channel>", shared.encode() + b"</channel>")
+            server.route(f"/g{i}", Reply(body=body, headers={"ETag": f'"{i}"'}, delay=0.2))
+        sources = [add(store, f"g{i}", server.url(f"/g{i}"), SourceKind.FEED) for i in range(4)]
+        _refuse_mentions_of(store, sources[0].id)
+        with pytest.raises(StoreError, match="refused by the test trigger"), store.transaction():
+            store.store_documents(
+                [
+                    (s, prepare([Entry(title="Refused together", url="https://x.org/p")], s, RULES))
+                    for s in sources
+                ],
+                now=NOW,
+            )
+        assert store.paper_count() == 0
+        reports = {r.name: r for r in poll(store, sources)}
+    assert reports["g0"].status == "error"
+    assert [reports[f"g{i}"].status for i in (1, 2, 3)] == ["ingested"] * 3
+    # Whichever good document is written first creates the shared paper.
+    assert sorted(reports[f"g{i}"].new for i in (1, 2, 3)) == [3, 3, 4]
+    [hit] = store.search(parse_query("id:2408.99999", now=NOW)).hits
+    assert set(hit.sources) == {"g1", "g2", "g3"}
+    assert store.search(parse_query("source:g0", now=NOW)).hits == ()

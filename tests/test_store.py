@@ -348,3 +348,18 @@ def test_signals_of_new_and_known_papers_match_their_mentions(store: Store) -> N
     )
     stored, counted = _signals_as_stored_and_as_counted(store)
     assert stored == counted
+
+
+def test_bulk_writes_store_values_as_every_other_write_does(store: Store) -> None:
+    """Papers and mentions go to the driver without SQLAlchemy's per-row binding: their
+    times must be stored in the very form other writes use (SQLite compares text)."""
+    from sqlalchemy import text
+
+    src = add(store, "a")  # its created_at is written the ordinary way
+    put(store, src, Entry(title="A paper", url="https://example.org/p", published=NOW))
+    with store.engine.connect() as conn:
+        created = conn.execute(text("SELECT created_at FROM sources")).scalar_one()
+        paper = conn.execute(text("SELECT announced_at, first_seen_at FROM papers")).one()
+        mention = conn.execute(text("SELECT published_at, first_seen_at FROM mentions")).one()
+    assert [created] * 4 == [*paper, *mention]
+    assert find(store, "since:2025-08-20T12:00") == ["A paper"]  # the bound is inclusive
