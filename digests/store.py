@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,8 +41,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy import column as sql_column
-from sqlalchemy import values as sql_values
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
@@ -750,33 +748,57 @@ class Store:
     ) -> None:
         """UPDATE rows by id: one statement per set of changed columns and slice of rows.
 
-        A multi-row ``UPDATE … FROM (VALUES …)``, not an executemany: on SQLite every
-        statement that follows a full-text write flushes the FTS5 index, so a
-        ``search_text`` change per statement costs a flush per paper.
+        A multi-row ``UPDATE … FROM`` (VALUES on SQLite, column arrays on PostgreSQL), not
+        an executemany: on SQLite every statement that follows a full-text write flushes
+        the FTS5 index, so a ``search_text`` change per statement costs a flush per paper.
+        Written as driver SQL like ``_insert_rows``: SQLAlchemy compiled a ``VALUES``
+        construct anew for every slice, since its rows are part of the statement.
         """
         groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for row_id, values in changes:
             cols = tuple(sorted(values))
             groups.setdefault(cols, []).append((row_id, *(values[c] for c in cols)))
+        # Names and types below come from our own table definitions, never from data.
+        name = table.name
         for cols, data in groups.items():
+            if self.dialect == "postgresql":
+                params: dict[str, Any] = {}
+                arrays: list[str] = []
+                picks: list[str] = []
+                for i, col in enumerate(("id", *cols)):
+                    param, array, pick = _pg_column(conn, table.c[col], [row[i] for row in data], i)
+                    params[f"p{i}"] = param
+                    arrays.append(array)
+                    picks.append(pick)
+                sets = ", ".join(f'"{c}" = {pick}' for c, pick in zip(cols, picks[1:], strict=True))
+                aliases = ", ".join(f"c{i}" for i in range(len(cols) + 1))
+                conn.exec_driver_sql(
+                    f'UPDATE "{name}" SET {sets} FROM unnest({", ".join(arrays)}) '  # noqa: S608
+                    f'AS u({aliases}) WHERE "{name}".id = u.c0',
+                    params,
+                )
+                continue
+            procs = [_sqlite_bind(conn, table.c[c]) for c in cols]
+            sets = ", ".join(f'"{c}" = _changes.c{i}' for i, c in enumerate(cols, 1))
+            aliases = ", ".join(f"c{i}" for i in range(len(cols) + 1))
+            one = "(" + ", ".join("?" * (len(cols) + 1)) + ")"
             # SQLite allows 32,766 bound values per statement.
             step = max(1, min(_LOOKUP_CHUNK, 30_000 // (len(cols) + 1)))
             for start in range(0, len(data), step):
-                rows = (
-                    sql_values(
-                        sql_column("_row_id", table.c.id.type),
-                        *(sql_column(f"_v_{c}", table.c[c].type) for c in cols),
-                        name="_changes",
+                part = data[start : start + step]
+                flat: list[Any] = []
+                for row in part:
+                    flat.append(row[0])
+                    flat.extend(
+                        v if proc is None else proc(v)
+                        for v, proc in zip(row[1:], procs, strict=True)
                     )
-                    .data(data[start : start + step])
-                    .cte("_changes")
+                sql = (
+                    f"WITH _changes({aliases}) AS (VALUES {', '.join([one] * len(part))}) "  # noqa: S608
+                    f'UPDATE "{name}" SET {sets} FROM _changes '
+                    f'WHERE "{name}".id = _changes.c0'
                 )
-                stmt = (
-                    update(table)
-                    .where(table.c.id == rows.c._row_id)
-                    .values({c: rows.c[f"_v_{c}"] for c in cols})
-                )
-                conn.execute(stmt)
+                conn.exec_driver_sql(sql, tuple(flat))
 
     def _store_mentions(
         self,
@@ -967,19 +989,10 @@ class Store:
         arrays: list[str] = []
         picks: list[str] = []
         for i, name in enumerate(cols):
-            col = table.c[name]
-            kind = col.type
-            values = [row[name] for row in rows]
-            if isinstance(kind, JSON):
-                params[f"p{i}"] = [None if v is None else json.dumps(v) for v in values]
-                arrays.append(f"CAST(%(p{i})b AS TEXT[])")
-                picks.append(f"CAST(u.c{i} AS JSON)")
-                continue
-            if isinstance(kind, UTCDateTime):
-                values = [kind.process_bind_param(v, conn.dialect) for v in values]
-            params[f"p{i}"] = values
-            arrays.append(f"CAST(%(p{i})b AS {kind.compile(dialect=conn.dialect)}[])")
-            picks.append(f"u.c{i}")
+            param, array, pick = _pg_column(conn, table.c[name], [row[name] for row in rows], i)
+            params[f"p{i}"] = param
+            arrays.append(array)
+            picks.append(pick)
         names = ", ".join(f'"{c}"' for c in cols)
         aliases = ", ".join(f"c{i}" for i in range(len(cols)))
         # Names and types come from our own table definitions, never from data.
@@ -1002,10 +1015,7 @@ class Store:
     ) -> list[tuple[Any, ...]]:
         """SQLite: an executemany of tuples, or multi-row VALUES when rows must come back."""
         cols = list(rows[0])
-        procs = [
-            table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-            for name in cols
-        ]
+        procs = [_sqlite_bind(conn, table.c[name]) for name in cols]
         columns = [
             [row[name] for row in rows] if proc is None else [proc(row[name]) for row in rows]
             for name, proc in zip(cols, procs, strict=True)
@@ -1647,47 +1657,9 @@ class Store:
         taken over: its worker died between claiming and finishing, so the caller must
         check Slack for a message that may already be there before posting again.
         """
-        with self._tx() as conn:
-            conn.execute(
-                self._insert(deliveries)
-                .values(
-                    key=key,
-                    subscription_id=subscription_id,
-                    team_id=team_id,
-                    channel_id=channel_id,
-                    week=week,
-                    state="pending",
-                    created_at=now,
-                    updated_at=now,
-                    attempts=0,
-                    reply_ts=[],
-                )
-                .on_conflict_do_nothing(index_elements=["key"])
-            )
-            claimable = or_(
-                deliveries.c.state == "pending",
-                and_(
-                    deliveries.c.state == "posting",
-                    deliveries.c.claimed_at < now - stale_after,
-                ),
-            )
-            row = (
-                conn.execute(
-                    update(deliveries)
-                    .where(deliveries.c.key == key, claimable)
-                    .values(
-                        state="posting",
-                        claimed_by=holder,
-                        claimed_at=now,
-                        updated_at=now,
-                        attempts=deliveries.c.attempts + 1,
-                    )
-                    .returning(*deliveries.c)
-                )
-                .mappings()
-                .first()
-            )
-        return None if row is None else _delivery(row)
+        intent = DeliveryIntent(key, team_id, channel_id, week, subscription_id)
+        claimed = self.claim_deliveries([intent], holder=holder, now=now, stale_after=stale_after)
+        return claimed.get(key)
 
     def get_delivery(self, key: str) -> Delivery | None:
         with self.engine.connect() as conn:
@@ -2372,6 +2344,30 @@ class _PaperIndex:
         if hit is not None and e.arxiv_id and hit["arxiv_id"] and hit["arxiv_id"] != e.arxiv_id:
             return None
         return hit
+
+
+def _pg_column(conn: Connection, col: Any, values: list[Any], i: int) -> tuple[Any, str, str]:
+    """One column's values as a binary PostgreSQL array parameter ``p<i>``: the parameter,
+    its ``CAST(… AS type[])`` for ``unnest``, and how to read element ``u.c<i>`` back.
+
+    Converted once per column by the column type's own bind processing. JSON goes as
+    text and is cast back, since psycopg has no binary JSON array.
+    """
+    kind = col.type
+    if isinstance(kind, JSON):
+        texts = [None if v is None else json.dumps(v) for v in values]
+        return texts, f"CAST(%(p{i})b AS TEXT[])", f"CAST(u.c{i} AS JSON)"
+    if isinstance(kind, UTCDateTime):
+        values = [kind.process_bind_param(v, conn.dialect) for v in values]
+    return values, f"CAST(%(p{i})b AS {kind.compile(dialect=conn.dialect)}[])", f"u.c{i}"
+
+
+def _sqlite_bind(conn: Connection, col: Any) -> Callable[[Any], Any] | None:
+    """The column type's own conversion of a value for the SQLite driver (None: as is)."""
+    proc: Callable[[Any], Any] | None = col.type.dialect_impl(conn.dialect).bind_processor(
+        conn.dialect
+    )
+    return proc
 
 
 def _new_paper_row(item: PreparedEntry, now: datetime) -> dict[str, Any]:

@@ -350,6 +350,57 @@ def test_signals_of_new_and_known_papers_match_their_mentions(store: Store) -> N
     assert stored == counted
 
 
+def test_enrichment_updates_store_values_as_every_other_write_does(store: Store) -> None:
+    """Enriching known papers writes through driver SQL too: times, JSON and text must
+    read back as written and be stored in the very form other writes use."""
+    from sqlalchemy import text
+
+    a, b = add(store, "a"), add(store, "b")
+    earlier = NOW - timedelta(days=3)
+    put(
+        store,
+        a,
+        Entry(title="A paper", url="https://example.org/p", published=NOW, authors=("Ann",)),
+        Entry(title="Another paper", url="https://example.org/q", published=NOW),
+    )
+    assert put(
+        store,
+        b,
+        Entry(
+            title="A paper",
+            url="https://example.org/p",
+            published=earlier,
+            authors=("Ann", "Bo"),
+            summary="明日の天気 and reward models",
+        ),
+        Entry(title="Another paper", url="https://example.org/q", summary="Plain text"),
+    ) == (0, 2, 0)
+    # The source's created_at is written the ordinary way, at NOW.
+    b2 = store.add_source(
+        SourceSpec(name="c", location="/tmp/c", kind=SourceKind.FEED), now=earlier
+    )
+    with store.engine.connect() as conn:
+        created = conn.execute(
+            text("SELECT created_at FROM sources WHERE id = :i"), {"i": b2.id}
+        ).scalar_one()
+        now_form = conn.execute(
+            text("SELECT created_at FROM sources WHERE id = :i"), {"i": a.id}
+        ).scalar_one()
+        rows = conn.execute(
+            text("SELECT title, announced_at, updated_at FROM papers ORDER BY title")
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("A paper", created, now_form),
+        ("Another paper", now_form, now_form),
+    ]
+    (hit,) = store.search(parse_query("reward", now=NOW)).hits
+    assert hit.title == "A paper"
+    assert list(hit.authors) == ["Ann", "Bo"]
+    assert sorted(hit.sources) == ["a", "b"]
+    assert find(store, "天気") == ["A paper"]
+    assert find(store, '"plain text"') == ["Another paper"]
+
+
 def test_bulk_writes_store_values_as_every_other_write_does(store: Store) -> None:
     """Papers and mentions go to the driver without SQLAlchemy's per-row binding: their
     times must be stored in the very form other writes use (SQLite compares text)."""
