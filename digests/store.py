@@ -29,6 +29,7 @@ from sqlalchemy import (
     Select,
     Text,
     and_,
+    any_,
     bindparam,
     create_engine,
     delete,
@@ -815,8 +816,8 @@ class Store:
         wanted = sorted(set(source_ids))
         for start in range(0, len(ids), _LOOKUP_CHUNK):
             stmt = select(mentions).where(
-                mentions.c.source_id.in_(wanted),
-                mentions.c.paper_id.in_(ids[start : start + _LOOKUP_CHUNK]),
+                _among(conn, mentions.c.source_id, wanted),
+                _among(conn, mentions.c.paper_id, ids[start : start + _LOOKUP_CHUNK]),
             )
             for m in conn.execute(stmt).mappings():
                 known[(m["paper_id"], m["source_id"], m["item_key"])] = dict(m)
@@ -922,14 +923,14 @@ class Store:
         found: dict[str, int] = {}
         for alias, tag_id in conn.execute(
             select(tag_aliases.c.slug, tag_aliases.c.tag_id).where(
-                tag_aliases.c.slug.in_(slug_list)
+                _among(conn, tag_aliases.c.slug, slug_list)
             )
         ):
             found[alias] = tag_id
         rest = [s for s in slug_list if s not in found]
         if rest:
             for slug, tag_id in conn.execute(
-                select(tags.c.slug, tags.c.id).where(tags.c.slug.in_(rest))
+                select(tags.c.slug, tags.c.id).where(_among(conn, tags.c.slug, rest))
             ):
                 found[slug] = tag_id
         return found
@@ -946,7 +947,7 @@ class Store:
         ids = sorted({int(r["id"]) for r in rows})
         for start in range(0, len(ids), _LOOKUP_CHUNK):
             stmt = select(paper_tags.c.paper_id, paper_tags.c.tag_id, paper_tags.c.origin).where(
-                paper_tags.c.paper_id.in_(ids[start : start + _LOOKUP_CHUNK])
+                _among(conn, paper_tags.c.paper_id, ids[start : start + _LOOKUP_CHUNK])
             )
             have.update((int(p), int(t), str(o)) for p, t, o in conn.execute(stmt))
         links: list[dict[str, Any]] = []
@@ -1053,7 +1054,7 @@ class Store:
                     func.count(func.distinct(mentions.c.source_id)),
                     func.coalesce(func.max(mentions.c.upvotes), 0),
                 )
-                .where(mentions.c.paper_id.in_(ids[start : start + _LOOKUP_CHUNK]))
+                .where(_among(conn, mentions.c.paper_id, ids[start : start + _LOOKUP_CHUNK]))
                 .group_by(mentions.c.paper_id)
             )
             for paper_id, n, up in conn.execute(stmt):
@@ -2218,21 +2219,32 @@ def _groups(units: Sequence[_Unit]) -> Iterator[list[_Unit]]:
         yield group
 
 
-def _known_papers(chunk: Sequence[PreparedEntry]) -> Select[Any]:
+def _among(conn: Connection, col: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``col IN (values)``. On PostgreSQL the values go as one array (``col = ANY(…)``):
+    an IN list is a placeholder per value, a statement text psycopg parses afresh for
+    every length it sees (a quarter of storing a page went there), where one array
+    parameter keeps the text the same and the index lookups the same too."""
+    listed = list(values)
+    if conn.dialect.name == "postgresql":
+        return col == any_(bindparam(None, listed, type_=pg.ARRAY(col.type)))  # type: ignore[no-any-return]
+    return col.in_(listed)  # type: ignore[no-any-return]
+
+
+def _known_papers(conn: Connection, chunk: Sequence[PreparedEntry]) -> Select[Any]:
     """The stored papers any item of ``chunk`` could be, by any identity, in id order."""
     arxiv = {p.entry.arxiv_id for p in chunk if p.entry.arxiv_id}
     dois = {p.entry.doi for p in chunk if p.entry.doi}
     urls = {p.url_key for p in chunk if p.url_key}
     clauses = [
-        papers.c.key.in_({p.key for p in chunk}),
-        papers.c.title_key.in_({p.title_key for p in chunk}),
+        _among(conn, papers.c.key, {p.key for p in chunk}),
+        _among(conn, papers.c.title_key, {p.title_key for p in chunk}),
     ]
     if arxiv:
-        clauses.append(papers.c.arxiv_id.in_(arxiv))
+        clauses.append(_among(conn, papers.c.arxiv_id, arxiv))
     if dois:
-        clauses.append(papers.c.doi.in_(dois))
+        clauses.append(_among(conn, papers.c.doi, dois))
     if urls:
-        clauses.append(papers.c.url_key.in_(urls))
+        clauses.append(_among(conn, papers.c.url_key, urls))
     # In id order: the first paper read under a title keeps it (``_PaperIndex.add``).
     return select(papers).where(or_(*clauses)).order_by(papers.c.id)
 
@@ -2257,7 +2269,7 @@ class _Mirror:
     def load(self, conn: Connection, chunk: Sequence[PreparedEntry]) -> None:
         found: dict[int, dict[str, Any]] = {}
         for start in range(0, len(chunk), _LOOKUP_CHUNK):
-            stmt = _known_papers(chunk[start : start + _LOOKUP_CHUNK])
+            stmt = _known_papers(conn, chunk[start : start + _LOOKUP_CHUNK])
             for row in conn.execute(stmt).mappings():
                 found[int(row["id"])] = dict(row)
         for paper_id in sorted(found):
@@ -2307,7 +2319,7 @@ class _PaperIndex:
         self.by_key: dict[str, dict[str, Any]] = {}
 
     def load(self, conn: Connection, chunk: Sequence[PreparedEntry]) -> None:
-        for row in conn.execute(_known_papers(chunk)).mappings():
+        for row in conn.execute(_known_papers(conn, chunk)).mappings():
             self.add(dict(row))
 
     def add(self, row: dict[str, Any]) -> None:
@@ -2363,11 +2375,28 @@ def _pg_column(conn: Connection, col: Any, values: list[Any], i: int) -> tuple[A
 
 
 def _sqlite_bind(conn: Connection, col: Any) -> Callable[[Any], Any] | None:
-    """The column type's own conversion of a value for the SQLite driver (None: as is)."""
+    """The column type's own conversion of a value for the SQLite driver (None: as is).
+
+    A batch holds few distinct times (the ingest's ``now``, a listing's publication
+    days), so a time column's conversion, a string format per value, is done once per
+    distinct value of the batch.
+    """
     proc: Callable[[Any], Any] | None = col.type.dialect_impl(conn.dialect).bind_processor(
         conn.dialect
     )
-    return proc
+    if proc is None or not isinstance(col.type, UTCDateTime):
+        return proc
+    convert = proc
+    done: dict[datetime | None, Any] = {}
+
+    def once(value: datetime | None) -> Any:
+        try:
+            return done[value]
+        except KeyError:
+            out = done[value] = convert(value)
+            return out
+
+    return once
 
 
 def _new_paper_row(item: PreparedEntry, now: datetime) -> dict[str, Any]:
