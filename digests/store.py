@@ -2219,15 +2219,16 @@ def _groups(units: Sequence[_Unit]) -> Iterator[list[_Unit]]:
         yield group
 
 
-def _among(conn: Connection, col: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+def _among(conn: Connection, col: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
     """``col IN (values)``. On PostgreSQL the values go as one array (``col = ANY(…)``):
     an IN list is a placeholder per value, a statement text psycopg parses afresh for
     every length it sees (a quarter of storing a page went there), where one array
-    parameter keeps the text the same and the index lookups the same too."""
+    parameter keeps the text the same. On tables not yet analyzed, the planner also
+    scans the whole table for long IN lists but uses the indexes for the array."""
     listed = list(values)
     if conn.dialect.name == "postgresql":
-        return col == any_(bindparam(None, listed, type_=pg.ARRAY(col.type)))  # type: ignore[no-any-return]
-    return col.in_(listed)  # type: ignore[no-any-return]
+        return col == any_(bindparam(None, listed, type_=pg.ARRAY(col.type)))
+    return col.in_(listed)
 
 
 def _known_papers(conn: Connection, chunk: Sequence[PreparedEntry]) -> Select[Any]:

@@ -27,7 +27,7 @@ from digests.rank import DEFAULT_WEIGHTS
 from digests.render import render_digest_messages
 from digests.settings import Settings
 from digests.store import DeliveryIntent, Store
-from digests.summarize import ExtractiveSummarizer
+from digests.summarize import ExtractiveSummarizer, Summarizer
 from digests.topics import TopicRules
 from digests.weeks import IsoWeek, parse_week, week_bounds
 from tests.fakeslack import BOT_TOKEN, Call, FakeReply, FakeSlack, rate_limit_floor
@@ -98,7 +98,13 @@ def subscribe(store: Store, channel: str, query: str = "", top: int = 10) -> Sub
 
 
 def scheduler(
-    store: Store, slack: FakeSlack, tmp_path: Path, *, workers: int, max_chars: int = 4000
+    store: Store,
+    slack: FakeSlack,
+    tmp_path: Path,
+    *,
+    workers: int,
+    max_chars: int = 4000,
+    summarizer: Summarizer | None = None,
 ) -> Scheduler:
     clock = RealClock(MONDAY_0901)
     deliverer = Deliverer(
@@ -114,6 +120,7 @@ def scheduler(
         holder="fanout-test",
         clock=clock,
         max_chars=max_chars,
+        summarizer=summarizer,
     )
     return Scheduler(
         store=store,
@@ -358,25 +365,8 @@ def test_a_lease_lost_while_digests_are_prepared_hands_every_claim_back(
     # to a posting thread, and what was prepared of it must not stay claimed.
     subs = [subscribe(store, "C000", "") for _ in range(40)] + [subscribe(store, "C001")]
     thief = LeaseThiefSummarizer(store)
-    clock = RealClock(MONDAY_0901)
     with FakeSlack(admins={"UADMIN"}) as slack:
-        deliverer = Deliverer(
-            store=store,
-            client=WebClient(token=BOT_TOKEN, base_url=slack.api_url),
-            core=Settings(
-                database_url="sqlite://",
-                data_dir=tmp_path,
-                sources_file=tmp_path / "sources.toml",
-                topics_file=None,
-            ),
-            admins=frozenset({"UADMIN"}),
-            holder="fanout-test",
-            clock=clock,
-            summarizer=thief,
-        )
-        sched = Scheduler(
-            store=store, deliverer=deliverer, poll=no_poll, clock=clock, holder="fanout-test"
-        )
+        sched = scheduler(store, slack, tmp_path, workers=8, summarizer=thief)
         sched.renew_every = 0.0  # renew before every chunk
         report = sched.tick(MONDAY_0901)
         assert thief.stolen and report.lost_lease
