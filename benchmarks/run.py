@@ -1122,6 +1122,7 @@ def record_results(
                     if f.scenario == scenario
                 ],
             }
+    store.parent.mkdir(parents=True, exist_ok=True)
     store.write_text(json.dumps(kept, indent=1, ensure_ascii=False) + "\n")
     return kept
 
