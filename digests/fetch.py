@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -24,6 +25,7 @@ import mimetypes
 import os
 import re
 import socket
+import ssl
 import stat
 import time
 import zlib
@@ -253,6 +255,14 @@ class _HostSlot:
     next_at: float = 0.0  # monotonic seconds
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default verifying context (its CA bundle, or ``SSL_CERT_FILE`` /
+    ``SSL_CERT_DIR``), made once per process: loading the CA bundle takes longer (~20-45
+    ms) than polling an unchanged file source, and every poll makes a ``Fetcher``."""
+    return httpx.create_ssl_context()
+
+
 class Fetcher:
     """Fetches sources; share one per process so host politeness covers every caller.
 
@@ -277,6 +287,7 @@ class Fetcher:
         # session (verified for one name) for another name on the same CDN IP would skip
         # that name's certificate check. Polls are minutes apart, so little is lost.
         self._transport: httpx.AsyncBaseTransport = transport or httpx.AsyncHTTPTransport(
+            verify=_tls_context(),
             limits=httpx.Limits(
                 max_connections=settings.max_connections, max_keepalive_connections=0
             ),
