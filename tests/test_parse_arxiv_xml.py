@@ -161,6 +161,10 @@ DECLINED: dict[str, Mutation] = {
         RSS_ITEM.replace("<title>", "<title>First</title>\n      <title>", 1)
     ),
     "a Latin-1 document": lambda: rss().replace(b"encoding='UTF-8'", b"encoding='ISO-8859-1'"),
+    # feedparser re-decodes text only in a document it names "utf-8", not "utf8"
+    "UTF-8 declared as utf8": lambda: rss(
+        RSS_ITEM.replace("The Drift Contract", "Ã¼ber Drift")
+    ).replace(b"encoding='UTF-8'", b"encoding='utf8'"),
     "a DOCTYPE": lambda: rss().replace(b"<rss ", b"<!DOCTYPE rss>\n<rss ", 1),
     "an author with an address": lambda: rss(
         RSS_ITEM.replace("Ada Example and", "ada@example.org (Ada Example) and")
@@ -201,10 +205,17 @@ def test_shapes_it_does_not_know_are_left_to_feedparser(case: str) -> None:
 
 @pytest.mark.parametrize(
     "content_type",
-    ["text/xml", "application/rss+xml; charset=iso-8859-1", "text/html", "text/plain"],
+    [
+        "text/xml",
+        "application/rss+xml; charset=iso-8859-1",
+        "application/rss+xml; charset=utf8",
+        "text/html",
+        "text/html; charset=utf-8",
+        "text/plain",
+    ],
 )
 def test_a_charset_other_than_utf8_is_left_to_feedparser(content_type: str) -> None:
-    data = rss(RSS_ITEM.replace("The Drift Contract", "Die Drift-Kontrakt für Übungen"))
+    data = rss(RSS_ITEM.replace("The Drift Contract", "Ã¼ber Drift für Übungen"))
     assert read_listing(data, content_type) is None
     assert_same(data, ParseContext(content_type=content_type))
 
@@ -236,6 +247,9 @@ def test_text_feedparser_re_decodes_is_re_decoded_the_same() -> None:
     )
     data = rss(item)
     assert read_listing(data, None) is not None
+    for ctx in CONTEXTS:
+        assert read_listing(data, ctx.content_type) is not None
+        assert_same(data, ctx)
     doc = assert_same(data, ParseContext())
     assert doc is not None
     assert doc.entries[0].title == "über Drift"

@@ -20,6 +20,7 @@ fixtures and generated listings.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from xml.etree.ElementTree import Element, ParseError, XMLParser
 from feedparser.datetimes import _parse_date
 
 __all__ = ["Listing", "read_listing"]
+
+logger = logging.getLogger(__name__)
 
 _ATOM = "{http://www.w3.org/2005/Atom}"
 _ARXIV_URI = "http://arxiv.org/schemas/atom"
@@ -109,7 +112,8 @@ def read_listing(data: bytes, content_type: str | None) -> Listing | None:
             return _atom(root)
         if root.tag == "rss":
             return _rss(root)
-    except _Decline:
+    except _Decline as e:
+        logger.debug("arXiv listing left to feedparser: %s", e)
         return None
     return None
 
@@ -118,6 +122,8 @@ def read_listing(data: bytes, content_type: str | None) -> Listing | None:
 
 
 def _utf8(data: bytes, content_type: str | None) -> bool:
+    """Whether feedparser would read the document as "utf-8" (spelled so: under any other
+    name, "utf8" included, it skips the re-decoding done in ``_text``)."""
     if content_type:
         media, _, params = content_type.partition(";")
         media = media.strip().lower()
@@ -126,10 +132,11 @@ def _utf8(data: bytes, content_type: str | None) -> bool:
             name, _, value = param.partition("=")
             if name.strip().lower() == "charset":
                 charset = value.strip().strip("\"'").lower()
-        if charset is not None:
-            if charset not in ("utf-8", "utf8"):
-                return False
-        elif media not in _XML_MEDIA_TYPES:
+        if media not in _XML_MEDIA_TYPES and media != "text/xml":
+            return False
+        if charset is None and media == "text/xml":  # RFC 3023: US-ASCII
+            return False
+        if charset is not None and charset != "utf-8":
             return False
     head = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     head = head.lstrip(b" \t\r\n")
@@ -138,7 +145,7 @@ def _utf8(data: bytes, content_type: str | None) -> bool:
         if m is None:
             return False
         encoding = m["enc"]
-        if encoding is not None and encoding.lower() not in (b"utf-8", b"utf8"):
+        if encoding is not None and encoding.lower() != b"utf-8":
             return False
     return head.startswith(b"<")
 
