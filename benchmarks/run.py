@@ -228,6 +228,14 @@ def _listing_file(n: int, start: int = 0) -> Path:
     return path
 
 
+def speed_index() -> float:
+    """How fast this machine is right now: feedparser's entries/s on the 2,000-entry
+    listing, median of three. Recorded with every scenario run, so that figures taken on
+    different days (the machine is shared and its speed moves) can be told apart."""
+    data = _listing_file(2000).read_bytes()
+    return statistics.median(_feedparser_rate(data, 2000) for _ in range(3))
+
+
 def _feedparser_rate(data: bytes, entries: int) -> float:
     t = time.perf_counter()
     parsed = feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
@@ -1196,7 +1204,9 @@ def write_results(path: Path, kept: dict[str, Any]) -> None:
         "",
         "The machine is shared: other work may run at the same time, so each figure is the",
         "median of several runs with the spread (min-max) beside it, and each scenario says",
-        "when it ran and the load average (1 min) when it started.",
+        "when it ran, the load average (1 min) when it started and a speed index: feedparser's",
+        "entries/s on the 2,000-entry listing just before it (higher is faster; compare",
+        "absolute figures of two runs only at similar speeds).",
         "",
     ]
     order = list(SCENARIOS)
@@ -1211,8 +1221,13 @@ def write_results(path: Path, kept: dict[str, Any]) -> None:
             quick = (
                 " **--quick: reduced sizes, not comparable to the targets**" if sc["quick"] else ""
             )
+            speed = (
+                f"speed index {sc['speed']:,} entries/s"
+                if "speed" in sc
+                else "speed index not recorded"
+            )
             lines.append(
-                f"- **{name}**: {sc['ran_at']}, load {sc['load']}, runs: {sc['repeat']}, "
+                f"- **{name}**: {sc['ran_at']}, load {sc['load']}, {speed}, runs: {sc['repeat']}, "
                 f"`{sc['command']}`; {sc['size'] or 'sizes in the measures'}{quick}"
             )
         lines += [
@@ -1282,6 +1297,7 @@ def main() -> None:
                 ran[(db, name)] = {
                     "ran_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
                     "load": f"{os.getloadavg()[0]:.1f}",
+                    "speed": round(speed_index()),
                     "command": command.strip(),
                 }
                 t = time.perf_counter()

@@ -338,6 +338,21 @@ def _summary(e: dict[str, Any]) -> str:
     return f"arXiv:{e['id']} Announce Type: {e['announce'] or 'new'}\nAbstract: {e['abstract']}"
 
 
+def _shared_lines(e: dict[str, Any], date_tag: str) -> list[str]:
+    """The lines Atom entries and RSS items spell alike (the date under its own name)."""
+    c = e["cdata"]
+    lines = []
+    if e["published"] is not None:
+        lines.append(f"<{date_tag}>{escape(e['published'])}</{date_tag}>")
+    if e["announce"] is not None:
+        lines.append(f"<arxiv:announce_type>{escape(e['announce'])}</arxiv:announce_type>")
+    if e["doi"] is not None:
+        lines.append(f"<arxiv:DOI>{escape(e['doi'])}</arxiv:DOI>")
+    if e["journal"] is not None:
+        lines.append(f"<arxiv:journal_reference>{_enc(e['journal'], c)}</arxiv:journal_reference>")
+    return lines + [f"<dc:creator>{_enc(a, c)}</dc:creator>" for a in e["creators"]]
+
+
 def _atom_doc(feed_title: str, updated: str, entries: list[dict[str, Any]]) -> bytes:
     parts = []
     for e in entries:
@@ -349,17 +364,7 @@ def _atom_doc(feed_title: str, updated: str, entries: list[dict[str, Any]]) -> b
         lines.append(f'<link href={quoteattr(href)} rel="alternate" type="text/html"/>')
         lines.append(f"<summary>{_enc(_summary(e), c)}</summary>")
         lines += [f"<category term={quoteattr(t)}/>" for t in e["categories"] if t]
-        if e["published"] is not None:
-            lines.append(f"<published>{escape(e['published'])}</published>")
-        if e["announce"] is not None:
-            lines.append(f"<arxiv:announce_type>{escape(e['announce'])}</arxiv:announce_type>")
-        if e["doi"] is not None:
-            lines.append(f"<arxiv:DOI>{escape(e['doi'])}</arxiv:DOI>")
-        if e["journal"] is not None:
-            lines.append(
-                f"<arxiv:journal_reference>{_enc(e['journal'], c)}</arxiv:journal_reference>"
-            )
-        lines += [f"<dc:creator>{_enc(a, c)}</dc:creator>" for a in e["creators"]]
+        lines += _shared_lines(e, "published")
         parts.append("<entry>" + "\n".join(lines) + "</entry>\n")
     head = ATOM_HEAD.replace("cs.LG updates on arXiv.org", escape(feed_title)).replace(
         "2026-09-25T04:00:11.600500+00:00", escape(updated)
@@ -378,17 +383,7 @@ def _rss_doc(feed_title: str, updated: str, entries: list[dict[str, Any]]) -> by
         lines.append(f"<description>{_enc(_summary(e), c)}</description>")
         lines.append(f'<guid isPermaLink="false">oai:arXiv.org:{escape(e["id"])}</guid>')
         lines += [f"<category>{escape(t)}</category>" for t in e["categories"]]
-        if e["published"] is not None:
-            lines.append(f"<pubDate>{escape(e['published'])}</pubDate>")
-        if e["announce"] is not None:
-            lines.append(f"<arxiv:announce_type>{escape(e['announce'])}</arxiv:announce_type>")
-        if e["doi"] is not None:
-            lines.append(f"<arxiv:DOI>{escape(e['doi'])}</arxiv:DOI>")
-        if e["journal"] is not None:
-            lines.append(
-                f"<arxiv:journal_reference>{_enc(e['journal'], c)}</arxiv:journal_reference>"
-            )
-        lines += [f"<dc:creator>{_enc(a, c)}</dc:creator>" for a in e["creators"]]
+        lines += _shared_lines(e, "pubDate")
         parts.append("<item>" + "\n".join(lines) + "</item>\n")
     head = RSS_HEAD.replace("cs.LG updates on arXiv.org", escape(feed_title)).replace(
         "Thu, 24 Sep 2026 00:00:00 -0400", escape(updated)

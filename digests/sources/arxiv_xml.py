@@ -61,21 +61,46 @@ _CP1252 = {
     if c not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
 }
 
-# Entry fields kept under feedparser's key: its own names for arXiv's extension elements.
-_ARXIV_TEXT = {
-    f"{_ARXIV}announce_type": "arxiv_announce_type",
-    f"{_ARXIV}DOI": "arxiv_doi",
-    f"{_ARXIV}comment": "arxiv_comment",
-    f"{_ARXIV}journal_reference": "arxiv_journal_reference",
-    f"{_ARXIV}journal_ref": "arxiv_journal_ref",
+# Elements read as one plain-text value each: element -> (feedparser's key, how the text
+# becomes the value). feedparser names arXiv's extension elements "arxiv_<name>".
+_ARXIV_FIELDS: dict[str, tuple[str, str]] = {
+    f"{_ARXIV}announce_type": ("arxiv_announce_type", "text"),
+    f"{_ARXIV}DOI": ("arxiv_doi", "text"),
+    f"{_ARXIV}comment": ("arxiv_comment", "text"),
+    f"{_ARXIV}journal_reference": ("arxiv_journal_reference", "text"),
+    f"{_ARXIV}journal_ref": ("arxiv_journal_ref", "text"),
+}
+_ATOM_FEED_FIELDS = {
+    f"{_ATOM}title": ("title", "text"),
+    f"{_ATOM}updated": ("updated_parsed", "date"),
+    f"{_ATOM}published": ("published_parsed", "date"),
+}
+_ATOM_ENTRY_FIELDS = {
+    f"{_ATOM}id": ("id", "uri"),
+    f"{_ATOM}title": ("title", "text"),
+    f"{_ATOM}summary": ("summary", "text"),
+    f"{_ATOM}published": ("published_parsed", "date"),
+    **_ARXIV_FIELDS,
+}
+_RSS_CHANNEL_FIELDS = {
+    "title": ("title", "text"),
+    "lastBuildDate": ("updated_parsed", "date"),
+    "pubDate": ("published_parsed", "date"),
+    "ttl": ("ttl", "text"),
+}
+_RSS_ITEM_FIELDS = {
+    "title": ("title", "text"),
+    "description": ("summary", "text"),
+    "pubDate": ("published_parsed", "date"),
+    **_ARXIV_FIELDS,
 }
 # Elements known to hold nothing the converter reads (feedparser keeps them under keys of
 # their own): taken when plain text, ignored.
-_ENTRY_IGNORED = frozenset({f"{_DC}rights", f"{_ATOM}updated"})
 _ATOM_FEED_IGNORED = frozenset({f"{_ATOM}id", f"{_ATOM}subtitle"})
 _RSS_CHANNEL_IGNORED = frozenset(
     {"link", "description", "docs", "language", "managingEditor", "generator", "webMaster"}
 )
+_ENTRY_IGNORED = frozenset({f"{_DC}rights", f"{_ATOM}updated"})
 
 
 class _Decline(Exception):
@@ -227,20 +252,24 @@ def _creator(raw: dict[str, Any], el: Element) -> None:
     raw["author"] = name
 
 
-def _entry_common(raw: dict[str, Any], el: Element) -> bool:
-    """The elements Atom entries and RSS items share; False for one not known."""
-    tag = el.tag
-    key = _ARXIV_TEXT.get(tag)
-    if key is not None:
-        _attrs(el, _NO_ATTRS)
-        _once(raw, key, _text(el))
-    elif tag == f"{_DC}creator":
-        _creator(raw, el)
-    elif tag in _ENTRY_IGNORED:
-        _attrs(el, _NO_ATTRS)
-        _text(el)
-    else:
+def _take(raw: dict[str, Any], el: Element, fields: dict[str, tuple[str, str]]) -> bool:
+    """Read ``el`` into ``raw`` if ``fields`` names it; False if it does not."""
+    spec = fields.get(el.tag)
+    if spec is None:
         return False
+    key, kind = spec
+    _attrs(el, _NO_ATTRS)
+    text = _text(el)
+    _once(raw, key, _date(text) if kind == "date" else _uri(text) if kind == "uri" else text)
+    return True
+
+
+def _skip(el: Element, ignored: frozenset[str]) -> bool:
+    """Pass over ``el`` if it is one of ``ignored`` and plain text; False if it is not."""
+    if el.tag not in ignored:
+        return False
+    _attrs(el, _NO_ATTRS)
+    _text(el)
     return True
 
 
@@ -252,25 +281,12 @@ def _atom(root: Element) -> Listing:
     feed: dict[str, Any] = {}
     entries: list[dict[str, Any]] = []
     for el in root:
-        tag = el.tag
-        if tag == f"{_ATOM}entry":
+        if el.tag == f"{_ATOM}entry":
             entries.append(_atom_entry(el))
-        elif tag == f"{_ATOM}title":
-            _attrs(el, _NO_ATTRS)
-            _once(feed, "title", _text(el))
-        elif tag == f"{_ATOM}updated":
-            _attrs(el, _NO_ATTRS)
-            _once(feed, "updated_parsed", _date(_text(el)))
-        elif tag == f"{_ATOM}published":
-            _attrs(el, _NO_ATTRS)
-            _once(feed, "published_parsed", _date(_text(el)))
-        elif tag == f"{_ATOM}link":
+        elif el.tag == f"{_ATOM}link":
             _attrs(el, _LINK_ATTRS)
-        elif tag in _ATOM_FEED_IGNORED:
-            _attrs(el, _NO_ATTRS)
-            _text(el)
-        else:
-            raise _Decline(f"feed element {tag}")
+        elif not (_take(feed, el, _ATOM_FEED_FIELDS) or _skip(el, _ATOM_FEED_IGNORED)):
+            raise _Decline(f"feed element {el.tag}")
     return Listing(feed=feed, entries=tuple(entries), version="atom10")
 
 
@@ -279,19 +295,9 @@ def _atom_entry(entry: Element) -> dict[str, Any]:
     raw: dict[str, Any] = {}
     for el in entry:
         tag = el.tag
-        if tag == f"{_ATOM}id":
-            _attrs(el, _NO_ATTRS)
-            _once(raw, "id", _uri(_text(el)))
-        elif tag == f"{_ATOM}title":
-            _attrs(el, _NO_ATTRS)
-            _once(raw, "title", _text(el))
-        elif tag == f"{_ATOM}summary":
-            _attrs(el, _NO_ATTRS)
-            _once(raw, "summary", _text(el))
-        elif tag == f"{_ATOM}published":
-            _attrs(el, _NO_ATTRS)
-            _once(raw, "published_parsed", _date(_text(el)))
-        elif tag == f"{_ATOM}link":
+        if _take(raw, el, _ATOM_ENTRY_FIELDS) or _skip(el, _ENTRY_IGNORED):
+            continue
+        if tag == f"{_ATOM}link":
             _attrs(el, _LINK_ATTRS)
             # arXiv's one link: the abstract page. feedparser takes an alternate HTML
             # link as the entry's link, else the id; other links are left to it.
@@ -310,7 +316,9 @@ def _atom_entry(entry: Element) -> dict[str, Any]:
             if not term or _text(el):
                 raise _Decline("a category without a term")
             raw.setdefault("tags", []).append({"term": term, "scheme": None, "label": None})
-        elif not _entry_common(raw, el):
+        elif tag == f"{_DC}creator":
+            _creator(raw, el)
+        else:
             raise _Decline(f"entry element {tag}")
     if "link" not in raw:
         raise _Decline("an entry without its abstract link")
@@ -332,30 +340,15 @@ def _rss(root: Element) -> Listing:
         tag = el.tag
         if tag == "item":
             entries.append(_rss_item(el))
-        elif tag == "title":
-            _attrs(el, _NO_ATTRS)
-            _once(feed, "title", _text(el))
-        elif tag == "lastBuildDate":
-            _attrs(el, _NO_ATTRS)
-            _once(feed, "updated_parsed", _date(_text(el)))
-        elif tag == "pubDate":
-            _attrs(el, _NO_ATTRS)
-            _once(feed, "published_parsed", _date(_text(el)))
-        elif tag == "ttl":
-            _attrs(el, _NO_ATTRS)
-            _once(feed, "ttl", _text(el))
         elif tag == "skipDays":  # read from the bytes by the caller
             _attrs(el, _NO_ATTRS)
             for day in el:
                 if day.tag != "day":
                     raise _Decline("skipDays holding something else")
                 _text(day)
-        elif tag == "{http://www.w3.org/2005/Atom}link":
+        elif tag == f"{_ATOM}link":
             _attrs(el, _LINK_ATTRS)
-        elif tag in _RSS_CHANNEL_IGNORED:
-            _attrs(el, _NO_ATTRS)
-            _text(el)
-        else:
+        elif not (_take(feed, el, _RSS_CHANNEL_FIELDS) or _skip(el, _RSS_CHANNEL_IGNORED)):
             raise _Decline(f"channel element {tag}")
     return Listing(feed=feed, entries=tuple(entries), version="rss20")
 
@@ -365,13 +358,9 @@ def _rss_item(item: Element) -> dict[str, Any]:
     raw: dict[str, Any] = {}
     for el in item:
         tag = el.tag
-        if tag == "title":
-            _attrs(el, _NO_ATTRS)
-            _once(raw, "title", _text(el))
-        elif tag == "description":
-            _attrs(el, _NO_ATTRS)
-            _once(raw, "summary", _text(el))
-        elif tag == "link":
+        if _take(raw, el, _RSS_ITEM_FIELDS) or _skip(el, _ENTRY_IGNORED):
+            continue
+        if tag == "link":
             _attrs(el, _NO_ATTRS)
             link = _uri(_text(el))
             if "&" in link:  # feedparser re-spells "&amp;" and "&name;" in links
@@ -389,9 +378,8 @@ def _rss_item(item: Element) -> dict[str, Any]:
             term = _text(el)
             if term:
                 raw.setdefault("tags", []).append({"term": term, "scheme": None, "label": None})
-        elif tag == "pubDate":
-            _attrs(el, _NO_ATTRS)
-            _once(raw, "published_parsed", _date(_text(el)))
-        elif not _entry_common(raw, el):
+        elif tag == f"{_DC}creator":
+            _creator(raw, el)
+        else:
             raise _Decline(f"item element {tag}")
     return raw
