@@ -32,7 +32,7 @@ from digests.sourcefile import (
     parse_kind,
 )
 from digests.store import Store, create_db_engine, upgrade, wait_for_database
-from digests.topics import TopicRules, load_rules
+from digests.topics import TopicRules, load_aliases, load_rules
 
 if TYPE_CHECKING:
     from digests.ingest import SourceReport
@@ -68,7 +68,10 @@ class Runtime:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.settings, self.rules, now=self.clock())
+            # Only the aliases: compiling the topic patterns is for commands that ingest.
+            topics = self.settings.topics_file
+            aliases = self._rules.aliases if self._rules else load_aliases(topics)
+            self._store = open_store(self.settings, aliases, now=self.clock())
         return self._store
 
     def close(self) -> None:
@@ -76,7 +79,7 @@ class Runtime:
             self._store.dispose()
 
 
-def open_store(settings: Settings, rules: TopicRules, *, now: datetime) -> Store:
+def open_store(settings: Settings, aliases: Sequence[tuple[str, str]], *, now: datetime) -> Store:
     """Open (and upgrade) the database, then load the operator's sources file into it."""
     store = Store.open(
         settings.database_url,
@@ -88,7 +91,7 @@ def open_store(settings: Settings, rules: TopicRules, *, now: datetime) -> Store
     specs = load_sources(settings.sources_file.read_text("utf-8"), where=str(settings.sources_file))
     for change in store.sync_sources(specs, now=now):
         log.info("sources file: %s", change)
-    store.add_tag_aliases(dict(rules.aliases))
+    store.add_tag_aliases(dict(aliases))
     return store
 
 

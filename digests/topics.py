@@ -109,14 +109,31 @@ def default_rules_text() -> str:
     return resources.files("digests").joinpath("data/topics.toml").read_text("utf-8")
 
 
-def load_rules(path: Path | None = None) -> TopicRules:
-    """Rules from ``path``, or the bundled defaults; a bad file is a ConfigError naming it."""
+def _read_rules_file(path: Path | None) -> tuple[str, dict[str, Any]]:
     where = str(path) if path else "the bundled topics.toml"
     try:
         raw = path.read_text("utf-8") if path else default_rules_text()
-        data = tomllib.loads(raw)
+        return where, tomllib.loads(raw)
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"cannot read topic rules from {where}: {e}") from e
+
+
+def _aliases(where: str, data: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    aliases = data.get("aliases", {})
+    if not isinstance(aliases, dict):
+        raise ConfigError(f"{where}: [aliases] must be a table of alias = tag")
+    return tuple((str(k), str(v)) for k, v in aliases.items())
+
+
+def load_aliases(path: Path | None = None) -> tuple[tuple[str, str], ...]:
+    """The tag aliases alone (alias, tag display) of ``path`` or the bundled defaults,
+    without compiling the topic patterns: what a look-up needs."""
+    return _aliases(*_read_rules_file(path))
+
+
+def load_rules(path: Path | None = None) -> TopicRules:
+    """Rules from ``path``, or the bundled defaults; a bad file is a ConfigError naming it."""
+    where, data = _read_rules_file(path)
     rules: list[TopicRule] = []
     for i, item in enumerate(data.get("topic", []), start=1):
         tag = normalize_tag(str(item.get("tag", "")))
@@ -130,12 +147,7 @@ def load_rules(path: Path | None = None) -> TopicRules:
         except re.error as e:
             raise ConfigError(f"{where}: topic {tag.display!r} has a bad pattern: {e}") from e
         rules.append(TopicRule(tag=tag, pattern=pattern, probes=probes_for(patterns)))
-    aliases = data.get("aliases", {})
-    if not isinstance(aliases, dict):
-        raise ConfigError(f"{where}: [aliases] must be a table of alias = tag")
-    return TopicRules(
-        rules=tuple(rules), aliases=tuple((str(k), str(v)) for k, v in aliases.items())
-    )
+    return TopicRules(rules=tuple(rules), aliases=_aliases(where, data))
 
 
 # -- required strings of a pattern ----------------------------------------------------------

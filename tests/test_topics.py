@@ -7,7 +7,10 @@ import re
 import string
 from pathlib import Path
 
-from digests.topics import _FOLD_TRAPS, TopicRules, _usable, load_rules
+import pytest
+
+from digests.errors import ConfigError
+from digests.topics import _FOLD_TRAPS, TopicRules, _usable, load_aliases, load_rules
 
 _ALL = "".join(chr(i) for i in range(0x110000) if not 0xD800 <= i < 0xE000)
 
@@ -220,3 +223,20 @@ def test_characters_without_case_match_only_themselves() -> None:
     sample = random.Random(3).sample(sorted(usable), 60) + list("アライメント評価選好思考")
     for ch in sample:
         assert re.findall(re.escape(ch), _ALL, re.IGNORECASE) == [ch]
+
+
+def test_aliases_load_alone_as_the_rules_give_them(tmp_path: Path) -> None:
+    assert load_aliases() == load_rules().aliases
+    topics = tmp_path / "topics.toml"
+    # A look-up needs only the aliases: a pattern that would not compile is the business
+    # of the commands that tag papers, which still refuse it.
+    topics.write_text(
+        '[[topic]]\ntag = "RLHF"\npatterns = ["(unclosed"]\n\n[aliases]\nrlhf = "RLHF"\n',
+        "utf-8",
+    )
+    assert load_aliases(topics) == (("rlhf", "RLHF"),)
+    with pytest.raises(ConfigError, match="bad pattern"):
+        load_rules(topics)
+    topics.write_text('aliases = ["not", "a", "table"]\n', "utf-8")
+    with pytest.raises(ConfigError, match=r"\[aliases\] must be a table"):
+        load_aliases(topics)
