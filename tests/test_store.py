@@ -375,7 +375,7 @@ def test_enrichment_updates_store_values_as_every_other_write_does(store: Store)
         ),
         Entry(title="Another paper", url="https://example.org/q", summary="Plain text"),
     ) == (0, 2, 0)
-    # The source's created_at is written the ordinary way, at NOW.
+    # A source created at ``earlier`` shows how the ordinary write stores that time.
     b2 = store.add_source(
         SourceSpec(name="c", location="/tmp/c", kind=SourceKind.FEED), now=earlier
     )

@@ -23,7 +23,9 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from email.message import Message
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError, XMLParser
 
@@ -150,13 +152,10 @@ def _utf8(data: bytes, content_type: str | None) -> bool:
     """Whether feedparser would read the document as "utf-8" (spelled so: under any other
     name, "utf8" included, it skips the re-decoding done in ``_text``)."""
     if content_type:
-        media, _, params = content_type.partition(";")
-        media = media.strip().lower()
-        charset = None
-        for param in params.split(";"):
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "charset":
-                charset = value.strip().strip("\"'").lower()
+        header = Message()
+        header["Content-Type"] = content_type
+        media = header.get_content_type()  # "text/plain" when unreadable
+        charset = header.get_content_charset()  # lowercased, or None
         if media not in _XML_MEDIA_TYPES and media != "text/xml":
             return False
         if charset is None and media == "text/xml":  # RFC 3023: US-ASCII
@@ -276,50 +275,93 @@ def _skip(el: Element, ignored: frozenset[str]) -> bool:
 # --- Atom (rss.arxiv.org/atom/...) -------------------------------------------------------
 
 
-def _atom(root: Element) -> Listing:
-    _attrs(root, frozenset({"{http://www.w3.org/XML/1998/namespace}lang"}))
+def _feed_level(
+    parent: Element,
+    entry_tag: str,
+    read_entry: Callable[[Element], dict[str, Any]],
+    fields: dict[str, tuple[str, str]],
+    ignored: frozenset[str],
+) -> tuple[dict[str, Any], tuple[dict[str, Any], ...]]:
+    """The feed's own values and its entries: the children of Atom's ``feed`` or of RSS's
+    ``channel``."""
     feed: dict[str, Any] = {}
     entries: list[dict[str, Any]] = []
-    for el in root:
-        if el.tag == f"{_ATOM}entry":
-            entries.append(_atom_entry(el))
-        elif el.tag == f"{_ATOM}link":
+    for el in parent:
+        if el.tag == entry_tag:
+            entries.append(read_entry(el))
+        elif el.tag == f"{_ATOM}link":  # Atom's own, or atom:link in RSS
             _attrs(el, _LINK_ATTRS)
-        elif not (_take(feed, el, _ATOM_FEED_FIELDS) or _skip(el, _ATOM_FEED_IGNORED)):
+        elif el.tag == "skipDays":  # RSS; read from the bytes by the caller
+            _attrs(el, _NO_ATTRS)
+            for day in el:
+                if day.tag != "day":
+                    raise _Decline("skipDays holding something else")
+                _text(day)
+        elif not (_take(feed, el, fields) or _skip(el, ignored)):
             raise _Decline(f"feed element {el.tag}")
-    return Listing(feed=feed, entries=tuple(entries), version="atom10")
+    return feed, tuple(entries)
 
 
-def _atom_entry(entry: Element) -> dict[str, Any]:
+def _atom(root: Element) -> Listing:
+    _attrs(root, frozenset({"{http://www.w3.org/XML/1998/namespace}lang"}))
+    feed, entries = _feed_level(
+        root, f"{_ATOM}entry", _atom_entry, _ATOM_FEED_FIELDS, _ATOM_FEED_IGNORED
+    )
+    return Listing(feed=feed, entries=entries, version="atom10")
+
+
+_Handler = Callable[[dict[str, Any], Element], None]
+
+
+def _entry(
+    entry: Element, fields: dict[str, tuple[str, str]], handlers: dict[str, _Handler]
+) -> dict[str, Any]:
+    """One entry or item: plain fields by table, the rest by their handler; anything else
+    is a shape this module does not read."""
     _attrs(entry, _NO_ATTRS)
     raw: dict[str, Any] = {}
     for el in entry:
-        tag = el.tag
-        if _take(raw, el, _ATOM_ENTRY_FIELDS) or _skip(el, _ENTRY_IGNORED):
+        if _take(raw, el, fields) or _skip(el, _ENTRY_IGNORED):
             continue
-        if tag == f"{_ATOM}link":
-            _attrs(el, _LINK_ATTRS)
-            # arXiv's one link: the abstract page. feedparser takes an alternate HTML
-            # link as the entry's link, else the id; other links are left to it.
-            if (el.get("rel") or "").lower() != "alternate" or (
-                el.get("type") or ""
-            ).lower() != "text/html":
-                raise _Decline("a link other than the abstract page")
-            href = _uri(el.get("href") or "")
-            if not href:
-                raise _Decline("a link without href")
-            _once(raw, "link", href)
-            raw["links"] = [{"rel": "alternate", "type": "text/html", "href": href}]
-        elif tag == f"{_ATOM}category":
-            _attrs(el, frozenset({"term"}))
-            term = el.get("term")
-            if not term or _text(el):
-                raise _Decline("a category without a term")
-            raw.setdefault("tags", []).append({"term": term, "scheme": None, "label": None})
-        elif tag == f"{_DC}creator":
-            _creator(raw, el)
-        else:
-            raise _Decline(f"entry element {tag}")
+        handler = handlers.get(el.tag)
+        if handler is None:
+            raise _Decline(f"entry element {el.tag}")
+        handler(raw, el)
+    return raw
+
+
+def _atom_link(raw: dict[str, Any], el: Element) -> None:
+    """arXiv's one link: the abstract page. feedparser takes an alternate HTML link as the
+    entry's link, else the id; other links are left to it."""
+    _attrs(el, _LINK_ATTRS)
+    if (el.get("rel") or "").lower() != "alternate" or (
+        el.get("type") or ""
+    ).lower() != "text/html":
+        raise _Decline("a link other than the abstract page")
+    href = _uri(el.get("href") or "")
+    if not href:
+        raise _Decline("a link without href")
+    _once(raw, "link", href)
+    raw["links"] = [{"rel": "alternate", "type": "text/html", "href": href}]
+
+
+def _atom_category(raw: dict[str, Any], el: Element) -> None:
+    _attrs(el, frozenset({"term"}))
+    term = el.get("term")
+    if not term or _text(el):
+        raise _Decline("a category without a term")
+    raw.setdefault("tags", []).append({"term": term, "scheme": None, "label": None})
+
+
+_ATOM_HANDLERS: dict[str, _Handler] = {
+    f"{_ATOM}link": _atom_link,
+    f"{_ATOM}category": _atom_category,
+    f"{_DC}creator": _creator,
+}
+
+
+def _atom_entry(entry: Element) -> dict[str, Any]:
+    raw = _entry(entry, _ATOM_ENTRY_FIELDS, _ATOM_HANDLERS)
     if "link" not in raw:
         raise _Decline("an entry without its abstract link")
     return raw
@@ -334,52 +376,43 @@ def _rss(root: Element) -> Listing:
         raise _Decline("not one RSS 2.0 channel")
     channel = root[0]
     _attrs(channel, _NO_ATTRS)
-    feed: dict[str, Any] = {}
-    entries: list[dict[str, Any]] = []
-    for el in channel:
-        tag = el.tag
-        if tag == "item":
-            entries.append(_rss_item(el))
-        elif tag == "skipDays":  # read from the bytes by the caller
-            _attrs(el, _NO_ATTRS)
-            for day in el:
-                if day.tag != "day":
-                    raise _Decline("skipDays holding something else")
-                _text(day)
-        elif tag == f"{_ATOM}link":
-            _attrs(el, _LINK_ATTRS)
-        elif not (_take(feed, el, _RSS_CHANNEL_FIELDS) or _skip(el, _RSS_CHANNEL_IGNORED)):
-            raise _Decline(f"channel element {tag}")
-    return Listing(feed=feed, entries=tuple(entries), version="rss20")
+    feed, entries = _feed_level(
+        channel, "item", _rss_item, _RSS_CHANNEL_FIELDS, _RSS_CHANNEL_IGNORED
+    )
+    return Listing(feed=feed, entries=entries, version="rss20")
+
+
+def _rss_link(raw: dict[str, Any], el: Element) -> None:
+    _attrs(el, _NO_ATTRS)
+    link = _uri(_text(el))
+    if "&" in link:  # feedparser re-spells "&amp;" and "&name;" in links
+        raise _Decline("a link with an ampersand")
+    _once(raw, "link", link)
+    raw["links"] = [{"rel": "alternate", "type": "text/html", "href": link}]
+
+
+def _rss_guid(raw: dict[str, Any], el: Element) -> None:
+    # A permalink guid also stands in for a missing link: left to feedparser.
+    _attrs(el, frozenset({"isPermaLink"}))
+    if el.get("isPermaLink") != "false":
+        raise _Decline("a permalink guid")
+    _once(raw, "id", _text(el))
+
+
+def _rss_category(raw: dict[str, Any], el: Element) -> None:
+    _attrs(el, frozenset({"domain"}))
+    term = _text(el)
+    if term:
+        raw.setdefault("tags", []).append({"term": term, "scheme": None, "label": None})
+
+
+_RSS_HANDLERS: dict[str, _Handler] = {
+    "link": _rss_link,
+    "guid": _rss_guid,
+    "category": _rss_category,
+    f"{_DC}creator": _creator,
+}
 
 
 def _rss_item(item: Element) -> dict[str, Any]:
-    _attrs(item, _NO_ATTRS)
-    raw: dict[str, Any] = {}
-    for el in item:
-        tag = el.tag
-        if _take(raw, el, _RSS_ITEM_FIELDS) or _skip(el, _ENTRY_IGNORED):
-            continue
-        if tag == "link":
-            _attrs(el, _NO_ATTRS)
-            link = _uri(_text(el))
-            if "&" in link:  # feedparser re-spells "&amp;" and "&name;" in links
-                raise _Decline("a link with an ampersand")
-            _once(raw, "link", link)
-            raw["links"] = [{"rel": "alternate", "type": "text/html", "href": link}]
-        elif tag == "guid":
-            # A permalink guid also stands in for a missing link: left to feedparser.
-            _attrs(el, frozenset({"isPermaLink"}))
-            if el.get("isPermaLink") != "false":
-                raise _Decline("a permalink guid")
-            _once(raw, "id", _text(el))
-        elif tag == "category":
-            _attrs(el, frozenset({"domain"}))
-            term = _text(el)
-            if term:
-                raw.setdefault("tags", []).append({"term": term, "scheme": None, "label": None})
-        elif tag == f"{_DC}creator":
-            _creator(raw, el)
-        else:
-            raise _Decline(f"item element {tag}")
-    return raw
+    return _entry(item, _RSS_ITEM_FIELDS, _RSS_HANDLERS)

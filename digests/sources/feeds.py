@@ -4,9 +4,9 @@ feedparser is used here (and its date parser in ``arxiv_xml``, the reader of arX
 listing shape, which leaves every other document to feedparser). It only ever sees
 bytes (wrapped in a stream, so no ``str`` can be taken for a URL or a path), with HTML
 sanitizing and relative-URI rewriting off so that text such as ``$a<b$ and $c>d$``
-survives. Its ``bozo`` flag says
-nothing about success: an HTML error page and an empty body both come back as a "feed"
-with no entries, so those are told apart here and turned into ``ParseError``.
+survives. Its ``bozo`` flag says nothing about success: an HTML error page and an empty
+body both come back as a "feed" with no entries, so those are told apart here and
+turned into ``ParseError``.
 """
 
 from __future__ import annotations
