@@ -4,6 +4,7 @@
 
     tick = take/renew the leader lease | resume unfinished deliveries
          | deliver each subscription's latest due week | poll due sources | tell admins
+         | claim and prepare the runs due before the next tick
 
 Delivering fans out. The tick works out which subscriptions are due, reads their
 deliveries in one query, and claims all the due ones in one transaction
@@ -19,9 +20,25 @@ every 0.1 s (``bot.deliver.PostedRecorder``). The coordinating thread keeps rene
 lease; once it is lost, no thread starts another delivery, and the tick's claimed but
 unstarted deliveries go back to pending for the new leader.
 
-It keeps no jobs of its own. Every tick reads subscriptions, deliveries and sources from
-the store, so a channel that subscribes, changes its schedule or leaves is followed at the
-next tick without a restart, and a restart loses nothing. Several processes may run a
+Preparing ahead. A tick also claims and prepares the runs that fire before the next tick
+(within ``tick_seconds``), with the fire time as the digests' ``now``, and keeps them
+ready; the first tick at or after the fire time only posts them (with the background
+thread running, a tick is also set for the fire time itself, so digests go out on time).
+A digest is therefore built up to one tick before its run: papers stored in that last
+interval wait for the next week's digest, as papers stored after the run always did. A
+prepared run is set aside, its claim handed back to pending and the run prepared again
+when it is due, if its subscription changed in between (query, schedule, paused) or
+the claim grew too old to post under; one whose subscription is gone, or no longer
+due, goes back to pending too (``resume_unfinished`` closes or delivers it). When the
+lease is lost, or at ``shutdown``, every prepared run goes back to pending for the next
+leader. A process that dies holding prepared runs leaves claims that go stale after
+the deliverer's ``stale_after`` and are then finished by whoever leads, looking in
+Slack first.
+
+Apart from those prepared runs it keeps no jobs of its own. Every tick reads
+subscriptions, deliveries and sources from the store, so a channel that subscribes,
+changes its schedule or leaves is followed at the next tick without a restart, and a
+restart loses nothing. Several processes may run a
 scheduler on one PostgreSQL database: only the holder of the ``scheduler`` lease works,
 renewing it at every tick; when the holder dies, another takes over once the lease ends
 (at most ``lease_ttl``). Posting is at most once per delivery key in any case (the
@@ -58,12 +75,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 
@@ -276,6 +294,9 @@ class TickReport:
     deliveries: tuple[DeliveryOutcome, ...] = ()
     polled: tuple[SourceReport, ...] = ()
     notified: tuple[str, ...] = ()  # sources admins were told about
+    # The runs due before the next tick: claimed and prepared ("prepared"), or settled
+    # already (e.g. "failed" for a query that no longer parses).
+    prepared: tuple[DeliveryOutcome, ...] = ()
     errors: tuple[str, ...] = ()
     lost_lease: bool = False  # the lease went to another process during the tick
 
@@ -292,10 +313,22 @@ class _Tick:
     deliveries: list[DeliveryOutcome] = field(default_factory=list)
     polled: list[SourceReport] = field(default_factory=list)
     notified: list[str] = field(default_factory=list)
+    prepared: list[DeliveryOutcome] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    subs: Sequence[Subscription] | None = None  # as read by this tick's delivery step
     led: bool = False  # held the lease at some point of this tick
     resume_ok: bool = False  # resume_unfinished ran through: it owns unfinished deliveries
     lost_lease: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Ahead:
+    """A run claimed and prepared before its fire time, waiting for it."""
+
+    fire: datetime
+    sub: Subscription
+    week: IsoWeek
+    ready: Ready
 
 
 @dataclass
@@ -332,6 +365,7 @@ class Scheduler:
         tick_seconds: float = 30,
         notify: Callable[[str], None] | None = None,
         workers: int = 8,
+        prepare_ahead: bool = True,
     ) -> None:
         if tick_seconds <= 0 or timedelta(seconds=tick_seconds) * 2 > lease_ttl:
             # Renewing at least twice per lease keeps one slow tick from losing it.
@@ -350,10 +384,13 @@ class Scheduler:
         self.tick_seconds = tick_seconds
         self.notify = notify
         self.workers = workers
+        self.prepare_ahead = prepare_ahead
         # While workers post, the lease is renewed this often (several times per lease).
         self.renew_every = min(tick_seconds, lease_ttl.total_seconds() / 4)
         self._lock = threading.Lock()  # one tick at a time, whoever calls it
         self._aps: Any = None  # apscheduler has no type hints; kept to this attribute
+        # Runs claimed and prepared before their fire time, by delivery key (under _lock).
+        self._ahead: dict[str, _Ahead] = {}
 
     # -- one tick --------------------------------------------------------------------------
 
@@ -362,6 +399,7 @@ class Scheduler:
         with self._lock:
             t = _Tick(at=now or self.clock(), started=_time.monotonic())
             if not self._renew(t):
+                self._hand_back_ahead("the scheduler lease is held by another process")
                 leader = None if t.errors else self.store.lease_holder(LEASE_NAME, now=t.at)
                 log.debug("holder=%s standing by: the lease is held by %s", self.holder, leader)
                 return TickReport(
@@ -378,6 +416,10 @@ class Scheduler:
                 self._poll_due(t)
             if self._renew(t):
                 self._notify_health(t)
+            if self.prepare_ahead and self._renew(t):
+                self._prepare_ahead(t)
+            if t.lost_lease:
+                self._hand_back_ahead("the scheduler lease was lost")
             return TickReport(
                 at=t.at,
                 holder=self.holder,
@@ -387,6 +429,7 @@ class Scheduler:
                 deliveries=tuple(t.deliveries),
                 polled=tuple(t.polled),
                 notified=tuple(t.notified),
+                prepared=tuple(t.prepared),
                 errors=tuple(t.errors),
                 lost_lease=t.lost_lease,
             )
@@ -433,18 +476,28 @@ class Scheduler:
             log.exception("holder=%s cannot list subscriptions", self.holder)
             t.errors.append(f"subscriptions: {e}")
             return
+        t.subs = subs
         fan = _FanOut(contexts=WeekContexts(self.store, now=t.at))
         due = self._due(subs, t, fan)
+        prepared = self._take_ahead(due or [], t)
         if due is None:
             t.deliveries.extend(o for _n, o in sorted(fan.outcomes))
             t.errors.extend(e for _n, e in sorted(fan.errors))
             return
         started = _time.monotonic()
-        claims = self.deliverer.claim_many([(sub, week) for _n, sub, week in due])
+        fresh = [(n, sub, week) for n, sub, week in due if n not in prepared]
+        claims = dict(
+            zip(
+                [n for n, _s, _w in fresh],
+                self.deliverer.claim_many([(sub, week) for _n, sub, week in fresh]),
+                strict=True,
+            )
+        )
         # One group per channel, in listing order: a channel's deliveries stay in order
         # on one worker, and never two of one channel run at once.
         groups: dict[tuple[str, str], list[tuple[int, Subscription, IsoWeek, Job]]] = {}
-        for (n, sub, week), claim in zip(due, claims, strict=True):
+        for n, sub, week in due:
+            claim = prepared[n].job if n in prepared else claims[n]
             if isinstance(claim, Job):
                 groups.setdefault((sub.team_id, sub.channel_id), []).append((n, sub, week, claim))
             else:
@@ -454,16 +507,18 @@ class Scheduler:
         threads = max(workers, min(len(groups), workers * _THREADS_PER_WORKER, _MAX_THREADS))
         recorder = PostedRecorder(self.store, self.clock)
         if groups:
-            self._fan_out(groups, workers, threads, t, fan, recorder)
+            self._fan_out(groups, prepared, workers, threads, t, fan, recorder)
         outcomes = sorted(fan.outcomes)  # listing order, whatever order they finished in
         t.deliveries.extend(o for _n, o in outcomes)
         t.errors.extend(e for _n, e in sorted(fan.errors))
         log.info(
-            "holder=%s fan-out: %d subscriptions, %d claimed in %d channels on %d workers: "
-            "%d delivered or settled, %d posted, %d week contexts, %.1fs%s",
+            "holder=%s fan-out: %d subscriptions, %d claimed (%d prepared ahead) in %d "
+            "channels on %d workers: %d delivered or settled, %d posted, %d week contexts, "
+            "%.1fs%s",
             self.holder,
             len(subs),
             sum(len(g) for g in groups.values()),
+            len(prepared),
             len(groups),
             workers,
             len(outcomes),
@@ -501,7 +556,7 @@ class Scheduler:
         due: list[tuple[int, Subscription, IsoWeek]] = []
         for n, sub, week, key in candidates:
             d = known.get(key)
-            if d is not None and (d.state in SETTLED or t.resume_ok):
+            if key not in self._ahead and d is not None and (d.state in SETTLED or t.resume_ok):
                 # Settled, or unfinished and just handed to resume_unfinished this tick:
                 # asking again would be a second attempt within one tick.
                 continue
@@ -511,6 +566,7 @@ class Scheduler:
     def _fan_out(
         self,
         groups: dict[tuple[str, str], list[tuple[int, Subscription, IsoWeek, Job]]],
+        prepared: dict[int, Ready],
         workers: int,
         threads: int,
         t: _Tick,
@@ -518,10 +574,14 @@ class Scheduler:
         recorder: PostedRecorder,
     ) -> None:
         """Prepare the claimed deliveries in chunks on this thread while the workers post
-        each channel's prepared ones; record the posted ones in batches."""
-        order = [item for group in groups.values() for item in group]
-        left = {g: len(items) for g, items in groups.items()}
-        ready: dict[int, Ready] = {}
+        each channel's prepared ones; record the posted ones in batches.
+
+        ``prepared``: the deliveries prepared ahead (by listing index); a channel with
+        nothing else to prepare goes to the workers before any preparing starts.
+        """
+        ready: dict[int, Ready] = dict(prepared)
+        order = [item for group in groups.values() for item in group if item[0] not in ready]
+        left = {g: sum(1 for n, *_r in items if n not in ready) for g, items in groups.items()}
         unstarted: list[Job] = []
         renewed = flushed = _time.monotonic()
 
@@ -536,7 +596,19 @@ class Scheduler:
 
         slots = threading.Semaphore(workers)
         with ThreadPoolExecutor(threads, thread_name_prefix="paperbot-deliver") as pool:
-            pending: set[Future[None]] = set()
+            pending: set[Future[None]] = {
+                pool.submit(
+                    self._post_channel,
+                    [(m, s, w, ready[m]) for m, s, w, _j in items],
+                    t,
+                    fan,
+                    recorder,
+                    unstarted,
+                    slots,
+                )
+                for g, items in groups.items()
+                if left[g] == 0
+            }
             for i in range(0, len(order), _PREPARE_CHUNK):
                 renew_if_due()
                 if fan.stop.is_set():
@@ -551,8 +623,8 @@ class Scheduler:
                     )
                     break
                 chunk = order[i : i + _PREPARE_CHUNK]
-                prepared = self.deliverer.prepare_many([job for *_r, job in chunk], fan.contexts)
-                for (n, sub, week, _job), p in zip(chunk, prepared, strict=True):
+                done = self.deliverer.prepare_many([job for *_r, job in chunk], fan.contexts)
+                for (n, sub, week, _job), p in zip(chunk, done, strict=True):
                     if isinstance(p, Ready):
                         ready[n] = p
                     elif isinstance(p, Exception):
@@ -652,6 +724,157 @@ class Scheduler:
         )
         return DeliveryOutcome(sub.id, sub.channel_id, week.label, status)
 
+    # -- runs prepared before their fire time -----------------------------------------------
+
+    def _take_ahead(
+        self, due: Sequence[tuple[int, Subscription, IsoWeek]], t: _Tick
+    ) -> dict[int, Ready]:
+        """The prepared runs among ``due`` (by listing index) that are still what their
+        subscription asks for; every other prepared run due by now goes back to pending."""
+        if not self._ahead:
+            return {}
+        taken: dict[int, Ready] = {}
+        back: list[_Ahead] = []
+        # Posting must end well before the claim could be taken over.
+        latest = t.at + timedelta(seconds=self.tick_seconds)
+        for n, sub, week in due:
+            key = self.deliverer.delivery_key(sub.team_id, sub.channel_id, sub.id, week)
+            a = self._ahead.pop(key, None)
+            if a is None:
+                continue
+            if _same_run(a.sub, sub) and a.week == week and latest < a.ready.job.deadline:
+                taken[n] = a.ready
+            else:
+                back.append(a)  # claimed again below and prepared anew
+        for key, a in list(self._ahead.items()):
+            if a.fire <= t.at:  # removed, or no longer due at this time
+                back.append(self._ahead.pop(key))
+        if back:
+            self._release_ahead(back, "its subscription changed after it was prepared")
+        return taken
+
+    def _prepare_ahead(self, t: _Tick) -> None:
+        """Claim and prepare the runs that fire before the next tick (see the module doc)."""
+        if t.subs is None:
+            return  # the delivery step could not read them; it said so
+        horizon = t.at + timedelta(seconds=self.tick_seconds)
+        coming: list[tuple[datetime, Subscription, IsoWeek]] = []
+        for sub in t.subs:
+            if not sub.active:
+                continue
+            try:
+                fire = next_run(sub, t.at)
+                week = _due_week(sub, fire) if fire <= horizon else None
+            except Exception as e:  # a bad zone: the delivery step reported it
+                log.debug("subscription=%s: no coming run to prepare: %s", sub.id, e)
+                continue
+            if week is None:
+                continue
+            if self.deliverer.delivery_key(sub.team_id, sub.channel_id, sub.id, week) in (
+                self._ahead
+            ):
+                continue
+            coming.append((fire, sub, week))
+        if not coming:
+            return
+        started = renewed = _time.monotonic()
+        try:
+            claims = self.deliverer.claim_many([(sub, week) for _f, sub, week in coming])
+        except Exception as e:
+            log.exception("holder=%s claiming the coming runs failed", self.holder)
+            t.errors.append(f"prepare ahead: {e}")
+            return
+        by_fire: dict[datetime, list[tuple[Subscription, IsoWeek, Job]]] = {}
+        for (fire, sub, week), claim in zip(coming, claims, strict=True):
+            if isinstance(claim, Job):
+                by_fire.setdefault(fire, []).append((sub, week, claim))
+            else:
+                t.prepared.append(self._outcome(sub, week, fire, str(claim.status)))
+        todo = [(fire, item) for fire, items in sorted(by_fire.items()) for item in items]
+        contexts: dict[datetime, WeekContexts] = {}
+        for i in range(0, len(todo), _PREPARE_CHUNK):
+            if _time.monotonic() - renewed >= self.renew_every:
+                renewed = _time.monotonic()
+                if not self._renew(t):
+                    self.deliverer.release_unstarted(
+                        [job for _f, (_s, _w, job) in todo[i:]],
+                        error="not prepared: the scheduler lease was lost",
+                    )
+                    return
+            chunk = todo[i : i + _PREPARE_CHUNK]
+            for fire in dict.fromkeys(f for f, _item in chunk):
+                # The digests are what the run itself would build: its time is their now.
+                part = [item for f, item in chunk if f == fire]
+                context = contexts.setdefault(fire, WeekContexts(self.store, now=fire))
+                self._prepare_chunk(fire, part, context, t)
+        for fire in by_fire:
+            self._tick_at(fire)
+        log.info(
+            "holder=%s prepared %d of %d runs due by %s in %.1fs",
+            self.holder,
+            sum(1 for o in t.prepared if o.status == "prepared"),
+            len(coming),
+            horizon.isoformat(timespec="seconds"),
+            _time.monotonic() - started,
+        )
+
+    def _prepare_chunk(
+        self,
+        fire: datetime,
+        items: Sequence[tuple[Subscription, IsoWeek, Job]],
+        contexts: WeekContexts,
+        t: _Tick,
+    ) -> None:
+        try:
+            done = self.deliverer.prepare_many([job for _s, _w, job in items], contexts)
+        except Exception as e:
+            log.exception("holder=%s preparing the coming runs failed", self.holder)
+            t.errors.append(f"prepare ahead: {e}")
+            self.deliverer.release_unstarted(
+                [job for _s, _w, job in items], error=f"not prepared: {e}"
+            )
+            return
+        for (sub, week, job), p in zip(items, done, strict=True):
+            if isinstance(p, Ready):
+                self._ahead[job.key] = _Ahead(fire, sub, week, p)
+                t.prepared.append(DeliveryOutcome(sub.id, sub.channel_id, week.label, "prepared"))
+            elif isinstance(p, Exception):
+                t.errors.append(f"subscription {sub.id}: {p}")
+                t.prepared.append(DeliveryOutcome(sub.id, sub.channel_id, week.label, "error"))
+            else:
+                t.prepared.append(self._outcome(sub, week, fire, str(p.status)))
+
+    def _tick_at(self, fire: datetime) -> None:
+        """With the background thread running, one more tick at ``fire`` itself."""
+        if self._aps is None:
+            return
+        # APScheduler waits on the system clock; ours may be set apart from it.
+        at = datetime.now(UTC) + (fire - self.clock())
+        try:
+            self._aps.add_job(
+                self._tick_safely,
+                DateTrigger(run_date=at, timezone=UTC),
+                id=f"paperbot-fire-{fire.isoformat()}",
+                replace_existing=True,
+                misfire_grace_time=max(1, int(self.tick_seconds)),
+            )
+        except Exception as e:  # the interval tick posts it anyway, a little later
+            log.warning("holder=%s could not set a tick for %s: %s", self.holder, fire, e)
+
+    def _hand_back_ahead(self, reason: str) -> None:
+        if self._ahead:
+            held, self._ahead = list(self._ahead.values()), {}
+            self._release_ahead(held, reason)
+
+    def _release_ahead(self, runs: Sequence[_Ahead], reason: str) -> None:
+        log.info("holder=%s hands back %d prepared runs: %s", self.holder, len(runs), reason)
+        try:
+            self.deliverer.release_unstarted(
+                [a.ready.job for a in runs], error=f"prepared, not posted: {reason}"
+            )
+        except Exception:  # their claims go stale and are taken over, looking in Slack
+            log.exception("holder=%s could not hand back prepared runs", self.holder)
+
     def _poll_due(self, t: _Tick) -> None:
         try:
             due = self.store.due_sources(t.at)
@@ -714,6 +937,8 @@ class Scheduler:
         aps, self._aps = self._aps, None
         if aps is not None:
             aps.shutdown(wait=wait)
+        with self._lock:
+            self._hand_back_ahead("the scheduler shut down")
         try:
             self.store.release_lease(LEASE_NAME, holder=self.holder)
         except Exception as e:  # it runs out by itself within lease_ttl
@@ -737,6 +962,13 @@ def _due_week(sub: Subscription, now: datetime) -> IsoWeek | None:
     if start is not None and week < start:
         return None
     return week
+
+
+def _same_run(a: Subscription, b: Subscription) -> bool:
+    """Whether a run prepared for ``a`` is still the run ``b`` asks for (errors aside)."""
+    return replace(a, last_error=None, last_error_at=None) == replace(
+        b, last_error=None, last_error_at=None
+    )
 
 
 def _start_week(sub: Subscription) -> IsoWeek | None:
