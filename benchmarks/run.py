@@ -979,11 +979,15 @@ def _fanout_run(
     posts = [c for c in raw if c["method"] == "chat.postMessage"]
     first = min(c["at"] for c in posts)
     last = max(c["at"] for c in posts if c["status"] == 200)
+    # When each channel's first attempt arrived, after the tick began.
+    firsts = sorted(min(c.at for c in calls) - began for calls in per_channel.values())
     return {
         "total": total,
         "before": before,
         "prepared": prepared,
         "first_post": first - began,
+        "half_first_attempts": firsts[len(firsts) // 2],
+        "all_first_attempts": firsts[-1],
         "posting": last - first,
         "bound": max(floors),
         "messages": len(accepted_parts),
@@ -1066,6 +1070,15 @@ def scenario_fanout(ctx: Context) -> None:
         ctx.add(Figure("fanout", f"{what}: runs prepared ahead", "", figs[f"{label}.prepared"]))
         ctx.add(Figure("fanout", f"{what}: tick total", "s", figs[f"{label}.total"]))
         ctx.add(Figure("fanout", f"{what}: posting span", "s", figs[f"{label}.posting"]))
+        for key, when in (("half_first_attempts", "half"), ("all_first_attempts", "all")):
+            ctx.add(
+                Figure(
+                    "fanout",
+                    f"{what}: first attempts of {when} the channels out by",
+                    "s",
+                    figs[f"{label}.{key}"],
+                )
+            )
         ctx.add(Figure("fanout", f"{what}: rate-limit bound", "s", figs[f"{label}.bound"]))
         ctx.add(
             Figure(
