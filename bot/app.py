@@ -53,6 +53,7 @@ from bot.commands import (
 from bot.config import BotSettings
 from bot.deliver import Deliverer
 from bot.scheduler import digest_week, first_week
+from bot.slack_client import KeepAliveWebClient
 from digests.digest import DigestRequest, StoreSummaryCache, build_digest
 from digests.errors import PaperbotError, QueryError
 from digests.ingest import SourceReport, fetch_settings_for, poll_sources
@@ -125,7 +126,8 @@ def make_client(settings: BotSettings) -> WebClient:
     """The one WebClient: every Web API call goes to SLACK_API_URL."""
     # No automatic retries: a blind re-send after a dropped connection could post a digest
     # twice. The deliverer retries itself, after checking what Slack already has.
-    return WebClient(
+    # Connections are kept open between calls (a fan-out posts to every channel at once).
+    return KeepAliveWebClient(
         token=settings.slack.bot_token, base_url=settings.slack.api_url, retry_handlers=[]
     )
 

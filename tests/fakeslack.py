@@ -20,9 +20,12 @@ Point a ``WebClient(base_url=fake.api_url)`` (or ``SLACK_API_URL``) at it::
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import random
+import socket
+import ssl
 import threading
 import time
 from collections import defaultdict
@@ -113,6 +116,8 @@ class FakeSlack:
         ratelimit_share: float = 0.0,
         ratelimit_retry_after: int = 1,
         seed: int | None = None,
+        tls: ssl.SSLContext | None = None,
+        keepalive_timeout: float = 30.0,
     ) -> None:
         if not 0.0 <= ratelimit_share < 1.0:
             raise ValueError("ratelimit_share must be in [0, 1)")
@@ -133,14 +138,21 @@ class FakeSlack:
         self._last_post: dict[str, float] = {}
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
-        self._server = _Server(self)
+        self._server = _Server(self, tls=tls, keepalive_timeout=keepalive_timeout)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # -- set-up ---------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
+        if self._server.tls:  # the name a test certificate is made for
+            return f"https://localhost:{self._server.server_address[1]}/"
         return f"http://127.0.0.1:{self._server.server_address[1]}/"
+
+    @property
+    def connections(self) -> int:
+        """How many connections clients have opened to it (HTTP/1.1 keeps them open)."""
+        return self._server.connections
 
     @property
     def api_url(self) -> str:
@@ -393,29 +405,56 @@ def rate_limit_floor(attempts: list[Call], interval: float = 1.0) -> float:
 
 class _Server(ThreadingHTTPServer):
     """Answers each connection on a pool of threads started once (not a thread per request:
-    starting one costs the accepting thread more than answering a call)."""
+    starting one costs the accepting thread more than answering a call). Connections are
+    HTTP/1.1 and kept open, as Slack's are; closing the server ends them."""
 
     daemon_threads = True
     pool_size = 32
 
-    def __init__(self, fake: FakeSlack) -> None:
+    def __init__(self, fake: FakeSlack, *, tls: ssl.SSLContext | None, keepalive_timeout: float):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.fake = fake
+        self.tls = tls
+        self.keepalive_timeout = keepalive_timeout
+        if tls is not None:
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
+        self.connections = 0
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(self.pool_size, thread_name_prefix="fakeslack")
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self.connections += 1
+            self._open.add(request)
         self._pool.submit(self.process_request_thread, request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
 
     def server_close(self) -> None:
         super().server_close()
+        with self._open_lock:
+            still_open = list(self._open)
+        for sock in still_open:  # their threads wait for a next request: end them
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive: every answer carries Content-Length
     # Headers and body leave in one write (flushed when the request is finished).
     wbufsize = 64 * 1024
     disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        # An idle kept-alive connection is closed after this long, as servers do.
+        self.timeout = self.server.keepalive_timeout
+        super().setup()
 
     def do_GET(self) -> None:
         self._serve()

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from slack_sdk import WebClient
 
 from bot.deliver import Deliverer, WeekContexts
 from bot.scheduler import LEASE_NAME, Scheduler, digest_week, last_run
+from bot.slack_client import KeepAliveWebClient
 from digests.digest import DigestRequest, WeekContext, build_digest
 from digests.errors import ConfigError
 from digests.ingest import prepare
@@ -109,7 +109,8 @@ def scheduler(
     clock = RealClock(MONDAY_0901)
     deliverer = Deliverer(
         store=store,
-        client=WebClient(token=BOT_TOKEN, base_url=slack.api_url),
+        # The bot's own client: connections kept open, no retry handlers.
+        client=KeepAliveWebClient(token=BOT_TOKEN, base_url=slack.api_url, retry_handlers=[]),
         core=Settings(
             database_url="sqlite://",
             data_dir=tmp_path,
