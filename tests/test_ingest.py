@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from digests.fetch import Fetcher, FetchSettings
-from digests.ingest import FAILING_AFTER, Poller, SourceReport
+from digests.ingest import FAILING_AFTER, Poller, SourceReport, poll_sources
 from digests.model import SourceInfo, SourceKind, SourceSpec
 from digests.query import parse_query
 from digests.store import Store
@@ -95,6 +95,22 @@ def test_every_fixture_format_polls_from_disk(store: Store, fixtures: Path) -> N
     listed = {s.name: s for s in store.list_sources()}
     assert all(listed[n].last_success_at == NOW for n in FIXTURE_COUNTS)
     assert all(listed[n].paper_count > 0 for n in FIXTURE_COUNTS)
+
+
+def test_a_poll_from_synchronous_code_runs_on_uvloop(store: Store, fixtures: Path) -> None:
+    uvloop = pytest.importorskip("uvloop")  # not on Windows, where asyncio's loop serves
+    loops: list[type] = []
+    name = next(iter(FIXTURE_COUNTS))
+    reports = poll_sources(
+        store,
+        [add(store, name, str(fixtures / name))],
+        fetch_settings=FetchSettings(allow_private=True),
+        rules=RULES,
+        clock=Clock(),
+        on_report=lambda _r: loops.append(type(asyncio.get_running_loop())),
+    )
+    assert [r.status for r in reports] == ["ingested"]
+    assert loops == [uvloop.Loop]
 
 
 def test_second_poll_of_unchanged_files_does_not_reparse(store: Store, fixtures: Path) -> None:
