@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sniffio
 
 from digests.fetch import Fetcher, FetchSettings
 from digests.ingest import FAILING_AFTER, Poller, SourceReport, poll_sources
@@ -97,9 +98,9 @@ def test_every_fixture_format_polls_from_disk(store: Store, fixtures: Path) -> N
     assert all(listed[n].paper_count > 0 for n in FIXTURE_COUNTS)
 
 
-def test_a_poll_from_synchronous_code_runs_on_uvloop(store: Store, fixtures: Path) -> None:
+def test_a_poll_runs_on_uvloop_declared_to_sniffio(store: Store, fixtures: Path) -> None:
     uvloop = pytest.importorskip("uvloop")  # not on Windows, where asyncio's loop serves
-    loops: list[type] = []
+    loops: list[tuple[type, str | None]] = []
     name = next(iter(FIXTURE_COUNTS))
     reports = poll_sources(
         store,
@@ -107,10 +108,13 @@ def test_a_poll_from_synchronous_code_runs_on_uvloop(store: Store, fixtures: Pat
         fetch_settings=FetchSettings(allow_private=True),
         rules=RULES,
         clock=Clock(),
-        on_report=lambda _r: loops.append(type(asyncio.get_running_loop())),
+        on_report=lambda _r: loops.append(
+            (type(asyncio.get_running_loop()), sniffio.current_async_library_cvar.get())
+        ),
     )
     assert [r.status for r in reports] == ["ingested"]
-    assert loops == [uvloop.Loop]
+    # Declared to sniffio too, so httpx's many asks are answered without asking asyncio.
+    assert loops == [(uvloop.Loop, "asyncio")]
 
 
 def test_second_poll_of_unchanged_files_does_not_reparse(store: Store, fixtures: Path) -> None:

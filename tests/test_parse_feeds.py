@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import itertools
 import logging
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from importlib.abc import MetaPathFinder
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -336,6 +338,60 @@ def test_relative_links_still_resolve_against_the_document_location() -> None:
     assert doc.entries[0].source_item_id == "https://example.org/feeds/item-1"
     based = parse_feed(_XML_BASE_ATOM, ctx)
     assert based.entries[0].url == "https://other.example/feeds/papers/1"
+
+
+_GUIDS = [
+    "item-1",
+    "  item-2 ",
+    "42",
+    "https://example.org/p/3",
+    "tag:example.org,2024:4",
+    "urn:uuid:0b4c1f0e-5",
+    "//cdn.example.org/6",
+    "../up/7",
+    "?p=8",
+    "#9",
+    "C:\\x",
+    "<![CDATA[item-10]]>",
+    "item&amp;11",
+]
+
+
+@pytest.mark.parametrize("location", ["https://example.org/feeds/x.xml", "/srv/feeds/x.xml"])
+@pytest.mark.parametrize("first", _GUIDS)
+def test_whichever_parse_comes_first_the_ids_are_the_based_ones(location: str, first: str) -> None:
+    # The first guid decides which parse is tried first; the rest vary around it.
+    items = "".join(
+        f"<item><title>T{n}</title><link>https://example.org/l/{n}</link><guid>{g}</guid></item>"
+        for n, g in enumerate([first, *_GUIDS])
+    )
+    data = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}'
+    data += "</channel></rss>"
+    based = feedparser.parse(
+        io.BytesIO(data.encode()),
+        response_headers={"content-location": location},
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    ctx = ParseContext(url=location, content_type=None, fetched_at=None)
+    doc = parse_feed(data.encode(), ctx)
+    assert [e.source_item_id for e in doc.entries] == [e.get("id") for e in based["entries"]]
+
+
+def test_feedparser_asks_for_no_xml_driver_it_would_have_to_import() -> None:
+    asked: list[str] = []
+
+    class Recorder(MetaPathFinder):
+        def find_spec(self, name: str, path: Any, target: Any = None) -> None:
+            asked.append(name)
+
+    sys.meta_path.insert(0, Recorder())
+    try:
+        doc = parse_feed(_RELATIVE_RSS, ParseContext(url=None, content_type=None, fetched_at=None))
+    finally:
+        sys.meta_path.pop(0)
+    assert len(doc.entries) == 2
+    assert asked == []  # not even the libxml2 driver, once per parse, in vain
 
 
 # --- converters read plain copies of feedparser's entries ----------------------------------
