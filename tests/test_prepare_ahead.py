@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,14 +45,11 @@ CHANNELS = ("C1", "C2", "C3")
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(CREATED)
-
-
-@pytest.fixture
-def slack(clock: Clock) -> Iterator[FakeSlack]:
+def world() -> Iterator[tuple[Clock, FakeSlack]]:
+    """The test's clock, and a fake Slack that keeps its time."""
+    clock = Clock(CREATED)
     with FakeSlack(admins={"UADMIN"}, clock=lambda: clock().timestamp()) as fake:
-        yield fake
+        yield clock, fake
 
 
 def setup(store: Store, tmp_path: Path) -> None:
@@ -71,9 +69,21 @@ def prepare_ahead(sched: Scheduler, clock: Clock, slack: FakeSlack) -> None:
     assert slack.calls_to("chat.postMessage") == []
 
 
+def prepared(
+    store: Store, world: tuple[Clock, FakeSlack], tmp_path: Path, **scheduler: Any
+) -> tuple[Scheduler, Clock, FakeSlack]:
+    """Three subscribed channels and a scheduler that has prepared their runs."""
+    clock, slack = world
+    setup(store, tmp_path)
+    sched = make_scheduler(store, slack, clock, tmp_path, **scheduler)
+    prepare_ahead(sched, clock, slack)
+    return sched, clock, slack
+
+
 def test_a_run_is_prepared_one_tick_early_and_posted_when_due(
-    store: Store, slack: FakeSlack, clock: Clock, tmp_path: Path
+    store: Store, world: tuple[Clock, FakeSlack], tmp_path: Path
 ) -> None:
+    clock, slack = world
     setup(store, tmp_path)
     sched = make_scheduler(store, slack, clock, tmp_path)
     clock.set(FIRE - timedelta(minutes=5))  # further off than one tick: nothing yet
@@ -119,11 +129,9 @@ def test_a_run_is_prepared_one_tick_early_and_posted_when_due(
 
 
 def test_an_unsubscribed_channel_gets_nothing_it_was_prepared(
-    store: Store, slack: FakeSlack, clock: Clock, tmp_path: Path
+    store: Store, world: tuple[Clock, FakeSlack], tmp_path: Path
 ) -> None:
-    setup(store, tmp_path)
-    sched = make_scheduler(store, slack, clock, tmp_path)
-    prepare_ahead(sched, clock, slack)
+    sched, clock, slack = prepared(store, world, tmp_path)
     assert store.deactivate_subscriptions(team_id="T1", channel_id="C2") == 1
 
     clock.set(AFTER)
@@ -142,12 +150,10 @@ def test_an_unsubscribed_channel_gets_nothing_it_was_prepared(
 
 
 def test_prepared_runs_go_back_to_the_next_leader_when_the_lease_is_lost(
-    store: Store, slack: FakeSlack, clock: Clock, tmp_path: Path
+    store: Store, world: tuple[Clock, FakeSlack], tmp_path: Path
 ) -> None:
-    setup(store, tmp_path)
-    a = make_scheduler(store, slack, clock, tmp_path, holder="worker-a")
+    a, clock, slack = prepared(store, world, tmp_path, holder="worker-a")
     b = make_scheduler(store, slack, clock, tmp_path, holder="worker-b")
-    prepare_ahead(a, clock, slack)
 
     # a stalls past its lease: b leads, but a's claims are live, so b leaves them.
     clock.set(BEFORE + timedelta(seconds=61))
@@ -168,11 +174,9 @@ def test_prepared_runs_go_back_to_the_next_leader_when_the_lease_is_lost(
 
 
 def test_shutdown_hands_prepared_runs_back(
-    store: Store, slack: FakeSlack, clock: Clock, tmp_path: Path
+    store: Store, world: tuple[Clock, FakeSlack], tmp_path: Path
 ) -> None:
-    setup(store, tmp_path)
-    a = make_scheduler(store, slack, clock, tmp_path, holder="worker-a")
-    prepare_ahead(a, clock, slack)
+    a, clock, slack = prepared(store, world, tmp_path, holder="worker-a")
     a.shutdown()
     assert {d.state for d in store.list_deliveries()} == {"pending"}
 
@@ -188,11 +192,9 @@ def test_shutdown_hands_prepared_runs_back(
 
 
 def test_a_prepared_run_whose_claim_grew_old_is_claimed_and_prepared_again(
-    store: Store, slack: FakeSlack, clock: Clock, tmp_path: Path
+    store: Store, world: tuple[Clock, FakeSlack], tmp_path: Path
 ) -> None:
-    setup(store, tmp_path)
-    sched = make_scheduler(store, slack, clock, tmp_path, lease_ttl=timedelta(hours=1))
-    prepare_ahead(sched, clock, slack)
+    sched, clock, slack = prepared(store, world, tmp_path, lease_ttl=timedelta(hours=1))
     # The next tick comes late: the claims (posting allowed for half of stale_after, 5 min)
     # could not be posted under without racing a takeover.
     clock.set(FIRE + timedelta(minutes=5))
