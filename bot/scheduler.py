@@ -123,6 +123,8 @@ _RECORD_EVERY = 0.1
 # to another, so a few hundred waiting channels still leave ``workers`` posting.
 _THREADS_PER_WORKER = 16
 _MAX_THREADS = 256
+# A tick set for a fire time runs this much after it.
+_FIRE_MARGIN = timedelta(milliseconds=50)
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 Clock = Callable[[], datetime]
@@ -848,8 +850,9 @@ class Scheduler:
         """With the background thread running, one more tick at ``fire`` itself."""
         if self._aps is None:
             return
-        # APScheduler waits on the system clock; ours may be set apart from it.
-        at = datetime.now(UTC) + (fire - self.clock())
+        # APScheduler waits on the system clock; ours may be set apart from it. A moment
+        # after the fire time, so that the tick's own clock reads it as passed.
+        at = datetime.now(UTC) + (fire - self.clock()) + _FIRE_MARGIN
         try:
             self._aps.add_job(
                 self._tick_safely,
