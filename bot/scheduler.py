@@ -752,7 +752,9 @@ class Scheduler:
             if a.fire <= t.at:  # removed, or no longer due at this time
                 back.append(self._ahead.pop(key))
         if back:
-            self._release_ahead(back, "its subscription changed after it was prepared")
+            self._release_ahead(
+                back, "its subscription changed or went, or its claim grew too old to post under"
+            )
         return taken
 
     def _prepare_ahead(self, t: _Tick) -> None:
