@@ -77,7 +77,7 @@ def test_a_connection_the_server_closed_is_not_reused() -> None:
         post(client)
         post(client)
         assert slack.connections == 1
-        time.sleep(0.6)  # the server closes the idle connection
+        time.sleep(1.5)  # the server closes the idle connection (after 0.2 s)
         post(client)  # no error: the closed connection is noticed before it is used
         assert slack.connections == 2
         assert len(slack.posted("C1")) == 3
