@@ -367,7 +367,6 @@ class Scheduler:
         tick_seconds: float = 30,
         notify: Callable[[str], None] | None = None,
         workers: int = 8,
-        prepare_ahead: bool = True,
     ) -> None:
         if tick_seconds <= 0 or timedelta(seconds=tick_seconds) * 2 > lease_ttl:
             # Renewing at least twice per lease keeps one slow tick from losing it.
@@ -386,7 +385,6 @@ class Scheduler:
         self.tick_seconds = tick_seconds
         self.notify = notify
         self.workers = workers
-        self.prepare_ahead = prepare_ahead
         # While workers post, the lease is renewed this often (several times per lease).
         self.renew_every = min(tick_seconds, lease_ttl.total_seconds() / 4)
         self._lock = threading.Lock()  # one tick at a time, whoever calls it
@@ -418,7 +416,7 @@ class Scheduler:
                 self._poll_due(t)
             if self._renew(t):
                 self._notify_health(t)
-            if self.prepare_ahead and self._renew(t):
+            if self._renew(t):
                 self._prepare_ahead(t)
             if t.lost_lease:
                 self._hand_back_ahead("the scheduler lease was lost")

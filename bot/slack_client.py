@@ -150,8 +150,10 @@ def _still_open(conn: http.client.HTTPConnection) -> bool:
     sock = conn.sock
     if sock is None:
         return False
-    poller = select.poll()
     try:
+        if not hasattr(select, "poll"):  # Windows: select() has no descriptor-number limit
+            return not select.select([sock], [], [], 0)[0]
+        poller = select.poll()  # no limit on descriptor numbers, unlike select() here
         poller.register(sock, select.POLLIN)
         return not poller.poll(0)
     except (OSError, ValueError):

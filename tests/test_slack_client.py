@@ -130,6 +130,21 @@ def test_answers_arrive_as_slack_sdk_gives_them(slack: FakeSlack, reply: FakeRep
     assert seen[0][1] == reply.status
 
 
+def test_a_redirect_is_reported_not_followed(slack: FakeSlack) -> None:
+    # Slack's Web API never redirects: one means SLACK_API_URL points somewhere else, and
+    # a post must not be re-sent to wherever the answer says.
+    elsewhere = "https://example.org/api/chat.postMessage"
+    slack.script("chat.postMessage", FakeReply(301, {}, {"Location": elsewhere}))
+    client = kept_client(slack.api_url)
+    with pytest.raises(SlackApiError) as caught:
+        post(client)
+    assert caught.value.response.status_code == 301
+    assert slack.api_url + "chat.postMessage" in str(caught.value)  # the URL is named
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    post(client)  # the connection serves the next call
+    assert slack.connections == 1
+
+
 def test_a_refused_connection_is_raised_as_urllib_raises_it() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -251,6 +251,10 @@ def _creator(raw: dict[str, Any], el: Element) -> None:
     raw["author"] = name
 
 
+# How a field's text becomes its value, by the kind its table gives.
+_CONVERT: dict[str, Callable[[str], Any]] = {"text": str, "date": _date, "uri": _uri}
+
+
 def _take(raw: dict[str, Any], el: Element, fields: dict[str, tuple[str, str]]) -> bool:
     """Read ``el`` into ``raw`` if ``fields`` names it; False if it does not."""
     spec = fields.get(el.tag)
@@ -258,8 +262,7 @@ def _take(raw: dict[str, Any], el: Element, fields: dict[str, tuple[str, str]]) 
         return False
     key, kind = spec
     _attrs(el, _NO_ATTRS)
-    text = _text(el)
-    _once(raw, key, _date(text) if kind == "date" else _uri(text) if kind == "uri" else text)
+    _once(raw, key, _CONVERT[kind](_text(el)))
     return True
 
 
