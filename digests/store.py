@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -731,9 +732,13 @@ class Store:
         """Insert new papers, filling in their ids; the ``id()`` of rows another writer had."""
         if not pending:
             return set()
-        params = [{k: v for k, v in row.items() if k != "id"} for row in pending]
+        cols = [k for k in pending[0] if k != "id"]
+        columns = [[row[c] for row in pending] for c in cols]
         # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT.
-        got = {key: int(pid) for pid, key in self._insert_rows(conn, papers, params, ("id", "key"))}
+        got = {
+            key: int(pid)
+            for pid, key in self._insert_columns(conn, papers, cols, columns, ("id", "key"))
+        }
         lost: set[int] = set()
         for row in pending:
             new_id = got.get(row["key"])
@@ -784,21 +789,21 @@ class Store:
             one = "(" + ", ".join("?" * (len(cols) + 1)) + ")"
             # SQLite allows 32,766 bound values per statement.
             step = max(1, min(_LOOKUP_CHUNK, 30_000 // (len(cols) + 1)))
-            for start in range(0, len(data), step):
-                part = data[start : start + step]
-                flat: list[Any] = []
-                for row in part:
-                    flat.append(row[0])
-                    flat.extend(
-                        v if proc is None else proc(v)
-                        for v, proc in zip(row[1:], procs, strict=True)
-                    )
+            # Converted a column at a time (as ``_insert_columns_sqlite``), then interleaved.
+            columns = [[row[0] for row in data]]
+            for i, proc in enumerate(procs, 1):
+                column = [row[i] for row in data]
+                columns.append(column if proc is None else [proc(v) for v in column])
+            converted = list(zip(*columns, strict=True))
+            for start in range(0, len(converted), step):
+                part = converted[start : start + step]
+                flat = tuple(chain.from_iterable(part))
                 sql = (
                     f"WITH _changes({aliases}) AS (VALUES {', '.join([one] * len(part))}) "  # noqa: S608
                     f'UPDATE "{name}" SET {sets} FROM _changes '
                     f'WHERE "{name}".id = _changes.c0'
                 )
-                conn.exec_driver_sql(sql, tuple(flat))
+                conn.exec_driver_sql(sql, flat)
 
     def _store_mentions(
         self,
@@ -949,19 +954,20 @@ class Store:
                 _among(conn, paper_tags.c.paper_id, ids[start : start + _LOOKUP_CHUNK])
             )
             have.update((int(p), int(t), str(o)) for p, t, o in conn.execute(stmt))
-        links: list[dict[str, Any]] = []
+        new: list[tuple[int, int, str]] = []
         out: list[bool] = []
         for item, paper in zip(chunk, rows, strict=True):
-            added = False
+            paper_id = int(paper["id"])
+            before = len(new)
             for ref in item.tags:
-                link = (int(paper["id"]), tag_ids[ref.slug], ref.origin)
+                link = (paper_id, tag_ids[ref.slug], ref.origin)
                 if link not in have:
                     have.add(link)
-                    links.append({"paper_id": link[0], "tag_id": link[1], "origin": link[2]})
-                    added = True
-            out.append(added)
-        if links:
-            self._insert_rows(conn, paper_tags, links, ())
+                    new.append(link)
+            out.append(len(new) > before)
+        if new:
+            columns = [list(c) for c in zip(*new, strict=True)]
+            self._insert_columns(conn, paper_tags, ("paper_id", "tag_id", "origin"), columns, ())
         return out
 
     def _insert_rows(
@@ -971,25 +977,39 @@ class Store:
         rows: Sequence[dict[str, Any]],
         returning: tuple[str, ...],
     ) -> list[tuple[Any, ...]]:
-        """INSERT … ON CONFLICT DO NOTHING of many rows (same keys), RETURNING ``returning``.
+        """INSERT … ON CONFLICT DO NOTHING of many rows (same keys), RETURNING ``returning``."""
+        cols = list(rows[0])
+        return self._insert_columns(
+            conn, table, cols, [[row[name] for row in rows] for name in cols], returning
+        )
+
+    def _insert_columns(
+        self,
+        conn: Connection,
+        table: Any,
+        cols: Sequence[str],
+        columns: Sequence[list[Any]],
+        returning: tuple[str, ...],
+    ) -> list[tuple[Any, ...]]:
+        """INSERT … ON CONFLICT DO NOTHING of rows given a column at a time (``columns[i]``
+        holds column ``cols[i]`` of every row), RETURNING ``returning``.
 
         The values go to the driver as plain tuples or arrays, converted once per column
         by the column type's own bind processing (what SQLAlchemy would store), without
         SQLAlchemy's per-row parameter handling.
         """
         if self.dialect != "postgresql":
-            return self._insert_rows_sqlite(conn, table, rows, returning)
+            return self._insert_columns_sqlite(conn, table, cols, columns, returning)
         # On PostgreSQL the rows go as one array per column through ``unnest``: a
         # statement of a few parameters, where a multi-row VALUES of 500 rows has ten
         # thousand that the driver parses again for every batch. The arrays are sent in
         # binary (``%b``): psycopg quotes every element of a text-format array with a
         # regular expression, ~150 ms for 2,000 search texts against ~7 ms.
-        cols = list(rows[0])
         params: dict[str, Any] = {}
         arrays: list[str] = []
         picks: list[str] = []
-        for i, name in enumerate(cols):
-            param, array, pick = _pg_column(conn, table.c[name], [row[name] for row in rows], i)
+        for i, (name, values) in enumerate(zip(cols, columns, strict=True)):
+            param, array, pick = _pg_column(conn, table.c[name], values, i)
             params[f"p{i}"] = param
             arrays.append(array)
             picks.append(pick)
@@ -1006,21 +1026,20 @@ class Store:
         conn.exec_driver_sql(sql, params)
         return []
 
-    def _insert_rows_sqlite(
+    def _insert_columns_sqlite(
         self,
         conn: Connection,
         table: Any,
-        rows: Sequence[dict[str, Any]],
+        cols: Sequence[str],
+        columns: Sequence[list[Any]],
         returning: tuple[str, ...],
     ) -> list[tuple[Any, ...]]:
         """SQLite: an executemany of tuples, or multi-row VALUES when rows must come back."""
-        cols = list(rows[0])
-        procs = [_sqlite_bind(conn, table.c[name]) for name in cols]
-        columns = [
-            [row[name] for row in rows] if proc is None else [proc(row[name]) for row in rows]
-            for name, proc in zip(cols, procs, strict=True)
-        ]
-        data = list(zip(*columns, strict=True))
+        converted = []
+        for name, values in zip(cols, columns, strict=True):
+            proc = _sqlite_bind(conn, table.c[name])
+            converted.append(values if proc is None else [proc(v) for v in values])
+        data = list(zip(*converted, strict=True))
         names = ", ".join(f'"{c}"' for c in cols)
         one = "(" + ", ".join("?" * len(cols)) + ")"
         head = f'INSERT INTO "{table.name}" ({names}) VALUES '  # noqa: S608 (our own names)
@@ -1034,7 +1053,7 @@ class Store:
         for start in range(0, len(data), step):
             part = data[start : start + step]
             sql = head + ", ".join([one] * len(part)) + back
-            flat = tuple(v for row in part for v in row)
+            flat = tuple(chain.from_iterable(part))
             out.extend(tuple(r) for r in conn.exec_driver_sql(sql, flat))
         return out
 
@@ -1256,12 +1275,22 @@ class Store:
             return papers.c.search_text.ilike(_like_pattern(term), escape="\\")
         return func.lower(papers.c.search_text).like(_like_pattern(term.lower()), escape="\\")
 
-    def _hydrate(self, conn: Connection, ids: Sequence[int]) -> list[PaperHit]:
+    def _paper_rows(
+        self, conn: Connection, ids: Sequence[int], *extra: ColumnElement[Any]
+    ) -> dict[int, Any]:
+        """The columns a ``PaperHit`` is made of (plus ``extra``) of papers, by id: never
+        the search text, which grows with every source's summary and is read for nothing."""
+        stmt = select(*_HIT_COLUMNS, *extra).where(papers.c.id.in_(ids))
+        return {r["id"]: r for r in conn.execute(stmt).mappings()}
+
+    def _hydrate(
+        self, conn: Connection, ids: Sequence[int], rows: dict[int, Any] | None = None
+    ) -> list[PaperHit]:
+        """Papers as hits, in ``ids`` order; ``rows``: their ``_paper_rows`` if read already."""
         if not ids:
             return []
-        rows = {
-            r["id"]: r for r in conn.execute(select(papers).where(papers.c.id.in_(ids))).mappings()
-        }
+        if rows is None:
+            rows = self._paper_rows(conn, ids)
         tag_rows = conn.execute(
             select(paper_tags.c.paper_id, tags.c.display, tags.c.kind)
             .join(tags, tags.c.id == paper_tags.c.tag_id)
@@ -1359,14 +1388,11 @@ class Store:
             extra: dict[int, tuple[str | None, datetime, int]] = {}
             for chunk_start in range(0, len(ids), _LOOKUP_CHUNK):
                 part = ids[chunk_start : chunk_start + _LOOKUP_CHUNK]
-                for hit in self._hydrate(conn, part):
+                found = self._paper_rows(conn, part, papers.c.announced_at, papers.c.max_upvotes)
+                for hit in self._hydrate(conn, part, found):
                     hits[hit.paper_id] = hit
-                for pid, abstract, announced, upvotes in conn.execute(
-                    select(
-                        papers.c.id, papers.c.abstract, papers.c.announced_at, papers.c.max_upvotes
-                    ).where(papers.c.id.in_(part))
-                ):
-                    extra[pid] = (abstract, announced, upvotes)
+                for pid, r in found.items():
+                    extra[pid] = (r["abstract"], r["announced_at"], r["max_upvotes"])
         return [
             Candidate(
                 paper=hits[pid],
@@ -2190,6 +2216,23 @@ def _term_query(key: tuple[Any, ...]) -> Query:
     if kind == "sources":
         return Query(sources=value)
     raise ValueError(f"no one-term query for {kind!r}")
+
+
+# What a ``PaperHit`` is made of: ``_hydrate`` reads these and no more.
+_HIT_COLUMNS = (
+    papers.c.id,
+    papers.c.key,
+    papers.c.title,
+    papers.c.title_alt,
+    papers.c.authors,
+    papers.c.abstract,
+    papers.c.arxiv_id,
+    papers.c.abs_url,
+    papers.c.pdf_url,
+    papers.c.code_url,
+    papers.c.other_links,
+    papers.c.first_seen_at,
+)
 
 
 @dataclass(frozen=True, slots=True)
