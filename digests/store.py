@@ -783,18 +783,14 @@ class Store:
                     params,
                 )
                 continue
-            procs = [_sqlite_bind(conn, table.c[c]) for c in cols]
             sets = ", ".join(f'"{c}" = _changes.c{i}' for i, c in enumerate(cols, 1))
             aliases = ", ".join(f"c{i}" for i in range(len(cols) + 1))
             one = "(" + ", ".join("?" * (len(cols) + 1)) + ")"
             # SQLite allows 32,766 bound values per statement.
             step = max(1, min(_LOOKUP_CHUNK, 30_000 // (len(cols) + 1)))
-            # Converted a column at a time (as ``_insert_columns_sqlite``), then interleaved.
-            columns = [[row[0] for row in data]]
-            for i, proc in enumerate(procs, 1):
-                column = [row[i] for row in data]
-                columns.append(column if proc is None else [proc(v) for v in column])
-            converted = list(zip(*columns, strict=True))
+            converted = _sqlite_rows(
+                conn, table, ("id", *cols), [list(c) for c in zip(*data, strict=True)]
+            )
             for start in range(0, len(converted), step):
                 part = converted[start : start + step]
                 flat = tuple(chain.from_iterable(part))
@@ -998,8 +994,28 @@ class Store:
         by the column type's own bind processing (what SQLAlchemy would store), without
         SQLAlchemy's per-row parameter handling.
         """
+        names = ", ".join(f'"{c}"' for c in cols)
+        back = " ON CONFLICT DO NOTHING"
+        if returning:
+            back += " RETURNING " + ", ".join(f'"{c}"' for c in returning)
         if self.dialect != "postgresql":
-            return self._insert_columns_sqlite(conn, table, cols, columns, returning)
+            # SQLite: an executemany of tuples, or multi-row VALUES when rows come back.
+            data = _sqlite_rows(conn, table, cols, columns)
+            one = "(" + ", ".join("?" * len(cols)) + ")"
+            head = f'INSERT INTO "{table.name}" ({names}) VALUES '  # noqa: S608 (our own names)
+            if not returning:
+                conn.exec_driver_sql(head + one + back, data)
+                return []
+            # SQLite allows 32,766 bound values per statement.
+            step = max(1, min(_LOOKUP_CHUNK, 30_000 // len(cols)))
+            out: list[tuple[Any, ...]] = []
+            for start in range(0, len(data), step):
+                part = data[start : start + step]
+                sql = head + ", ".join([one] * len(part)) + back
+                out.extend(
+                    tuple(r) for r in conn.exec_driver_sql(sql, tuple(chain.from_iterable(part)))
+                )
+            return out
         # On PostgreSQL the rows go as one array per column through ``unnest``: a
         # statement of a few parameters, where a multi-row VALUES of 500 rows has ten
         # thousand that the driver parses again for every batch. The arrays are sent in
@@ -1013,49 +1029,16 @@ class Store:
             params[f"p{i}"] = param
             arrays.append(array)
             picks.append(pick)
-        names = ", ".join(f'"{c}"' for c in cols)
         aliases = ", ".join(f"c{i}" for i in range(len(cols)))
         # Names and types come from our own table definitions, never from data.
         sql = (
             f'INSERT INTO "{table.name}" ({names}) SELECT {", ".join(picks)} '  # noqa: S608
-            f"FROM unnest({', '.join(arrays)}) AS u({aliases}) ON CONFLICT DO NOTHING"
+            f"FROM unnest({', '.join(arrays)}) AS u({aliases}){back}"
         )
         if returning:
-            sql += " RETURNING " + ", ".join(f'"{c}"' for c in returning)
             return [tuple(r) for r in conn.exec_driver_sql(sql, params)]
         conn.exec_driver_sql(sql, params)
         return []
-
-    def _insert_columns_sqlite(
-        self,
-        conn: Connection,
-        table: Any,
-        cols: Sequence[str],
-        columns: Sequence[list[Any]],
-        returning: tuple[str, ...],
-    ) -> list[tuple[Any, ...]]:
-        """SQLite: an executemany of tuples, or multi-row VALUES when rows must come back."""
-        converted = []
-        for name, values in zip(cols, columns, strict=True):
-            proc = _sqlite_bind(conn, table.c[name])
-            converted.append(values if proc is None else [proc(v) for v in values])
-        data = list(zip(*converted, strict=True))
-        names = ", ".join(f'"{c}"' for c in cols)
-        one = "(" + ", ".join("?" * len(cols)) + ")"
-        head = f'INSERT INTO "{table.name}" ({names}) VALUES '  # noqa: S608 (our own names)
-        if not returning:
-            conn.exec_driver_sql(head + one + " ON CONFLICT DO NOTHING", data)
-            return []
-        back = " ON CONFLICT DO NOTHING RETURNING " + ", ".join(f'"{c}"' for c in returning)
-        # SQLite allows 32,766 bound values per statement.
-        step = max(1, min(_LOOKUP_CHUNK, 30_000 // len(cols)))
-        out: list[tuple[Any, ...]] = []
-        for start in range(0, len(data), step):
-            part = data[start : start + step]
-            sql = head + ", ".join([one] * len(part)) + back
-            flat = tuple(chain.from_iterable(part))
-            out.extend(tuple(r) for r in conn.exec_driver_sql(sql, flat))
-        return out
 
     def _signals(self, conn: Connection, paper_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
         """The source count and best upvotes of papers, as their mentions give them now.
@@ -2449,6 +2432,19 @@ def _sqlite_bind(conn: Connection, col: Any) -> Callable[[Any], Any] | None:
             return out
 
     return once
+
+
+def _sqlite_rows(
+    conn: Connection, table: Any, cols: Sequence[str], columns: Sequence[list[Any]]
+) -> list[tuple[Any, ...]]:
+    """Rows for the SQLite driver from ``columns`` (``columns[i]`` holds column
+    ``cols[i]`` of every row): each column converted by its type's bind processing, a
+    column at a time, then interleaved into tuples."""
+    converted = []
+    for name, values in zip(cols, columns, strict=True):
+        proc = _sqlite_bind(conn, table.c[name])
+        converted.append(values if proc is None else [proc(v) for v in values])
+    return list(zip(*converted, strict=True))
 
 
 def _new_paper_row(item: PreparedEntry, now: datetime) -> dict[str, Any]:
