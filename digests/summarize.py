@@ -337,7 +337,8 @@ def _cut_words(text: str, max_chars: int) -> str:
             if is_break(text, i):
                 body = text[:i].rstrip(_DANGLING)
                 break
-    # A single word longer than the room: the only case where a word is cut.
+    # The first word (with any marks before it) longer than the room: the only case
+    # where a word is cut, since a cut before it would leave nothing to read.
     return (body or text[:limit]) + ELLIPSIS
 
 

@@ -257,6 +257,18 @@ def test_origin_order() -> None:
     assert extractive_summary(texts[:2]) == "Abstract."
 
 
+def test_a_first_word_that_does_not_fit_after_its_bracket_is_cut_inside() -> None:
+    # A cut before the word would leave only "(": the word is cut instead.
+    text = "( Af4Un5af46IzC1TouXn and more words"
+    assert extractive_summary([SummaryText(text, "abstract")], max_chars=21) == (
+        "( Af4Un5af46IzC1TouX…"
+    )
+    # With room for it, the word is kept whole.
+    assert extractive_summary([SummaryText(text, "abstract")], max_chars=24) == (
+        "( Af4Un5af46IzC1TouXn…"
+    )
+
+
 # --- extractive: properties ---------------------------------------------------------------
 
 _PIECES = st.sampled_from(
@@ -267,6 +279,7 @@ _PIECES = st.sampled_from(
 _WORDS = st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=12)
 _TEXTS = st.lists(st.one_of(_PIECES, _WORDS), max_size=120).map("".join)
 _ASCII_ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
+_FIRST_WORD = re.compile(r"[^A-Za-z0-9]*[A-Za-z0-9]+")
 
 
 def _check(text: str, max_chars: int) -> None:
@@ -280,6 +293,10 @@ def _check(text: str, max_chars: int) -> None:
     if added:
         assert len(body) < len(cleaned)
     longest = max((len(m) for m in _ASCII_ALNUM_RUN.findall(cleaned)), default=0)
+    # The first word counts with the brackets and marks before it: a cut before it would
+    # leave nothing to show, so it is cut inside when they do not fit together.
+    first = _FIRST_WORD.match(cleaned)
+    longest = max(longest, len(first.group()) if first else 0)
     if body and len(body) < len(cleaned) and longest < max_chars - 1:
         # Only a single word longer than the room may be cut inside.
         before, after = cleaned[len(body) - 1], cleaned[len(body)]
