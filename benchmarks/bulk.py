@@ -21,7 +21,7 @@ from sqlalchemy import text
 from digests.normalize import paper_key, title_key
 from digests.store import Store
 
-TABLES = ("papers", "mentions", "paper_tags", "tags", "sources")
+TABLES = ("papers", "paper_search", "mentions", "paper_tags", "tags", "sources")
 _BATCH = 20_000
 
 
@@ -124,13 +124,13 @@ def fill(store: Store, sizes: Sizes, *, start: datetime, span: timedelta, seed: 
             "id", "key", "arxiv_id", "arxiv_version", "doi", "url_key", "title_key", "title",
             "title_alt", "authors", "abstract", "abs_url", "pdf_url", "code_url", "other_links",
             "first_seen_at", "announced_at", "updated_at", "source_count", "max_upvotes",
-            "search_text",
         )  # fmt: skip
         links_per = sizes.tag_links / sizes.papers
         mentions_per = sizes.mentions / sizes.papers
         tag_links: list[tuple[int, int, str]] = []
         mention_rows: list[tuple[Any, ...]] = []
         papers_batch: list[tuple[Any, ...]] = []
+        search_batch: list[tuple[int, str]] = []
         mention_cols = (
             "paper_id", "source_id", "item_key", "first_seen_at", "last_seen_at", "published_at",
             "mentioned_at", "title", "summary", "summary_lang", "pick", "related", "upvotes",
@@ -138,9 +138,11 @@ def fill(store: Store, sizes: Sizes, *, start: datetime, span: timedelta, seed: 
 
         def flush() -> None:
             writer.rows("papers", cols, iter(papers_batch))
+            writer.rows("paper_search", ("paper_id", "search_text"), iter(search_batch))
             writer.rows("paper_tags", ("paper_id", "tag_id", "origin"), iter(tag_links))
             writer.rows("mentions", mention_cols, iter(mention_rows))
             papers_batch.clear()
+            search_batch.clear()
             tag_links.clear()
             mention_rows.clear()
 
@@ -166,6 +168,7 @@ def fill(store: Store, sizes: Sizes, *, start: datetime, span: timedelta, seed: 
                      None)
                 )  # fmt: skip
             papers_batch.append(tuple(row[c] for c in cols))
+            search_batch.append((pid, row["search_text"]))
             if len(papers_batch) >= _BATCH:
                 flush()
         flush()
@@ -225,13 +228,14 @@ def _restore_secondary(conn: Any, dialect: str, saved: list[str]) -> None:
     if dialect == "sqlite":
         conn.execute(text("INSERT INTO paper_fts(paper_fts) VALUES ('rebuild')"))
     else:
-        for table in TABLES:  # ids were given explicitly: move the sequences past them
+        # Ids were given explicitly: move the sequences past them.
+        for table in (t for t in TABLES if t not in ("paper_tags", "paper_search")):
             conn.execute(
                 text(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
                 )
-            ) if table != "paper_tags" else None
+            )
 
 
 def _analyze(store: Store) -> None:

@@ -122,7 +122,24 @@ papers = Table(
     # Denormalized signals, kept current on every mention, so lookups sort without joins.
     Column("source_count", Integer, nullable=False),
     Column("max_upvotes", Integer, nullable=False),
-    # Title, translated title, authors, abstract and the sources' summaries, for search.
+)
+
+# Title, translated title, authors, abstract and the sources' summaries, for search: one
+# row per paper, apart from ``papers`` so that only a change of the text itself touches
+# the full-text index (SQLite's FTS5 ``paper_fts``, PostgreSQL's trigram GIN index, both
+# made in the migrations). On PostgreSQL every new version of a row re-indexes each of
+# its indexed columns, so a paper's dates and signals, updated on every poll, would
+# otherwise put its ~2 kB of text into the trigram index again each time.
+paper_search = Table(
+    "paper_search",
+    metadata,
+    Column(
+        "paper_id",
+        Integer,
+        ForeignKey("papers.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
     Column("search_text", Text, nullable=False),
 )
 

@@ -78,6 +78,7 @@ from digests.schema import (
     leases,
     mentions,
     metadata,
+    paper_search,
     paper_tags,
     papers,
     slack_users,
@@ -697,7 +698,8 @@ class Store:
                 raise StoreError(f"paper {item.key} vanished while storing")
             values = _merge_values(row, item, now, fresh)
             if values:
-                conn.execute(update(papers).where(papers.c.id == row["id"]), values)
+                row.update(values)
+                self._update_papers(conn, {int(row["id"]): (row, set(values))})
             rows[i], created[i], changed[i] = row, False, bool(values)
         mention_changed = self._store_mentions(conn, source_ids, chunk, rows, now)
         tag_changed = self._link_tags(conn, chunk, rows, tag_ids)
@@ -710,9 +712,7 @@ class Store:
             if (row["source_count"], row["max_upvotes"]) != figures:
                 row["source_count"], row["max_upvotes"] = figures
                 dirty.setdefault(paper_id, (row, set()))[1].update(("source_count", "max_upvotes"))
-        self._update_by_id(
-            conn, papers, [(pid, {c: row[c] for c in cols}) for pid, (row, cols) in dirty.items()]
-        )
+        self._update_papers(conn, dirty)
         out: list[tuple[int, int, int]] = []
         i = 0
         for unit in group:
@@ -729,10 +729,11 @@ class Store:
         return out
 
     def _insert_papers(self, conn: Connection, pending: list[dict[str, Any]]) -> set[int]:
-        """Insert new papers, filling in their ids; the ``id()`` of rows another writer had."""
+        """Insert new papers and their search texts, filling in their ids; the ``id()`` of
+        rows another writer had."""
         if not pending:
             return set()
-        cols = [k for k in pending[0] if k != "id"]
+        cols = [k for k in pending[0] if k not in ("id", "search_text")]
         columns = [[row[c] for row in pending] for c in cols]
         # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT.
         got = {
@@ -740,18 +741,50 @@ class Store:
             for pid, key in self._insert_columns(conn, papers, cols, columns, ("id", "key"))
         }
         lost: set[int] = set()
+        made: list[dict[str, Any]] = []
         for row in pending:
             new_id = got.get(row["key"])
             if new_id is None:
                 lost.add(id(row))
             else:
                 row["id"] = new_id
+                made.append(row)
+        if made:
+            self._insert_columns(
+                conn,
+                paper_search,
+                ("paper_id", "search_text"),
+                [[row["id"] for row in made], [row["search_text"] for row in made]],
+                (),
+            )
         return lost
 
-    def _update_by_id(
-        self, conn: Connection, table: Any, changes: Sequence[tuple[int, dict[str, Any]]]
+    def _update_papers(
+        self, conn: Connection, changes: dict[int, tuple[dict[str, Any], set[str]]]
     ) -> None:
-        """UPDATE rows by id: one statement per set of changed columns and slice of rows.
+        """Write changed columns of papers (``changes``: each paper's row and the names of
+        its changed columns): the search text to ``paper_search``, the rest to ``papers``."""
+        rows: list[tuple[int, dict[str, Any]]] = []
+        texts: list[tuple[int, dict[str, Any]]] = []
+        for paper_id, (row, cols) in changes.items():
+            if "search_text" in cols:
+                texts.append((paper_id, {"search_text": row["search_text"]}))
+            rest = {c: row[c] for c in cols if c != "search_text"}
+            if rest:
+                rows.append((paper_id, rest))
+        self._update_by_id(conn, papers, rows)
+        self._update_by_id(conn, paper_search, texts, key="paper_id")
+
+    def _update_by_id(
+        self,
+        conn: Connection,
+        table: Any,
+        changes: Sequence[tuple[int, dict[str, Any]]],
+        *,
+        key: str = "id",
+    ) -> None:
+        """UPDATE rows by ``key`` (an integer column): one statement per set of changed
+        columns and slice of rows.
 
         A multi-row ``UPDATE … FROM`` (VALUES on SQLite, column arrays on PostgreSQL), not
         an executemany: on SQLite every statement that follows a full-text write flushes
@@ -770,7 +803,7 @@ class Store:
                 params: dict[str, Any] = {}
                 arrays: list[str] = []
                 picks: list[str] = []
-                for i, col in enumerate(("id", *cols)):
+                for i, col in enumerate((key, *cols)):
                     param, array, pick = _pg_column(conn, table.c[col], [row[i] for row in data], i)
                     params[f"p{i}"] = param
                     arrays.append(array)
@@ -779,7 +812,7 @@ class Store:
                 aliases = ", ".join(f"c{i}" for i in range(len(cols) + 1))
                 conn.exec_driver_sql(
                     f'UPDATE "{name}" SET {sets} FROM unnest({", ".join(arrays)}) '  # noqa: S608
-                    f'AS u({aliases}) WHERE "{name}".id = u.c0',
+                    f'AS u({aliases}) WHERE "{name}"."{key}" = u.c0',
                     params,
                 )
                 continue
@@ -789,7 +822,7 @@ class Store:
             # SQLite allows 32,766 bound values per statement.
             step = max(1, min(_LOOKUP_CHUNK, 30_000 // (len(cols) + 1)))
             converted = _sqlite_rows(
-                conn, table, ("id", *cols), [list(c) for c in zip(*data, strict=True)]
+                conn, table, (key, *cols), [list(c) for c in zip(*data, strict=True)]
             )
             for start in range(0, len(converted), step):
                 part = converted[start : start + step]
@@ -797,7 +830,7 @@ class Store:
                 sql = (
                     f"WITH _changes({aliases}) AS (VALUES {', '.join([one] * len(part))}) "  # noqa: S608
                     f'UPDATE "{name}" SET {sets} FROM _changes '
-                    f'WHERE "{name}".id = _changes.c0'
+                    f'WHERE "{name}"."{key}" = _changes.c0'
                 )
                 conn.exec_driver_sql(sql, flat)
 
@@ -999,11 +1032,13 @@ class Store:
         if returning:
             back += " RETURNING " + ", ".join(f'"{c}"' for c in returning)
         if self.dialect != "postgresql":
-            # SQLite: an executemany of tuples, or multi-row VALUES when rows come back.
+            # SQLite: an executemany of tuples, or multi-row VALUES when rows come back,
+            # and for search texts: FTS5 flushes its pending index after every statement
+            # its trigger wrote in, which in an executemany is once per row.
             data = _sqlite_rows(conn, table, cols, columns)
             one = "(" + ", ".join("?" * len(cols)) + ")"
             head = f'INSERT INTO "{table.name}" ({names}) VALUES '  # noqa: S608 (our own names)
-            if not returning:
+            if not returning and table is not paper_search:
                 conn.exec_driver_sql(head + one + back, data)
                 return []
             # SQLite allows 32,766 bound values per statement.
@@ -1012,9 +1047,9 @@ class Store:
             for start in range(0, len(data), step):
                 part = data[start : start + step]
                 sql = head + ", ".join([one] * len(part)) + back
-                out.extend(
-                    tuple(r) for r in conn.exec_driver_sql(sql, tuple(chain.from_iterable(part)))
-                )
+                result = conn.exec_driver_sql(sql, tuple(chain.from_iterable(part)))
+                if returning:
+                    out.extend(tuple(r) for r in result)
             return out
         # On PostgreSQL the rows go as one array per column through ``unnest``: a
         # statement of a few parameters, where a multi-row VALUES of 500 rows has ten
@@ -1254,9 +1289,12 @@ class Store:
         """Full-text match of one word or phrase, in the database's own index."""
         if self.dialect == "sqlite" and len(term) >= FTS_MIN_CHARS:
             return papers.c.id.in_(_fts_rowids(_fts_literal(term)))
+        text_col = paper_search.c.search_text
         if self.dialect == "postgresql":
-            return papers.c.search_text.ilike(_like_pattern(term), escape="\\")
-        return func.lower(papers.c.search_text).like(_like_pattern(term.lower()), escape="\\")
+            found = text_col.ilike(_like_pattern(term), escape="\\")
+        else:
+            found = func.lower(text_col).like(_like_pattern(term.lower()), escape="\\")
+        return papers.c.id.in_(select(paper_search.c.paper_id).where(found))
 
     def _paper_rows(
         self, conn: Connection, ids: Sequence[int], *extra: ColumnElement[Any]
@@ -2281,7 +2319,12 @@ def _known_papers(conn: Connection, chunk: Sequence[PreparedEntry]) -> Select[An
     if urls:
         clauses.append(_among(conn, papers.c.url_key, urls))
     # In id order: the first paper read under a title keeps it (``_PaperIndex.add``).
-    return select(papers).where(or_(*clauses)).order_by(papers.c.id)
+    return (
+        select(papers, paper_search.c.search_text)
+        .select_from(papers.outerjoin(paper_search, paper_search.c.paper_id == papers.c.id))
+        .where(or_(*clauses))
+        .order_by(papers.c.id)
+    )
 
 
 class _Mirror:

@@ -7,13 +7,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic import command
 
 from digests.errors import StoreError
 from digests.ingest import prepare
 from digests.model import Entry, Links, Signals, SourceInfo, SourceKind, SourceSpec
 from digests.normalize import parse_arxiv_id
 from digests.query import parse_query
-from digests.store import Store
+from digests.store import Store, _alembic_config, create_db_engine
 from digests.topics import TopicRules, load_rules
 
 NOW = datetime(2025, 8, 20, 12, 0, tzinfo=UTC)
@@ -414,3 +415,50 @@ def test_bulk_writes_store_values_as_every_other_write_does(store: Store) -> Non
         mention = conn.execute(text("SELECT published_at, first_seen_at FROM mentions")).one()
     assert [created] * 4 == [*paper, *mention]
     assert find(store, "since:2025-08-20T12:00") == ["A paper"]  # the bound is inclusive
+
+
+def _migrate(db_url: str, revision: str, *, down: bool = False) -> None:
+    engine = create_db_engine(db_url)
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+    engine.dispose()
+
+
+def test_search_text_survives_its_move_to_its_own_table_and_back(db_url: str) -> None:
+    store = Store.open(db_url)
+    a, b = add(store, "arxiv-cl"), add(store, "notes")
+    put(
+        store,
+        a,
+        arxiv("2501.00010", "Reward hacking in language models", abstract="On 報酬 gaps."),
+        arxiv("2501.00011", "Scaling laws for retrieval"),
+    )
+    put(store, b, arxiv("2501.00010", "Reward hacking", summary="報酬ギャップを測る。"))
+    store.dispose()
+
+    def searches() -> dict[str, list[str]]:
+        s = Store.open(db_url)
+        try:
+            return {q: find(s, q) for q in ("retrieval", "報酬ギャップ", "報酬", "laws -scaling")}
+        finally:
+            s.dispose()
+
+    before = searches()
+    assert before == {
+        "retrieval": ["Scaling laws for retrieval"],
+        "報酬ギャップ": ["Reward hacking in language models"],  # the second source's summary
+        "報酬": ["Reward hacking in language models"],  # two characters: LIKE, not the index
+        "laws -scaling": [],
+    }
+    # Back to the schema that kept the text in ``papers``, and forward again: a store
+    # made before the move is upgraded with every paper still found by its text.
+    _migrate(db_url, "0003", down=True)
+    _migrate(db_url, "head")
+    assert searches() == before
+    store = Store.open(db_url)
+    assert store.integrity_check() == "ok"
+    put(store, b, arxiv("2501.00011", "Scaling laws", summary="検索のスケーリング則。"))
+    assert find(store, "スケーリング") == ["Scaling laws for retrieval"]
+    store.dispose()
