@@ -1278,23 +1278,41 @@ class Store:
         if indexed:
             # One MATCH for every indexed term: FTS5 intersects its own lists.
             conds.append(papers.c.id.in_(_fts_rowids(indexed, floor=fts_floor)))
-        for term in [*q.words, *q.phrases]:
-            if indexed is None or len(term) < FTS_MIN_CHARS:
-                conds.append(self._text_match(term))
-        for term in [*q.exclude_words, *q.exclude_phrases]:
-            conds.append(not_(self._text_match(term)))
+        conds.extend(self._text_conditions(q, indexed=indexed is not None))
         return conds
 
-    def _text_match(self, term: str) -> ColumnElement[bool]:
-        """Full-text match of one word or phrase, in the database's own index."""
-        if self.dialect == "sqlite" and len(term) >= FTS_MIN_CHARS:
-            return papers.c.id.in_(_fts_rowids(_fts_literal(term)))
-        text_col = paper_search.c.search_text
-        if self.dialect == "postgresql":
-            found = text_col.ilike(_like_pattern(term), escape="\\")
-        else:
-            found = func.lower(text_col).like(_like_pattern(term.lower()), escape="\\")
-        return papers.c.id.in_(select(paper_search.c.paper_id).where(found))
+    def _text_conditions(self, q: Query, *, indexed: bool) -> list[ColumnElement[bool]]:
+        """The query's words and phrases, wanted and excluded, each matched in the
+        database's own index; ``indexed``: the wanted ones SQLite's index can look up are
+        already in one MATCH.
+
+        Matches on a paper's search text are tested together, in one ``EXISTS`` on its
+        ``paper_search`` row: a search reading papers newest first tests each paper's row
+        as it goes and stops at a full page, and PostgreSQL may instead start from the
+        trigram index when the terms are rare. (``id IN (rows matching)`` would collect
+        every match of a common word first, and ``NOT IN`` of a common word compares
+        every paper with every match.)
+        """
+        on_paper: list[ColumnElement[bool]] = []
+        on_text: list[ColumnElement[bool]] = []
+        wanted = [(t, True) for t in (*q.words, *q.phrases)]
+        unwanted = [(t, False) for t in (*q.exclude_words, *q.exclude_phrases)]
+        for term, want in [*wanted, *unwanted]:
+            if self.dialect == "sqlite" and len(term) >= FTS_MIN_CHARS:
+                if want and indexed:
+                    continue
+                found = papers.c.id.in_(_fts_rowids(_fts_literal(term)))
+                on_paper.append(found if want else not_(found))
+                continue
+            text_col = paper_search.c.search_text
+            if self.dialect == "postgresql":
+                match = text_col.ilike(_like_pattern(term), escape="\\")
+            else:
+                match = func.lower(text_col).like(_like_pattern(term.lower()), escape="\\")
+            on_text.append(match if want else not_(match))
+        if on_text:
+            on_paper.append(exists().where(paper_search.c.paper_id == papers.c.id, *on_text))
+        return on_paper
 
     def _paper_rows(
         self, conn: Connection, ids: Sequence[int], *extra: ColumnElement[Any]

@@ -204,6 +204,10 @@ def test_search_words_phrases_japanese_authors_sources_and_dates(store: Store) -
     assert find(store, "since:1w") == ["選好データの選択", "Scaling laws for retrieval"]
     assert find(store, "until:2025-08-01") == ["Reward hacking in language models"]
     assert find(store, "scaling -retrieval") == []
+    # Short terms (below the trigram size) wanted and excluded, alone and with others.
+    assert find(store, "データ -選好") == []
+    assert find(store, "-選好 -retrieval") == ["Reward hacking in language models"]
+    assert find(store, "選好 -reward -スケール") == ["選好データの選択"]
 
 
 def test_sql_metacharacters_are_data(store: Store) -> None:
