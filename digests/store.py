@@ -2336,13 +2336,16 @@ def _known_papers(conn: Connection, chunk: Sequence[PreparedEntry]) -> Select[An
         clauses.append(_among(conn, papers.c.doi, dois))
     if urls:
         clauses.append(_among(conn, papers.c.url_key, urls))
-    # In id order: the first paper read under a title keeps it (``_PaperIndex.add``).
-    return (
-        select(papers, paper_search.c.search_text)
-        .select_from(papers.outerjoin(paper_search, paper_search.c.paper_id == papers.c.id))
-        .where(or_(*clauses))
-        .order_by(papers.c.id)
+    # Each paper's search text by its key, row by row: as a join, PostgreSQL may plan a
+    # scan of every search text for each slice while a table's statistics are new.
+    search_text = (
+        select(paper_search.c.search_text)
+        .where(paper_search.c.paper_id == papers.c.id)
+        .scalar_subquery()
+        .label("search_text")
     )
+    # In id order: the first paper read under a title keeps it (``_PaperIndex.add``).
+    return select(papers, search_text).where(or_(*clauses)).order_by(papers.c.id)
 
 
 class _Mirror:
