@@ -1286,12 +1286,14 @@ class Store:
         database's own index; ``indexed``: the wanted ones SQLite's index can look up are
         already in one MATCH.
 
-        Matches on a paper's search text are tested together, in one ``EXISTS`` on its
-        ``paper_search`` row: a search reading papers newest first tests each paper's row
-        as it goes and stops at a full page, and PostgreSQL may instead start from the
-        trigram index when the terms are rare. (``id IN (rows matching)`` would collect
-        every match of a common word first, and ``NOT IN`` of a common word compares
-        every paper with every match.)
+        Matches on a paper's search text are tested together, on its one
+        ``paper_search`` row. On SQLite in an ``EXISTS``: a search reading papers newest
+        first tests each paper's row as it goes and stops at a full page, where
+        ``id IN (rows matching)`` would read every search row first. On PostgreSQL, when
+        some term is wanted, as ``id IN (rows matching)``, which the planner runs as a
+        semi-join from whichever side it expects to be cheaper; with excluded terms only,
+        in the ``EXISTS`` (``NOT IN`` rows matching a common word would compare every
+        paper with every match).
         """
         on_paper: list[ColumnElement[bool]] = []
         on_text: list[ColumnElement[bool]] = []
@@ -1310,7 +1312,16 @@ class Store:
             else:
                 match = func.lower(text_col).like(_like_pattern(term.lower()), escape="\\")
             on_text.append(match if want else not_(match))
-        if on_text:
+        if not on_text:
+            return on_paper
+        if self.dialect == "postgresql" and wanted:
+            # A semi-join the planner may run from either side: for a term too short for
+            # the trigram index that matches little, reading every search row once beats
+            # walking the papers newest first and looking up each one's row (measured at
+            # a million papers: ~3 s against over a minute).
+            rows = select(paper_search.c.paper_id).where(*on_text)
+            on_paper.append(papers.c.id.in_(rows))
+        else:
             on_paper.append(exists().where(paper_search.c.paper_id == papers.c.id, *on_text))
         return on_paper
 
