@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -115,10 +116,30 @@ _DIGEST_ITEMS_INSERT_POSTGRESQL = (
 _GROUP_ITEMS = 2_000
 
 
+# FTS5's trigram tokenizer came in 3.34, dropping a column in place (migration 0004) in 3.35.
+_SQLITE_MIN = (3, 35, 0)
+
+
+def sqlite_version_problem(version: tuple[int, int, int]) -> str | None:
+    """Why the SQLite library ``version`` cannot hold a paperbot store; None if it can."""
+    if version >= _SQLITE_MIN:
+        return None
+    have = ".".join(map(str, version))
+    need = ".".join(map(str, _SQLITE_MIN))
+    return (
+        f"this Python's SQLite library is {have}; paperbot needs {need} or newer (its "
+        "full-text search uses FTS5's trigram tokenizer). Use a Python built with a newer "
+        "SQLite, or PostgreSQL through DATABASE_URL."
+    )
+
+
 def create_db_engine(url: str) -> Engine:
     """An engine with the pragmas paperbot relies on (WAL, foreign keys on SQLite)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        problem = sqlite_version_problem(sqlite3.sqlite_version_info)
+        if problem is not None:
+            raise StoreError(problem)
         db = parsed.database
         if db and db != ":memory:":
             Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)

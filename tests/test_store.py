@@ -14,7 +14,7 @@ from digests.ingest import prepare
 from digests.model import Entry, Links, Signals, SourceInfo, SourceKind, SourceSpec
 from digests.normalize import parse_arxiv_id
 from digests.query import parse_query
-from digests.store import Store, _alembic_config, create_db_engine
+from digests.store import Store, _alembic_config, create_db_engine, sqlite_version_problem
 from digests.topics import TopicRules, load_rules
 
 NOW = datetime(2025, 8, 20, 12, 0, tzinfo=UTC)
@@ -466,3 +466,12 @@ def test_search_text_survives_its_move_to_its_own_table_and_back(db_url: str) ->
     put(store, b, arxiv("2501.00011", "Scaling laws", summary="検索のスケーリング則。"))
     assert find(store, "スケーリング") == ["Scaling laws for retrieval"]
     store.dispose()
+
+
+def test_an_sqlite_too_old_for_the_store_is_named_with_what_to_do() -> None:
+    problem = sqlite_version_problem((3, 34, 1))
+    assert problem is not None
+    assert "3.34.1" in problem and "3.35.0 or newer" in problem
+    assert "DATABASE_URL" in problem
+    assert sqlite_version_problem((3, 35, 0)) is None
+    assert sqlite_version_problem((3, 40, 1)) is None

@@ -42,8 +42,9 @@ def upgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
         op.execute("DROP TABLE IF EXISTS paper_fts")
         _sqlite_fts("paper_search", "paper_id", _NEW_TRIGGERS)
-        # SQLite 3.35+ drops a column in place (no table copy, which with foreign keys on
-        # would delete every paper's mentions and tags along with the old table).
+        # Dropped in place (SQLite 3.35+, which ``create_db_engine`` requires): a table
+        # copy, with foreign keys on, would delete every paper's mentions and tags along
+        # with the old table.
         op.execute("ALTER TABLE papers DROP COLUMN search_text")
     else:
         op.execute(
@@ -55,6 +56,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The default fills the column for existing rows; SQLite cannot drop it afterwards
+    # without copying the table, PostgreSQL drops it below as 0003 had none.
     op.execute("ALTER TABLE papers ADD COLUMN search_text TEXT NOT NULL DEFAULT ''")
     op.execute(
         "UPDATE papers SET search_text = (SELECT s.search_text FROM paper_search s "
@@ -67,6 +70,7 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS paper_fts")
         _sqlite_fts("papers", "id", _OLD_TRIGGERS)
     else:
+        op.execute("ALTER TABLE papers ALTER COLUMN search_text DROP DEFAULT")
         op.execute(
             "CREATE INDEX ix_papers_search_trgm ON papers USING gin (search_text gin_trgm_ops)"
         )
