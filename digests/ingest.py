@@ -25,6 +25,7 @@ import sniffio
 
 from digests.errors import PaperbotError, RetryLater, SourceError, StoreError
 from digests.fetch import Fetcher, FetchResult, FetchSettings, Validators
+from digests.gcpause import collector_paused
 from digests.model import (
     Entry,
     Links,
@@ -203,9 +204,10 @@ def ingest_document(
 ) -> tuple[SourceReport, ParsedDocument]:
     """Parse and store one document for ``source``; raises SourceError when unreadable."""
     ctx = ParseContext(url=source.location, content_type=content_type, fetched_at=now)
-    doc = parse_document(data, ctx, kind=source.kind)
-    prepared = prepare(doc.entries, source, rules)
-    counts = store.store_entries(source, prepared, now=now)
+    with collector_paused():
+        doc = parse_document(data, ctx, kind=source.kind)
+        prepared = prepare(doc.entries, source, rules)
+        counts = store.store_entries(source, prepared, now=now)
     return ingested_report(source, doc, counts), doc
 
 
@@ -329,7 +331,7 @@ class Poller:
                     linger=self.write_linger,
                 )
                 now = self.clock()
-                await asyncio.to_thread(self._parse, batch, now)
+                await asyncio.to_thread(self._parse_paused, batch, now)
                 await parsed.put((batch, now))
                 waiting -= len(batch)
 
@@ -337,7 +339,7 @@ class Poller:
             waiting = len(sources)
             while waiting:
                 batch, now = await parsed.get()
-                written = await asyncio.to_thread(self._write, batch, now)
+                written = await asyncio.to_thread(self._write_paused, batch, now)
                 for item, report in zip(batch, written, strict=True):
                     reports[item.index] = report
                     budget.left += item.budgeted
@@ -388,6 +390,14 @@ class Poller:
                 await item.written.wait()
 
     # -- parsing and writing (each in a worker thread) -----------------------------------
+
+    def _parse_paused(self, batch: Sequence[_Checked], now: datetime) -> None:
+        with collector_paused():
+            self._parse(batch, now)
+
+    def _write_paused(self, batch: Sequence[_Checked], now: datetime) -> list[SourceReport]:
+        with collector_paused():
+            return self._write(batch, now)
 
     def _parse(self, batch: Sequence[_Checked], now: datetime) -> None:
         """Parse and prepare the batch's changed documents. No database work."""
