@@ -4,6 +4,7 @@ connections it accepted."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 import time
@@ -209,3 +210,28 @@ def test_the_bot_uses_the_keep_alive_client(slack: FakeSlack, tmp_path: Path) ->
     post(client)
     post(client)
     assert slack.connections == 1
+
+
+def test_request_debug_lines_are_built_only_when_debug_is_on(
+    slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    kept = kept_client(slack.api_url)
+    # slack_sdk formats its request line when its logger's own ``level`` is DEBUG or
+    # lower; an unconfigured logger's NOTSET (0) would let it format one for every call.
+    caplog.set_level(logging.INFO, logger="slack_sdk")
+    assert kept.logger.level == logging.INFO
+    post(kept)
+    assert not [r for r in caplog.records if "Sending a request" in r.getMessage()]
+
+    caplog.set_level(logging.DEBUG, logger="slack_sdk")
+    assert kept.logger.level == logging.DEBUG
+    post(kept)
+    sent = [r for r in caplog.records if "Sending a request" in r.getMessage()]
+    assert len(sent) == 1 and "(redacted)" in sent[0].getMessage()
+    assert BOT_TOKEN not in sent[0].getMessage()
+    kept.close()
+
+
+def test_a_logger_given_to_the_client_is_kept(slack: FakeSlack) -> None:
+    mine = logging.getLogger("paperbot.test.slack")
+    assert kept_client(slack.api_url, logger=mine).logger is mine
