@@ -38,6 +38,7 @@ from sqlalchemy import (
     event,
     exists,
     func,
+    literal,
     not_,
     or_,
     select,
@@ -100,8 +101,11 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 _SEARCH_TEXT_MAX = 20_000
 # The trigram tokenizer indexes 3-character runs: shorter terms are matched with LIKE.
 FTS_MIN_CHARS = 3
-# Newest-first free-text search on SQLite looks at these many newest papers first.
+# Newest-first free-text search looks at these many newest papers first. On SQLite the
+# full-text index is read from the window's lowest id up; on PostgreSQL the window's
+# papers are tested one by one, so its window is small (~10 µs a paper at a million).
 RECENT_WINDOWS = (20_000, 200_000)
+RECENT_WINDOWS_PG = (5_000,)
 _LOOKUP_CHUNK = 500
 # Archived digest items, written as plain tuples (``Store.archive_digests``).
 _DIGEST_ITEMS_INSERT_SQLITE = (
@@ -292,8 +296,10 @@ class Store:
         self.dialect = engine.dialect.name
         # The connection of a ``transaction()`` block, per thread: writes in it join it.
         self._joined = threading.local()
-        # Newest-first free-text search on SQLite tries these many newest papers first.
-        self.recent_windows: tuple[int, ...] = RECENT_WINDOWS
+        # Newest-first free-text search tries these many newest papers first.
+        self.recent_windows: tuple[int, ...] = (
+            RECENT_WINDOWS_PG if self.dialect == "postgresql" else RECENT_WINDOWS
+        )
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -1172,7 +1178,7 @@ class Store:
             if where is None:
                 return SearchPage(hits=(), has_more=False)
             ids: list[int] | None = None
-            if self.dialect == "sqlite" and query.sort != "top" and _fts_expression(query):
+            if query.sort != "top" and self._windowed(query):
                 ids = self._recent_text_ids(conn, query)
             if ids is None:
                 ids = self._page_ids(conn, query, where)
@@ -1204,16 +1210,31 @@ class Store:
         )
         return [int(i) for i in conn.execute(stmt).scalars()]
 
+    def _windowed(self, query: Query) -> bool:
+        """Whether a newest-first search of ``query`` tries the newest papers first: on
+        SQLite when the full-text index has a term to look up, on PostgreSQL when any
+        word or phrase is wanted."""
+        if self.dialect == "sqlite":
+            return _fts_expression(query) is not None
+        return bool(query.words or query.phrases)
+
     def _recent_text_ids(self, conn: Connection, query: Query) -> list[int] | None:
-        """Newest-first free-text search on SQLite, tried on the newest papers first.
+        """Newest-first free-text search, tried on the newest papers first.
 
         A common word matches a large share of a big store, and sorting every match by
         date is what makes such a search slow. Here the search first looks only at the
         newest ``recent_windows[0]`` papers, then the next window, and stops as soon as
         the page is full: every paper outside a window is older than every paper in it,
-        so the page is exactly the one the unwindowed search returns. Within a window
-        the full-text index is read only from the window's lowest paper id upwards.
-        None when no window fills the page (the caller then searches everything).
+        so the page is exactly the one the unwindowed search returns. None when no
+        window fills the page (the caller then searches everything).
+
+        On SQLite, within a window the full-text index is read only from the window's
+        lowest paper id upwards. On PostgreSQL the window's papers are read newest first
+        and each one's search row is tested as it comes, which the planner cannot turn
+        into a scan of the trigram index: for a phrase of common words (``"language
+        model"``), whose every trigram is in a large share of the store, that scan
+        rechecked each candidate's text for about a second, where the newest few
+        thousand papers hold a page of matches.
         """
         need = query.offset + query.limit + 1
         for window in self.recent_windows:
@@ -1225,13 +1246,16 @@ class Store:
             ).scalar()
             if bound is None:
                 return None  # the store is smaller than the window: search it all
-            # ``id + 0``: read the ids from the date index instead of walking the table.
-            lowest = conn.execute(
-                select(func.min(papers.c.id + 0)).where(papers.c.announced_at > bound)
-            ).scalar()
-            if lowest is None:
-                continue
-            where = self._query_conditions(conn, query, fts_floor=int(lowest))
+            if self.dialect == "sqlite":
+                # ``id + 0``: read the ids from the date index instead of walking the table.
+                lowest = conn.execute(
+                    select(func.min(papers.c.id + 0)).where(papers.c.announced_at > bound)
+                ).scalar()
+                if lowest is None:
+                    continue
+                where = self._query_conditions(conn, query, fts_floor=int(lowest))
+            else:
+                where = self._query_conditions(conn, query, row_by_row=True)
             if where is None:
                 return []
             ids = self._page_ids(conn, query, [*where, papers.c.announced_at > bound])
@@ -1240,11 +1264,17 @@ class Store:
         return None
 
     def _query_conditions(
-        self, conn: Connection, q: Query, *, fts_floor: int | None = None
+        self,
+        conn: Connection,
+        q: Query,
+        *,
+        fts_floor: int | None = None,
+        row_by_row: bool = False,
     ) -> list[ColumnElement[bool]] | None:
         """WHERE clauses for a query; None when it cannot match anything (unknown tag).
 
         ``fts_floor``: on SQLite, read the full-text index only from this paper id up.
+        ``row_by_row``: on PostgreSQL, test each paper's search row as the paper is read.
         """
         conds: list[ColumnElement[bool]] = []
         if q.tags or q.exclude_tags:
@@ -1299,10 +1329,12 @@ class Store:
         if indexed:
             # One MATCH for every indexed term: FTS5 intersects its own lists.
             conds.append(papers.c.id.in_(_fts_rowids(indexed, floor=fts_floor)))
-        conds.extend(self._text_conditions(q, indexed=indexed is not None))
+        conds.extend(self._text_conditions(q, indexed=indexed is not None, row_by_row=row_by_row))
         return conds
 
-    def _text_conditions(self, q: Query, *, indexed: bool) -> list[ColumnElement[bool]]:
+    def _text_conditions(
+        self, q: Query, *, indexed: bool, row_by_row: bool = False
+    ) -> list[ColumnElement[bool]]:
         """The query's words and phrases, wanted and excluded, each matched in the
         database's own index; ``indexed``: the wanted ones SQLite's index can look up are
         already in one MATCH.
@@ -1315,6 +1347,10 @@ class Store:
         semi-join from whichever side it expects to be cheaper; with excluded terms only,
         in the ``EXISTS`` (``NOT IN`` rows matching a common word would compare every
         paper with every match).
+
+        ``row_by_row`` (PostgreSQL): a scalar subquery on the paper's search row instead,
+        which the planner keeps as a test of each paper read (an ``EXISTS`` or ``IN`` it
+        may turn into a join from the trigram index's side).
         """
         on_paper: list[ColumnElement[bool]] = []
         on_text: list[ColumnElement[bool]] = []
@@ -1335,7 +1371,10 @@ class Store:
             on_text.append(match if want else not_(match))
         if not on_text:
             return on_paper
-        if self.dialect == "postgresql" and wanted:
+        if self.dialect == "postgresql" and row_by_row:
+            tested = select(literal(1)).where(paper_search.c.paper_id == papers.c.id, *on_text)
+            on_paper.append(tested.scalar_subquery().is_not(None))
+        elif self.dialect == "postgresql" and wanted:
             # A semi-join the planner may run from either side: for a term too short for
             # the trigram index that matches little, reading every search row once beats
             # walking the papers newest first and looking up each one's row (measured at

@@ -1,4 +1,4 @@
-"""Newest-first free-text search looks at the newest papers first (on SQLite).
+"""Newest-first free-text search looks at the newest papers first.
 
 The windowed search must return exactly the page the plain search returns, whatever the
 order in which papers were stored: paper ids follow storage, not announcement dates.
@@ -99,6 +99,10 @@ def test_windowed_search_returns_the_plain_search_pages(filled: Store) -> None:
     if filled.dialect == "sqlite":
         # The windows were really searched (the index read from a floor id up).
         assert any("rowid >= " in s for s in statements)
+    else:
+        # ...each window's papers tested one by one on their search rows.
+        tested = [s for s in statements if "WHERE paper_search.paper_id = papers.id AND" in s]
+        assert tested and all("IS NOT NULL AND papers.announced_at >" in s for s in tested)
 
 
 def test_a_window_larger_than_the_store_searches_everything(filled: Store) -> None:
