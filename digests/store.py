@@ -103,9 +103,13 @@ _SEARCH_TEXT_MAX = 20_000
 FTS_MIN_CHARS = 3
 # Newest-first free-text search looks at these many newest papers first. On SQLite the
 # full-text index is read from the window's lowest id up; on PostgreSQL the window's
-# papers are tested one by one, so its window is small (~10 µs a paper at a million).
+# papers are tested one by one (~4 µs a paper at a million), so its windows are small and
+# the second is tried only when the first's matches promise a page in it.
 RECENT_WINDOWS = (20_000, 200_000)
-RECENT_WINDOWS_PG = (5_000,)
+RECENT_WINDOWS_PG = (5_000, 50_000)
+# PostgreSQL tries its next window when the matches so far, scaled to it, are this many
+# times a page.
+_WINDOW_MARGIN = 1.5
 _LOOKUP_CHUNK = 500
 # Archived digest items, written as plain tuples (``Store.archive_digests``).
 _DIGEST_ITEMS_INSERT_SQLITE = (
@@ -1234,10 +1238,13 @@ class Store:
         into a scan of the trigram index: for a phrase of common words (``"language
         model"``), whose every trigram is in a large share of the store, that scan
         rechecked each candidate's text for about a second, where the newest few
-        thousand papers hold a page of matches.
+        thousand papers hold a page of matches. The next, larger window is tried only
+        when the matches of the one before, scaled to its size, fill a page with room to
+        spare (a tag and a common phrase together); otherwise the matches are rare, and
+        the trigram index finds them faster than a larger window tested paper by paper.
         """
         need = query.offset + query.limit + 1
-        for window in self.recent_windows:
+        for step, window in enumerate(self.recent_windows):
             bound = conn.execute(
                 select(papers.c.announced_at)
                 .order_by(papers.c.announced_at.desc())
@@ -1261,6 +1268,13 @@ class Store:
             ids = self._page_ids(conn, query, [*where, papers.c.announced_at > bound])
             if len(ids) >= need - query.offset:
                 return ids
+            if self.dialect == "postgresql" and not query.offset:
+                # Go on only where the matches found so far promise a full page in the
+                # next window (with room to spare); otherwise the matches are rare, and
+                # the trigram index finds them faster than a window tested paper by paper.
+                later = self.recent_windows[step + 1 : step + 2]
+                if not later or len(ids) * later[0] / window < _WINDOW_MARGIN * need:
+                    return None
         return None
 
     def _query_conditions(

@@ -111,3 +111,34 @@ def test_a_window_larger_than_the_store_searches_everything(filled: Store) -> No
     filled.recent_windows = ()
     assert windowed == _page(filled, "reward")
     assert windowed[1]  # a full page with more behind it
+
+
+def test_postgresql_goes_on_to_a_larger_window_only_when_a_page_is_in_sight(
+    filled: Store,
+) -> None:
+    if filled.dialect != "postgresql":
+        pytest.skip("SQLite reads its full-text index from each window's floor instead")
+    windowed: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "IS NOT NULL AND papers.announced_at >" in statement:
+            windowed.append(statement)
+
+    # (query, windows searched): the newest 4 papers hold one 強化学習 paper.
+    cases = [
+        ("nosuchword", 1),  # no match among the newest 4: a rare term, no larger window
+        ("強化学習 limit:10", 1),  # one match in 4 promises no page of 10 in 15
+        ("強化学習 limit:1", 2),  # ...but a page of one: the next window is searched
+        ("reward limit:1", 1),  # the first window fills the page
+    ]
+    event.listen(filled.engine, "before_cursor_execute", seen)
+    try:
+        for text, searched in cases:
+            filled.recent_windows = ()
+            plain = _page(filled, text)
+            filled.recent_windows = (4, 15)
+            windowed.clear()
+            assert _page(filled, text) == plain, text
+            assert len(windowed) == searched, text
+    finally:
+        event.remove(filled.engine, "before_cursor_execute", seen)
