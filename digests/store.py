@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import chain
 from pathlib import Path
@@ -1265,15 +1265,21 @@ class Store:
                 where = self._query_conditions(conn, query, row_by_row=True)
             if where is None:
                 return []
-            ids = self._page_ids(conn, query, [*where, papers.c.announced_at > bound])
-            if len(ids) >= need - query.offset:
-                return ids
-            if self.dialect == "postgresql" and not query.offset:
+            # The window's first ``need`` matches, the pages before this one's included,
+            # so that what a window found is known on every page.
+            found = self._page_ids(
+                conn,
+                replace(query, offset=0, limit=need - 1),
+                [*where, papers.c.announced_at > bound],
+            )
+            if len(found) >= need:
+                return found[query.offset :]
+            if self.dialect == "postgresql":
                 # Go on only where the matches found so far promise a full page in the
                 # next window (with room to spare); otherwise the matches are rare, and
                 # the trigram index finds them faster than a window tested paper by paper.
                 later = self.recent_windows[step + 1 : step + 2]
-                if not later or len(ids) * later[0] / window < _WINDOW_MARGIN * need:
+                if not later or len(found) * later[0] / window < _WINDOW_MARGIN * need:
                     return None
         return None
 

@@ -124,21 +124,23 @@ def test_postgresql_goes_on_to_a_larger_window_only_when_a_page_is_in_sight(
         if "IS NOT NULL AND papers.announced_at >" in statement:
             windowed.append(statement)
 
-    # (query, windows searched): the newest 4 papers hold one 強化学習 paper.
+    # (query, offset, windows searched): the newest 4 papers hold one 強化学習 paper.
     cases = [
-        ("nosuchword", 1),  # no match among the newest 4: a rare term, no larger window
-        ("強化学習 limit:10", 1),  # one match in 4 promises no page of 10 in 15
-        ("強化学習 limit:1", 2),  # ...but a page of one: the next window is searched
-        ("reward limit:1", 1),  # the first window fills the page
+        ("nosuchword", 0, 1),  # no match among the newest 4: a rare term, no larger window
+        ("nosuchword", 7, 1),  # the same on a later page
+        ("強化学習 limit:10", 0, 1),  # one match in 4 promises no page of 10 in 15
+        ("強化学習 limit:1", 0, 2),  # ...but a page of one: the next window is searched
+        ("強化学習 limit:1", 2, 1),  # the third page of one: 3 matches are not in sight
+        ("reward limit:1", 0, 1),  # the first window fills the page
     ]
     event.listen(filled.engine, "before_cursor_execute", seen)
     try:
-        for text, searched in cases:
+        for text, offset, searched in cases:
             filled.recent_windows = ()
-            plain = _page(filled, text)
+            plain = _page(filled, text, offset)
             filled.recent_windows = (4, 15)
             windowed.clear()
-            assert _page(filled, text) == plain, text
-            assert len(windowed) == searched, text
+            assert _page(filled, text, offset) == plain, (text, offset)
+            assert len(windowed) == searched, (text, offset)
     finally:
         event.remove(filled.engine, "before_cursor_execute", seen)
