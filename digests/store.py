@@ -787,6 +787,7 @@ class Store:
                 ("paper_id", "search_text"),
                 [[row["id"] for row in made], [row["search_text"] for row in made]],
                 (),
+                multi_row=True,  # the FTS5 trigger: one flush per statement, not per row
             )
         return lost
 
@@ -1050,26 +1051,30 @@ class Store:
         cols: Sequence[str],
         columns: Sequence[list[Any]],
         returning: tuple[str, ...],
+        *,
+        multi_row: bool = False,
     ) -> list[tuple[Any, ...]]:
         """INSERT … ON CONFLICT DO NOTHING of rows given a column at a time (``columns[i]``
         holds column ``cols[i]`` of every row), RETURNING ``returning``.
 
         The values go to the driver as plain tuples or arrays, converted once per column
         by the column type's own bind processing (what SQLAlchemy would store), without
-        SQLAlchemy's per-row parameter handling.
+        SQLAlchemy's per-row parameter handling. ``multi_row``: on SQLite, multi-row
+        VALUES statements even when nothing comes back, for a table whose inserts fire a
+        full-text trigger (FTS5 flushes its pending index after every statement it wrote
+        in, which in an executemany is once per row).
         """
         names = ", ".join(f'"{c}"' for c in cols)
         back = " ON CONFLICT DO NOTHING"
         if returning:
             back += " RETURNING " + ", ".join(f'"{c}"' for c in returning)
         if self.dialect != "postgresql":
-            # SQLite: an executemany of tuples, or multi-row VALUES when rows come back,
-            # and for search texts: FTS5 flushes its pending index after every statement
-            # its trigger wrote in, which in an executemany is once per row.
+            # SQLite: an executemany of tuples, or multi-row VALUES when rows come back
+            # (or ``multi_row``).
             data = _sqlite_rows(conn, table, cols, columns)
             one = "(" + ", ".join("?" * len(cols)) + ")"
             head = f'INSERT INTO "{table.name}" ({names}) VALUES '  # noqa: S608 (our own names)
-            if not returning and table is not paper_search:
+            if not returning and not multi_row:
                 conn.exec_driver_sql(head + one + back, data)
                 return []
             # SQLite allows 32,766 bound values per statement.
