@@ -52,8 +52,8 @@ from bot.commands import (
 )
 from bot.config import BotSettings
 from bot.deliver import Deliverer
-from bot.scheduler import digest_week, first_week
 from bot.slack_client import KeepAliveWebClient
+from digests.calendar import digest_week, first_week
 from digests.digest import DigestRequest, StoreSummaryCache, build_digest
 from digests.errors import PaperbotError, QueryError
 from digests.ingest import SourceReport, fetch_settings_for, poll_sources

@@ -25,7 +25,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.scheduler import next_fire
+from digests.calendar import next_fire
 from digests.errors import ConfigError, PaperbotError, QueryError
 from digests.model import SourceKind
 from digests.query import Options, Query, parse_query
@@ -449,7 +449,7 @@ def _parse_lang(value: str) -> str:
 
 def next_delivery(weekday: int, at: str, tz: str, *, now: datetime) -> datetime:
     """The next ``weekday`` at ``at`` (HH:MM) on the wall clock of ``tz`` after ``now``,
-    aware in ``tz``: exactly when the scheduler will fire it (``bot.scheduler.next_fire``)."""
+    aware in ``tz``: exactly when the scheduler will fire it (``digests.calendar.next_fire``)."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     return next_fire(weekday, at, tz, now).astimezone(ZoneInfo(tz))

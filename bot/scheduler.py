@@ -46,18 +46,10 @@ deliverer claims each key in the store), so a takeover never posts a digest twic
 
 When a subscription fires, and which week it covers
 ---------------------------------------------------
-A subscription fires weekly on its weekday at its ``HH:MM`` wall time in its IANA zone.
-A wall time skipped by a spring-forward change fires at the first instant after the gap
-(02:30 on the day New York skips 02:00-03:00 fires at 03:00 EDT); a wall time that happens
-twice in a fall-back change fires once, at its first occurrence.
-
-A run covers the ISO week (in the subscription's zone) that holds most of the seven days
-before it; in wall-clock terms, the week containing the fire time minus 3.5 days. So a run
-from Monday to Thursday morning covers the previous, complete week ("last week's top
-papers" on Monday morning), and a run from Thursday noon to Sunday covers the current week
-so far (a Friday 17:00 digest is "this week"). Every week gets exactly one digest per
-subscription and no week is skipped while the bot runs; a run never covers a week before
-the subscription's ``start_week``, and no run before the subscription was created counts.
+``digests.calendar`` holds the rules: weekly at a wall time in the subscription's zone, each
+run covering the ISO week that holds most of the seven days before it, never a week before
+the subscription's ``start_week``. So every week gets exactly one digest per subscription
+and no week is skipped while the bot runs.
 
 After downtime only the latest missed run is delivered, once: a bot that was down for
 three weeks posts one digest, not three.
@@ -67,7 +59,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import socket
 import threading
 import time as _time
@@ -76,9 +67,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -87,12 +77,13 @@ from slack_sdk import WebClient
 
 from bot.config import BotSettings
 from bot.deliver import Deliverer, DeliveryResult, Job, PostedRecorder, Ready, WeekContexts
+from digests.calendar import due_week, next_run
 from digests.errors import ConfigError
 from digests.ingest import SourceReport, fetch_settings_for, poll_sources
 from digests.model import SourceInfo, Subscription
 from digests.store import Store
 from digests.topics import load_rules
-from digests.weeks import IsoWeek, parse_week
+from digests.weeks import IsoWeek
 
 __all__ = [
     "LEASE_NAME",
@@ -100,10 +91,6 @@ __all__ = [
     "Scheduler",
     "TickReport",
     "build_scheduler",
-    "digest_week",
-    "first_week",
-    "last_run",
-    "next_run",
 ]
 
 log = logging.getLogger(__name__)
@@ -113,8 +100,6 @@ LEASE_NAME = "scheduler"
 UNHEALTHY = frozenset({"failing", "empty", "stale"})
 # Deliveries in these states are settled: the scheduler never asks for them again.
 SETTLED = frozenset({"posted", "failed"})
-# Half a week: a run covers the ISO week holding most of the seven days before it.
-_COVER_SHIFT = timedelta(days=3, hours=12)
 # The claimed deliveries are prepared (built, archived, rendered) this many at a time, and
 # posted records are written at least this often (seconds) while the workers post.
 _PREPARE_CHUNK = 32
@@ -125,117 +110,12 @@ _THREADS_PER_WORKER = 16
 _MAX_THREADS = 256
 # A tick set for a fire time runs this much after it.
 _FIRE_MARGIN = timedelta(milliseconds=50)
-_HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 Clock = Callable[[], datetime]
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-# -- fire times (pure) ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Weekly:
-    weekday: int
-    at: time
-    zone: ZoneInfo
-
-
-def _weekly(weekday: int, hhmm: str, tz: str) -> _Weekly:
-    if not 0 <= weekday <= 6:
-        raise ConfigError(f"weekday {weekday} is not 0 (Monday) to 6 (Sunday)")
-    m = _HHMM.fullmatch(hhmm.strip())
-    if m is None:
-        raise ConfigError(f"time {hhmm!r} is not HH:MM (00:00 to 23:59)")
-    try:
-        zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as e:
-        raise ConfigError(f"{tz!r} is not a time zone; use an IANA name like Asia/Tokyo") from e
-    return _Weekly(weekday, time(int(m[1]), int(m[2])), zone)
-
-
-def _fire_on(day: date, w: _Weekly) -> datetime:
-    """The UTC instant of the wall time ``w.at`` on local ``day`` (gaps and overlaps solved)."""
-    wall = datetime.combine(day, w.at)
-    first = wall.replace(tzinfo=w.zone, fold=0).astimezone(UTC)
-    if first.astimezone(w.zone).replace(tzinfo=None) == wall:
-        return first  # exists; when it happens twice, fold=0 is the first occurrence
-    # ``wall`` falls in a gap. fold=1 reads it with the offset after the change, fold=0
-    # with the one before, so the change itself lies between the two readings: search for
-    # the first instant whose wall time has reached ``wall``.
-    lo = int(wall.replace(tzinfo=w.zone, fold=1).astimezone(UTC).timestamp())
-    hi = int(first.timestamp())
-    while lo < hi:
-        mid = (lo + hi) // 2
-        local = datetime.fromtimestamp(mid, UTC).astimezone(w.zone).replace(tzinfo=None)
-        if local >= wall:
-            hi = mid
-        else:
-            lo = mid + 1
-    return datetime.fromtimestamp(hi, UTC)
-
-
-def _anchor(moment: datetime, w: _Weekly) -> date:
-    """The latest local date on the schedule's weekday that is not after ``moment``'s."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"an aware datetime is needed, got {moment!r}")
-    today = moment.astimezone(w.zone).date()
-    return today - timedelta(days=(today.weekday() - w.weekday) % 7)
-
-
-def _next_fire(w: _Weekly, after: datetime) -> datetime:
-    day = _anchor(after, w)
-    fire = _fire_on(day, w)
-    return fire if fire > after else _fire_on(day + timedelta(days=7), w)
-
-
-def _last_fire(w: _Weekly, at: datetime) -> datetime:
-    day = _anchor(at, w)
-    fire = _fire_on(day, w)
-    return fire if fire <= at else _fire_on(day - timedelta(days=7), w)
-
-
-def next_fire(weekday: int, hhmm: str, tz: str, after: datetime) -> datetime:
-    """The first weekly fire time (aware UTC) of ``weekday`` at ``hhmm`` in ``tz`` after
-    ``after``: 09:00 stays 09:00 on the wall clock across daylight-saving changes."""
-    return _next_fire(_weekly(weekday, hhmm, tz), after)
-
-
-def next_run(sub: Subscription, after: datetime) -> datetime:
-    """Its first fire time (aware UTC) after ``after``, and not before its creation."""
-    w = _weekly(sub.weekday, sub.time, sub.tz)
-    return _next_fire(w, max(after, sub.created_at - timedelta(microseconds=1)))
-
-
-def last_run(sub: Subscription, at: datetime) -> datetime | None:
-    """Its latest fire time at or before ``at``; None when that came before its creation."""
-    fire = _last_fire(_weekly(sub.weekday, sub.time, sub.tz), at)
-    return fire if fire >= sub.created_at else None
-
-
-def digest_week(fire: datetime, tz: str) -> IsoWeek:
-    """The week a run at ``fire`` covers: the one holding most of the seven days before it.
-
-    Counted on the wall clock of ``tz`` (a daylight-saving change does not move the cut):
-    Monday to Thursday 11:59 -> the previous week, Thursday 12:00 to Sunday -> this week.
-    """
-    if fire.tzinfo is None or fire.utcoffset() is None:
-        raise ValueError(f"digest_week needs an aware datetime, got {fire!r}")
-    try:
-        zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as e:
-        raise ConfigError(f"{tz!r} is not a time zone; use an IANA name like Asia/Tokyo") from e
-    wall = fire.astimezone(zone).replace(tzinfo=None) - _COVER_SHIFT
-    iso = wall.date().isocalendar()
-    return IsoWeek(iso.year, iso.week)
-
-
-def first_week(weekday: int, hhmm: str, tz: str, created_at: datetime) -> IsoWeek:
-    """The first week a subscription made at ``created_at`` will cover: its ``start_week``."""
-    return digest_week(_next_fire(_weekly(weekday, hhmm, tz), created_at), tz)
 
 
 # -- the scheduler -------------------------------------------------------------------------
@@ -535,7 +415,7 @@ class Scheduler:
         candidates: list[tuple[int, Subscription, IsoWeek, str]] = []
         for n, sub in enumerate(subs):
             try:
-                week = _due_week(sub, t.at)
+                week = due_week(sub, t.at)
             except Exception as e:
                 # One subscription's trouble (a bad zone) never stops the others.
                 log.exception("subscription=%s: cannot tell when it is due", sub.id)
@@ -766,7 +646,7 @@ class Scheduler:
                 continue
             try:
                 fire = next_run(sub, t.at)
-                week = _due_week(sub, fire) if fire <= horizon else None
+                week = due_week(sub, fire) if fire <= horizon else None
             except Exception as e:  # a bad zone: the delivery step reported it
                 log.debug("subscription=%s: no coming run to prepare: %s", sub.id, e)
                 continue
@@ -955,32 +835,11 @@ class Scheduler:
             log.exception("holder=%s tick failed", self.holder)
 
 
-def _due_week(sub: Subscription, now: datetime) -> IsoWeek | None:
-    """The week ``sub``'s latest run at or before ``now`` covers; None if it has none yet."""
-    fire = last_run(sub, now)
-    if fire is None:
-        return None  # it has not fired since it was made
-    week = digest_week(fire, sub.tz)
-    start = _start_week(sub)
-    if start is not None and week < start:
-        return None
-    return week
-
-
 def _same_run(a: Subscription, b: Subscription) -> bool:
     """Whether a run prepared for ``a`` is still the run ``b`` asks for (errors aside)."""
     return replace(a, last_error=None, last_error_at=None) == replace(
         b, last_error=None, last_error_at=None
     )
-
-
-def _start_week(sub: Subscription) -> IsoWeek | None:
-    try:
-        return parse_week(sub.start_week)
-    except ConfigError:
-        # An unreadable start week must not silence the channel: creation still bounds it.
-        log.warning("subscription=%s has an unreadable start_week %r", sub.id, sub.start_week)
-        return None
 
 
 def _health_text(s: SourceInfo) -> str:

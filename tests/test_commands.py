@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -258,3 +261,21 @@ def test_next_delivery_in_a_repeated_hour_is_the_first() -> None:
 def test_next_delivery_is_strictly_after_now() -> None:
     now = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)  # Monday 09:00 UTC exactly
     assert next_delivery(0, "09:00", "UTC", now=now) == datetime(2025, 3, 17, 9, 0, tzinfo=UTC)
+
+
+def test_parsing_a_command_imports_no_scheduler_store_or_network_library() -> None:
+    # /paper is parsed in the Slack request path and in tools; it needs the calendar only.
+    code = (
+        "import sys, bot.commands; print(' '.join(sorted(m for m in sys.modules if m in {"
+        "'apscheduler', 'sqlalchemy', 'httpx', 'slack_sdk', 'slack_bolt', 'feedparser',"
+        "'bot.scheduler', 'bot.deliver', 'digests.store', 'digests.ingest'})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.split() == []

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from bot.deliver import Deliverer, WeekContexts
-from bot.scheduler import LEASE_NAME, Scheduler, digest_week, last_run
+from bot.scheduler import LEASE_NAME, Scheduler
 from bot.slack_client import KeepAliveWebClient
+from digests.calendar import digest_week, last_run
 from digests.digest import DigestRequest, WeekContext, build_digest
 from digests.errors import ConfigError
 from digests.ingest import prepare

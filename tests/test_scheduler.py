@@ -1,8 +1,7 @@
-"""The scheduler: fire times across daylight-saving changes, and ticks on a settable clock."""
+"""The scheduler: ticks on a settable clock."""
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -12,8 +11,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from slack_sdk import WebClient
 
 from bot.config import BotSettings, SlackSettings
@@ -24,11 +21,8 @@ from bot.scheduler import (
     Scheduler,
     TickReport,
     build_scheduler,
-    digest_week,
-    first_week,
-    last_run,
-    next_run,
 )
+from digests.calendar import first_week
 from digests.errors import ConfigError
 from digests.fetch import FetchSettings
 from digests.ingest import SourceReport, poll_sources, prepare
@@ -40,185 +34,10 @@ from digests.weeks import IsoWeek, week_bounds
 from tests.fakeslack import BOT_TOKEN, FakeSlack
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-FAR_PAST = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def sub(
-    weekday: int = 0,
-    at: str = "09:00",
-    tz: str = "Asia/Tokyo",
-    *,
-    created_at: datetime = FAR_PAST,
-    sub_id: int = 1,
-) -> Subscription:
-    return Subscription(
-        id=sub_id,
-        team_id="T1",
-        channel_id="C1",
-        query="",
-        weekday=weekday,
-        time=at,
-        tz=tz,
-        top=5,
-        lang=None,
-        created_by="U1",
-        created_at=created_at,
-        active=True,
-        start_week="2000-W01",
-    )
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
-
-
-# -- fire times ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("weekday", "at", "tz", "after", "expected"),
-    [
-        # Monday 09:00 in Tokyo is Monday 00:00 UTC (no daylight saving there).
-        (0, "09:00", "Asia/Tokyo", utc(2025, 8, 16, 0, 0), utc(2025, 8, 18, 0, 0)),
-        (0, "09:00", "Asia/Tokyo", utc(2025, 8, 18, 0, 0), utc(2025, 8, 25, 0, 0)),
-        # New York: the same wall time is 14:00 UTC in winter, 13:00 UTC in summer.
-        (0, "09:00", "America/New_York", utc(2025, 3, 1), utc(2025, 3, 3, 14, 0)),
-        (0, "09:00", "America/New_York", utc(2025, 3, 5), utc(2025, 3, 10, 13, 0)),
-        (0, "09:00", "America/New_York", utc(2025, 10, 29), utc(2025, 11, 3, 14, 0)),
-        # Spring forward: 02:30 does not exist on 2025-03-09; the gap ends at 03:00 EDT.
-        (6, "02:30", "America/New_York", utc(2025, 3, 8), utc(2025, 3, 9, 7, 0)),
-        (6, "02:00", "America/New_York", utc(2025, 3, 8), utc(2025, 3, 9, 7, 0)),
-        (6, "03:00", "America/New_York", utc(2025, 3, 8), utc(2025, 3, 9, 7, 0)),
-        # Fall back: 01:30 happens twice on 2025-11-02; it fires at the first (EDT).
-        (6, "01:30", "America/New_York", utc(2025, 11, 1), utc(2025, 11, 2, 5, 30)),
-        # ... and once only: the next run is a week later, not the repeat an hour on.
-        (6, "01:30", "America/New_York", utc(2025, 11, 2, 5, 30), utc(2025, 11, 9, 6, 30)),
-        # Berlin: 02:30 skipped on 2025-03-30 (fires 03:00 CEST), doubled on 2025-10-26.
-        (6, "02:30", "Europe/Berlin", utc(2025, 3, 29), utc(2025, 3, 30, 1, 0)),
-        (6, "02:30", "Europe/Berlin", utc(2025, 10, 25), utc(2025, 10, 26, 0, 30)),
-        (6, "02:30", "Europe/Berlin", utc(2025, 10, 26, 0, 30), utc(2025, 11, 2, 1, 30)),
-        (4, "17:00", "Europe/Berlin", utc(2025, 3, 22), utc(2025, 3, 28, 16, 0)),
-        (4, "17:00", "Europe/Berlin", utc(2025, 3, 29), utc(2025, 4, 4, 15, 0)),
-        # A whole day skipped: Apia jumped from 2011-12-29 to 2011-12-31.
-        (4, "09:00", "Pacific/Apia", utc(2011, 12, 28), utc(2011, 12, 30, 10, 0)),
-    ],
-)
-def test_next_run(weekday: int, at: str, tz: str, after: datetime, expected: datetime) -> None:
-    got = next_run(sub(weekday, at, tz), after)
-    assert got == expected
-    assert got.tzinfo is UTC
-    assert last_run(sub(weekday, at, tz), got) == got
-    assert last_run(sub(weekday, at, tz), got - timedelta(microseconds=1)) != got
-
-
-def test_no_run_counts_before_the_subscription_existed() -> None:
-    created = utc(2025, 8, 18, 0, 30)  # Monday 09:30 in Tokyo, just after the 09:00 run
-    s = sub(created_at=created)
-    assert last_run(s, utc(2025, 8, 20)) is None
-    assert next_run(s, utc(2025, 8, 1)) == utc(2025, 8, 25, 0, 0)
-    assert last_run(s, utc(2025, 8, 25, 0, 0)) == utc(2025, 8, 25, 0, 0)
-    # Made at the very instant of a run: that run counts.
-    s = sub(created_at=utc(2025, 8, 18, 0, 0))
-    assert last_run(s, utc(2025, 8, 18, 0, 1)) == utc(2025, 8, 18, 0, 0)
-
-
-@pytest.mark.parametrize(
-    ("weekday", "at", "tz"),
-    [
-        (7, "09:00", "UTC"),
-        (-1, "09:00", "UTC"),
-        (0, "24:00", "UTC"),
-        (0, "9am", "UTC"),
-        (0, "09:00", "Mars/Olympus"),
-    ],
-)
-def test_bad_schedules_are_config_errors(weekday: int, at: str, tz: str) -> None:
-    with pytest.raises(ConfigError):
-        next_run(sub(weekday, at, tz), utc(2025, 1, 1))
-
-
-ZONES = ["America/New_York", "Europe/Berlin", "Asia/Tokyo", "Australia/Lord_Howe"]
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    weekday=st.integers(0, 6),
-    hour=st.integers(0, 23),
-    minute=st.sampled_from([0, 1, 15, 30, 59]),
-    tz=st.sampled_from(ZONES),
-    after=st.datetimes(datetime(2020, 1, 1), datetime(2030, 1, 1), timezones=st.just(UTC)),
-)
-def test_fire_times_are_weekly_on_the_wall_clock(
-    weekday: int, hour: int, minute: int, tz: str, after: datetime
-) -> None:
-    s = sub(weekday, f"{hour:02d}:{minute:02d}", tz)
-    zone = ZoneInfo(tz)
-    fire = next_run(s, after)
-    assert fire > after
-    # Nothing fires between ``after`` and ``fire``, and it is the last run at ``fire``.
-    assert last_run(s, fire) == fire
-    before = last_run(s, fire - timedelta(microseconds=1))
-    assert before is not None and before <= after
-    assert timedelta(days=6) < fire - before < timedelta(days=8)
-    local = fire.astimezone(zone)
-    wanted = datetime.combine(local.date(), datetime.min.time()).replace(hour=hour, minute=minute)
-    if (local.hour, local.minute) == (hour, minute):
-        assert local.weekday() == weekday
-        # Where the wall time happens twice, the first one is taken.
-        for back in (timedelta(minutes=30), timedelta(hours=1)):
-            assert (fire - back).astimezone(zone).replace(tzinfo=None) != wanted
-    else:
-        # Skipped by a spring-forward change: the first instant after the gap.
-        assert local.replace(tzinfo=None) > wanted
-        just_before = (fire - timedelta(seconds=1)).astimezone(zone).replace(tzinfo=None)
-        assert just_before < wanted
-        assert just_before.date() == wanted.date() or local.date() != wanted.date()
-
-
-# -- which week a run covers ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("local", "week"),
-    [
-        (datetime(2025, 8, 18, 9, 0), IsoWeek(2025, 33)),  # Monday morning: last week
-        (datetime(2025, 8, 18, 0, 0), IsoWeek(2025, 33)),
-        (datetime(2025, 8, 20, 12, 0), IsoWeek(2025, 33)),  # Wednesday: last complete week
-        (datetime(2025, 8, 21, 11, 59), IsoWeek(2025, 33)),
-        (datetime(2025, 8, 21, 12, 0), IsoWeek(2025, 34)),  # Thursday noon: this week so far
-        (datetime(2025, 8, 22, 17, 0), IsoWeek(2025, 34)),  # Friday evening: this week
-        (datetime(2025, 8, 24, 23, 59), IsoWeek(2025, 34)),
-        (datetime(2021, 1, 4, 9, 0), IsoWeek(2020, 53)),  # across a 53-week year
-    ],
-)
-def test_a_run_covers_the_week_holding_most_of_the_seven_days_before_it(
-    local: datetime, week: IsoWeek
-) -> None:
-    assert digest_week(local.replace(tzinfo=TOKYO), "Asia/Tokyo") == week
-    # The same wall time in another zone covers the same week: the cut is on the wall clock.
-    assert (
-        digest_week(local.replace(tzinfo=ZoneInfo("America/New_York")), "America/New_York") == week
-    )
-
-
-def test_every_week_is_covered_once_by_a_weekly_run() -> None:
-    for weekday in range(7):
-        s = sub(weekday, "09:00", "Europe/Berlin")
-        fire = next_run(s, utc(2025, 1, 1))
-        weeks = []
-        for _ in range(60):  # through both daylight-saving changes
-            weeks.append(digest_week(fire, s.tz))
-            fire = next_run(s, fire)
-        assert len(set(weeks)) == len(weeks)
-        assert all(b.monday - a.monday == timedelta(days=7) for a, b in itertools.pairwise(weeks))
-
-
-def test_first_week_is_what_the_first_run_covers() -> None:
-    wednesday = datetime(2025, 8, 13, 10, 0, tzinfo=TOKYO)
-    assert first_week(0, "09:00", "Asia/Tokyo", wednesday) == IsoWeek(2025, 33)
-    assert first_week(4, "17:00", "Asia/Tokyo", wednesday) == IsoWeek(2025, 33)
-    friday_late = datetime(2025, 8, 15, 18, 0, tzinfo=TOKYO)
-    assert first_week(4, "17:00", "Asia/Tokyo", friday_late) == IsoWeek(2025, 34)
 
 
 # -- ticks on a settable clock -------------------------------------------------------------
