@@ -1,6 +1,6 @@
 """The paper store: the only module that speaks SQL (SQLite by default, PostgreSQL by URL).
 
-Identity: a paper is found by the key chain of ``digests.normalize`` — arXiv id, then DOI,
+Identity: a paper is found by the key chain of ``digests.identity`` — arXiv id, then DOI,
 then canonical URL, then normalized title — so the same paper from three sources is one
 row with three mentions. Inserts race safely across processes: every insert is
 ``ON CONFLICT DO NOTHING`` on a unique key followed by a read, so two pollers of the
@@ -50,6 +50,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from digests.errors import DatabaseUnavailable, StoreError
+from digests.identity import PaperIndex, initial_signals, merge_values, new_paper_row
 from digests.model import (
     Candidate,
     Delivery,
@@ -70,7 +71,7 @@ from digests.model import (
     SubscriptionSpec,
     TagRef,
 )
-from digests.normalize import arxiv_abs_url, normalize_tag, normalize_title
+from digests.normalize import arxiv_abs_url, normalize_tag
 from digests.query import Query
 from digests.schema import (
     UTCDateTime,
@@ -97,8 +98,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-# search_text grows with every source's summary; past this it adds little but index size.
-_SEARCH_TEXT_MAX = 20_000
 # The trigram tokenizer indexes 3-character runs: shorter terms are matched with LIKE.
 FTS_MIN_CHARS = 3
 # Newest-first free-text search looks at these many newest papers first. On SQLite the
@@ -698,7 +697,7 @@ class Store:
             for item in unit.items:
                 row = index.find(item)
                 if row is None:
-                    row = _new_paper_row(item, now)
+                    row = new_paper_row(item, now)
                     index.add(row)
                     mirror.add(row)
                     pending.append(row)
@@ -706,7 +705,7 @@ class Store:
                     created.append(True)
                     changed.append(True)
                     continue
-                values = _merge_values(row, item, now, index)
+                values = merge_values(row, item, now, index)
                 if values:
                     row.update(values)
                     index.add(row)
@@ -716,18 +715,19 @@ class Store:
                 rows.append(row)
                 created.append(False)
                 changed.append(bool(values))
-        _initial_signals(source_ids, chunk, rows, pending)
+        initial_signals(source_ids, chunk, rows, pending)
         lost = self._insert_papers(conn, pending)
         for i, item in enumerate(chunk):
             if id(rows[i]) not in lost:
                 continue
             # Another writer created this paper meanwhile: merge into theirs.
-            fresh = _PaperIndex()
-            fresh.load(conn, [item])
+            fresh = PaperIndex(
+                dict(r) for r in conn.execute(_known_papers(conn, [item])).mappings()
+            )
             row = fresh.find(item)
             if row is None:
                 raise StoreError(f"paper {item.key} vanished while storing")
-            values = _merge_values(row, item, now, fresh)
+            values = merge_values(row, item, now, fresh)
             if values:
                 row.update(values)
                 self._update_papers(conn, {int(row["id"]): (row, set(values))})
@@ -2440,7 +2440,7 @@ def _known_papers(conn: Connection, chunk: Sequence[PreparedEntry]) -> Select[An
         .scalar_subquery()
         .label("search_text")
     )
-    # In id order: the first paper read under a title keeps it (``_PaperIndex.add``).
+    # In id order: the first paper read under a title keeps it (``PaperIndex.add``).
     return select(papers, search_text).where(or_(*clauses)).order_by(papers.c.id)
 
 
@@ -2481,8 +2481,8 @@ class _Mirror:
             if not any(r is row for r in listed):
                 listed.append(row)
 
-    def index_for(self, items: Sequence[PreparedEntry]) -> _PaperIndex:
-        """What ``_PaperIndex.load`` would read for ``items`` from the database now."""
+    def index_for(self, items: Sequence[PreparedEntry]) -> PaperIndex:
+        """The index a fresh read of ``items``' known papers (``_known_papers``) would give now."""
         wanted = {
             "key": {p.key for p in items},
             "title_key": {p.title_key for p in items},
@@ -2497,60 +2497,7 @@ class _Mirror:
                 for row in rows_by.get(value, ()):
                     if row[name] == value:  # not a value the row has since changed
                         found[id(row)] = row
-        index = _PaperIndex()
-        for row in sorted(found.values(), key=lambda r: self.order[id(r)]):
-            index.add(row)
-        return index
-
-
-class _PaperIndex:
-    """Known papers of a chunk by every identity, so the key chain is one lookup each."""
-
-    def __init__(self) -> None:
-        self.by_arxiv: dict[str, dict[str, Any]] = {}
-        self.by_doi: dict[str, dict[str, Any]] = {}
-        self.by_url: dict[str, dict[str, Any]] = {}
-        self.by_title: dict[str, dict[str, Any]] = {}
-        self.by_key: dict[str, dict[str, Any]] = {}
-
-    def load(self, conn: Connection, chunk: Sequence[PreparedEntry]) -> None:
-        for row in conn.execute(_known_papers(conn, chunk)).mappings():
-            self.add(dict(row))
-
-    def add(self, row: dict[str, Any]) -> None:
-        self.by_key[row["key"]] = row
-        if row["arxiv_id"]:
-            self.by_arxiv[row["arxiv_id"]] = row
-        if row["doi"]:
-            self.by_doi[row["doi"]] = row
-        if row["url_key"]:
-            self.by_url[row["url_key"]] = row
-        # The first paper seen under a title keeps it: a title is the weakest identity.
-        self.by_title.setdefault(row["title_key"], row)
-
-    def arxiv_taken(self, arxiv_id: str) -> bool:
-        return arxiv_id in self.by_arxiv
-
-    def doi_taken(self, doi: str) -> bool:
-        return doi in self.by_doi
-
-    def find(self, item: PreparedEntry) -> dict[str, Any] | None:
-        e = item.entry
-        if e.arxiv_id:
-            hit = self.by_arxiv.get(e.arxiv_id)
-            if hit is not None:
-                return hit
-        if e.doi and (hit := self.by_doi.get(e.doi)) is not None:
-            return hit
-        if item.url_key and (hit := self.by_url.get(item.url_key)) is not None:
-            return hit
-        if (hit := self.by_key.get(item.key)) is not None:
-            return hit
-        hit = self.by_title.get(item.title_key)
-        # Same title, but both carry different arXiv ids: two papers, not one.
-        if hit is not None and e.arxiv_id and hit["arxiv_id"] and hit["arxiv_id"] != e.arxiv_id:
-            return None
-        return hit
+        return PaperIndex(sorted(found.values(), key=lambda r: self.order[id(r)]))
 
 
 def _pg_column(conn: Connection, col: Any, values: list[Any], i: int) -> tuple[Any, str, str]:
@@ -2607,124 +2554,6 @@ def _sqlite_rows(
     return list(zip(*converted, strict=True))
 
 
-def _new_paper_row(item: PreparedEntry, now: datetime) -> dict[str, Any]:
-    """The row a new paper starts as (its id comes with the insert)."""
-    e = item.entry
-    announced = e.published or now
-    return {
-        "id": None,
-        "key": item.key,
-        "arxiv_id": e.arxiv_id,
-        "arxiv_version": e.arxiv_version,
-        "doi": e.doi,
-        "url_key": item.url_key,
-        "title_key": item.title_key,
-        "title": e.title,
-        "title_alt": e.title_alt,
-        "authors": list(e.authors),
-        "abstract": e.abstract,
-        "abs_url": e.links.abs or (arxiv_abs_url(e.arxiv_id) if e.arxiv_id else e.url),
-        "pdf_url": e.links.pdf,
-        "code_url": e.links.code,
-        "other_links": list(e.links.other),
-        "first_seen_at": now,
-        "announced_at": min(announced, now),
-        "updated_at": now,
-        "source_count": 0,
-        "max_upvotes": 0,
-        "search_text": _search_text(item, None),
-    }
-
-
-def _initial_signals(
-    source_ids: Sequence[int],
-    chunk: Sequence[PreparedEntry],
-    rows: Sequence[dict[str, Any]],
-    pending: list[dict[str, Any]],
-) -> None:
-    """Set the source count and best upvotes of new papers before they are inserted.
-
-    A new paper's mentions are the items of this chunk that found it (no other writer
-    sees the row before the commit), so its signals are known here and
-    ``_signals`` finds nothing to change for it. A mention keeps the last upvotes
-    an item gave it.
-    """
-    new = {id(row) for row in pending}
-    last: dict[tuple[int, int, str], int | None] = {}
-    for source_id, item, row in zip(source_ids, chunk, rows, strict=True):
-        if id(row) in new:
-            upvotes = item.entry.signals.upvotes
-            key = (id(row), source_id, item.item_key)
-            if upvotes is not None:
-                last[key] = upvotes
-            else:
-                last.setdefault(key, None)
-    best: dict[int, int] = {}
-    by: dict[int, set[int]] = {}
-    for (row_key, source_id, _item_key), upvotes in last.items():
-        best[row_key] = max(best.get(row_key, 0), upvotes or 0)
-        by.setdefault(row_key, set()).add(source_id)
-    for row in pending:
-        if id(row) in best:
-            row["source_count"] = len(by[id(row)])
-            row["max_upvotes"] = best[id(row)]
-
-
-def _fuller_title(stored: str, offered: str) -> bool:
-    """Whether ``offered`` is the fuller form of the stored title.
-
-    Curated lists shorten titles ("Aligners" for "Aligners: Decoupling LLMs and
-    Alignment"); whichever source arrives first, the paper ends up with the full title.
-    """
-    if not offered:
-        return False
-    if not stored:
-        return True
-    short, full = normalize_title(stored), normalize_title(offered)
-    return len(full) > len(short) and full.startswith(short + " ")
-
-
-def _merge_values(
-    row: dict[str, Any], item: PreparedEntry, now: datetime, index: _PaperIndex
-) -> dict[str, Any]:
-    """What this source adds to a known paper (empty when nothing): pure, no I/O."""
-    e = item.entry
-    values: dict[str, Any] = {}
-    if e.arxiv_id and not row["arxiv_id"] and not index.arxiv_taken(e.arxiv_id):
-        values["arxiv_id"] = e.arxiv_id
-        values["key"] = item.key
-        values["abs_url"] = arxiv_abs_url(e.arxiv_id)
-    if e.arxiv_version and (row["arxiv_version"] or 0) < e.arxiv_version:
-        values["arxiv_version"] = e.arxiv_version
-    if e.doi and not row["doi"] and not index.doi_taken(e.doi):
-        values["doi"] = e.doi
-    fill = {
-        "abstract": e.abstract,
-        "title_alt": e.title_alt,
-        "pdf_url": e.links.pdf,
-        "code_url": e.links.code,
-        "url_key": item.url_key,
-    }
-    for column, value in fill.items():
-        if value and not row[column]:
-            values[column] = value
-    if not row["abs_url"] and (e.links.abs or e.url):
-        values["abs_url"] = e.links.abs or e.url
-    if e.authors and len(e.authors) > len(row["authors"] or ()):
-        values["authors"] = list(e.authors)
-    if _fuller_title(row["title"], e.title):
-        values["title"] = e.title
-        values["title_key"] = item.title_key
-    if e.published and e.published < row["announced_at"]:
-        values["announced_at"] = e.published
-    search = _search_text(item, row["search_text"])
-    if search != row["search_text"]:
-        values["search_text"] = search
-    if values:
-        values["updated_at"] = now
-    return values
-
-
 def _mention_values(item: PreparedEntry) -> dict[str, Any]:
     """A mention's texts and signals as this item gives them."""
     e = item.entry
@@ -2775,17 +2604,6 @@ def _fts_rowids(expression: str, *, floor: int | None = None) -> Select[Any]:
 def _like_pattern(term: str) -> str:
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-def _search_text(item: PreparedEntry, existing: str | None) -> str:
-    """Title, translated title, authors, abstract and summaries: what free words search."""
-    e = item.entry
-    parts = [existing] if existing else [e.title, e.title_alt, " ".join(e.authors), e.abstract]
-    for extra in (e.title, e.title_alt, e.summary, e.ai_summary):
-        if extra and (not existing or extra not in existing):
-            parts.append(extra)
-    joined = "\n".join(dict.fromkeys(p for p in parts if p))
-    return joined[:_SEARCH_TEXT_MAX]
 
 
 def _as_utc(value: Any) -> datetime | None:

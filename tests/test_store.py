@@ -12,10 +12,10 @@ from alembic import command
 from digests.errors import StoreError
 from digests.ingest import prepare
 from digests.model import Entry, Links, Signals, SourceInfo, SourceKind, SourceSpec
-from digests.normalize import parse_arxiv_id
 from digests.query import parse_query
 from digests.store import Store, _alembic_config, create_db_engine, sqlite_version_problem
 from digests.topics import TopicRules, load_rules
+from tests.factories import arxiv
 
 NOW = datetime(2025, 8, 20, 12, 0, tzinfo=UTC)
 RULES = load_rules()
@@ -33,18 +33,6 @@ def put(
 ) -> tuple[int, int, int]:
     counts = store.store_entries(source, prepare(entries, source, rules), now=NOW)
     return counts.new, counts.updated, counts.unchanged
-
-
-def arxiv(ref: str, title: str, **kw: object) -> Entry:
-    parsed = parse_arxiv_id(ref)
-    assert parsed is not None
-    return Entry(
-        title=title,
-        arxiv_id=parsed.id,
-        arxiv_version=parsed.version,
-        url=f"http://arxiv.org/abs/{ref}",
-        **kw,  # type: ignore[arg-type]
-    )
 
 
 def find(store: Store, text: str, *, now: datetime = NOW) -> list[str]:

@@ -1,0 +1,39 @@
+"""Shared factories for tests: papers and sources as a parser or the store hands them over."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from digests.model import Entry, SourceInfo, SourceKind
+from digests.normalize import parse_arxiv_id
+
+
+def arxiv(ref: str, title: str, **kw: Any) -> Entry:
+    """An entry as arXiv lists it: ``ref`` may carry a version (``2403.04224v4``)."""
+    parsed = parse_arxiv_id(ref)
+    assert parsed is not None
+    return Entry(
+        title=title,
+        arxiv_id=parsed.id,
+        arxiv_version=parsed.version,
+        url=f"http://arxiv.org/abs/{ref}",
+        **kw,
+    )
+
+
+def source_info(
+    name: str = "feed", *, source_id: int = 1, tags: tuple[str, ...] = ()
+) -> SourceInfo:
+    """A feed source as the store returns it, for code that never reads it from a store."""
+    return SourceInfo(
+        id=source_id,
+        name=name,
+        location=f"/tmp/{name}",
+        kind=SourceKind.FEED,
+        interval_seconds=3600,
+        tags=tags,
+        origin="file",
+        enabled=True,
+        created_at=datetime(2025, 1, 1, tzinfo=UTC),
+    )
