@@ -13,8 +13,10 @@
      |    |         +-- RetryLater     the server named a time to come back (429/503)
      |    +-- ParseError        the document has nothing readable of the expected kind
      +-- QueryError             a query string that cannot be understood
-     +-- StoreError             the database cannot be used
-          +-- DatabaseUnavailable
+     +-- StoreError             the database cannot be used (a missing database, no permission
+          |                     to write its file, a failed query): waiting would not help
+          +-- DatabaseURLError     DATABASE_URL cannot name a database paperbot can use
+          +-- DatabaseUnavailable  the server did not answer, after retries
 
 Library errors are wrapped ``raise XError(...) from e`` so callers catch ours only.
 """
@@ -104,6 +106,10 @@ class QueryError(PaperbotError):
 
 class StoreError(PaperbotError):
     """The database cannot be used."""
+
+
+class DatabaseURLError(StoreError):
+    """A database URL that is malformed or names a database paperbot does not speak."""
 
 
 class DatabaseUnavailable(StoreError):
