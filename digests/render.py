@@ -56,6 +56,7 @@ message: hits that cannot fit (only with absurd data) are counted in a note inst
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -86,6 +87,7 @@ __all__ = [
     "render_lookup_message",
     "render_share_message",
     "text_length",
+    "wrap_text",
 ]
 
 # --- Slack's limits (docs/slack-platform.md) and our own budgets --------------------------
@@ -746,43 +748,78 @@ def _cells(text: str) -> int:
     return width
 
 
-def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
-    """Word wrap by terminal columns; words wider than a line (CJK runs) are split."""
+# Where a line may not break in Japanese text: not before closing punctuation, the
+# prolonged sound mark or small kana, not after an opening bracket.
+_NO_BREAK_BEFORE = frozenset(
+    "、。，．,.・：；？！:;?!)]}）」』】〕〉》〙〗ー々ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ"
+)
+_NO_BREAK_AFTER = frozenset("([{（「『【〔〈《〘〖")
+
+
+def _is_wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+def _atoms(word: str) -> list[str]:
+    """A space-free word cut where a line may break: beside a wide (CJK) character.
+
+    A run of narrow characters stays whole, so "混合エキスパート（Mixture" breaks before
+    "M" or between the kana, never inside "Mixture".
+    """
+    if word.isascii():
+        return [word]
+    atoms = [word[0]]
+    for prev, ch in itertools.pairwise(word):
+        breakable = (
+            (_is_wide(prev) or _is_wide(ch))
+            and ch not in _NO_BREAK_BEFORE
+            and prev not in _NO_BREAK_AFTER
+            and not unicodedata.combining(ch)
+        )
+        if breakable:
+            atoms.append(ch)
+        else:
+            atoms[-1] += ch
+    return atoms
+
+
+def wrap_text(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
+    """Word wrap by terminal columns: ``first`` starts the first line, ``rest`` the others.
+
+    Lines break at spaces and beside CJK characters; a word is split only when it is
+    wider than a whole line (a long URL, say), by columns. The text is cleaned first:
+    no control character from a source reaches the terminal.
+    """
+    text = _clean(text)
     lines: list[str] = []
     line, used, fresh = first, _cells(first), True
+    rest_cells = _cells(rest)
+
+    def new_line() -> None:
+        nonlocal line, used, fresh
+        lines.append(line)
+        line, used, fresh = rest, rest_cells, True
+
     for word in text.split(" "):
         if not word:
             continue
-        w = _cells(word)
-        if not fresh and used + 1 + w <= width:
-            line, used = f"{line} {word}", used + 1 + w
-            continue
-        if fresh and used + w <= width:
-            line, used, fresh = line + word, used + w, False
-            continue
-        if not fresh:
-            lines.append(line)
-            line, used, fresh = rest, _cells(rest), True
-            if used + w <= width:
-                line, used, fresh = line + word, used + w, False
+        for i, atom in enumerate(_atoms(word)):
+            w = _cells(atom)
+            gap = 1 if i == 0 and not fresh else 0
+            if used + gap + w <= width:
+                line, used, fresh = line + " " * gap + atom, used + gap + w, False
                 continue
-        # Wider than a whole line: split it by columns.
-        rest_cells = _cells(rest)
-        if word.isascii():
-            pos = 0
-            while pos < len(word):
-                if used >= width and not fresh:
-                    lines.append(line)
-                    line, used = rest, rest_cells
-                chunk = word[pos : pos + max(1, width - used)]
-                line, used, fresh, pos = line + chunk, used + len(chunk), False, pos + len(chunk)
-            continue
-        for ch in word:
-            c = _cells(ch)
-            if used + c > width and not fresh:
-                lines.append(line)
-                line, used = rest, rest_cells
-            line, used, fresh = line + ch, used + c, False
+            if not fresh:
+                new_line()
+                if used + w <= width:
+                    line, used, fresh = line + atom, used + w, False
+                    continue
+            # Wider than a whole line: split it by columns.
+            for ch in atom:
+                c = _cells(ch)
+                if used + c > width and not fresh:
+                    new_line()
+                line, used, fresh = line + ch, used + c, False
     if not fresh:
         lines.append(line)
     return lines
@@ -797,19 +834,19 @@ def render_digest_text(digest: Digest, *, width: int = 100) -> str:
     """The digest for a terminal: numbered items, full URLs (terminals make them clickable)."""
     width = max(width, 40)
     title = _title_line(digest)
-    lines = _wrap(title, width, "", "")
+    lines = wrap_text(title, width, "", "")
     lines.append("=" * min(_cells(title), width))
-    lines.extend(_wrap(_intro(digest), width, "", ""))
+    lines.extend(wrap_text(_intro(digest), width, "", ""))
     notice = _notice(digest)
     if notice:
         lines.append("")
-        lines.extend(_wrap("⚠ " + notice, width, "", "  "))
+        lines.extend(wrap_text("⚠ " + notice, width, "", "  "))
     for item in sorted(digest.items, key=lambda i: i.rank):
         lines.append("")
         number = f"{item.rank}. "
         pad = " " * len(number)
         item_title = _fit(_clean(item.title) or "(untitled)", _TERMINAL_TITLE_MAX, escape=False)
-        lines.extend(_wrap(item_title, width, number, pad))
+        lines.extend(wrap_text(item_title, width, number, pad))
         texts = [
             _clean(item.title_alt),
             format_authors(item.authors),
@@ -819,7 +856,7 @@ def render_digest_text(digest: Digest, *, width: int = 100) -> str:
         ]
         for text in texts:
             if text:
-                lines.extend(_wrap(text, width, pad, pad))
+                lines.extend(wrap_text(text, width, pad, pad))
         url = _safe_url(item.url, max_len=None)
         if url:
             lines.append(pad + url)  # never wrapped: a split URL is not clickable
@@ -827,7 +864,7 @@ def render_digest_text(digest: Digest, *, width: int = 100) -> str:
             lines.append(f"{pad}{label}: {link}")
     if digest.sources:
         lines.append("")
-        lines.extend(_wrap(_footer_text(digest.sources), width, "", "  "))
+        lines.extend(wrap_text(_footer_text(digest.sources), width, "", "  "))
     return "\n".join(lines) + "\n"
 
 

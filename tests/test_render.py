@@ -749,6 +749,40 @@ def test_terminal_text_wraps_by_columns_and_keeps_urls_whole() -> None:
     assert f"   {long_url}" in text.splitlines()
 
 
+MIXED = (
+    "本研究では混合エキスパート（Mixture of Experts）モデルの学習を安定化させる手法を提案する。"
+    "大規模言語モデル（LLM）のFine-tuningにも有効である。"
+)
+
+
+@pytest.mark.parametrize("width", range(40, 61))
+def test_terminal_text_never_breaks_an_english_word_in_japanese_text(width: int) -> None:
+    title = "混合エキスパートの安定化（Stable Mixture of Experts）"
+    item = make_item(1, title=title, summary=MIXED)
+    lines = render_digest_text(make_digest((item,)), width=width).splitlines()
+    for line in lines:
+        if "https://" in line:
+            continue
+        cells = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+        assert cells <= width, line
+    # Every run of Latin letters in the text is on one line, whole.
+    words = set(re.findall(r"[A-Za-z][A-Za-z-]*", MIXED)) | {"Stable"}
+    found = {w for line in lines for w in re.findall(r"[A-Za-z][A-Za-z-]*", line)}
+    assert words <= found, words - found
+    # Nothing is lost or reordered: the wrapped summary joins back into the text.
+    start = [line.strip() for line in lines].index("Lovelace") + 1
+    end = [line.strip() for line in lines].index("#Alignment", start)
+    assert all(line.startswith("   ") for line in lines[start:end])
+    assert "".join(lines[start:end]).replace(" ", "") == MIXED.replace(" ", "")
+
+
+def test_wrapping_keeps_the_indent_and_japanese_punctuation_off_line_starts() -> None:
+    lines = render.wrap_text("あ" * 9 + "。" + "い" * 9 + "、" + "う" * 5, 24, "  1. ", "     ")
+    assert all(line.startswith("     ") for line in lines[1:])
+    assert not any(line.strip()[0] in "。、" for line in lines)
+    assert all(len(line.strip()) > 0 for line in lines)
+
+
 # --- /paper lookups ------------------------------------------------------------------------
 
 
