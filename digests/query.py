@@ -70,6 +70,7 @@ from digests.normalize import (
     normalize_tag,
     parse_arxiv_id,
 )
+from digests.weeks import YEARS
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
@@ -381,7 +382,7 @@ def _resolve_when(
                 back = relativedelta(years=n)
             else:
                 back = timedelta(hours=n * {"h": 1, "d": 24, "w": 24 * 7}[unit])
-            return now - back, f"{n}{unit}"
+            return _plausible(now - back, raw, form), f"{n}{unit}"
         try:
             day = date.fromisoformat(text)
         except ValueError:
@@ -391,7 +392,7 @@ def _resolve_when(
             when = datetime.combine(day, time(), tzinfo=zone)
             if end:
                 when = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
-            return when.astimezone(UTC), day.isoformat()
+            return _plausible(when.astimezone(UTC), raw, form), day.isoformat()
         try:
             moment = datetime.fromisoformat(text.upper())
         except ValueError:
@@ -400,9 +401,21 @@ def _resolve_when(
         canonical = moment.isoformat(timespec="minutes" if whole_minute else "auto")
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=zone)
-        return moment.astimezone(UTC), canonical
+        return _plausible(moment.astimezone(UTC), raw, form), canonical
     except (OverflowError, ValueError) as e:
-        raise QueryError(f"{raw} is out of range. {form}", term=raw) from e
+        raise _out_of_range(raw, form) from e
+
+
+def _out_of_range(raw: str, form: str) -> QueryError:
+    years = f"the years {YEARS[0]} to {YEARS[-1]}"
+    return QueryError(f"{raw} is out of range: dates must be in {years}. {form}", term=raw)
+
+
+def _plausible(when: datetime, raw: str, form: str) -> datetime:
+    """``when``, if a person could mean it: a year outside ``YEARS`` is a typo."""
+    if when.year not in YEARS:
+        raise _out_of_range(raw, form)
+    return when
 
 
 def _resolve_link(value: str) -> tuple[str, str] | None:

@@ -400,6 +400,16 @@ def _short_db_error(e: Exception | None) -> str:
     return str(orig or e).strip().splitlines()[0]
 
 
+def schema_revision(engine: Engine) -> str | None:
+    """The migration the database is at; None for a database paperbot has not set up."""
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError:  # no alembic_version table: a new database
+        return None
+    return str(found) if found is not None else None
+
+
 @dataclass(frozen=True, slots=True)
 class ArchivedDigest:
     """One line of the digest archive."""
@@ -1780,8 +1790,43 @@ class Store:
         now: datetime,
         subscription_id: int | None = None,
     ) -> int:
-        """Archive a built digest; returns its id."""
+        """Archive a built digest; returns its id.
+
+        Built again with nothing changed (same week, zone, filter, language and size, and
+        the same items, candidates and source health), the digest is not archived twice:
+        the id of the copy already archived is returned.
+        """
+        items = [_item_json(item) for item in digest.items]
+        health = [_health_json(h) for h in digest.sources]
         with self._tx() as conn:
+            latest = (
+                conn.execute(
+                    select(digests)
+                    .where(
+                        digests.c.week == digest.week,
+                        digests.c.tz == digest.tz,
+                        digests.c.query == query,
+                        digests.c.lang.is_not_distinct_from(digest.lang),
+                        digests.c.top == top,
+                        digests.c.subscription_id.is_not_distinct_from(subscription_id),
+                    )
+                    .order_by(digests.c.id.desc())
+                    .limit(1)
+                )
+                .mappings()
+                .first()
+            )
+            if latest is not None and (latest["scope"], latest["candidates"]) == (
+                digest.scope,
+                digest.candidates,
+            ):
+                archived = conn.execute(
+                    select(digest_items.c.item)
+                    .where(digest_items.c.digest_id == latest["id"])
+                    .order_by(digest_items.c.rank)
+                ).scalars()
+                if _same_json([latest["sources"], list(archived)], [health, items]):
+                    return int(latest["id"])
             digest_id = conn.execute(
                 digests.insert()
                 .values(
@@ -1794,7 +1839,7 @@ class Store:
                     subscription_id=subscription_id,
                     built_at=now,
                     candidates=digest.candidates,
-                    sources=[_health_json(h) for h in digest.sources],
+                    sources=health,
                 )
                 .returning(digests.c.id)
             ).scalar_one()
@@ -1807,9 +1852,9 @@ class Store:
                             "rank": item.rank,
                             "paper_id": item.paper_id,
                             "score": item.score,
-                            "item": _item_json(item),
+                            "item": stored,
                         }
-                        for item in digest.items
+                        for item, stored in zip(digest.items, items, strict=True)
                     ],
                 )
         return int(digest_id)
@@ -2796,6 +2841,11 @@ def _health_json(h: SourceHealth) -> dict[str, Any]:
         "status": h.status,
         "error": h.error,
     }
+
+
+def _same_json(stored: Any, new: Any) -> bool:
+    """Whether ``new`` would be stored as ``stored`` reads back (tuples become lists)."""
+    return json.dumps(stored, sort_keys=True) == json.dumps(new, sort_keys=True)
 
 
 def _health_from_json(d: dict[str, Any]) -> SourceHealth:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from digests.errors import ConfigError
 
 __all__ = [
+    "YEARS",
     "IsoWeek",
     "next",
     "parse_week",
@@ -32,6 +33,9 @@ __all__ = [
 # people type them, and the label written back is always the two-digit ISO form.
 _WEEK_RE = re.compile(r"(?P<year>[0-9]{4})-?[wW](?P<week>[0-9]{1,2})")
 _FORM = "2025-W34"
+# The years a person asking for papers means: anything outside is a typo (3000 for 2000,
+# 1025 for 2025) and is refused, rather than answered with an empty week.
+YEARS = range(1990, 2101)
 
 
 def weeks_in_year(year: int) -> int:

@@ -256,6 +256,8 @@ def test_valid_terms_lists_every_term() -> None:
         ("since:0d", "since:0d", "at least 1"),
         ("since:99999y", "since:99999y", "out of range"),
         ("until:9999-12-31", "until:9999-12-31", "out of range"),
+        ("since:3000-01-01", "since:3000-01-01", "the years 1990 to 2100"),
+        ("until:1989-12-30", "until:1989-12-30", "the years 1990 to 2100"),
         ("limit:0", "limit:0", "1 to 100"),
         ("limit:101", "limit:101", "1 to 100"),
         ("limit:ten", "limit:ten", "1 to 100"),
