@@ -496,7 +496,7 @@ def create_app(
         now = clock()
         lines = [f"*#{s.id}* {_describe(s, now)}" for s in subs]
         respond(
-            text=f"{len(subs)} subscription(s) in this channel",
+            text=f"{_count(len(subs), 'subscription')} in this channel",
             blocks=_sections(lines),
             response_type="ephemeral",
         )
@@ -545,7 +545,9 @@ def create_app(
             first = messages[0]
             note = label
             if len(messages) > 1:
-                note += f"; {len(messages) - 1} more message(s) go in the thread when posted"
+                more = len(messages) - 1
+                went = "message goes" if more == 1 else "messages go"
+                note += f"; {more} more {went} in the thread when posted"
             blocks = first["blocks"]
             if len(blocks) < 50:
                 blocks = [_context(note), *blocks]
@@ -558,7 +560,7 @@ def create_app(
             )
         if len(subs) > MAX_PREVIEWS:
             respond(
-                text=f"{len(subs) - MAX_PREVIEWS} more subscription(s) not previewed.",
+                text=f"{_count(len(subs) - MAX_PREVIEWS, 'more subscription')} not previewed.",
                 response_type="ephemeral",
             )
 
@@ -739,6 +741,11 @@ def help_message() -> dict[str, Any]:
     }
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 subscription``, ``2 subscriptions``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _code(text: str) -> str:
     return "`" + _esc(text).replace("`", "'") + "`" if text else "every paper"
 
@@ -782,7 +789,10 @@ def _poll_report(reports: Sequence[SourceReport]) -> str:
     ok = sum(1 for r in reports if r.ok)
     new = sum(r.new for r in reports)
     updated = sum(r.updated for r in reports)
-    lines = [f"Poll done: {ok} of {len(reports)} sources ok, {new} new papers, {updated} updated."]
+    lines = [
+        f"Poll done: {ok} of {_count(len(reports), 'source')} ok, "
+        f"{_count(new, 'new paper')}, {updated} updated."
+    ]
     for r in reports:
         line = f"• {_esc(r.name)}: {r.status.replace('_', ' ')}"
         if r.entries or r.new:

@@ -361,7 +361,8 @@ class Fetcher:
         if not isinstance(error, _Transient):
             return
         status = error.error.status if isinstance(error.error, HTTPStatusError) else None
-        log.warning(
+        # Debug: the caller reports the fetch once it has failed for good, in one line.
+        log.debug(
             "fetch %s failed (status %s: %s); retry %d of %d in %.2f s",
             error.error.url,
             status,
@@ -590,7 +591,7 @@ class Fetcher:
                 raise _Transient(error, retry_after=delay)
         if status == 429 or status >= 500:
             raise _Transient(HTTPStatusError(message, url=str(url), status=status))
-        log.warning("fetch %s: status %d, not retried", url, status)
+        log.debug("fetch %s: status %d, not retried", url, status)
         raise HTTPStatusError(message, url=str(url), status=status)
 
     async def _read_body(self, url: httpx.URL, response: httpx.Response) -> tuple[bytes, str]:

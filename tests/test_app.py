@@ -327,7 +327,9 @@ def test_subscribe_list_and_unsubscribe(bot: Bot) -> None:
     assert "already has" in bot.next_response()["text"]
 
     bot.command("subscriptions")
-    listed = texts(bot.next_response())
+    response = bot.next_response()
+    assert response["text"] == "1 subscription in this channel"
+    listed = texts(response)
     assert f"#{sub.id}" in listed
     # NOW is Friday 21:00 in Tokyo: the next Friday 08:30 there is a week on.
     assert "next digest: Fri 2024-10-11 08:30 JST" in listed
