@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
+import os
+import shlex
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -22,8 +26,8 @@ from rich.table import Table
 from digests.errors import ConfigError, PaperbotError, QueryError
 from digests.model import Digest, PaperHit, SourceInfo, SourceSpec
 from digests.query import VALID_TERMS, parse_query
-from digests.render import format_ago
-from digests.settings import Settings
+from digests.render import format_ago, wrap_text
+from digests.settings import OPTIONS, Settings
 from digests.sourcefile import (
     ensure_sources_file,
     format_interval,
@@ -31,7 +35,14 @@ from digests.sourcefile import (
     parse_interval,
     parse_kind,
 )
-from digests.store import Store, create_db_engine, upgrade, wait_for_database
+from digests.store import (
+    ArchivedDigest,
+    Store,
+    create_db_engine,
+    schema_revision,
+    upgrade,
+    wait_for_database,
+)
 from digests.topics import TopicRules, load_aliases, load_rules
 
 if TYPE_CHECKING:
@@ -96,19 +107,24 @@ def open_store(settings: Settings, aliases: Sequence[tuple[str, str]], *, now: d
 
 
 def fail(message: str, *, hint: str | None = None) -> NoReturn:
-    """Exit with a readable message instead of a traceback."""
-    text = f"error: {message}"
+    """Exit with a readable message instead of a traceback (click prefixes "Error: ")."""
+    text = message
     if hint:
         text += f"\n  hint: {hint}"
     raise click.ClickException(text)
 
 
+SETTINGS_HINT = "see `paperbot --help` for the settings"
+
+
 @contextmanager
-def readable_errors() -> Iterator[None]:
+def readable_errors(*, config_hint: str | None = None) -> Iterator[None]:
+    """PaperbotError -> one readable line; ``config_hint`` follows a ConfigError (the
+    settings hint, where the settings are read)."""
     try:
         yield
     except ConfigError as e:
-        fail(str(e), hint="see `paperbot --help` for the settings")
+        fail(str(e), hint=config_hint)
     except PaperbotError as e:
         fail(str(e))
 
@@ -116,7 +132,27 @@ def readable_errors() -> Iterator[None]:
 pass_runtime = click.make_pass_decorator(Runtime)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class PaperbotGroup(click.Group):
+    """The top command: its help ends with every setting, from the one settings table."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Settings (environment variables)"):
+            formatter.write_dl(
+                [
+                    (name, f"{what} (default: {default.strip('()')})")
+                    for name, (default, what) in OPTIONS.items()
+                ],
+                col_max=max(map(len, OPTIONS)),
+            )
+            formatter.write_paragraph()
+            formatter.write_text("Slack's own variables: see `paperbot serve --help`.")
+        super().format_epilog(ctx, formatter)
+
+
+@click.group(
+    cls=PaperbotGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(package_name="paperbot")
 @click.pass_context
@@ -124,19 +160,13 @@ def cli(ctx: click.Context, verbose: int) -> None:
     """paperbot: collects papers from arXiv, Hugging Face, curated weekly lists and
     paper-note pages into one store, and answers lookups and weekly digests.
 
-    \b
-    Settings come from the environment:
-      DATABASE_URL                     SQLite file by default; postgres://… for PostgreSQL
-      PAPERBOT_DATA_DIR                where the SQLite file and sources.toml live
-      PAPERBOT_SOURCES_FILE            the operator-editable sources file (TOML)
-      PAPERBOT_TZ                      time zone for weeks and schedules (default UTC)
-      PAPERBOT_ALLOW_PRIVATE_NETWORKS  1 lets sources live on private addresses
+    Settings come from the environment (listed below).
     """
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(
         level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s"
     )
-    with readable_errors():
+    with readable_errors(config_hint=SETTINGS_HINT):
         settings = Settings.from_env()
     runtime = Runtime(settings=settings, out=Console(), err=Console(stderr=True, highlight=False))
     ctx.obj = runtime
@@ -162,10 +192,18 @@ def db_upgrade(rt: Runtime) -> None:
             attempts=rt.settings.db_connect_attempts,
             delay=rt.settings.db_connect_delay,
         )
+        before = schema_revision(engine)
         upgrade(engine)
+        after = schema_revision(engine)
         engine.dispose()
     url = engine.url.render_as_string(hide_password=True)
-    rt.out.print(f"database is up to date ({url})")
+    if before is None:
+        said = f"created the database at revision {after}"
+    elif before != after:
+        said = f"upgraded the database from revision {before} to {after}"
+    else:
+        said = f"the database is up to date at revision {after}"
+    click.echo(f"{said} ({url})")
 
 
 # -- sources -----------------------------------------------------------------------------
@@ -290,11 +328,23 @@ def sources_remove(rt: Runtime, name: str) -> None:
 # -- poll --------------------------------------------------------------------------------
 
 
+# What `paperbot poll` tells cron: 0 and 1 keep their usual meaning, 2 is click's.
+EXIT_SOME_FAILED = 3
+
+
 @cli.command()
 @click.option("--source", "names", multiple=True, help="Poll only this source (repeat).")
 @pass_runtime
 def poll(rt: Runtime, names: tuple[str, ...]) -> None:
-    """Poll sources now and print a report per source."""
+    """Poll sources now and print a report per source, then each failure in full.
+
+    \b
+    Exit status:
+      0  every source was polled (or there are none)
+      3  some sources failed; the others were polled
+      1  every source failed, or paperbot could not run (settings, database)
+      2  the command line was wrong
+    """
     with readable_errors():
         chosen = rt.store.list_sources(names=list(names) if names else None, with_counts=False)
         missing = set(names) - {s.name for s in chosen}
@@ -302,8 +352,9 @@ def poll(rt: Runtime, names: tuple[str, ...]) -> None:
             fail(f"no source named {', '.join(sorted(missing))}")
         reports = run_poll(rt, chosen)
     print_reports(rt.out, reports)
-    if reports and all(not r.ok for r in reports):
-        sys.exit(1)
+    failed = sum(1 for r in reports if not r.ok)
+    if failed:
+        sys.exit(1 if failed == len(reports) else EXIT_SOME_FAILED)
 
 
 def run_poll(rt: Runtime, chosen: Sequence[SourceInfo]) -> list[SourceReport]:
@@ -343,38 +394,75 @@ def run_poll(rt: Runtime, chosen: Sequence[SourceInfo]) -> list[SourceReport]:
 
 
 def print_reports(out: Console, reports: Sequence[SourceReport]) -> None:
+    """A table that fits the terminal, then each error whole below it (not cut in a cell)."""
     table = Table(title="poll report")
-    for col in ("source", "result", "entries", "new", "updated", "skipped", "error"):
-        table.add_column(col)
+    table.add_column("source")
+    table.add_column("result")
+    for col in ("entries", "new", "updated", "skipped"):
+        table.add_column(col, justify="right")
     for r in reports:
         table.add_row(
-            r.name,
+            escape(r.name),
             r.status.replace("_", " "),
             str(r.entries),
             str(r.new),
             str(r.updated),
             str(r.skipped),
-            (r.error or "")[:120],
         )
     out.print(table)
+    failed = [r for r in reports if r.error]
+    if failed:
+        out.print(f"\n{len(failed)} of {len(reports)} sources failed:", markup=False)
+        for r in failed:
+            print_wrapped(out, f"{r.name}: {r.error}", first="  ", rest="    ")
     for r in reports:
         for problem in r.problems[:5]:
-            out.print(f"  {r.name}: skipped entry: {problem}")
+            print_wrapped(out, f"{r.name}: skipped entry: {problem}", first="  ", rest="    ")
+
+
+def print_wrapped(
+    out: Console, text: str, *, first: str = "", rest: str = "", style: str | None = None
+) -> None:
+    """Text wrapped to the terminal with its indent kept on every line (rich would start
+    continuation lines at the margin), and never inside an English word."""
+    for line in wrap_text(text, out.width, first, rest):
+        out.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
 
 
 # -- query -------------------------------------------------------------------------------
 
+# `query` and `digest` take their query terms the same way: any number of arguments,
+# quoted or not, joined with spaces. A term may start with "-" (-tag:Survey excludes), so
+# unknown short options are terms; "-h" is not a help option there, or "-hallucination"
+# would show the help. An unknown "--option" is still an error (query_terms).
+TERMS_SETTINGS: dict[str, Any] = {"ignore_unknown_options": True, "help_option_names": ["--help"]}
 
-@cli.command()
-@click.argument("text", metavar="QUERY")
+
+def query_terms(ctx: click.Context, terms: Sequence[str]) -> str:
+    """The terms as one query text; a term like ``--jsn`` is a mistyped option."""
+    for term in terms:
+        if term.startswith("--") and len(term) > 2:
+            name = term.split("=", 1)[0]
+            known = [o for p in ctx.command.params for o in p.opts if o.startswith("--")]
+            raise click.NoSuchOption(
+                name, possibilities=difflib.get_close_matches(name, known), ctx=ctx
+            )
+    return " ".join(terms)
+
+
+@cli.command(context_settings=TERMS_SETTINGS)
+@click.argument("terms", nargs=-1, required=True, metavar="QUERY...")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of papers.")
-@pass_runtime
-def query(rt: Runtime, text: str, as_json: bool) -> None:
-    """Look papers up, e.g. paperbot query "tag:Alignment since:4w".
+@click.pass_context
+def query(ctx: click.Context, terms: tuple[str, ...], as_json: bool) -> None:
+    """Look papers up, e.g. paperbot query tag:Alignment since:4w -tag:Survey.
 
     \b
     Query terms:
     """
+    rt = ctx.find_object(Runtime)
+    assert rt is not None
+    text = query_terms(ctx, terms)
     with readable_errors():
         try:
             q = parse_query(text, now=rt.clock(), tz=rt.settings.tz)
@@ -387,7 +475,10 @@ def query(rt: Runtime, text: str, as_json: bool) -> None:
     print_hits(rt.out, page.hits, has_more=page.has_more)
 
 
-query.help = (query.help or "") + "\n".join("      " + line for line in VALID_TERMS.splitlines())
+# The docstring ends in the closing quotes' indent: the first term must not add to it.
+query.help = (query.help or "").rstrip(" ") + "\n".join(
+    "      " + line for line in VALID_TERMS.splitlines()
+)
 
 
 def hit_json(hit: PaperHit) -> dict[str, Any]:
@@ -411,23 +502,24 @@ def print_hits(out: Console, hits: Sequence[PaperHit], *, has_more: bool) -> Non
         out.print("No papers match. Try fewer terms, or `paperbot poll` to fetch sources.")
         return
     for i, hit in enumerate(hits, start=1):
-        out.print(f"[bold]{i}. {_markup_safe(hit.title)}[/]")
-        if hit.authors:
-            more = f" +{len(hit.authors) - 3}" if len(hit.authors) > 3 else ""
-            out.print(f"   {_markup_safe(', '.join(hit.authors[:3]))}{more}")
-        out.print(f"   {hit.url}", highlight=False)
+        number = f"{i}. "
+        pad = " " * len(number)
+        print_wrapped(out, hit.title, first=number, rest=pad, style="bold")
+        authors = [a for a in hit.authors if a.strip()]
+        if authors:
+            more = f" +{len(authors) - 3}" if len(authors) > 3 else ""
+            print_wrapped(out, ", ".join(authors[:3]) + more, first=pad, rest=pad)
+        if hit.url:  # never wrapped: a URL cut in two is not clickable
+            out.print(f"{pad}{hit.url}", markup=False, highlight=False, soft_wrap=True)
         if hit.tags:
-            out.print("   " + _markup_safe(" ".join(f"#{t}" for t in hit.tags[:10])))
-        out.print(f"   sources: {_markup_safe(', '.join(hit.sources))}")
+            print_wrapped(out, " ".join(f"#{t}" for t in hit.tags[:10]), first=pad, rest=pad)
+        print_wrapped(out, f"sources: {', '.join(hit.sources)}", first=pad, rest=pad)
         if hit.summary:
             summary = " ".join(hit.summary.split())
-            out.print(f"   {_markup_safe(summary[:240])}{'…' if len(summary) > 240 else ''}")
+            cut = f"{summary[:240]}{'…' if len(summary) > 240 else ''}"
+            print_wrapped(out, cut, first=pad, rest=pad)
     if has_more:
         out.print("… more results: add limit:N or narrow the query")
-
-
-def _markup_safe(text: str) -> str:
-    return escape(text)
 
 
 def main() -> None:
@@ -488,8 +580,8 @@ def print_digest(rt: Runtime, digest: Digest, fmt: str) -> None:
         click.echo(render_digest_text(digest, width=min(rt.out.width, 100)))
 
 
-@cli.command()
-@click.argument("terms", nargs=-1, metavar="[QUERY TERMS]...")
+@cli.command(context_settings=TERMS_SETTINGS)
+@click.argument("terms", nargs=-1, metavar="[QUERY]...")
 @click.option("--week", help="ISO week like 2025-W34 (default: the current week).")
 @click.option("--tz", help="Time zone the week is cut in (default: PAPERBOT_TZ or UTC).")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(1, 100))
@@ -502,11 +594,11 @@ def print_digest(rt: Runtime, digest: Digest, fmt: str) -> None:
     show_default=True,
     help="text for the terminal, blocks for the Slack messages, json for the ranking.",
 )
-@click.option("--list", "list_", is_flag=True, help="List archived digests.")
-@click.option("--show", "show_id", type=int, help="Show an archived digest again.")
-@pass_runtime
+@click.option("--list", "list_", is_flag=True, help="List archived digests (text or json).")
+@click.option("--show", "show_id", type=int, help="Show an archived digest again, as built.")
+@click.pass_context
 def digest(
-    rt: Runtime,
+    ctx: click.Context,
     terms: tuple[str, ...],
     week: str | None,
     tz: str | None,
@@ -519,14 +611,35 @@ def digest(
     """Build the "top papers of the week" digest, e.g. paperbot digest tag:Alignment.
 
     Each paper comes with a short summary and the reasons it is there. The digest is
-    archived: --list shows past digests and --show ID prints one again.
+    archived (again only when it changed): --list shows past digests and --show ID prints
+    one again as it was built, so neither takes query terms, --week, --tz, --top or --lang.
     """
     from digests.digest import DigestRequest, build_and_archive
-    from digests.weeks import parse_week, week_bounds, week_of
+    from digests.weeks import YEARS, parse_week, week_bounds, week_of
 
+    rt = ctx.find_object(Runtime)
+    assert rt is not None
+    text = query_terms(ctx, terms)
+    if list_ or show_id is not None:
+        building = [
+            name
+            for name, given in (
+                ("query terms", bool(terms)),
+                ("--week", week is not None),
+                ("--tz", tz is not None),
+                ("--top", ctx.get_parameter_source("top") is not ParameterSource.DEFAULT),
+                ("--lang", lang is not None),
+                ("--show", list_ and show_id is not None),
+                ("--format blocks", list_ and fmt == "blocks"),  # the archive is no message
+            )
+            if given
+        ]
+        if building:
+            what = "--list lists the archive" if list_ else "--show prints a digest as built"
+            raise click.UsageError(f"{what}: leave out {', '.join(building)}", ctx=ctx)
     with readable_errors():
         if list_:
-            print_archive(rt)
+            print_archive(rt, fmt)
             return
         if show_id is not None:
             found = rt.store.digest_row(show_id)
@@ -540,8 +653,10 @@ def digest(
         zone = tz or rt.settings.tz
         now = rt.clock()
         chosen_week = parse_week(week) if week else week_of(now, zone)
+        if chosen_week.year not in YEARS:
+            fail(f"week {week}: the year must be from {YEARS[0]} to {YEARS[-1]}")
         try:
-            q = parse_query(" ".join(terms), now=now, tz=zone) if terms else None
+            q = parse_query(text, now=now, tz=zone) if terms else None
         except QueryError as e:
             fail(str(e))
         request = DigestRequest(
@@ -562,8 +677,11 @@ def digest(
     print_digest(rt, built, fmt)
 
 
-def print_archive(rt: Runtime) -> None:
+def print_archive(rt: Runtime, fmt: str) -> None:
     found = rt.store.list_digests()
+    if fmt == "json":
+        click.echo(json.dumps([archived_json(d) for d in found], ensure_ascii=False, indent=2))
+        return
     if not found:
         rt.out.print("No digests yet: `paperbot digest` builds one.")
         return
@@ -574,12 +692,26 @@ def print_archive(rt: Runtime) -> None:
         table.add_row(
             str(d.id),
             d.week,
-            _markup_safe(d.scope or "everything"),
+            escape(d.scope or "everything"),
             str(d.items),
             d.built_at.strftime("%Y-%m-%d %H:%M UTC"),
             f"subscription {d.subscription_id}" if d.subscription_id else "command line",
         )
     rt.out.print(table)
+
+
+def archived_json(d: ArchivedDigest) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "week": d.week,
+        "tz": d.tz,
+        "query": d.query,
+        "scope": d.scope,
+        "lang": d.lang,
+        "items": d.items,
+        "built_at": d.built_at.isoformat(),
+        "subscription_id": d.subscription_id,
+    }
 
 
 # -- demo --------------------------------------------------------------------------------
@@ -633,7 +765,21 @@ def demo(rt: Runtime, keep: bool) -> None:
     finally:
         demo_rt.close()
         if keep:
-            rt.out.print(f"\ndemo database kept in {workdir}")
+            settings = demo_rt.settings
+            reopen = " ".join(
+                f"{name}={shlex.quote(value)}"
+                for name, value in (
+                    ("PAPERBOT_DATA_DIR", str(settings.data_dir)),
+                    # Named too, so that a DATABASE_URL or sources file set in this
+                    # shell does not win over the folder.
+                    ("DATABASE_URL", settings.database_url),
+                    ("PAPERBOT_SOURCES_FILE", str(settings.sources_file)),
+                )
+            )
+            # click.echo, not rich: a command wrapped at the terminal's width breaks when
+            # pasted.
+            click.echo(f"\ndemo database kept in {workdir}; reopen it with:")
+            click.echo(f"  {reopen} paperbot query 'tag:Alignment'")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -666,10 +812,15 @@ def serve(rt: Runtime, port: int | None, socket_mode: bool) -> None:
     from bot.config import BotSettings, SlackSettings
     from bot.server import serve as serve_bot
 
-    with readable_errors():
+    with readable_errors(config_hint="see `paperbot serve --help` for Slack's settings"):
         settings = BotSettings(core=rt.settings, slack=SlackSettings.from_env())
         if socket_mode:
             settings.slack.require_socket()
         else:
             settings.slack.require_http()
+    # The token now lives in the settings (and the client made from them). Left in the
+    # environment, Bolt's App would read it again and warn on every start that it goes
+    # unused beside the client it is given; child processes need not inherit it either.
+    os.environ.pop("SLACK_BOT_TOKEN", None)
+    with readable_errors():
         serve_bot(settings, store=rt.store, port=port, socket_mode=socket_mode, clock=rt.clock)

@@ -46,7 +46,8 @@ def demo_settings(base: Settings, workdir: Path) -> Settings:
     sources_file.write_text("# the demo adds its sources itself\n", "utf-8")
     return replace(
         base,
-        database_url=f"sqlite:///{workdir / 'demo.db'}",
+        # The default name: the folder works as PAPERBOT_DATA_DIR afterwards.
+        database_url=f"sqlite:///{workdir / 'paperbot.db'}",
         data_dir=workdir,
         sources_file=sources_file,
     )

@@ -6,7 +6,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -517,6 +521,52 @@ def test_serve_command_explains_missing_secrets(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["serve"], env=env)
     assert result.exit_code == 1
     assert "SLACK_BOT_TOKEN is not set" in result.output
+
+
+def test_serve_starts_without_bolts_unused_token_warning(tmp_path: Path, db_url: str) -> None:
+    """SLACK_BOT_TOKEN in the environment, as in production, and a real `paperbot serve`."""
+    sources = tmp_path / "sources.toml"
+    sources.write_text("# none\n", "utf-8")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with FakeSlack() as slack:
+        env = {
+            **os.environ,
+            **_env(slack.api_url, tmp_path),
+            "DATABASE_URL": db_url,
+            "PAPERBOT_SOURCES_FILE": str(sources),
+            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        }
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from bot.cli import main; main()",
+                "serve",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and server.poll() is None:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).is_success:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            assert server.poll() is None, "paperbot serve exited"
+            assert slack.calls_to("auth.test")  # started, with the token from the environment
+        finally:
+            server.send_signal(signal.SIGINT)
+            _, logged = server.communicate(timeout=30)
+    assert "will be unused" not in logged, logged
+    assert "Traceback" not in logged, logged
 
 
 def test_digest_now_covers_the_week_a_scheduled_run_would() -> None:

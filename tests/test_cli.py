@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import re
+import shlex
+import subprocess
+import sys
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import cli
+from tests.httpserver import LocalServer, Reply
 
 REQUIRED_KEYS = {"id", "title", "url", "authors", "tags", "sources", "summary", "first_seen"}
 
@@ -20,8 +28,9 @@ class Paperbot:
         self.env = env
         self.runner = CliRunner()
 
-    def __call__(self, *args: str, ok: bool = True) -> Result:
-        result = self.runner.invoke(cli, list(args), env=self.env, catch_exceptions=False)
+    def __call__(self, *args: str, ok: bool = True, columns: int = 120) -> Result:
+        env = {**self.env, "COLUMNS": str(columns)}
+        result = self.runner.invoke(cli, list(args), env=env, catch_exceptions=False)
         if ok:
             assert result.exit_code == 0, result.output
         return result
@@ -37,7 +46,7 @@ def paperbot(tmp_path: Path, db_url: str) -> Iterator[Paperbot]:
             "PAPERBOT_SOURCES_FILE": str(sources),
             "DATABASE_URL": db_url,
             "PAPERBOT_TZ": "UTC",
-            "COLUMNS": "120",
+            "PAPERBOT_ALLOW_PRIVATE_NETWORKS": "1",  # the local test servers
         }
     )
 
@@ -99,7 +108,7 @@ def test_bad_source_options_are_readable(paperbot: Paperbot, fixtures: Path) -> 
     assert "no source named 'nope'" in missing.output
 
 
-def test_digest_formats_list_and_show(paperbot: Paperbot) -> None:
+def add_demo_sources(paperbot: Paperbot) -> None:
     from bot.demo import DEMO_SOURCES, demo_dir
 
     for name, filename, kind, tags in DEMO_SOURCES:
@@ -108,6 +117,10 @@ def test_digest_formats_list_and_show(paperbot: Paperbot) -> None:
             args += ["--tag", tag]
         paperbot(*args)
     paperbot("poll")
+
+
+def test_digest_formats_list_and_show(paperbot: Paperbot) -> None:
+    add_demo_sources(paperbot)
 
     text = paperbot("digest", "--week", "2024-W40").output
     assert "Top papers of the week · 2024-W40" in text
@@ -141,8 +154,12 @@ def test_empty_week_says_so(paperbot: Paperbot, fixtures: Path) -> None:
     assert "atom" in text  # names the source that had nothing that week
 
 
-def test_db_upgrade(paperbot: Paperbot) -> None:
-    assert "up to date" in paperbot("db", "upgrade").output
+def test_db_upgrade_says_what_it_did(paperbot: Paperbot) -> None:
+    created = paperbot("db", "upgrade").output
+    found = re.match(r"created the database at revision (\w+) \(", created)
+    assert found, created
+    again = paperbot("db", "upgrade").output
+    assert again.startswith(f"the database is up to date at revision {found[1]} (")
 
 
 def test_demo_runs_offline(paperbot: Paperbot) -> None:
@@ -162,3 +179,212 @@ def test_default_sources_file_is_written_on_first_start(tmp_path: Path) -> None:
     assert "ML Papers of the Week" in names and "paper_notes #Alignment" in names
     assert (tmp_path / "sources.toml").is_file()
     assert (tmp_path / "paperbot.db").is_file()
+
+
+# -- query terms -------------------------------------------------------------------------
+
+
+def test_query_and_digest_take_terms_alike_a_leading_dash_included(paperbot: Paperbot) -> None:
+    add_demo_sources(paperbot)
+    everything = json.loads(paperbot("query", "tag:Alignment", "limit:100", "--json").output)
+    assert any("Safety" in hit["tags"] for hit in everything)
+
+    # Unquoted terms, an excluded tag first, --json anywhere among them.
+    found = paperbot("query", "-tag:Safety", "tag:Alignment", "--json", "limit:100").output
+    titles = {hit["title"] for hit in json.loads(found)}
+    assert titles == {h["title"] for h in everything if "Safety" not in h["tags"]}
+    quoted = paperbot("query", "tag:Alignment -tag:Safety limit:100", "--json").output
+    assert {hit["title"] for hit in json.loads(quoted)} == titles
+    # A bare excluded word, even one starting with "h" (no -h help on these commands).
+    assert paperbot("query", "-hallucination", "tag:Alignment").exit_code == 0
+
+    week = ["--week", "2024-W40", "--format", "json"]
+    unfiltered = json.loads(paperbot("digest", "tag:Alignment", *week).output)
+    assert any("Safety" in item["tags"] for item in unfiltered["items"])
+    filtered = json.loads(paperbot("digest", "tag:Alignment", "-tag:Safety", *week).output)
+    assert filtered["items"]
+    assert all("Safety" not in item["tags"] for item in filtered["items"])
+
+
+@pytest.mark.parametrize("command", ["query", "digest"])
+def test_a_mistyped_option_is_an_error_not_a_term(paperbot: Paperbot, command: str) -> None:
+    typo = "--jsn" if command == "query" else "--wek"
+    result = paperbot(command, "tag:Alignment", typo, ok=False)
+    assert result.exit_code == 2
+    assert f"No such option '{typo}'" in result.output
+    assert ("--json" if command == "query" else "--week") in result.output
+
+
+# -- poll --------------------------------------------------------------------------------
+
+
+def _cells(line: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+def test_poll_prints_errors_whole_logs_once_and_exits_by_outcome(
+    paperbot: Paperbot, fixtures: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    feed = (fixtures / "arxiv_atom_listing.xml").read_bytes()
+    caplog.set_level(logging.DEBUG)
+    with LocalServer() as server:
+        server.route("/ok", Reply(body=feed))
+        server.route("/papers/weekly/gone.xml", Reply(404))
+        server.route("/papers/weekly/busy.xml", Reply(429, headers={"Retry-After": "0"}))
+        paperbot("sources", "add", server.url("/ok"), "--name", "fine", "--kind", "arxiv")
+        assert paperbot("poll").exit_code == 0  # all fine
+
+        for name in ("gone", "busy"):
+            url = server.url(f"/papers/weekly/{name}.xml")
+            paperbot("sources", "add", url, "--name", f"{name} source", "--kind", "feed")
+        caplog.clear()
+        for columns in (80, 150):
+            polled = paperbot("poll", ok=False, columns=columns)
+            assert polled.exit_code == 3, polled.output  # some failed
+            lines = polled.output.splitlines()
+            assert all(_cells(line) <= columns for line in lines), polled.output
+            flat = " ".join(polled.output.split())
+            listed = json.loads(paperbot("sources", "list", "--json").output)
+            errors = {s["name"]: s["last_error"] for s in listed if s["last_error"]}
+            assert set(errors) == {"gone source", "busy source"}
+            for name, error in errors.items():
+                assert f"{name}: {' '.join(error.split())}" in flat  # whole, not cut
+
+        # One log line per failed source and poll; the retries are there, at debug.
+        loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        for name in ("gone", "busy"):
+            url = server.url(f"/papers/weekly/{name}.xml")
+            assert len([m for m in loud if url in m]) == 2, loud
+        quiet = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+        assert any("retry 3 of 3" in m and "busy.xml" in m for m in quiet)
+
+        paperbot("sources", "remove", "fine")
+        assert paperbot("poll", ok=False).exit_code == 1  # all failed
+
+
+def test_poll_help_documents_the_exit_statuses(paperbot: Paperbot) -> None:
+    text = paperbot("poll", "--help").output
+    assert "Exit status" in text
+    assert re.search(r"^\s*3\s+some sources failed", text, re.MULTILINE)
+
+
+# -- digest archive and ranges -----------------------------------------------------------
+
+
+def test_the_same_digest_is_archived_once(paperbot: Paperbot) -> None:
+    add_demo_sources(paperbot)
+    week = ["--week", "2024-W40", "--format", "json"]
+    first = json.loads(paperbot("digest", *week).output)
+    again = json.loads(paperbot("digest", *week).output)
+    assert again["id"] == first["id"]
+    other = json.loads(paperbot("digest", "tag:Alignment", *week).output)
+    assert other["id"] != first["id"]
+    smaller = json.loads(paperbot("digest", "--top", "2", *week).output)
+    assert smaller["id"] not in (first["id"], other["id"])
+
+    archive = json.loads(paperbot("digest", "--list", "--format", "json").output)
+    assert [d["id"] for d in archive] == [smaller["id"], other["id"], first["id"]]
+    assert archive[1]["week"] == "2024-W40" and archive[1]["query"] == "tag:Alignment"
+    assert archive[0]["items"] == 2 and archive[0]["subscription_id"] is None
+
+
+def test_show_and_list_refuse_options_that_build_a_digest(paperbot: Paperbot) -> None:
+    add_demo_sources(paperbot)
+    built = json.loads(paperbot("digest", "--week", "2024-W40", "--format", "json").output)
+    refused = paperbot("digest", "--show", str(built["id"]), "--week", "2024-W41", ok=False)
+    assert refused.exit_code == 2
+    assert "--show prints a digest as built: leave out --week" in refused.output
+    listed = paperbot("digest", "--list", "tag:Alignment", ok=False)
+    assert listed.exit_code == 2 and "leave out query terms" in listed.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("digest", "--week", "3000-W01"),
+        ("digest", "--week", "1989-W52"),
+        ("query", "since:3000-01-01"),
+        ("query", "until:1980-01-01"),
+        ("digest", "--week", "2024-W40", "since:2101-01-01"),
+    ],
+)
+def test_years_outside_1990_to_2100_are_refused(paperbot: Paperbot, args: tuple[str]) -> None:
+    result = paperbot(*args, ok=False)
+    assert result.exit_code == 1
+    [line] = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert "1990 to 2100" in line
+    assert "Traceback" not in result.output
+
+
+# -- wording -----------------------------------------------------------------------------
+
+
+def test_errors_say_error_once_and_hint_at_settings_only_for_settings(
+    paperbot: Paperbot,
+) -> None:
+    bad_term = paperbot("query", "colour:blue", ok=False).output
+    bad_week = paperbot("digest", "--week", "2025-W99", ok=False).output
+    missing = paperbot("digest", "--show", "99999", ok=False).output
+    for output in (bad_term, bad_week, missing):
+        assert output.startswith("Error: "), output
+        assert "error: " not in output.lower().removeprefix("error: ")
+        assert "for the settings" not in output
+    bad_setting = CliRunner().invoke(cli, ["query", "x"], env={**paperbot.env, "PAPERBOT_TZ": "x"})
+    assert bad_setting.exit_code == 1
+    assert bad_setting.output.startswith("Error: PAPERBOT_TZ='x' is not a time zone")
+    assert "see `paperbot --help` for the settings" in bad_setting.output
+
+
+def test_help_lists_every_setting(paperbot: Paperbot) -> None:
+    from digests.settings import OPTIONS
+
+    text = paperbot("--help", columns=80).output
+    for name, (default, _) in OPTIONS.items():
+        assert re.search(rf"^\s+{name}\b", text, re.MULTILINE), name
+        assert default.strip("()") in " ".join(text.split()), default
+    assert all(_cells(line) <= 80 for line in text.splitlines())
+
+
+def test_query_output_keeps_its_indent_when_wrapped(paperbot: Paperbot) -> None:
+    add_demo_sources(paperbot)
+    text = paperbot("query", "tag:Alignment", "limit:5", columns=60).output
+    items = re.split(r"^\d+\. ", text, flags=re.MULTILINE)[1:]
+    assert len(items) == 5
+    long_lines = 0
+    for item in items:
+        _title, *rest = item.rstrip("\n").split("\n")
+        for line in rest:
+            if line.startswith("…"):
+                break
+            assert line.startswith("   "), repr(line)
+            long_lines += 1
+    assert long_lines > 5 * 4  # the summaries did wrap
+    assert all(_cells(line) <= 60 for line in text.splitlines() if "://" not in line)
+
+
+def test_demo_keep_prints_a_command_that_reopens_it(paperbot: Paperbot, tmp_path: Path) -> None:
+    out = paperbot("demo", "--keep").output
+    command = out.rstrip("\n").splitlines()[-1].strip()
+    assert command.endswith("paperbot query 'tag:Alignment'"), out
+    # Run it as printed, through a shell, with `paperbot` being this checkout's command.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "paperbot"
+    python = shlex.quote(sys.executable)
+    shim.write_text(f'#!/bin/sh\nexec {python} -c "from bot.cli import main; main()" "$@"\n')
+    shim.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        # What the shell may hold: the printed command must win over it.
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'elsewhere.db'}",
+        "PAPERBOT_SOURCES_FILE": str(tmp_path / "missing" / "sources.toml"),
+        "COLUMNS": "120",
+    }
+    # The command paperbot printed, run by a shell as a user runs it.
+    done = subprocess.run(
+        command, shell=True, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Aligners: Decoupling LLMs and Alignment" in done.stdout
