@@ -60,12 +60,12 @@ from digests.ingest import SourceReport, fetch_settings_for, poll_sources
 from digests.model import SourceInfo, SourceSpec, Subscription, SubscriptionSpec
 from digests.query import Query, parse_query
 from digests.render import (
-    format_ago,
     render_digest_messages,
     render_lookup_message,
     render_share_message,
 )
 from digests.sourcefile import format_interval
+from digests.sourcestatus import SourceState, source_status
 from digests.store import Store
 from digests.summarize import ExtractiveSummarizer, Summarizer, create_summarizer
 from digests.topics import TopicRules, load_rules
@@ -621,16 +621,24 @@ def create_app(
                 response_type="ephemeral",
             )
             return
-        if info.origin == "file":
+        if info.origin == "file" and not info.retired:
             respond(
-                text=f"{_esc(cmd.name)} comes from the operator's sources file: remove it "
-                "there; paperbot drops it on the next start.",
+                text=f"{_esc(info.name)} comes from the operator's sources file: remove it "
+                "there; paperbot retires it on the next start (its papers stay).",
                 response_type="ephemeral",
             )
             return
-        store.remove_source(cmd.name)
-        log.info("source removed from Slack: %r", cmd.name)
-        respond(text=f"Removed source {_esc(cmd.name)}.", response_type="ephemeral")
+        # Retired, never deleted from here: deleting a source's history is the operator's
+        # `paperbot sources remove NAME --purge`.
+        retired = store.retire_source(info.id, now=clock())
+        log.info("source retired from Slack: %r", info.name)
+        respond(
+            text=f"Retired source {_esc(info.name)}: no longer polled; its "
+            f"{info.paper_count} papers stay."
+            if retired
+            else f"{_esc(info.name)} was already retired.",
+            response_type="ephemeral",
+        )
 
     def run_poll(respond: Respond) -> None:
         if not poll_lock.acquire(blocking=False):
@@ -640,7 +648,7 @@ def create_app(
             return
         try:
             chosen = store.list_sources(with_counts=False)
-            chosen = [s for s in chosen if s.enabled]
+            chosen = [s for s in chosen if s.enabled and not s.retired]
             respond(
                 text=f"Polling {len(chosen)} sources; the report follows here.",
                 response_type="ephemeral",
@@ -766,21 +774,22 @@ def _describe(sub: Subscription, now: datetime) -> str:
     return text
 
 
+_STATE_ICONS = {
+    SourceState.OK: ":large_green_circle:",
+    SourceState.FAILING: ":red_circle:",
+    SourceState.NEVER_POLLED: ":white_circle:",
+    SourceState.RETIRED: ":zzz:",
+}
+
+
 def _source_line(s: SourceInfo, now: datetime) -> str:
-    health = s.health or "ok"
-    icon = {"ok": ":large_green_circle:", "failing": ":red_circle:"}.get(health, ":warning:")
-    line = (
-        f"{icon} *{_esc(s.name)}* ({s.kind.value if s.kind else 'auto'}, every "
-        f"{format_interval(s.interval_seconds)}, {s.origin}) · {s.paper_count} papers · "
-        f"last success {format_ago(s.last_success_at, now)}"
+    status = source_status(s)
+    return (
+        f"{_STATE_ICONS.get(status.state, ':warning:')} *{_esc(s.name)}* "
+        f"({s.kind.value if s.kind else 'auto'}, every {format_interval(s.interval_seconds)}, "
+        f"{s.origin}) · {s.paper_count} papers · "
+        f"{_esc(status.describe(now, error_chars=150))}"
     )
-    if s.consecutive_failures:
-        line += f" · {s.consecutive_failures} failures"
-    if health != "ok":
-        line += f" · {health}"
-    if s.last_error and s.consecutive_failures:
-        line += f": {_esc(s.last_error[:150])}"
-    return line
 
 
 def _poll_report(reports: Sequence[SourceReport]) -> str:

@@ -29,12 +29,15 @@ from digests.query import VALID_TERMS, parse_query
 from digests.render import format_ago, wrap_text
 from digests.settings import OPTIONS, Settings
 from digests.sourcefile import (
-    ensure_sources_file,
+    check_location,
+    check_tags,
     format_interval,
     load_sources,
     parse_interval,
     parse_kind,
+    read_sources_file,
 )
+from digests.sourcestatus import source_status
 from digests.store import (
     ArchivedDigest,
     Store,
@@ -82,7 +85,7 @@ class Runtime:
             # Only the aliases: compiling the topic patterns is for commands that ingest.
             topics = self.settings.topics_file
             aliases = self._rules.aliases if self._rules else load_aliases(topics)
-            self._store = open_store(self.settings, aliases, now=self.clock())
+            self._store = open_store(self.settings, aliases, now=self.clock(), say=_tell)
         return self._store
 
     def close(self) -> None:
@@ -90,19 +93,44 @@ class Runtime:
             self._store.dispose()
 
 
-def open_store(settings: Settings, aliases: Sequence[tuple[str, str]], *, now: datetime) -> Store:
-    """Open (and upgrade) the database, then load the operator's sources file into it."""
+def _tell(line: str) -> None:
+    click.echo(line, err=True)  # one line, never wrapped to the terminal's width
+
+
+def open_store(
+    settings: Settings,
+    aliases: Sequence[tuple[str, str]],
+    *,
+    now: datetime,
+    say: Callable[[str], None] = log.warning,
+) -> Store:
+    """Open (and upgrade) the database, then load the operator's sources file into it.
+
+    What loading the file changed is told in one line through ``say``; nothing when
+    nothing changed.
+    """
     store = Store.open(
         settings.database_url,
         connect_attempts=settings.db_connect_attempts,
         connect_delay=settings.db_connect_delay,
     )
-    if ensure_sources_file(settings.sources_file):
-        log.info("wrote the default sources to %s", settings.sources_file)
-    specs = load_sources(settings.sources_file.read_text("utf-8"), where=str(settings.sources_file))
-    for change in store.sync_sources(specs, now=now):
-        log.info("sources file: %s", change)
-    store.add_tag_aliases(dict(aliases))
+    try:
+        listed = sum(1 for s in store.list_sources(with_counts=False) if s.origin == "file")
+        text, created = read_sources_file(
+            settings.sources_file,
+            may_create=settings.sources_file_is_default and listed == 0,
+            listed=listed,
+        )
+        if created:
+            log.info("wrote the default sources to %s", settings.sources_file)
+        specs = load_sources(text, where=str(settings.sources_file))
+        line = store.sync_sources(specs, now=now).summary(str(settings.sources_file))
+        if line:
+            say(line)
+        store.add_tag_aliases(dict(aliases))
+    except BaseException:
+        store.dispose()
+        raise
     return store
 
 
@@ -216,8 +244,10 @@ def sources() -> None:
 
 @sources.command("add")
 @click.argument("location")
-@click.option("--kind", help="Source kind; detected from the content when left out.")
-@click.option("--name", help="A unique name (default: derived from the location).")
+@click.option(
+    "--kind", help="Source kind (rss and atom mean feed); detected from the content when left out."
+)
+@click.option("--name", help="A unique name, ignoring case (default: derived from the location).")
 @click.option("--interval", default="6h", show_default=True, help="How often to check.")
 @click.option("--tag", "tags", multiple=True, help="Tag every paper of this source (repeat).")
 @pass_runtime
@@ -229,20 +259,32 @@ def sources_add(
     interval: str,
     tags: tuple[str, ...],
 ) -> None:
-    """Add a source: an http(s) URL, a file:// URL or a local path."""
+    """Add a source: an http(s) URL, a file:// URL or a local path.
+
+    A local file must exist and be readable. Adding again a source that was retired, at
+    the same location, restores it with its papers.
+    """
     with readable_errors():
+        location = check_location(location)
+        name = (default_source_name(location) if name is None else name).strip()
+        if not name:
+            fail("--name is empty: give the source a name")
         spec = SourceSpec(
-            name=name or default_source_name(location),
-            location=normalize_location(location),
-            kind=parse_kind(kind) if kind else None,
+            name=name,
+            location=location,
+            kind=parse_kind(kind) if kind is not None else None,
             interval_seconds=parse_interval(interval),
-            tags=tags,
+            tags=check_tags(tags),
             origin="cli",
         )
+        before = rt.store.get_source(name)
         info = rt.store.add_source(spec, now=rt.clock())
+    # A name already taken was refused, unless it was a retired source's: restored.
+    done = "restored retired source" if before is not None else "added source"
+    papers = f", {info.paper_count} papers kept" if before is not None else ""
     rt.out.print(
-        f"added source [bold]{info.name}[/] ({info.kind or 'kind detected on fetch'}, "
-        f"every {format_interval(info.interval_seconds)}): {info.location}"
+        f"{done} [bold]{escape(info.name)}[/] ({info.kind or 'kind detected on fetch'}, "
+        f"every {format_interval(info.interval_seconds)}{papers}): {escape(info.location)}"
     )
 
 
@@ -254,43 +296,37 @@ def default_source_name(location: str) -> str:
     return Path(parts.path if parts.scheme == "file" else location).name or location
 
 
-def normalize_location(location: str) -> str:
-    """Local paths are stored absolute so the scheduler finds them from any directory."""
-    if "://" in location:
-        return location
-    return str(Path(location).expanduser().resolve())
-
-
 @sources.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_runtime
 def sources_list(rt: Runtime, as_json: bool) -> None:
-    """List sources with their health: last success, failures, last error, papers."""
+    """List sources with their health: never polled, ok, failing (how many in a row, since
+    when, the last error), stale, empty or retired (not polled; its papers stay)."""
     with readable_errors():
         found = rt.store.list_sources()
+    now = rt.clock()
     if as_json:
-        click.echo(json.dumps([_source_json(s) for s in found], ensure_ascii=False, indent=2))
+        click.echo(json.dumps([_source_json(s, now) for s in found], ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"{len(found)} sources", show_lines=False)
+    retired = sum(1 for s in found if s.retired)
+    title = f"{len(found)} sources" + (f" ({retired} retired)" if retired else "")
+    table = Table(title=title, show_lines=False)
     for col in ("name", "kind", "every", "papers", "last success", "failures", "health"):
         table.add_column(col)
     for s in found:
-        health = s.health or "ok"
-        if s.last_error and s.consecutive_failures:
-            health = f"{health}: {s.last_error[:60]}"
         table.add_row(
-            s.name,
+            escape(s.name),
             s.kind.value if s.kind else "auto",
             format_interval(s.interval_seconds),
             str(s.paper_count),
-            format_ago(s.last_success_at, rt.clock()),
+            format_ago(s.last_success_at, now),
             str(s.consecutive_failures),
-            health,
+            escape(source_status(s).describe(now)),
         )
     rt.out.print(table)
 
 
-def _source_json(s: SourceInfo) -> dict[str, Any]:
+def _source_json(s: SourceInfo, now: datetime) -> dict[str, Any]:
     return {
         "name": s.name,
         "kind": s.kind.value if s.kind else None,
@@ -302,27 +338,51 @@ def _source_json(s: SourceInfo) -> dict[str, Any]:
         "last_success": s.last_success_at.isoformat() if s.last_success_at else None,
         "consecutive_failures": s.consecutive_failures,
         "last_error": s.last_error,
-        "health": s.health,
+        "retired_at": s.retired_at.isoformat() if s.retired_at else None,
+        "health": source_status(s).as_json(now),
     }
 
 
 @sources.command("remove")
 @click.argument("name")
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Delete the source and its mentions instead of retiring it (cannot be undone).",
+)
 @pass_runtime
-def sources_remove(rt: Runtime, name: str) -> None:
-    """Remove a source and its mentions (papers stay while other sources list them)."""
+def sources_remove(rt: Runtime, name: str, purge: bool) -> None:
+    """Retire a source: it is no longer polled, and its papers and their history stay
+    (past digests keep them; `sources add` at the same location brings it back).
+
+    With --purge, delete the source and its mentions: papers stay while other sources
+    list them. A source from the sources file is removed there first.
+    """
     with readable_errors():
         info = rt.store.get_source(name)
         if info is None:
             names = ", ".join(s.name for s in rt.store.list_sources(with_counts=False))
             fail(f"no source named {name!r}", hint=f"sources: {names}")
-        if info.origin == "file":
+        if info.origin == "file" and not info.retired:
+            then = ", then purge it" if purge else " (its papers stay)"
             fail(
-                f"{name!r} comes from {rt.settings.sources_file}",
-                hint="remove it from that file; paperbot drops it on the next start",
+                f"{info.name!r} comes from {rt.settings.sources_file}",
+                hint=f"remove it from that file: paperbot retires it on the next start{then}",
             )
-        rt.store.remove_source(name)
-    rt.out.print(f"removed source {name}")
+        if purge:
+            gone = rt.store.purge_source(info.id)
+            rt.out.print(f"purged source {escape(info.name)}: deleted {gone} mentions")
+            return
+        mentions = rt.store.mention_count(info.id)
+        command = f"paperbot sources remove {shlex.quote(info.name)} --purge"
+        purge_hint = f"`{escape(command)}` deletes its {mentions} mentions"
+        if rt.store.retire_source(info.id, now=rt.clock()):
+            rt.out.print(
+                f"retired source {escape(info.name)}: no longer polled; its "
+                f"{info.paper_count} papers stay. {purge_hint}"
+            )
+        else:
+            rt.out.print(f"{escape(info.name)} was already retired. {purge_hint}")
 
 
 # -- poll --------------------------------------------------------------------------------
@@ -350,6 +410,13 @@ def poll(rt: Runtime, names: tuple[str, ...]) -> None:
         missing = set(names) - {s.name for s in chosen}
         if missing:
             fail(f"no source named {', '.join(sorted(missing))}")
+        retired = [s.name for s in chosen if s.retired]
+        if names and retired:
+            fail(
+                f"{', '.join(retired)}: retired, not polled",
+                hint="listed in the sources file again, or added again, it is polled again",
+            )
+        chosen = [s for s in chosen if not s.retired]
         reports = run_poll(rt, chosen)
     print_reports(rt.out, reports)
     failed = sum(1 for r in reports if not r.ok)

@@ -776,7 +776,7 @@ class Scheduler:
             t.errors.append(f"health: {e}")
             return
         for s in sources:
-            if s.health not in UNHEALTHY or s.health_notified_at is not None:
+            if s.health not in UNHEALTHY or s.health_notified_at is not None or s.retired:
                 continue
             text = _health_text(s)
             try:

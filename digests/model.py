@@ -198,6 +198,11 @@ class SourceSpec:
     origin: str = "cli"  # file | cli | slack
 
 
+def source_name_key(name: str) -> str:
+    """Source names are unique ignoring case and surrounding spaces: this is the key."""
+    return name.strip().casefold()
+
+
 @dataclass(frozen=True, slots=True)
 class SourceInfo:
     """A stored source with its fetch state and health."""
@@ -222,11 +227,17 @@ class SourceInfo:
     last_error_at: datetime | None = None
     last_entry_count: int | None = None
     content_changed_at: datetime | None = None  # when the document last changed
+    failing_since: datetime | None = None  # first failure of the current streak
     health: str | None = None  # None = fine | failing | empty | stale
     health_reason: str | None = None
     health_since: datetime | None = None
     health_notified_at: datetime | None = None
+    retired_at: datetime | None = None  # no longer polled; its mentions stay
     paper_count: int = 0
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None
 
 
 @dataclass(frozen=True, slots=True)

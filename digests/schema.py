@@ -90,11 +90,15 @@ sources = Table(
     Column("last_error_at", UTCDateTime),
     Column("last_entry_count", Integer),
     Column("content_changed_at", UTCDateTime),  # when the document last changed (parsed)
+    Column("failing_since", UTCDateTime),  # first failure of the current failure streak
     # health, as judged after each poll
     Column("health", String(16)),  # None = fine | failing | empty | stale
     Column("health_reason", Text),
     Column("health_since", UTCDateTime),
     Column("health_notified_at", UTCDateTime),
+    # Set when the source left the operator's file or was removed without --purge: it
+    # is no longer polled, and its mentions stay.
+    Column("retired_at", UTCDateTime),
 )
 
 papers = Table(

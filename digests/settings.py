@@ -139,6 +139,11 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def sources_file_is_default(self) -> bool:
+        """The sources file is where paperbot writes the defaults on a first start."""
+        return self.sources_file == self.data_dir / "sources.toml"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ

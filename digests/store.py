@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from itertools import chain
 from pathlib import Path
@@ -35,6 +35,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     create_engine,
     delete,
     event,
@@ -72,6 +73,7 @@ from digests.model import (
     Subscription,
     SubscriptionSpec,
     TagRef,
+    source_name_key,
 )
 from digests.normalize import arxiv_abs_url, normalize_tag
 from digests.query import Query
@@ -444,6 +446,33 @@ class FetchRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceSync:
+    """What loading the operator's sources file changed, by source name."""
+
+    added: tuple[str, ...] = ()
+    renamed: tuple[str, ...] = ()  # "old -> new": the same location under a new name
+    updated: tuple[str, ...] = ()
+    restored: tuple[str, ...] = ()  # retired before, listed again: polled with its history
+    retired: tuple[str, ...] = ()  # left the file: no longer polled, its mentions kept
+    skipped: tuple[str, ...] = ()  # named like a source added from the command line or Slack
+
+    def summary(self, where: str) -> str | None:
+        """One line for the operator ("sources.toml: added 1 (x), retired 2 (y, z)");
+        None when nothing changed."""
+        parts = [
+            f"{f.name} {len(names)} ({', '.join(names)})"
+            for f in fields(self)
+            if f.name != "skipped" and (names := getattr(self, f.name))
+        ]
+        if self.skipped:
+            parts.append(
+                f"skipped {len(self.skipped)} ({', '.join(self.skipped)}: named like a "
+                "source added from the command line or Slack)"
+            )
+        return f"{where}: {', '.join(parts)}" if parts else None
+
+
+@dataclass(frozen=True, slots=True)
 class HealthVerdict:
     """A source's health after a check (``health`` None = fine), for ``Store.set_healths``."""
 
@@ -548,86 +577,201 @@ class Store:
     # -- sources -------------------------------------------------------------------------
 
     def add_source(self, spec: SourceSpec, *, now: datetime) -> SourceInfo:
-        """Create a source; a name already taken is an error that says so."""
+        """Create a source; a name already taken (ignoring case) is an error that says so.
+
+        A retired source added again at the same location is restored with its history.
+        """
+        name = spec.name.strip()
+        if not name:
+            raise StoreError("a source needs a name")
+        values = {
+            "name": name,
+            "kind": spec.kind.value if spec.kind else None,
+            "location": spec.location,
+            "interval_seconds": spec.interval_seconds,
+            "tags": list(spec.tags),
+            "origin": spec.origin,
+        }
         with self._tx() as conn:
-            stmt = (
-                self._insert(sources)
-                .values(
-                    name=spec.name,
-                    kind=spec.kind.value if spec.kind else None,
-                    location=spec.location,
-                    interval_seconds=spec.interval_seconds,
-                    tags=list(spec.tags),
-                    origin=spec.origin,
-                    enabled=True,
-                    created_at=now,
-                    consecutive_failures=0,
+            taken = self._source_named(conn, name)
+            if taken is not None:
+                if taken["retired_at"] is None:
+                    raise StoreError(f"a source named {taken['name']!r} already exists")
+                if taken["location"] != spec.location:
+                    raise StoreError(
+                        f"a retired source named {taken['name']!r} already exists, at "
+                        f"{taken['location']}; choose another name, or purge it first"
+                    )
+                conn.execute(
+                    update(sources)
+                    .where(sources.c.id == taken["id"])
+                    .values(retired_at=None, **values)
                 )
-                .on_conflict_do_nothing(index_elements=["name"])
-                .returning(sources.c.id)
-            )
-            if conn.execute(stmt).first() is None:
-                raise StoreError(f"a source named {spec.name!r} already exists")
-        found = self.get_source(spec.name)
+            else:
+                stmt = (
+                    self._insert(sources)
+                    .values(enabled=True, created_at=now, consecutive_failures=0, **values)
+                    .on_conflict_do_nothing(index_elements=["name"])
+                    .returning(sources.c.id)
+                )
+                if conn.execute(stmt).first() is None:
+                    raise StoreError(f"a source named {name!r} already exists")
+        found = self.get_source(name)
         assert found is not None
         return found
 
-    def sync_sources(self, specs: Sequence[SourceSpec], *, now: datetime) -> list[str]:
+    @staticmethod
+    def _source_named(conn: Connection, name: str) -> dict[str, Any] | None:
+        """The source whose name equals ``name`` ignoring case and surrounding spaces.
+
+        Compared here rather than with SQL ``lower()``, which folds only ASCII on SQLite;
+        the table holds a handful of rows.
+        """
+        key = source_name_key(name)
+        rows = conn.execute(
+            select(sources.c.id, sources.c.name, sources.c.location, sources.c.retired_at)
+        ).mappings()
+        found = [dict(r) for r in rows if source_name_key(r["name"]) == key]
+        exact = [r for r in found if r["name"] == name]
+        return (exact or found)[0] if found else None
+
+    def sync_sources(self, specs: Sequence[SourceSpec], *, now: datetime) -> SourceSync:
         """Make the sources from the operator's file match it; returns what changed.
 
-        Sources added from the command line or Slack are left alone; file sources that
-        left the file are removed (with their mentions).
+        Sources added from the command line or Slack are left alone. A file source is
+        matched by name (ignoring case), else by location: a source renamed in the file
+        whose URL did not change keeps its history under the new name. One that left the
+        file is retired (no longer polled, its mentions kept); listed again, it is
+        restored with its history.
         """
-        changes: list[str] = []
-        wanted = {s.name: s for s in specs}
+        out: dict[str, list[str]] = {f.name: [] for f in fields(SourceSync)}
         with self._tx() as conn:
-            rows = conn.execute(select(sources).where(sources.c.origin == "file")).mappings()
-            existing = {r["name"]: r for r in rows}
-            for name, row in existing.items():
-                if name not in wanted:
-                    conn.execute(delete(sources).where(sources.c.id == row["id"]))
-                    changes.append(f"removed {name}")
-            for name, spec in wanted.items():
-                values = {
+            rows = [dict(r) for r in conn.execute(select(sources)).mappings()]
+            file_rows = [r for r in rows if r["origin"] == "file"]
+            exact = {r["name"]: r for r in file_rows}
+            folded = {source_name_key(r["name"]): r for r in file_rows}
+            others = {source_name_key(r["name"]) for r in rows if r["origin"] != "file"}
+            matched: list[tuple[dict[str, Any], SourceSpec]] = []
+            pending: list[SourceSpec] = []
+            for spec in specs:
+                row = exact.get(spec.name) or folded.get(source_name_key(spec.name))
+                if row is not None:
+                    matched.append((row, spec))
+                elif source_name_key(spec.name) in others:
+                    out["skipped"].append(spec.name)
+                else:
+                    pending.append(spec)
+            taken = {id(row) for row, _ in matched}
+            # Unlisted sources, the polled ones first: a renamed source takes its own row.
+            free = sorted(
+                (r for r in file_rows if id(r) not in taken),
+                key=lambda r: (r["retired_at"] is not None, r["id"]),
+            )
+            new: list[SourceSpec] = []
+            for spec in pending:
+                row = next((r for r in free if r["location"] == spec.location), None)
+                if row is None:
+                    new.append(spec)
+                    continue
+                free.remove(row)
+                matched.append((row, spec))
+            for row in free:
+                if row["retired_at"] is None:
+                    conn.execute(
+                        update(sources).where(sources.c.id == row["id"]).values(retired_at=now)
+                    )
+                    out["retired"].append(row["name"])
+            for row, spec in matched:
+                values: dict[str, Any] = {
+                    "name": spec.name,
                     "kind": spec.kind.value if spec.kind else None,
                     "location": spec.location,
                     "interval_seconds": spec.interval_seconds,
                     "tags": list(spec.tags),
+                    "retired_at": None,
                 }
-                if name in existing:
-                    row = existing[name]
-                    if any(row[k] != v for k, v in values.items()):
-                        conn.execute(update(sources).where(sources.c.id == row["id"]), values)
-                        changes.append(f"updated {name}")
+                if all(row[k] == v for k, v in values.items()):
                     continue
+                conn.execute(update(sources).where(sources.c.id == row["id"]), values)
+                if row["name"] != spec.name:
+                    out["renamed"].append(f"{row['name']} -> {spec.name}")
+                elif row["retired_at"] is not None:
+                    out["restored"].append(spec.name)
+                else:
+                    out["updated"].append(spec.name)
+            for spec in new:
                 stmt = (
                     self._insert(sources)
                     .values(
-                        name=name,
+                        name=spec.name,
+                        kind=spec.kind.value if spec.kind else None,
+                        location=spec.location,
+                        interval_seconds=spec.interval_seconds,
+                        tags=list(spec.tags),
                         origin="file",
                         enabled=True,
                         created_at=now,
                         consecutive_failures=0,
-                        **values,
                     )
                     .on_conflict_do_nothing(index_elements=["name"])
                     .returning(sources.c.id)
                 )
                 if conn.execute(stmt).first() is not None:
-                    changes.append(f"added {name}")
-        return changes
+                    out["added"].append(spec.name)
+        return SourceSync(**{k: tuple(v) for k, v in out.items()})
 
-    def remove_source(self, name: str) -> bool:
+    def retire_source(self, source_id: int, *, now: datetime) -> bool:
+        """Stop polling a source and keep its mentions; False when it already was retired."""
         with self._tx() as conn:
-            return bool(conn.execute(delete(sources).where(sources.c.name == name)).rowcount)
+            done = conn.execute(
+                update(sources)
+                .where(sources.c.id == source_id, sources.c.retired_at.is_(None))
+                .values(retired_at=now)
+            )
+        return bool(done.rowcount)
+
+    def purge_source(self, source_id: int) -> int:
+        """Delete a source and its mentions; returns how many mentions went.
+
+        Papers stay (other sources may list them, past digests name them); their source
+        counts and best upvotes are recomputed from the mentions left.
+        """
+        with self._tx() as conn:
+            ids = set(
+                conn.execute(
+                    select(mentions.c.paper_id).where(mentions.c.source_id == source_id).distinct()
+                ).scalars()
+            )
+            gone = conn.execute(delete(mentions).where(mentions.c.source_id == source_id))
+            conn.execute(delete(sources).where(sources.c.id == source_id))
+            left = self._signals(conn, ids)
+            rows = [
+                {"p_id": pid, "p_count": n, "p_upvotes": up}
+                for pid in sorted(ids)
+                for n, up in [left.get(pid, (0, 0))]
+            ]
+            if rows:
+                conn.execute(
+                    update(papers)
+                    .where(papers.c.id == bindparam("p_id"))
+                    .values(source_count=bindparam("p_count"), max_upvotes=bindparam("p_upvotes")),
+                    rows,
+                )
+        return int(gone.rowcount)
 
     def get_source(self, name: str) -> SourceInfo | None:
-        found = self.list_sources(names=[name], with_counts=False)
-        return found[0] if found else None
+        """The source of that name, ignoring case and surrounding spaces."""
+        with self.engine.connect() as conn:
+            found = self._source_named(conn, name)
+        if found is None:
+            return None
+        listed = self.list_sources(names=[found["name"]])
+        return listed[0] if listed else None
 
     def list_sources(
         self, *, names: Sequence[str] | None = None, with_counts: bool = True
     ) -> list[SourceInfo]:
+        """Sources by name, retired ones included (they say so)."""
         stmt = select(sources).order_by(sources.c.name)
         if names is not None:
             stmt = stmt.where(sources.c.name.in_(list(names)))
@@ -640,12 +784,22 @@ class Store:
                 counts = {sid: n for sid, n in conn.execute(q)}
         return [_source_info(r, counts.get(r["id"], 0)) for r in rows]
 
+    def mention_count(self, source_id: int) -> int:
+        """How many mentions a source has: what purging it would delete."""
+        with self.engine.connect() as conn:
+            stmt = select(func.count()).where(mentions.c.source_id == source_id)
+            return int(conn.execute(stmt).scalar_one())
+
     def due_sources(self, now: datetime) -> list[SourceInfo]:
-        """Enabled sources whose next check time has come (or that were never checked)."""
+        """Enabled sources whose next check time has come (or that were never checked).
+
+        Retired sources are never due.
+        """
         stmt = (
             select(sources)
             .where(
                 sources.c.enabled.is_(True),
+                sources.c.retired_at.is_(None),
                 or_(sources.c.next_check_at.is_(None), sources.c.next_check_at <= now),
             )
             .order_by(sources.c.next_check_at, sources.c.name)
@@ -684,6 +838,7 @@ class Store:
             "last_success_at": bindparam("r_now"),
             "next_check_at": bindparam("r_next_check_at"),
             "consecutive_failures": 0,
+            "failing_since": None,
         }
         stmt = update(sources).where(sources.c.id == bindparam("r_id"))
         with self._tx() as conn:
@@ -728,6 +883,10 @@ class Store:
                     last_error_at=now,
                     next_check_at=next_check_at,
                     consecutive_failures=sources.c.consecutive_failures + 1,
+                    failing_since=case(
+                        (sources.c.consecutive_failures == 0, literal(now, UTCDateTime())),
+                        else_=sources.c.failing_since,
+                    ),
                 )
             )
             n = conn.execute(
@@ -1734,7 +1893,9 @@ class Store:
             return {int(i) for i in conn.execute(stmt).scalars()}
 
     def source_health(self, start: datetime, end: datetime) -> list[SourceHealth]:
-        """How each enabled source did in [start, end): mentions, failures, silence."""
+        """How each enabled source did in [start, end): mentions, failures, silence.
+
+        A source retired before the week is left out unless it has mentions in it."""
         with self.engine.connect() as conn:
             counts: dict[int, int] = dict(
                 conn.execute(
@@ -1751,6 +1912,8 @@ class Store:
         out: list[SourceHealth] = []
         for r in rows:
             n = int(counts.get(r["id"], 0))
+            if r["retired_at"] is not None and r["retired_at"] < start and n == 0:
+                continue  # retired before the week and nothing in it: not this week's news
             failed_in_week = (
                 r["last_error_at"] is not None
                 and start <= r["last_error_at"] < end
@@ -2997,10 +3160,12 @@ def _source_info(r: Any, paper_count: int) -> SourceInfo:
         last_error_at=r["last_error_at"],
         last_entry_count=r["last_entry_count"],
         content_changed_at=r["content_changed_at"],
+        failing_since=r["failing_since"],
         health=r["health"],
         health_reason=r["health_reason"],
         health_since=r["health_since"],
         health_notified_at=r["health_notified_at"],
+        retired_at=r["retired_at"],
         paper_count=paper_count,
     )
 
@@ -3012,6 +3177,7 @@ __all__ = [
     "HealthVerdict",
     "PostedRecord",
     "SearchPage",
+    "SourceSync",
     "Store",
     "create_db_engine",
     "database_url",

@@ -386,8 +386,29 @@ def test_workspace_admin_from_users_info_is_cached(bot: Bot) -> None:
     added = bot.store.get_source("Example")
     assert added is not None and added.origin == "slack"
     bot.command("sources remove Example", user=WS_ADMIN)
-    assert "Removed source Example" in bot.next_response()["text"]
+    assert "Retired source Example" in bot.next_response()["text"]
     assert len(bot.slack.calls_to("users.info")) == 1
+
+
+def test_sources_listing_says_never_polled_ok_or_retired(bot: Bot) -> None:
+    bot.command("sources add <https://example.org/feed.xml> name:Fresh", user=ADMIN)
+    bot.next_response()
+
+    def line_of(name: str) -> str:
+        bot.command("sources", user=ADMIN)
+        blocks = bot.next_response()["blocks"]
+        lines = [line for b in blocks for line in b["text"]["text"].splitlines()]
+        return next(line for line in lines if f"*{name}*" in line)
+
+    assert line_of("Fresh").endswith("· 0 papers · never polled")
+    assert "· ok: last success" in line_of("paper_notes #Alignment")
+    bot.command("sources remove fresh", user=ADMIN)  # names ignore case
+    assert (
+        bot.next_response()["text"] == "Retired source Fresh: no longer polled; its 0 papers stay."
+    )
+    assert "· retired since " in line_of("Fresh")
+    fresh = bot.store.get_source("Fresh")
+    assert fresh is not None and fresh.retired
 
 
 def test_digest_preview_is_ephemeral_and_posts_nothing(bot: Bot) -> None:

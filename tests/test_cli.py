@@ -12,6 +12,7 @@ import sys
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -86,7 +87,10 @@ def test_sources_poll_query_and_remove(paperbot: Paperbot, fixtures: Path) -> No
     assert all("atom" in hit["sources"] for hit in found)
     assert all("Demo" in hit["tags"] for hit in found)
 
-    assert "removed source atom" in paperbot("sources", "remove", "atom").output
+    assert "retired source atom" in paperbot("sources", "remove", "atom").output
+    assert json.loads(paperbot("query", "source:atom", "--json").output) == found
+    purged = paperbot("sources", "remove", "atom", "--purge").output
+    assert "purged source atom: deleted" in purged
     assert json.loads(paperbot("query", "source:atom", "--json").output) == []
 
 
@@ -174,7 +178,8 @@ def test_default_sources_file_is_written_on_first_start(tmp_path: Path) -> None:
     env = {"PAPERBOT_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "PAPERBOT_SOURCES_FILE": ""}
     result = runner.invoke(cli, ["sources", "list", "--json"], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    names = {s["name"] for s in json.loads(result.output)}
+    names = {s["name"] for s in json.loads(result.stdout)}
+    assert f"{tmp_path / 'sources.toml'}: added {len(names)} (" in result.stderr
     assert {"arXiv cs.CL", "arXiv cs.LG", "arXiv cs.AI", "HF Daily Papers"} <= names
     assert "ML Papers of the Week" in names and "paper_notes #Alignment" in names
     assert (tmp_path / "sources.toml").is_file()
@@ -388,3 +393,145 @@ def test_demo_keep_prints_a_command_that_reopens_it(paperbot: Paperbot, tmp_path
     )
     assert done.returncode == 0, done.stderr
     assert "Aligners: Decoupling LLMs and Alignment" in done.stdout
+
+
+# -- sources: retired, never silently deleted --------------------------------------------
+
+
+def _file_source(name: str, location: Path) -> str:
+    return f'[[source]]\nname = "{name}"\nurl = "{location}"\nkind = "arxiv"\n'
+
+
+def _listing(paperbot: Paperbot) -> dict[str, dict[str, Any]]:
+    return {s["name"]: s for s in json.loads(paperbot("sources", "list", "--json").stdout)}
+
+
+def test_a_source_that_leaves_the_sources_file_is_retired_and_keeps_its_papers(
+    paperbot: Paperbot, fixtures: Path
+) -> None:
+    sources_file = Path(paperbot.env["PAPERBOT_SOURCES_FILE"])
+    sources_file.write_text(_file_source("atom", fixtures / "arxiv_atom_listing.xml"), "utf-8")
+    paperbot("poll")
+    papers = _listing(paperbot)["atom"]["papers"]
+    found = json.loads(paperbot("query", "source:atom", "--json").stdout)
+    week = ("digest", "--week", "2025-W03", "--format", "json")
+    in_week = len(json.loads(paperbot(*week).stdout)["items"])
+    assert papers > 0 and found and in_week == papers
+
+    sources_file.write_text("# emptied by hand\n", "utf-8")
+    first = paperbot("sources", "list", "--json")
+    assert first.stderr == f"{sources_file}: retired 1 (atom)\n"
+    atom = json.loads(first.stdout)[0]
+    assert atom["papers"] == papers and atom["health"]["state"] == "retired"
+    assert paperbot("sources", "list").stderr == ""  # nothing changed: nothing said
+    assert json.loads(paperbot("query", "source:atom", "--json").stdout) == found
+    assert len(json.loads(paperbot(*week).stdout)["items"]) == in_week  # past weeks keep theirs
+
+    assert "atom" not in paperbot("poll").output  # retired sources are not polled
+    refused = paperbot("poll", "--source", "atom", ok=False)
+    assert refused.exit_code == 1 and "atom: retired" in refused.output
+
+    sources_file.write_text(_file_source("atom", fixtures / "arxiv_atom_listing.xml"), "utf-8")
+    back = paperbot("sources", "list", "--json")
+    assert back.stderr == f"{sources_file}: restored 1 (atom)\n"
+    assert json.loads(back.stdout)[0]["papers"] == papers
+
+
+def test_a_file_source_is_purged_only_after_it_left_the_file(
+    paperbot: Paperbot, fixtures: Path
+) -> None:
+    sources_file = Path(paperbot.env["PAPERBOT_SOURCES_FILE"])
+    sources_file.write_text(_file_source("atom", fixtures / "arxiv_atom_listing.xml"), "utf-8")
+    paperbot("poll")
+    listed_first = paperbot("sources", "remove", "atom", "--purge", ok=False)
+    assert listed_first.exit_code == 1 and "comes from" in listed_first.output
+    assert "then purge it" in listed_first.output
+    sources_file.write_text("", "utf-8")
+    assert "was already retired" in paperbot("sources", "remove", "atom").output
+    purged = paperbot("sources", "remove", "ATOM", "--purge").output
+    assert re.search(r"purged source atom: deleted [1-9]\d* mentions", purged), purged
+    assert _listing(paperbot) == {}
+
+
+def test_removing_a_source_without_purge_retires_it(paperbot: Paperbot, fixtures: Path) -> None:
+    paperbot("sources", "add", str(fixtures / "arxiv_atom_listing.xml"), "--name", "atom feed")
+    paperbot("poll")
+    papers = _listing(paperbot)["atom feed"]["papers"]
+    said = paperbot("sources", "remove", "atom feed").output
+    assert f"retired source atom feed: no longer polled; its {papers} papers stay" in said
+    assert "`paperbot sources remove 'atom feed' --purge` deletes its" in said
+    assert _listing(paperbot)["atom feed"]["health"]["state"] == "retired"
+    assert json.loads(paperbot("query", 'source:"atom feed"', "--json").stdout)
+
+
+def test_a_sources_file_that_does_not_exist_is_an_error_naming_it(
+    paperbot: Paperbot, tmp_path: Path
+) -> None:
+    sources_file = Path(paperbot.env["PAPERBOT_SOURCES_FILE"])
+    sources_file.write_text('[[source]]\nname = "blog"\nurl = "https://blog.example/feed"\n')
+    paperbot("sources", "list")
+    typo = tmp_path / "sourcse.toml"
+    paperbot.env["PAPERBOT_SOURCES_FILE"] = str(typo)
+    failed = paperbot("sources", "list", ok=False)
+    assert failed.exit_code == 1 and "Traceback" not in failed.output
+    assert f"sources file {typo} does not exist; 1 sources came from" in failed.output
+    assert not typo.exists()
+    paperbot.env["PAPERBOT_SOURCES_FILE"] = str(sources_file)
+    again = paperbot("sources", "list", "--json")
+    assert again.stderr == "" and json.loads(again.stdout)[0]["health"]["state"] != "retired"
+
+
+def test_the_default_sources_file_is_written_on_the_first_start_only(tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"PAPERBOT_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "PAPERBOT_SOURCES_FILE": ""}
+    assert runner.invoke(cli, ["sources", "list"], env=env).exit_code == 0
+    (tmp_path / "sources.toml").unlink()
+    result = runner.invoke(cli, ["sources", "list"], env=env)
+    assert result.exit_code == 1
+    assert f"sources file {tmp_path / 'sources.toml'} does not exist" in result.output
+    assert not (tmp_path / "sources.toml").exists()
+
+
+def test_sources_add_refuses_what_cannot_work(
+    paperbot: Paperbot, fixtures: Path, tmp_path: Path
+) -> None:
+    feed = str(fixtures / "generic_feed.xml")
+    refused = {
+        (str(tmp_path / "missing.xml"),): "no such file",
+        (str(tmp_path),): "is a directory, not a file",
+        ("",): "the location is empty",
+        ("javascript:alert(1)",): "the scheme javascript: is not one paperbot reads",
+        (feed, "--tag", ""): "a tag is empty",
+        (feed, "--name", "  "): "--name is empty",
+    }
+    for args, why in refused.items():
+        result = paperbot("sources", "add", *args, ok=False)
+        assert result.exit_code == 1 and why in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+    assert _listing(paperbot) == {}
+
+    added = paperbot("sources", "add", feed, "--kind", "RSS", "--name", "Lab Blog").output
+    assert "added source Lab Blog (feed," in added
+    dup = paperbot("sources", "add", feed, "--kind", "atom", "--name", " lab blog ", ok=False)
+    assert "a source named 'Lab Blog' already exists" in dup.output
+    assert list(_listing(paperbot)) == ["Lab Blog"]
+
+
+def test_sources_list_says_never_polled_and_failing_instead_of_ok(
+    paperbot: Paperbot, fixtures: Path, tmp_path: Path
+) -> None:
+    flaky = tmp_path / "flaky.xml"
+    flaky.write_bytes((fixtures / "generic_feed.xml").read_bytes())
+    paperbot("sources", "add", str(flaky), "--name", "flaky")
+    fresh = _listing(paperbot)["flaky"]["health"]
+    assert fresh["state"] == "never-polled" and fresh["text"] == "never polled"
+    flaky.unlink()
+    paperbot("poll", ok=False)
+
+    health = _listing(paperbot)["flaky"]["health"]
+    assert health["state"] == "failing" and health["failures"] == 1
+    assert health["since"] and health["last_success"] is None
+    assert "flaky.xml" in health["last_error"]
+    table = paperbot("sources", "list").output
+    assert "failing: 1 in a row since" in " ".join(table.split())
+    assert "ok" not in table.replace("flaky", "")

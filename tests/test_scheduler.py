@@ -462,6 +462,31 @@ def test_a_failed_notice_is_tried_again(
     assert len(attempts) == 2 and "empty on a weekday" in attempts[1]
 
 
+def test_retired_sources_are_neither_polled_nor_reported(
+    store: Store, slack: FakeSlack, clock: Clock, tmp_path: Path
+) -> None:
+    start = utc(2025, 8, 18)
+    clock.set(start)
+    gone = store.add_source(
+        SourceSpec(name="gone", location=str(tmp_path / "missing.xml"), interval_seconds=3600),
+        now=start,
+    )
+    store.set_health(gone.id, health="failing", reason="3 failures in a row", now=start)
+    assert store.retire_source(gone.id, now=start)
+    polled: list[str] = []
+
+    def poll(sources: Sequence[SourceInfo]) -> list[SourceReport]:
+        polled.extend(s.name for s in sources)
+        return []
+
+    told: list[str] = []
+    sched = make_scheduler(store, slack, clock, tmp_path, poll=poll, notify=told.append)
+    for hour in range(3):
+        clock.set(start + timedelta(hours=hour))
+        assert sched.tick().notified == ()
+    assert polled == [] and told == []
+
+
 # -- the background thread -----------------------------------------------------------------
 
 

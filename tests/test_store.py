@@ -13,7 +13,13 @@ from digests.errors import StoreError
 from digests.ingest import prepare
 from digests.model import Entry, Links, Signals, SourceInfo, SourceKind, SourceSpec
 from digests.query import parse_query
-from digests.store import Store, _alembic_config, create_db_engine, sqlite_version_problem
+from digests.store import (
+    SourceSync,
+    Store,
+    _alembic_config,
+    create_db_engine,
+    sqlite_version_problem,
+)
 from digests.topics import TopicRules, load_rules
 from tests.factories import arxiv
 
@@ -229,15 +235,18 @@ def test_duplicate_source_name_is_a_clear_error(store: Store) -> None:
         add(store, "dup")
 
 
-def test_sources_file_sync_adds_updates_and_removes(store: Store) -> None:
+def test_sources_file_sync_adds_updates_and_retires(store: Store) -> None:
     spec = SourceSpec(name="f", location="https://example.org/feed", origin="file")
-    assert store.sync_sources([spec], now=NOW) == ["added f"]
-    assert store.sync_sources([spec], now=NOW) == []
+    assert store.sync_sources([spec], now=NOW) == SourceSync(added=("f",))
+    assert store.sync_sources([spec], now=NOW) == SourceSync()
     moved = SourceSpec(name="f", location="https://example.org/feed2", origin="file")
-    assert store.sync_sources([moved], now=NOW) == ["updated f"]
+    assert store.sync_sources([moved], now=NOW) == SourceSync(updated=("f",))
     add(store, "cli-added")
-    assert store.sync_sources([], now=NOW) == ["removed f"]
-    assert [s.name for s in store.list_sources()] == ["cli-added"]
+    assert store.sync_sources([], now=NOW) == SourceSync(retired=("f",))
+    assert [(s.name, s.retired) for s in store.list_sources()] == [
+        ("cli-added", False),
+        ("f", True),
+    ]
 
 
 def test_concurrent_writers_never_insert_a_paper_twice(db_url: str) -> None:
