@@ -2,10 +2,13 @@
 
 ::
 
-    POST /slack/events   slash commands, interactivity and events (Bolt verifies signatures)
+    POST /slack/events   slash commands, interactivity and events
     GET  /healthz        200 {"ok": true} when the database answers, else 503
 
-Bodies over ``MAX_BODY_BYTES`` get 413 before anything parses them. Bolt's ``dispatch``
+A request to ``/slack/events`` passes three gates before Bolt sees it: a body over
+``MAX_BODY_BYTES`` gets 413, a body without Slack's signature 401 (checked on the raw
+bytes, before anything parses them: junk from anyone must cost nothing), and a signed body
+that does not parse 400; each refusal is one log line. Bolt's ``dispatch``
 blocks until ``ack()`` (up to 3 s), so it runs in Starlette's thread pool: one slow ack
 never holds up the event loop, the health check or other Slack requests.
 """
@@ -22,6 +25,7 @@ from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -49,9 +53,14 @@ class Scheduled(Protocol):
 
 
 def create_web_app(
-    bolt_app: App, *, store: Store, max_body_bytes: int = MAX_BODY_BYTES
+    bolt_app: App,
+    *,
+    store: Store,
+    signing_secret: str,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Starlette:
-    """The ASGI app uvicorn serves; Bolt's request verification answers 401 to forgeries."""
+    """The ASGI app uvicorn serves: forgeries get 401 before their body is parsed."""
+    verifier = SignatureVerifier(signing_secret)
 
     async def events(request: Request) -> Response:
         declared = request.headers.get("content-length")
@@ -63,10 +72,22 @@ def create_web_app(
             body += chunk
             if len(body) > max_body_bytes:
                 return PlainTextResponse("request body too large", status_code=413)
+        raw = bytes(body)
+        if not _signed(verifier, raw, request):
+            log.warning("refused a request without a valid Slack signature from %s", _peer(request))
+            return PlainTextResponse("invalid request signature", status_code=401)
         try:
-            bolt_request = to_bolt_request(request, bytes(body))
-        except UnicodeDecodeError:
-            return PlainTextResponse("request body is not UTF-8", status_code=400)
+            bolt_request = to_bolt_request(request, raw)
+        except (ValueError, TypeError, AttributeError) as e:
+            # Bolt's parser meets a body that is not UTF-8, not JSON, or JSON that is not
+            # an object (malformed JSON and ``payload=`` fields are ValueErrors; a list
+            # where an object belongs fails on its first lookup). Signed, yet not Slack's.
+            log.warning(
+                "refused a signed request whose body does not parse (%s) from %s",
+                type(e).__name__,
+                _peer(request),
+            )
+            return PlainTextResponse("malformed request body", status_code=400)
         bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
         return to_starlette_response(bolt_response)
 
@@ -80,6 +101,17 @@ def create_web_app(
             Route("/healthz", healthz, methods=["GET"]),
         ]
     )
+
+
+def _signed(verifier: SignatureVerifier, raw: bytes, request: Request) -> bool:
+    try:
+        return verifier.is_valid_request(raw, dict(request.headers))
+    except ValueError:  # a timestamp header that is not a number
+        return False
+
+
+def _peer(request: Request) -> str:
+    return request.client.host if request.client else "an unknown address"
 
 
 def utcnow() -> datetime:
@@ -138,9 +170,14 @@ def serve(
             import uvicorn  # noqa: PLC0415
 
             chosen = port or settings.slack.port
+            assert settings.slack.signing_secret is not None  # require_http checked it
             log.info("paperbot listening on 0.0.0.0:%d%s", chosen, EVENTS_PATH)
             uvicorn.run(
-                create_web_app(bolt_app, store=store),
+                create_web_app(
+                    bolt_app,
+                    store=store,
+                    signing_secret=settings.slack.signing_secret,
+                ),
                 host="0.0.0.0",  # noqa: S104  (a web dyno must listen on every interface)
                 port=chosen,
                 log_level="info",

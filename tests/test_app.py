@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import signal
 import socket
@@ -219,7 +220,10 @@ def bot(store: Store, tmp_path: Path) -> Iterator[Bot]:
         settings = BotSettings.from_env(_env(slack.api_url, tmp_path))
         poll = GatedPoll()
         app = create_app(settings, store=store, clock=clock, poll=poll)
-        with served(create_web_app(app, store=store)) as url, httpx.Client(timeout=10) as http:
+        with (
+            served(create_web_app(app, store=store, signing_secret=SECRET)) as url,
+            httpx.Client(timeout=10) as http,
+        ):
             yield Bot(url=url, slack=slack, store=store, poll=poll, http=http)
             poll.release.set()
 
@@ -494,6 +498,62 @@ def test_oversized_body_is_413(bot: Bot) -> None:
     assert r.status_code == 413
 
 
+# Bodies Bolt's parser cannot take: malformed JSON, a malformed ``payload=`` field, and JSON
+# that is not an object.
+JUNK = [
+    ("{not json", "application/json"),
+    ("payload=%7Bnot+json", "application/x-www-form-urlencoded"),
+    ("[1, 2]", "application/json"),
+    ("payload=%5B1%5D", "application/x-www-form-urlencoded"),
+]
+
+
+@contextmanager
+def server_log(caplog: pytest.LogCaptureFixture) -> Iterator[list[logging.LogRecord]]:
+    """Warnings and errors of paperbot and of uvicorn (whose loggers do not propagate)."""
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING):
+            yield caplog.records
+    finally:
+        uvicorn_log.removeHandler(caplog.handler)
+
+
+@pytest.mark.parametrize(("body", "ctype"), JUNK)
+def test_unsigned_junk_is_401_before_it_is_parsed(
+    bot: Bot, body: str, ctype: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    unsigned: list[dict[str, str]] = [
+        {},
+        {"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=00"},
+        {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=00"},
+    ]
+    with server_log(caplog) as records:
+        for headers in unsigned:
+            r = bot.http.post(
+                f"{bot.url}/slack/events", content=body, headers={"Content-Type": ctype, **headers}
+            )
+            assert r.status_code == 401, headers
+    assert len(records) == len(unsigned)
+    assert all("without a valid Slack signature" in r.getMessage() for r in records)
+    assert all(r.exc_info is None for r in records)
+
+
+@pytest.mark.parametrize(("body", "ctype"), JUNK)
+def test_signed_junk_is_400_with_one_log_line(
+    bot: Bot, body: str, ctype: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with server_log(caplog) as records:
+        r = bot.post(body, ctype)
+    assert r.status_code == 400
+    [record] = records
+    assert "does not parse" in record.getMessage()
+    assert record.exc_info is None
+    # The endpoint still works.
+    assert bot.command("help").status_code == 200
+
+
 def test_healthz(bot: Bot) -> None:
     r = bot.http.get(f"{bot.url}/healthz")
     assert r.status_code == 200
@@ -506,7 +566,7 @@ def test_healthz_503_when_the_database_is_gone(tmp_path: Path) -> None:
     with FakeSlack() as slack:
         settings = BotSettings.from_env(_env(slack.api_url, tmp_path))
         app = create_app(settings, store=broken, clock=clock)
-        with served(create_web_app(app, store=broken)) as url:
+        with served(create_web_app(app, store=broken, signing_secret=SECRET)) as url:
             r = httpx.get(f"{url}/healthz", timeout=10)
     assert r.status_code == 503
     assert r.json() == {"ok": False}
