@@ -9,10 +9,17 @@ as ``ack()`` is called while the work goes on.
 Admin commands pass through one gate, ``require_admin``: PAPERBOT_ADMINS, or Slack's
 ``is_admin``/``is_owner`` from ``users.info`` (cached in the store for an hour). No button
 or Home tab element leads to an admin action, so the slash command is the only way in.
+
+Slack's Web API may be down while its requests still arrive. Only work that needs it
+(the admin check by ``users.info``, a post) waits on it: a lookup or the help never makes
+a Web API call, and Bolt's authorization (``single_workspace_authorize``) makes none
+either. When a needed call gets no answer, the user is told to try again and the log
+names the call, in one line.
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import socket
@@ -23,8 +30,10 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+from urllib.error import URLError
 
 from slack_bolt import Ack, App, Respond
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -79,6 +88,13 @@ MAX_PREVIEWS = 4  # a response_url takes 5 messages; one stays free for an error
 _SECTION_CHARS = 2900  # below Block Kit's 3000 per section
 _HOME_MAX_SUBSCRIPTIONS = 40  # the Home tab takes 100 blocks; two per subscription
 
+SLACK_DOWN = "Slack's API is not answering; try again in a minute."
+# Slack's own words for "not now", whatever the HTTP status.
+_NOT_NOW = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+)
+_NETWORK_ERRORS = (URLError, OSError, http.client.HTTPException)
+
 REFUSAL = (
     "Sorry, only paperbot admins can use `/paper {what}`. Ask a workspace admin, "
     "or the person who runs paperbot, to add you to PAPERBOT_ADMINS."
@@ -101,6 +117,9 @@ class DeliveryOutcome(Protocol):
     @property
     def error(self) -> str | None: ...
 
+    @property
+    def slack_down(self) -> bool: ...
+
 
 class ChannelDeliverer(Protocol):
     """The part of ``bot.deliver.Deliverer`` that ``digest now`` needs."""
@@ -111,6 +130,50 @@ class ChannelDeliverer(Protocol):
 
 
 PollFunction = Callable[[Sequence[SourceInfo]], Sequence[SourceReport]]
+
+
+class SlackUnavailable(Exception):
+    """A Web API call that a command needs got no answer to act on."""
+
+    def __init__(self, method: str, reason: str) -> None:
+        super().__init__(f"{method} failed: {reason}")
+        self.method = method
+
+
+def unavailable(method: str, e: Exception) -> SlackUnavailable | None:
+    """``e`` as a ``SlackUnavailable`` when it means Slack's Web API is not answering
+    (network error, 5xx, 429, Slack's "try again"); None for a real answer, e.g. an error
+    about the request itself."""
+    if isinstance(e, SlackApiError):
+        status = int(getattr(e.response, "status_code", 0) or 0)
+        code = str(e.response.get("error") or "")
+        if status >= 500 or status == 429 or code in _NOT_NOW:
+            return SlackUnavailable(method, code or f"HTTP {status}")
+        return None
+    if isinstance(e, _NETWORK_ERRORS):
+        reason = e.reason if isinstance(e, URLError) else e
+        return SlackUnavailable(method, str(reason) or type(reason).__name__)
+    return None
+
+
+def single_workspace_authorize(token: str) -> Callable[..., AuthorizeResult]:
+    """Bolt's ``authorize`` for the one workspace of the bot token, with no Web API call.
+
+    Without it Bolt calls ``auth.test`` on every request until one succeeds, so while
+    Slack's Web API was down every request, ``/paper help`` included, failed with a 500
+    before a listener ran. A request needs only the token. The bot's own user and bot
+    ids are left out: Bolt uses them to drop the bot's own message events, and paperbot
+    listens to none.
+    """
+
+    def authorize(
+        enterprise_id: str | None, team_id: str | None, user_id: str | None
+    ) -> AuthorizeResult:
+        return AuthorizeResult(
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=token
+        )
+
+    return authorize
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,14 +292,17 @@ def create_app(
             return delivery
 
     app = App(
-        # The token lives in ``web``. Bolt's own auth.test at construction is off: Slack
-        # may be unreachable when the bot starts, and the bot must still come up (and
-        # deliver once Slack is back) rather than die; ``serve`` checks the token itself.
+        # Bolt calls auth.test neither at construction nor per request: Slack may be
+        # unreachable when the bot starts or while it runs, and the bot must still come
+        # up and answer what needs no Web API call; ``serve`` checks the token itself.
+        # Bolt's client carries no token, since ``authorize`` hands each request its
+        # token (Bolt warns about a client token beside ``authorize`` at every start).
+        authorize=single_workspace_authorize(settings.slack.bot_token),
         token_verification_enabled=False,
         # Socket Mode skips verification; a random secret there means an HTTP request to
         # this app can never pass it, instead of passing with an empty key.
         signing_secret=settings.slack.signing_secret or _unguessable(),
-        client=web,
+        client=WebClient(base_url=web.base_url, timeout=web.timeout, retry_handlers=[]),
         process_before_response=False,
         request_verification_enabled=True,
         listener_executor=executor,
@@ -254,7 +320,12 @@ def create_app(
             return cached
         try:
             found = web.users_info(user=user_id)
-        except SlackApiError as e:
+        except (SlackApiError, *_NETWORK_ERRORS) as e:
+            down = unavailable("users.info", e)
+            if down is not None:
+                # Neither yes nor no: refusing a real admin would be a wrong answer.
+                raise down from e
+            assert isinstance(e, SlackApiError)  # every network error is ``down``
             # Not cached: a passing Slack error must not lock an admin out for an hour.
             log.warning(
                 "users.info failed team=%s user=%s: %s",
@@ -305,6 +376,15 @@ def create_app(
             work()
         except (QueryError, CommandError) as e:
             respond(text=error_text(e), response_type="ephemeral", replace_original=False)
+        except SlackUnavailable as e:
+            log.warning(
+                "%s: Slack's API is not answering (%s) team=%s user=%s",
+                what,
+                e,
+                who.team_id,
+                who.user_id,
+            )
+            respond(text=SLACK_DOWN, response_type="ephemeral", replace_original=False)
         except PaperbotError as e:
             log.warning("%s failed team=%s user=%s: %s", what, who.team_id, who.user_id, e)
             respond(text=f"That did not work: {e}", response_type="ephemeral")
@@ -579,7 +659,17 @@ def create_app(
         )
         results = get_deliverer().deliver_channel_now(who.team_id, who.channel_id, week)
         lines = [_delivery_line(r) for r in results] or ["nothing to deliver"]
-        respond(text=f"Digest for {week.label}:\n" + "\n".join(lines), response_type="ephemeral")
+        text = f"Digest for {week.label}:\n" + "\n".join(lines)
+        down = [r for r in results if r.slack_down]
+        if down:
+            log.warning(
+                "digest now team=%s channel=%s: Slack's API is not answering (%s)",
+                who.team_id,
+                who.channel_id,
+                down[0].error,
+            )
+            text = f"{SLACK_DOWN}\n{text}"
+        respond(text=text, response_type="ephemeral")
 
     # -- admin: sources ------------------------------------------------------------------
 
@@ -670,8 +760,17 @@ def create_app(
             admin = is_admin(team_id, user_id)
             subs = store.list_subscriptions(team_id=team_id)
             web.views_publish(user_id=user_id, view=home_view(subs, admin=admin, now=clock()))
-        except (SlackApiError, PaperbotError):
-            log.exception("publishing the Home tab failed team=%s user=%s", team_id, user_id)
+        except (SlackUnavailable, SlackApiError, PaperbotError, *_NETWORK_ERRORS) as e:
+            down = e if isinstance(e, SlackUnavailable) else unavailable("views.publish", e)
+            if down is None:
+                log.exception("publishing the Home tab failed team=%s user=%s", team_id, user_id)
+                return
+            log.warning(
+                "Home tab not published team=%s user=%s: Slack's API is not answering (%s)",
+                team_id,
+                user_id,
+                down,
+            )
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:
@@ -817,6 +916,8 @@ def _delivery_line(r: DeliveryOutcome) -> str:
     parts = r.key.split(":")
     sub = parts[2] if len(parts) == 4 else r.key
     what = "the unfiltered digest" if sub == "-" else f"subscription #{sub}"
+    if r.slack_down:
+        return f"• {what}: not posted"
     line = f"• {what}: {r.status.replace('_', ' ')}"
     if r.error:
         line += f" — {_esc(r.error[:200])}"

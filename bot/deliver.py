@@ -196,6 +196,8 @@ class DeliveryResult:
     message_ts: str | None = None
     error: str | None = None
     items: int = 0
+    # retry_later because Slack's Web API did not answer (network error, 5xx, "try again")
+    slack_down: bool = False
 
 
 class ChannelPacer:
@@ -312,9 +314,10 @@ class _Failure:
 
 
 class _RetryLater(Exception):
-    def __init__(self, error: str) -> None:
+    def __init__(self, error: str, *, slack_down: bool = False) -> None:
         super().__init__(error)
         self.error = error
+        self.slack_down = slack_down
 
 
 class _Permanent(Exception):
@@ -884,7 +887,7 @@ class Deliverer:
                 job.claim.id, error=e.error, now=self._clock(), permanent=False
             )
             log.warning("delivery %s: will retry later: %s", t.key, e.error)
-            return DeliveryResult(t.key, "retry_later", error=e.error)
+            return DeliveryResult(t.key, "retry_later", error=e.error, slack_down=e.slack_down)
         except _Permanent as e:
             self._fail(job, e)
             return DeliveryResult(t.key, "failed", error=e.code)
@@ -1064,17 +1067,30 @@ class Deliverer:
                 self._max_attempts,
             )
             if failures >= self._max_attempts:
-                raise _RetryLater(f"{failure.code} after {failures} tries {what} part {part}")
-            self._wait(job, self._backoff(failures), f"{failure.code} while {what} part {part}")
+                # A post names its call, so the log says which one Slack did not answer.
+                call = "" if checking else "chat.postMessage: "
+                raise _RetryLater(
+                    f"{call}{failure.code} after {failures} tries {what} part {part}",
+                    slack_down=True,
+                )
+            self._wait(
+                job,
+                self._backoff(failures),
+                f"{failure.code} while {what} part {part}",
+                slack_down=True,
+            )
 
     def _backoff(self, failures: int) -> float:
         # "Equal jitter": at least half the exponential step, so waits still grow.
         step = min(_BACKOFF_CAP, _BACKOFF_BASE * 2.0 ** (failures - 1))
         return step / 2 + self._rng.uniform(0, step / 2)
 
-    def _wait(self, job: Job, seconds: float, why: str) -> None:
+    def _wait(self, job: Job, seconds: float, why: str, *, slack_down: bool = False) -> None:
         if self._clock() + timedelta(seconds=seconds) > job.deadline:
-            raise _RetryLater(f"{why}; waiting {seconds:.0f}s more would outlast the claim")
+            raise _RetryLater(
+                f"{why}; waiting {seconds:.0f}s more would outlast the claim",
+                slack_down=slack_down,
+            )
         with job.idle():
             self._sleep(seconds)
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -28,8 +28,9 @@ import uvicorn
 from sqlalchemy import create_engine
 from starlette.applications import Starlette
 
-from bot.app import create_app
+from bot.app import SLACK_DOWN, create_app, make_client
 from bot.config import BotSettings
+from bot.deliver import Deliverer
 from bot.demo import demo_dir, demo_specs
 from bot.server import MAX_BODY_BYTES, create_web_app
 from digests.ingest import SourceReport, fetch_settings_for, poll_sources
@@ -226,6 +227,33 @@ def bot(store: Store, tmp_path: Path) -> Iterator[Bot]:
         ):
             yield Bot(url=url, slack=slack, store=store, poll=poll, http=http)
             poll.release.set()
+
+
+@pytest.fixture(params=["refused", "503"])
+def cut_off(request: pytest.FixtureRequest, store: Store, tmp_path: Path) -> Iterator[Bot]:
+    """The bot while Slack's Web API refuses connections (a closed port) or answers 503.
+    ``response_url`` still works: Slack serves it from another host."""
+    ingest_demo(store, tmp_path)
+    with FakeSlack(admins={WS_ADMIN}) as slack:
+        slack.down = request.param == "503"
+        api_url = slack.api_url if slack.down else f"http://127.0.0.1:{_free_port()}/api/"
+        settings = BotSettings.from_env(_env(api_url, tmp_path))
+        client = make_client(settings)
+        deliverer = Deliverer(
+            store=store,
+            client=client,
+            core=settings.core,
+            admins=settings.slack.admins,
+            holder="test",
+            clock=clock,
+            sleep=lambda seconds: None,  # its retries need not wait in a test
+        )
+        app = create_app(settings, store=store, client=client, deliverer=deliverer, clock=clock)
+        with (
+            served(create_web_app(app, store=store, signing_secret=SECRET)) as url,
+            httpx.Client(timeout=10) as http,
+        ):
+            yield Bot(url=url, slack=slack, store=store, poll=GatedPoll(), http=http)
 
 
 def texts(message: dict[str, Any]) -> str:
@@ -437,6 +465,47 @@ def test_ack_does_not_wait_for_slow_work(bot: Bot) -> None:
     report = bot.next_response()
     assert "Poll done: 6 of 6 sources ok" in report["text"]
     assert len(bot.poll.polled) == 6
+
+
+# -- without Slack's Web API ----------------------------------------------------------------
+
+
+def test_help_and_lookups_answer_without_slacks_web_api(cut_off: Bot) -> None:
+    r = cut_off.command("help")
+    assert r.status_code == 200
+    assert "/paper subscribe" in json.dumps(r.json())
+    r = cut_off.command("tag:Alignment", user=WS_ADMIN)
+    assert r.status_code == 200
+    assert "Large Language Model Alignment: A Survey" in texts(cut_off.next_response())
+    r = cut_off.command("subscribe tag:Alignment")
+    assert r.status_code == 200
+    assert "subscribed this channel" in cut_off.next_response()["text"]
+
+
+def test_admin_check_and_post_say_slack_is_not_answering(
+    cut_off: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="paperbot.slack"):
+        r = cut_off.command("sources", user=WS_ADMIN)  # the admin check needs users.info
+        assert r.status_code == 200
+        reply = cut_off.next_response()
+    assert reply["text"] == SLACK_DOWN
+    assert reply["response_type"] == "ephemeral"
+    [line] = [r for r in caplog.records if r.name == "paperbot.slack"]
+    assert "users.info failed" in line.getMessage()
+    assert line.exc_info is None
+    # Neither yes nor no was learnt: nothing is cached against the admin.
+    assert cut_off.store.cached_admin(TEAM, WS_ADMIN, now=NOW, max_age=timedelta(hours=1)) is None
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="paperbot.slack"):
+        cut_off.command("digest now", user=ADMIN)  # PAPERBOT_ADMINS: no check, a post
+        report = cut_off.next_response()
+    assert report["text"].startswith(SLACK_DOWN)
+    assert "not posted" in report["text"]
+    [line] = [r for r in caplog.records if r.name == "paperbot.slack"]
+    assert "Slack's API is not answering" in line.getMessage()
+    assert cut_off.slack.posted() == []
 
 
 # -- App Home ------------------------------------------------------------------------------
