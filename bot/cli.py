@@ -607,12 +607,15 @@ def make_summarizer(rt: Runtime) -> Summarizer:
 
 
 def digest_json(digest: Digest) -> dict[str, Any]:
+    from digests.render import digest_notice
+
     return {
         "id": digest.digest_id,
         "week": digest.week,
         "tz": digest.tz,
         "scope": digest.scope,
         "candidates": digest.candidates,
+        "notice": digest_notice(digest),
         "items": [
             {
                 "rank": item.rank,

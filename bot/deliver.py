@@ -399,6 +399,8 @@ class _Target:
     week: IsoWeek
     tz: str
     subscription: Subscription | None
+    # An admin's "digest now": the whole week, even before the subscription's first week.
+    whole_week: bool = False
 
 
 @dataclass(slots=True)
@@ -556,12 +558,20 @@ class Deliverer:
         return f"{team_id}:{channel_id}:{sub}:{week.label}"
 
     def deliver(
-        self, sub: Subscription, week: IsoWeek, *, contexts: WeekContexts | None = None
+        self,
+        sub: Subscription,
+        week: IsoWeek,
+        *,
+        contexts: WeekContexts | None = None,
+        whole_week: bool = False,
     ) -> DeliveryResult:
         """Post ``sub``'s digest of ``week`` unless it is posted, failed or being posted.
 
         ``contexts``: the fan-out's shared weeks; a digest built here then uses its week
         context and its ``now`` (the tick's time) instead of loading the week alone.
+        ``whole_week``: an admin asked for it, so the subscription's start week does not
+        cut papers announced before it (that guard keeps a scheduled first digest from
+        posting the backlog).
         """
         key = self.delivery_key(sub.team_id, sub.channel_id, sub.id, week)
         try:
@@ -569,7 +579,9 @@ class Deliverer:
             current = self._store.get_subscription(sub.id)
             if current is None or not current.active:
                 return self._close_inactive(key)
-            target = _Target(key, current.team_id, current.channel_id, week, current.tz, current)
+            target = _Target(
+                key, current.team_id, current.channel_id, week, current.tz, current, whole_week
+            )
             return self._deliver(target, contexts)
         except StoreError as e:
             log.error("delivery %s: database error, will retry later: %s", key, e)
@@ -583,7 +595,7 @@ class Deliverer:
         try:
             subs = self._store.list_subscriptions(team_id=team_id, channel_id=channel_id)
             if subs:
-                return [self.deliver(s, week) for s in subs]
+                return [self.deliver(s, week, whole_week=True) for s in subs]
             key = self.delivery_key(team_id, channel_id, None, week)
             return [self._deliver(_Target(key, team_id, channel_id, week, self._core.tz, None))]
         except StoreError as e:
@@ -983,7 +995,11 @@ class Deliverer:
             channel_id=t.channel_id,
             subscription_id=sub.id if sub else None,
             # A new subscription's first digest covers its first week, not the backlog.
-            not_before=week_bounds(parse_week(sub.start_week), sub.tz)[0] if sub else None,
+            not_before=(
+                week_bounds(parse_week(sub.start_week), sub.tz)[0]
+                if sub and not t.whole_week
+                else None
+            ),
         )
 
     def _post_parts(self, job: Job, messages: list[SlackMessage]) -> tuple[str, list[str]]:

@@ -12,11 +12,19 @@ Everything but the store calls is pure; ``now`` is passed in. Rendering is separ
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from digests.model import Candidate, Digest, DigestItem, Links, SourceHealth, SummaryText
+from digests.model import (
+    Candidate,
+    Digest,
+    DigestItem,
+    Links,
+    Narrowing,
+    SourceHealth,
+    SummaryText,
+)
 from digests.query import Query
 from digests.rank import (
     DEFAULT_WEIGHTS,
@@ -115,16 +123,6 @@ class WeekContext:
             return self.matcher.match_ids(query)
         return store.match_ids(query, start=self.start, end=self.end)
 
-    def chosen_ids(
-        self, *, allowed: set[int] | None, excluded: set[int], not_before: datetime | None
-    ) -> set[int]:
-        """The ids of the candidates ``select_candidates`` keeps, without walking them all."""
-        ids = set(self.announced) if allowed is None else allowed & self.announced.keys()
-        ids -= excluded
-        if not_before is not None:
-            ids = {pid for pid in ids if self.announced[pid] >= not_before}
-        return ids
-
     def check(self, request: DigestRequest, *, now: datetime, weights: RankWeights) -> None:
         """Raise ValueError when this context was built for another week, zone, clock or
         weights than the digest asks for: its features would not be the ones to use."""
@@ -171,25 +169,23 @@ def to_item(scored: Scored, number: int, summary: str) -> DigestItem:
     )
 
 
-def select_candidates(
-    candidates: Sequence[Candidate],
+def narrow(
+    announced: Mapping[int, datetime],
     *,
     allowed: set[int] | None,
     excluded: set[int],
     not_before: datetime | None,
-) -> list[Candidate]:
-    """The candidates a digest may show: matching its filter, not sent before, not old."""
-    out = []
-    for c in candidates:
-        pid = c.paper.paper_id
-        if allowed is not None and pid not in allowed:
-            continue
-        if pid in excluded:
-            continue
-        if not_before is not None and c.announced_at < not_before:
-            continue
-        out.append(c)
-    return out
+) -> tuple[set[int], Narrowing]:
+    """The ids of the week's papers (``announced``: each one's first announcement) that a
+    digest may show: matching its filter, not sent before, not older than its start; and
+    how many each step kept."""
+    ids = set(announced) if allowed is None else allowed & announced.keys()
+    matched = len(ids)
+    ids -= excluded
+    unsent = len(ids)
+    if not_before is not None:
+        ids = {pid for pid in ids if announced[pid] >= not_before}
+    return ids, Narrowing(week=len(announced), matched=matched, unsent=unsent)
 
 
 def build_digest(
@@ -234,19 +230,21 @@ def build_digest(
         excluded = store.sent_paper_ids(
             request.team_id, request.channel_id, except_week=request.week.label
         )
+    announced = (
+        context.announced
+        if context is not None
+        else {c.paper.paper_id: c.announced_at for c in pool}
+    )
+    chosen_ids, narrowing = narrow(
+        announced, allowed=allowed, excluded=excluded, not_before=request.not_before
+    )
+    chosen_count = len(chosen_ids)
     if context is not None:
-        chosen_ids = context.chosen_ids(
-            allowed=allowed, excluded=excluded, not_before=request.not_before
-        )
-        chosen_count = len(chosen_ids)
         ranked = rank_prepared(
             context.prepared, query=request.query, top=request.top, paper_ids=chosen_ids
         )
     else:
-        chosen = select_candidates(
-            pool, allowed=allowed, excluded=excluded, not_before=request.not_before
-        )
-        chosen_count = len(chosen)
+        chosen = [c for c in pool if c.paper.paper_id in chosen_ids]
         ranked = rank(
             chosen,
             now=now,
@@ -282,6 +280,7 @@ def build_digest(
         candidates=chosen_count,
         sources=context.sources if context is not None else tuple(store.source_health(start, end)),
         lang=request.lang,
+        narrowing=narrowing,
     )
 
 

@@ -149,6 +149,17 @@ class SourceHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class Narrowing:
+    """How the week's papers came down to a digest's candidates (``Digest.candidates``),
+    so an empty or thin digest can say which step left the papers out."""
+
+    week: int  # papers in the week
+    matched: int  # of those, the ones the filter matches (all of them without a filter)
+    unsent: int  # of those, the ones not posted to the channel in another week
+    # Of those, the candidates: not first announced before a subscription's first week.
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     """A built weekly digest: what rendering turns into Slack messages or terminal text."""
 
@@ -163,6 +174,7 @@ class Digest:
     lang: str | None = None
     title: str = "Top papers of the week"
     digest_id: int | None = None  # archive id once stored
+    narrowing: Narrowing | None = None  # None when unknown (the archive does not keep it)
 
 
 @dataclass(frozen=True, slots=True)

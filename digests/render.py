@@ -81,6 +81,7 @@ __all__ = [
     "URL_MAX",
     "SlackMessage",
     "block_text_length",
+    "digest_notice",
     "format_authors",
     "render_digest_messages",
     "render_digest_text",
@@ -569,14 +570,50 @@ def _failure(s: SourceHealth, name_max: int | None = _NAME_MAX, verb: str = "") 
     return f"{name}{verb} ({error})" if error else f"{name}{verb}"
 
 
-def _notice(digest: Digest) -> str:
-    """Plain (unescaped) text saying why a week is empty or thin; "" for a normal week."""
+def _left_out(digest: Digest) -> list[str]:
+    """What left the week's papers out of the digest, step by step ("none matching
+    #Alignment", "4 already posted to this channel"); empty when nothing was."""
+    w = digest.narrowing
+    if w is None:
+        return []
+    scope = _fit(_clean(digest.scope), _NAME_MAX, escape=False) or "the filter"
+    steps = [
+        (w.week - w.matched, f"none matching {scope}", f"not matching {scope}"),
+        (
+            w.matched - w.unsent,
+            "all already posted to this channel",
+            "already posted to this channel",
+        ),
+        (
+            w.unsent - digest.candidates,
+            "all first announced before this subscription's first week",
+            "first announced before this subscription's first week",
+        ),
+    ]
+    return [every if k == w.week else f"{k} {some}" for k, every, some in steps if k > 0]
+
+
+def digest_notice(digest: Digest) -> str:
+    """Plain (unescaped) text saying why a digest is empty or thin; "" for a full one.
+
+    The reason is the true one: the week had no or few papers (and the sources say why),
+    or it had papers that the filter, this channel's earlier digests or the start of a
+    subscription left out. A digest as long as it asked to be (``top``) is not thin.
+    Both the Slack messages and the terminal text show it.
+    """
     n = len(digest.items)
-    if n >= THIN_WEEK:
+    if n >= THIN_WEEK or digest.candidates > n > 0:
         return ""
     failing = [_failure(s) for s in digest.sources if _is_failing(s)]
     empty = [_fit(_source_name(s), _NAME_MAX, escape=False) for s in digest.sources if _is_empty(s)]
-    if n == 0:
+    left_out = _left_out(digest)
+    week = digest.narrowing.week if digest.narrowing is not None else None
+    if left_out:
+        lead = (
+            "No papers in this digest" if n == 0 else f"Only {_plural(n, 'paper')} in this digest"
+        )
+        lead += f": {_plural(week or 0, 'paper')} this week, " + ", ".join(left_out) + "."
+    elif n == 0:
         lead = "No papers this week."
         if digest.candidates:
             lead += f" None of the {_plural(digest.candidates, 'candidate')} made the cut."
@@ -585,6 +622,9 @@ def _notice(digest: Digest) -> str:
     why: list[str] = []
     if failing:
         why.append("Failed: " + "; ".join(failing) + ".")
+    if week is not None and week >= THIN_WEEK:
+        # The week itself was full: sources that had nothing are no reason.
+        return " ".join([lead, *why])
     if empty:
         why.append("Returned nothing: " + ", ".join(empty) + ".")
     if not digest.sources:
@@ -682,7 +722,7 @@ def render_digest_messages(
         _header_block(_plain(title, HEADER_MAX) or "Paper digest"),
         _context(_fit(_intro(digest), _INTRO_MAX, escape=True)),
     ]
-    notice = _notice(digest)
+    notice = digest_notice(digest)
     if notice:
         head.append(_notice_block(notice))
     footer = _footer_block(digest.sources)
@@ -837,7 +877,7 @@ def render_digest_text(digest: Digest, *, width: int = 100) -> str:
     lines = wrap_text(title, width, "", "")
     lines.append("=" * min(_cells(title), width))
     lines.extend(wrap_text(_intro(digest), width, "", ""))
-    notice = _notice(digest)
+    notice = digest_notice(digest)
     if notice:
         lines.append("")
         lines.extend(wrap_text("⚠ " + notice, width, "", "  "))

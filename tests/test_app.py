@@ -214,19 +214,25 @@ def _env(api_url: str, tmp_path: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def bot(store: Store, tmp_path: Path) -> Iterator[Bot]:
+@contextmanager
+def serving_bot(store: Store, tmp_path: Path, now: datetime = NOW) -> Iterator[Bot]:
     ingest_demo(store, tmp_path)
     with FakeSlack(admins={WS_ADMIN}) as slack:
         settings = BotSettings.from_env(_env(slack.api_url, tmp_path))
         poll = GatedPoll()
-        app = create_app(settings, store=store, clock=clock, poll=poll)
+        app = create_app(settings, store=store, clock=lambda: now, poll=poll)
         with (
             served(create_web_app(app, store=store, signing_secret=SECRET)) as url,
             httpx.Client(timeout=10) as http,
         ):
             yield Bot(url=url, slack=slack, store=store, poll=poll, http=http)
             poll.release.set()
+
+
+@pytest.fixture
+def bot(store: Store, tmp_path: Path) -> Iterator[Bot]:
+    with serving_bot(store, tmp_path) as running:
+        yield running
 
 
 @pytest.fixture(params=["refused", "503"])
@@ -450,6 +456,44 @@ def test_digest_preview_is_ephemeral_and_posts_nothing(bot: Bot) -> None:
     assert "Preview" in texts(preview)
     assert "Top papers" in texts(preview)
     assert bot.slack.posted() == []
+
+
+MONDAY = datetime(2024, 10, 7, 9, 0, tzinfo=UTC)  # the Monday after the demo week
+
+
+def posted_texts(slack: FakeSlack) -> str:
+    return " ".join(texts({"text": m.text, "blocks": m.blocks}) for m in slack.posted(CHANNEL))
+
+
+def test_digest_now_right_after_subscribing_covers_the_whole_last_week(
+    store: Store, tmp_path: Path
+) -> None:
+    with serving_bot(store, tmp_path, now=MONDAY) as monday:
+        # Mondays at 09:00, made at 09:00: the first scheduled run covers next week.
+        monday.command("subscribe")
+        assert "subscribed this channel" in monday.next_response()["text"]
+        [sub] = monday.store.list_subscriptions(team_id=TEAM, channel_id=CHANNEL)
+        assert sub.start_week == "2024-W41"
+        monday.command("digest now", user=ADMIN)
+        report = monday.next_response()
+        assert "Digest for 2024-W40" in report["text"] and "posted" in report["text"]
+        posted = posted_texts(monday.slack)
+    assert "Aligners: Decoupling LLMs and Alignment" in posted
+    assert "No papers" not in posted
+    assert "5 papers from 5 candidates" in posted
+
+
+def test_an_empty_digest_says_the_filter_matched_none_of_the_weeks_papers(bot: Bot) -> None:
+    bot.command("subscribe quantumchromodynamics")
+    bot.next_response()
+    bot.command("digest now", user=ADMIN)
+    assert "posted" in bot.next_response()["text"]
+    posted = posted_texts(bot.slack)
+    assert "5 papers this week, none matching quantumchromodynamics" in posted
+    assert "No papers this week" not in posted
+    assert "Returned nothing" not in posted  # the week was full: silent sources are no reason
+    bot.command("digest preview", user=ADMIN)
+    assert "none matching quantumchromodynamics" in texts(bot.next_response())
 
 
 def test_ack_does_not_wait_for_slow_work(bot: Bot) -> None:

@@ -158,6 +158,21 @@ def test_empty_week_says_so(paperbot: Paperbot, fixtures: Path) -> None:
     assert "atom" in text  # names the source that had nothing that week
 
 
+def test_an_empty_digest_says_why_as_in_slack(paperbot: Paperbot) -> None:
+    from bot.demo import DEMO_SOURCES, demo_dir
+
+    name, filename, kind, _tags = DEMO_SOURCES[0]
+    paperbot("sources", "add", str(demo_dir() / filename), "--name", name, "--kind", kind)
+    paperbot("poll")
+    args = ("digest", "quantumchromodynamics", "--week", "2024-W40")
+    text = paperbot(*args).output
+    assert "papers this week, none matching quantumchromodynamics" in text
+    assert "quiet week" not in text
+    ranked = json.loads(paperbot(*args, "--format", "json").output)
+    assert ranked["items"] == []
+    assert "none matching quantumchromodynamics" in ranked["notice"]
+
+
 def test_db_upgrade_says_what_it_did(paperbot: Paperbot) -> None:
     created = paperbot("db", "upgrade").output
     found = re.match(r"created the database at revision (\w+) \(", created)

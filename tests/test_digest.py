@@ -20,6 +20,7 @@ from digests.ingest import poll_sources, prepare
 from digests.model import Entry, Signals, SourceInfo, SourceKind, SourceSpec
 from digests.query import parse_query
 from digests.rank import RankWeights
+from digests.render import digest_notice
 from digests.store import Store
 from digests.topics import load_rules
 from digests.weeks import parse_week, week_bounds
@@ -167,6 +168,69 @@ def test_empty_week_names_its_sources(store: Store) -> None:
     digest = build_digest(store, DigestRequest(week=parse_week("2020-W10")), now=NOW)
     assert digest.items == ()
     assert [(s.name, s.status) for s in digest.sources] == [("silent feed", "empty")]
+
+
+def post_to_channel(store: Store, digest_id: int, *, channel: str, week: str) -> None:
+    """Record ``digest_id`` as posted to ``channel`` in ``week``."""
+    delivery = store.claim_delivery(
+        key=f"T1:{channel}:-:{week}",
+        team_id="T1",
+        channel_id=channel,
+        week=week,
+        subscription_id=None,
+        holder="test",
+        now=NOW,
+        stale_after=timedelta(minutes=10),
+    )
+    assert delivery is not None
+    store.attach_digest(delivery.id, digest_id, holder="test")
+    store.mark_posted(delivery.id, message_ts="1.2", now=NOW)
+
+
+def test_an_empty_or_thin_digest_says_what_left_the_papers_out(store: Store) -> None:
+    feed, _quiet = add(store, "feed"), add(store, "quiet feed")
+    # Announced a month ago, mentioned again this week.
+    put(store, feed, paper(59, "Old News", day=-30, tags=("#Retro",)))
+    put(store, feed, paper(59, "Old News", day=1, tags=("#Retro",)))
+    put(store, feed, *(paper(60 + n, f"Paper {n}", day=n, tags=("#Kernels",)) for n in range(4)))
+    put(store, feed, paper(64, "Alignment Paper", day=4, tags=("#Alignment",)))
+
+    def notice(request: DigestRequest) -> str:
+        alone = build_digest(store, request, now=NOW)
+        context = WeekContext.load(store, request.week, "UTC", now=NOW)
+        assert build_digest(store, request, now=NOW, context=context) == alone
+        return digest_notice(alone)
+
+    # No papers that week: the sources say why, and only those that had nothing are named.
+    assert notice(DigestRequest(week=parse_week("2025-W32"))) == (
+        "No papers this week. Returned nothing: feed, quiet feed."
+    )
+    # Papers that week, none matching the filter; the quiet feed is no reason then.
+    robotics = parse_query("tag:Robotics", now=NOW)
+    assert notice(DigestRequest(week=W34, query=robotics)) == (
+        "No papers in this digest: 6 papers this week, none matching #Robotics."
+    )
+    alignment = parse_query("tag:Alignment", now=NOW)
+    assert notice(DigestRequest(week=W34, query=alignment)) == (
+        "Only 1 paper in this digest: 6 papers this week, 5 not matching #Alignment."
+    )
+    # A subscription's first week leaves out a paper announced before it.
+    start, _ = week_bounds(W34, "UTC")
+    retro = parse_query("tag:Retro", now=NOW)
+    assert notice(DigestRequest(week=W34, query=retro, not_before=start)) == (
+        "No papers in this digest: 6 papers this week, 5 not matching #Retro, "
+        "1 first announced before this subscription's first week."
+    )
+    # Papers that week, every one already posted to this channel in another week.
+    sent = build_and_archive(store, DigestRequest(week=W34), now=NOW)
+    assert sent.digest_id is not None
+    post_to_channel(store, sent.digest_id, channel="C1", week="2025-W33")
+    assert notice(DigestRequest(week=W34, team_id="T1", channel_id="C1")) == (
+        "No papers in this digest: 6 papers this week, all already posted to this channel."
+    )
+    # As many papers as asked for is not thin, whatever the week.
+    assert notice(DigestRequest(week=W34, top=2)) == ""
+    assert notice(DigestRequest(week=W34)) == ""
 
 
 def test_archive_round_trip(store: Store) -> None:

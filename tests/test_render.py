@@ -658,13 +658,20 @@ def test_an_empty_week_without_sources_is_not_silent() -> None:
 
 
 def test_a_thin_week_names_the_failing_sources() -> None:
-    message = render_digest_messages(make_digest((make_item(1),), sources=UNHEALTHY))[0]
+    thin = make_digest((make_item(1),), sources=UNHEALTHY, candidates=1)
+    message = render_digest_messages(thin)[0]
     assert_valid(message)
     assert message["blocks"][2]["text"]["text"] == (
         ":warning: Only 1 paper this week. Failed: HF Daily (HTTP 503). "
         "Returned nothing: ML Papers of the Week."
     )
     assert item_ranks([message]) == [1]
+
+
+def test_a_digest_as_long_as_it_asked_for_is_not_thin() -> None:
+    # top:1 from a week of 212 candidates: not a thin week, whatever the sources did.
+    message = render_digest_messages(make_digest((make_item(1),), sources=UNHEALTHY))[0]
+    assert ":warning:" not in all_text([message])
 
 
 def test_a_full_week_has_no_notice_but_the_footer_warns() -> None:
