@@ -984,6 +984,7 @@ def digests(draw: st.DrawFn, max_items: int) -> Digest:
         scope=draw(st.none() | short_text),
         title=draw(st.sampled_from(["Top papers of the week", "<!channel>", ""])),
         sources=sources,
+        candidates=n,  # every candidate shown: a thin digest is a thin week
     )
 
 
