@@ -888,9 +888,9 @@ def serve(rt: Runtime, port: int | None, socket_mode: bool) -> None:
             settings.slack.require_socket()
         else:
             settings.slack.require_http()
-    # The token now lives in the settings (and the client made from them). Left in the
-    # environment, Bolt's App would read it again and warn on every start that it goes
-    # unused beside the client it is given; child processes need not inherit it either.
+    # The token now lives in the settings. Bolt's App reads SLACK_BOT_TOKEN from the
+    # environment whatever it is given, and warns on every start that it goes unused
+    # beside ``authorize``; child processes need not inherit it either.
     os.environ.pop("SLACK_BOT_TOKEN", None)
     with readable_errors():
         serve_bot(settings, store=rt.store, port=port, socket_mode=socket_mode, clock=rt.clock)
