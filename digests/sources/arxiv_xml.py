@@ -1,20 +1,9 @@
 """arXiv's listing feeds read with the C XML parser, for the values feedparser would give.
 
-feedparser reads any feed, running a Python handler for every element it meets; on a
-2,000-entry arXiv listing that is about half of the whole ingest (parse, normalize,
-dedupe, tag, store). arXiv's own listings (``rss.arxiv.org``'s RSS 2.0 and Atom) have one
-fixed shape, which ElementTree (expat, building the tree in C) reads about ten times
-faster. ``read_listing`` reads that shape and nothing else: for the fields the arXiv
-converter reads it gives what feedparser gives, and it answers ``None`` for any document
-it is not sure of (an element or attribute it does not know, a repeated field, a
-declared base, markup inside a text field, an encoding other than UTF-8, malformed XML),
-which feedparser then reads as before.
-
-What feedparser does to each text value of a UTF-8 document is done here too: strip it,
-undo a double encoding (text that is UTF-8 read as Latin-1), and map the windows-1252
-characters in U+0080-U+009F; dates go through feedparser's own date parser.
-``tests/test_parse_arxiv_xml.py`` compares both readers on the real captures, the
-fixtures and generated listings.
+arXiv's own listings (``rss.arxiv.org``'s RSS 2.0 and Atom) have one fixed shape, which
+ElementTree reads far faster than feedparser's Python handlers. ``read_listing`` reads
+that shape and nothing else, and answers ``None`` for any document it is not sure of,
+which feedparser then reads as before. ``tests/test_parse_arxiv_xml.py`` compares both.
 """
 
 from __future__ import annotations
@@ -25,11 +14,11 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import Message
+from email.utils import parsedate_to_datetime
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError, XMLParser
-
-from feedparser.datetimes import _parse_date
 
 __all__ = ["Listing", "read_listing"]
 
@@ -56,6 +45,15 @@ _XMLNS_RE = re.compile(rb"""xmlns:([A-Za-z_][\w.-]*)\s*=\s*["']([^"']*)["']""")
 _EXTRA_SLASHES_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+,.\-]*:///")
 # The media types whose charset feedparser takes from the document (RFC 3023).
 _XML_MEDIA_TYPES = frozenset({"application/xml", "application/rss+xml", "application/atom+xml"})
+# The two date shapes arXiv writes: RFC 822 in RSS ("Thu, 24 Sep 2026 00:00:00 -0400"),
+# ISO 8601 in Atom ("2026-09-25T04:00:11.616280+00:00", or a bare date). Any other
+# spelling is left to feedparser, whose date parser reads many more.
+_RFC822_RE = re.compile(
+    r"(?:[A-Z][a-z]{2}, )?\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} (?:[+-]\d{4}|GMT|UT|Z)\Z"
+)
+_ISO_RE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2}))?\Z"
+)
 # The windows-1252 characters feedparser puts for U+0080-U+009F in every text value.
 _CP1252 = {
     c: bytes([c]).decode("cp1252")
@@ -227,8 +225,21 @@ def _uri(value: str) -> str:
 
 
 def _date(value: str) -> time.struct_time | None:
-    parsed: time.struct_time | None = _parse_date(value)
-    return parsed
+    """A date as feedparser gives it: a UTC ``struct_time`` (no zone: UTC), or None."""
+    if not value:
+        return None
+    try:
+        if _ISO_RE.match(value):
+            when = datetime.fromisoformat(value)
+        elif _RFC822_RE.match(value):
+            when = parsedate_to_datetime(value)
+        else:
+            raise _Decline(f"a date spelled {value!r}")
+        if when.tzinfo is not None:
+            when = when.astimezone(UTC)
+        return when.utctimetuple()
+    except (ValueError, TypeError, OverflowError) as e:  # "31 Feb", a year out of range
+        raise _Decline(f"a date it cannot read: {value!r}") from e
 
 
 _NO_ATTRS: frozenset[str] = frozenset()

@@ -1,12 +1,9 @@
 """RSS and Atom parsers: arXiv listing feeds, arXiv API responses and any other feed.
 
-feedparser is used here (and its date parser in ``arxiv_xml``, the reader of arXiv's own
-listing shape, which leaves every other document to feedparser). It only ever sees
-bytes (wrapped in a stream, so no ``str`` can be taken for a URL or a path), with HTML
-sanitizing and relative-URI rewriting off so that text such as ``$a<b$ and $c>d$``
-survives. Its ``bozo`` flag says nothing about success: an HTML error page and an empty
-body both come back as a "feed" with no entries, so those are told apart here and
-turned into ``ParseError``.
+feedparser only ever sees bytes, with HTML sanitizing and relative-URI rewriting off so
+that text such as ``$a<b$ and $c>d$`` survives; ``arxiv_xml`` reads arXiv's own listing
+shape faster. An HTML error page or an empty body, which feedparser calls a feed with no
+entries, is a ``ParseError`` here.
 """
 
 from __future__ import annotations
