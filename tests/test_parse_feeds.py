@@ -5,10 +5,8 @@ from __future__ import annotations
 import io
 import itertools
 import logging
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from importlib.abc import MetaPathFinder
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -376,22 +374,6 @@ def test_whichever_parse_comes_first_the_ids_are_the_based_ones(location: str, f
     ctx = ParseContext(url=location, content_type=None, fetched_at=None)
     doc = parse_feed(data.encode(), ctx)
     assert [e.source_item_id for e in doc.entries] == [e.get("id") for e in based["entries"]]
-
-
-def test_feedparser_asks_for_no_xml_driver_it_would_have_to_import() -> None:
-    asked: list[str] = []
-
-    class Recorder(MetaPathFinder):
-        def find_spec(self, name: str, path: Any, target: Any = None) -> None:
-            asked.append(name)
-
-    sys.meta_path.insert(0, Recorder())
-    try:
-        doc = parse_feed(_RELATIVE_RSS, ParseContext(url=None, content_type=None, fetched_at=None))
-    finally:
-        sys.meta_path.pop(0)
-    assert len(doc.entries) == 2
-    assert asked == []  # not even the libxml2 driver, once per parse, in vain
 
 
 # --- converters read plain copies of feedparser's entries ----------------------------------
