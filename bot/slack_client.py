@@ -1,33 +1,9 @@
 """A Slack ``WebClient`` that keeps its connections to the Web API open between calls.
 
-slack_sdk's synchronous ``WebClient`` sends every call through ``urllib``, which opens a
-new connection (TCP, and TLS for slack.com) for each one and closes it after the answer.
-A fan-out posts to every subscribed channel at once, so that is a handshake per digest.
-``KeepAliveWebClient`` is the same client, slack_sdk still building each request and
-reading each answer, with only the exchange itself sent over a small pool of persistent
-HTTP/1.1 connections (``http.client``, the module ``urllib`` uses underneath).
-
-The exchange behaves as ``urllib``'s, so slack_sdk and the deliverer see the same
-outcomes: an answer outside 2xx is raised as ``urllib.error.HTTPError`` (slack_sdk turns
-it into the ``SlackApiError`` carrying ``Retry-After``), an ``OSError`` while sending is
-wrapped in ``URLError``, and an error while reading the answer is raised as it is (the
-deliverer treats it as "may have been posted" and looks in Slack before posting again).
-Redirects are not followed: Slack's Web API does not send them, so one means a wrong
-``SLACK_API_URL``, and it is reported as the HTTP error it is.
-
-A connection goes back to the pool only after its answer was read in full and unless the
-server said it would close. Before one is reused it is checked: a connection idle longer
-than ``idle_timeout`` is closed, and so is one whose socket is readable while idle (the
-server closed it, or sent something unasked), so a request is never written into a
-connection the server has already given up. Each connection serves one call at a time;
-the pool keeps at most ``max_idle`` per host. With a proxy configured (``proxy=`` or the
-environment), calls go through ``urllib`` as before.
-
-slack_sdk builds a debug line of every request (its whole JSON body) when its logger's
-own ``level`` is DEBUG or lower, and a logger nobody configured has level NOTSET (0): so
-every call formatted a line logging then dropped, a sixth of a post's CPU in a fan-out.
-The client's logger is slack_sdk's own, seen through an adapter whose ``level`` is the
-level logging is configured to act on, so the line is built only when it is emitted.
+slack_sdk's synchronous client opens and closes a connection for every call; a fan-out
+posts to every channel at once. Only the exchange goes over a small pool of persistent
+HTTP/1.1 connections; slack_sdk still builds each request and reads each answer, and
+errors come out as ``urllib``'s do, so slack_sdk and the deliverer see the same outcomes.
 """
 
 from __future__ import annotations
@@ -60,6 +36,7 @@ class KeepAliveWebClient(WebClient):
     def __init__(
         self, *args: Any, max_idle: int = 32, idle_timeout: float = 30.0, **kwargs: Any
     ) -> None:
+        # slack_sdk formats a debug line of every request unless its logger's level says not.
         if kwargs.get("logger") is None:
             sdk = logging.getLogger("slack_sdk.web.base_client")
             kwargs["logger"] = cast(logging.Logger, _ConfiguredLevel(sdk))
@@ -77,6 +54,7 @@ class KeepAliveWebClient(WebClient):
         """Close the idle connections (a connection in use closes when its call ends)."""
         _close_idle(self._idle, self._idle_lock)
 
+    # slack_sdk's private hook (it has no public one): a fan-out posts far sooner (NOTES.md).
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
         parts = urlsplit(url)
         if self.proxy or parts.scheme not in ("http", "https") or not parts.hostname:
