@@ -21,8 +21,6 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-import sniffio
-
 from digests.errors import PaperbotError, RetryLater, SourceError, StoreError
 from digests.fetch import Fetcher, FetchResult, FetchSettings, Validators
 from digests.gcpause import collector_paused
@@ -652,21 +650,10 @@ _T = TypeVar("_T")
 
 
 def run_loop(main: Coroutine[Any, Any, _T]) -> _T:
-    """Run ``main`` to the end on a new event loop: uvloop's where it is installed (a poll
-    of 1,000 feeds costs ~12 % less CPU there), else asyncio's own.
-
-    The loop is declared to sniffio up front. httpx's transport asks sniffio which event
-    loop runs several times a request; unanswered, sniffio asks asyncio for the current
-    task, which on Python 3.11 makes a getpid() system call each time (~13 % of the CPU
-    of re-polling 1,000 unchanged feeds). Every task ``main`` starts inherits the answer.
-    """
-
-    async def declared() -> _T:
-        sniffio.current_async_library_cvar.set("asyncio")
-        return await main
-
+    """Run ``main`` to the end on a loop made for it (uvloop's where installed: less CPU
+    per socket event); no event-loop policy of the process is changed."""
     with asyncio.Runner(loop_factory=_new_loop) as runner:
-        return runner.run(declared())
+        return runner.run(main)
 
 
 def fetch_settings_for(settings: Settings) -> FetchSettings:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import sniffio
 
 from digests.fetch import Fetcher, FetchSettings
 from digests.ingest import FAILING_AFTER, Poller, SourceReport, poll_sources
@@ -99,12 +97,12 @@ def test_every_fixture_format_polls_from_disk(store: Store, fixtures: Path) -> N
     assert all(listed[n].paper_count > 0 for n in FIXTURE_COUNTS)
 
 
-def test_a_poll_runs_on_uvloop_declared_to_sniffio(store: Store, fixtures: Path) -> None:
-    if sys.platform == "win32":
-        pytest.skip("uvloop is not installed on Windows; asyncio's own loop serves there")
-    import uvloop  # a dependency everywhere else: missing, this test fails
-
-    loops: list[tuple[type, str | None]] = []
+def test_a_poll_leaves_the_event_loop_policy_of_the_process_alone(
+    store: Store, fixtures: Path
+) -> None:
+    # The Slack app and the scheduler share the process with the poll.
+    policy = asyncio.get_event_loop_policy()
+    policy_seen: list[asyncio.AbstractEventLoopPolicy] = []
     name = next(iter(FIXTURE_COUNTS))
     reports = poll_sources(
         store,
@@ -112,13 +110,10 @@ def test_a_poll_runs_on_uvloop_declared_to_sniffio(store: Store, fixtures: Path)
         fetch_settings=FetchSettings(allow_private=True),
         rules=RULES,
         clock=Clock(),
-        on_report=lambda _r: loops.append(
-            (type(asyncio.get_running_loop()), sniffio.current_async_library_cvar.get())
-        ),
+        on_report=lambda _r: policy_seen.append(asyncio.get_event_loop_policy()),
     )
     assert [r.status for r in reports] == ["ingested"]
-    # Declared to sniffio too, so httpx's many asks are answered without asking asyncio.
-    assert loops == [(uvloop.Loop, "asyncio")]
+    assert policy_seen == [policy] and asyncio.get_event_loop_policy() is policy
 
 
 def test_second_poll_of_unchanged_files_does_not_reparse(store: Store, fixtures: Path) -> None:
