@@ -53,6 +53,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from digests.digest import DigestRequest, WeekContext, build_digest  # noqa: E402
 from digests.fetch import FetchSettings  # noqa: E402
+from digests.gcpause import collector_paused  # noqa: E402
 from digests.ingest import ingest_document, poll_sources  # noqa: E402
 from digests.model import ParseContext, SourceKind, SourceSpec  # noqa: E402
 from digests.query import parse_query  # noqa: E402
@@ -262,7 +263,12 @@ def scenario_ingest(ctx: Context) -> None:
             fp = _feedparser_rate(data, n)
             t = time.perf_counter()
             [report] = poll_sources(
-                store, [source], fetch_settings=FetchSettings(), rules=rules, clock=lambda: NOW
+                store,
+                [source],
+                fetch_settings=FetchSettings(),
+                rules=rules,
+                clock=lambda: NOW,
+                around_batch=collector_paused,
             )
             first = time.perf_counter() - t
             assert report.new == n, report
@@ -272,12 +278,18 @@ def scenario_ingest(ctx: Context) -> None:
             assert source is not None
             t = time.perf_counter()
             [again] = poll_sources(
-                store, [source], fetch_settings=FetchSettings(), rules=rules, clock=lambda: NOW
+                store,
+                [source],
+                fetch_settings=FetchSettings(),
+                rules=rules,
+                clock=lambda: NOW,
+                around_batch=collector_paused,
             )
             second = time.perf_counter() - t
             assert again.status == "unchanged", again
             t = time.perf_counter()
-            rep, _ = ingest_document(store, source, data, rules=rules, now=NOW)
+            with collector_paused():  # a one-shot batch, as `paperbot poll` runs one
+                rep, _ = ingest_document(store, source, data, rules=rules, now=NOW)
             reparse = time.perf_counter() - t
             assert rep.new == 0
             store.dispose()
@@ -353,10 +365,12 @@ def scenario_pages(ctx: Context) -> None:
                 arxiv = store.add_source(
                     SourceSpec(name="arxiv", location="a", kind=SourceKind.ARXIV), now=NOW
                 )
-                ingest_document(store, arxiv, listing, rules=rules, now=NOW)
+                with collector_paused():
+                    ingest_document(store, arxiv, listing, rules=rules, now=NOW)
                 src = store.add_source(SourceSpec(name="page", location="p", kind=kind), now=NOW)
                 t = time.perf_counter()
-                rep, _ = ingest_document(store, src, body, rules=rules, now=NOW)
+                with collector_paused():
+                    rep, _ = ingest_document(store, src, body, rules=rules, now=NOW)
                 rates.append(rep.entries / (time.perf_counter() - t))
                 assert rep.entries == n, rep
                 store.dispose()
@@ -414,7 +428,12 @@ def scenario_poll(ctx: Context) -> None:
                 sources = store.list_sources(with_counts=False)
                 t, c = time.perf_counter(), time.process_time()
                 reports = poll_sources(
-                    store, sources, fetch_settings=settings, rules=rules, clock=lambda: NOW
+                    store,
+                    sources,
+                    fetch_settings=settings,
+                    rules=rules,
+                    clock=lambda: NOW,
+                    around_batch=collector_paused,
                 )
                 wall.append(time.perf_counter() - t)
                 first_cpu.append(time.process_time() - c)
@@ -423,7 +442,12 @@ def scenario_poll(ctx: Context) -> None:
                 sources = store.list_sources(with_counts=False)
                 c = time.process_time()
                 reports = poll_sources(
-                    store, sources, fetch_settings=settings, rules=rules, clock=lambda: NOW
+                    store,
+                    sources,
+                    fetch_settings=settings,
+                    rules=rules,
+                    clock=lambda: NOW,
+                    around_batch=collector_paused,
                 )
                 cpu.append(time.process_time() - c)
                 assert all(r.status == "not_modified" for r in reports), reports[:3]
@@ -568,7 +592,12 @@ def _child_memory(url: str, params: dict[str, Any]) -> dict[str, Any]:
     ]
     t = time.perf_counter()
     reports = poll_sources(
-        store, sources, fetch_settings=FetchSettings(), rules=load_rules(), clock=lambda: NOW
+        store,
+        sources,
+        fetch_settings=FetchSettings(),
+        rules=load_rules(),
+        clock=lambda: NOW,
+        around_batch=collector_paused,
     )
     seconds = time.perf_counter() - t
     new = sum(r.new for r in reports)

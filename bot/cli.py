@@ -434,6 +434,7 @@ def run_poll(rt: Runtime, chosen: Sequence[SourceInfo]) -> list[SourceReport]:
         TimeElapsedColumn,
     )
 
+    from digests.gcpause import collector_paused
     from digests.ingest import fetch_settings_for, poll_sources
 
     with Progress(
@@ -457,6 +458,7 @@ def run_poll(rt: Runtime, chosen: Sequence[SourceInfo]) -> list[SourceReport]:
             rules=rt.rules,
             clock=rt.clock,
             on_report=advance,
+            around_batch=collector_paused,  # a one-shot command: no server shares the process
         )
 
 

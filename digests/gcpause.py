@@ -1,16 +1,8 @@
 """Hold off Python's cycle collector while a batch of long-lived objects is built.
 
-Parsing and storing a document allocates tens of thousands of container objects that
-live until the batch is written. CPython's cycle collector runs after every few hundred
-allocations and, when enough of them survive, walks every tracked object of the process:
-on a 2,000-item page that was one full collection of 60-85 ms and ~20 ms of younger ones,
-about a sixth of the whole ingest, to find no garbage, since the batch's objects are
-alive. Reference counting still frees everything acyclic while the collector waits; the
-few cycles a batch leaves are collected once no batch is running.
-
-Batches overlap (the poller parses one batch while writing the previous one, in two
-threads), so the pause is counted: the collector comes back when the last batch ends,
-and only if it was enabled when the first began.
+It switches the collector for the whole process, so only one-shot commands (``paperbot
+poll``, ``demo``, the benchmarks) pass it to the poller; ``serve`` never does. Counted,
+so overlapping batches (the poller's parse and write threads) resume it once.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Coroutine, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -23,7 +24,6 @@ from zoneinfo import ZoneInfo
 
 from digests.errors import PaperbotError, RetryLater, SourceError, StoreError
 from digests.fetch import Fetcher, FetchResult, FetchSettings, Validators
-from digests.gcpause import collector_paused
 from digests.model import (
     Entry,
     Links,
@@ -202,10 +202,9 @@ def ingest_document(
 ) -> tuple[SourceReport, ParsedDocument]:
     """Parse and store one document for ``source``; raises SourceError when unreadable."""
     ctx = ParseContext(url=source.location, content_type=content_type, fetched_at=now)
-    with collector_paused():
-        doc = parse_document(data, ctx, kind=source.kind)
-        prepared = prepare(doc.entries, source, rules)
-        counts = store.store_entries(source, prepared, now=now)
+    doc = parse_document(data, ctx, kind=source.kind)
+    prepared = prepare(doc.entries, source, rules)
+    counts = store.store_entries(source, prepared, now=now)
     return ingested_report(source, doc, counts), doc
 
 
@@ -305,6 +304,9 @@ class Poller:
     write_batch_bytes: int = WRITE_BATCH_BYTES
     pending_bytes: int = PENDING_BYTES
     write_linger: float = WRITE_LINGER
+    # What each parse and write batch runs inside: a one-shot command may pause the cycle
+    # collector there (digests.gcpause); a server, whose other threads share it, does not.
+    around_batch: Callable[[], AbstractContextManager[object]] = nullcontext
 
     async def poll(self, sources: Sequence[SourceInfo]) -> list[SourceReport]:
         gate = asyncio.Semaphore(self.concurrency)
@@ -329,7 +331,7 @@ class Poller:
                     linger=self.write_linger,
                 )
                 now = self.clock()
-                await asyncio.to_thread(self._parse_paused, batch, now)
+                await asyncio.to_thread(self._parse_around, batch, now)
                 await parsed.put((batch, now))
                 waiting -= len(batch)
 
@@ -337,7 +339,7 @@ class Poller:
             waiting = len(sources)
             while waiting:
                 batch, now = await parsed.get()
-                written = await asyncio.to_thread(self._write_paused, batch, now)
+                written = await asyncio.to_thread(self._write_around, batch, now)
                 for item, report in zip(batch, written, strict=True):
                     reports[item.index] = report
                     budget.left += item.budgeted
@@ -389,12 +391,12 @@ class Poller:
 
     # -- parsing and writing (each in a worker thread) -----------------------------------
 
-    def _parse_paused(self, batch: Sequence[_Checked], now: datetime) -> None:
-        with collector_paused():
+    def _parse_around(self, batch: Sequence[_Checked], now: datetime) -> None:
+        with self.around_batch():
             self._parse(batch, now)
 
-    def _write_paused(self, batch: Sequence[_Checked], now: datetime) -> list[SourceReport]:
-        with collector_paused():
+    def _write_around(self, batch: Sequence[_Checked], now: datetime) -> list[SourceReport]:
+        with self.around_batch():
             return self._write(batch, now)
 
     def _parse(self, batch: Sequence[_Checked], now: datetime) -> None:
@@ -633,13 +635,19 @@ def poll_sources(
     rules: TopicRules,
     clock: Callable[[], datetime],
     on_report: Callable[[SourceReport], None] | None = None,
+    around_batch: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> list[SourceReport]:
     """Poll sources now, from synchronous code (the CLI, the scheduler, Slack's ``poll``)."""
 
     async def go() -> list[SourceReport]:
         async with Fetcher(settings=fetch_settings) as fetcher:
             poller = Poller(
-                store=store, fetcher=fetcher, rules=rules, clock=clock, on_report=on_report
+                store=store,
+                fetcher=fetcher,
+                rules=rules,
+                clock=clock,
+                on_report=on_report,
+                around_batch=around_batch,
             )
             return await poller.poll(sources)
 

@@ -1,20 +1,23 @@
-"""The cycle collector is held off while batches are built, and always comes back."""
+"""The cycle collector: paused only around a one-shot command's batches, always back."""
 
 from __future__ import annotations
 
 import gc
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from digests.errors import SourceError
+from digests.fetch import FetchSettings
 from digests.gcpause import collector_paused
-from digests.ingest import ingest_document
+from digests.ingest import poll_sources
 from digests.model import SourceKind, SourceSpec
+from digests.normalize import TagName
 from digests.store import Store
-from digests.topics import load_rules
+from digests.topics import TopicRules
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +25,9 @@ def _collector_on() -> Iterator[None]:
     was = gc.isenabled()
     gc.enable()
     yield
-    if not was:
+    if was:
+        gc.enable()
+    else:
         gc.disable()
 
 
@@ -77,20 +82,40 @@ def test_overlapping_batches_in_threads_resume_once_the_last_ends() -> None:
     assert gc.isenabled()
 
 
-def test_ingest_brings_the_collector_back_whether_the_document_reads_or_not(
-    store: Store,
+def test_a_one_shot_command_runs_each_batch_inside_what_it_passes(
+    store: Store, tmp_path: Path
 ) -> None:
+    inside = [False]
+    seen: list[bool] = []
+
+    @contextmanager
+    def around() -> Iterator[None]:
+        inside[0] = True
+        try:
+            yield
+        finally:
+            inside[0] = False
+
+    class Watching(TopicRules):  # notes whether each entry is tagged inside the batch
+        def topics_for(self, *texts: str | None) -> list[TagName]:
+            seen.append(inside[0])
+            return super().topics_for(*texts)
+
     now = datetime(2026, 1, 5, tzinfo=UTC)
-    source = store.add_source(SourceSpec(name="feed", location="f", kind=SourceKind.FEED), now=now)
-    rules = load_rules()
-    body = (
+    path = tmp_path / "feed.xml"
+    path.write_bytes(
         b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
         b"<item><title>A paper on reward models</title>"
         b"<link>https://example.org/p/1</link></item></channel></rss>"
     )
-    report, _ = ingest_document(store, source, body, rules=rules, now=now)
+    spec = SourceSpec(name="feed", location=str(path), kind=SourceKind.FEED)
+    [report] = poll_sources(
+        store,
+        [store.add_source(spec, now=now)],
+        fetch_settings=FetchSettings(),
+        rules=Watching(),
+        clock=lambda: now,
+        around_batch=around,
+    )
     assert report.new == 1
-    assert gc.isenabled()
-    with pytest.raises(SourceError):
-        ingest_document(store, source, b"\x00 not a feed", rules=rules, now=now)
-    assert gc.isenabled()
+    assert seen == [True] and inside == [False]

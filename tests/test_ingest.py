@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import gzip
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -13,9 +14,10 @@ import pytest
 from digests.fetch import Fetcher, FetchSettings
 from digests.ingest import FAILING_AFTER, Poller, SourceReport, poll_sources
 from digests.model import SourceInfo, SourceKind, SourceSpec
+from digests.normalize import TagName
 from digests.query import parse_query
 from digests.store import Store
-from digests.topics import load_rules
+from digests.topics import TopicRules, load_rules
 from tests.httpserver import LocalServer, Reply
 
 NOW = datetime(2025, 8, 20, 12, 0, tzinfo=UTC)  # a Wednesday
@@ -114,6 +116,31 @@ def test_a_poll_leaves_the_event_loop_policy_of_the_process_alone(
     )
     assert [r.status for r in reports] == ["ingested"]
     assert policy_seen == [policy] and asyncio.get_event_loop_policy() is policy
+
+
+def test_a_poll_leaves_the_cycle_collector_on_while_it_parses_and_stores(
+    store: Store, fixtures: Path
+) -> None:
+    # The Slack app and the scheduler share the process with the poll's worker threads.
+    seen: list[bool] = []
+
+    class Watching(TopicRules):
+        def topics_for(self, *texts: str | None) -> list[TagName]:
+            seen.append(gc.isenabled())
+            return super().topics_for(*texts)
+
+    assert gc.isenabled()
+    name = "arxiv_rss2_listing.xml"
+    source = add(store, name, str(fixtures / name))
+    reports = poll_sources(
+        store,
+        [source],
+        fetch_settings=FetchSettings(allow_private=True),
+        rules=Watching(),
+        clock=Clock(),
+    )
+    assert [r.status for r in reports] == ["ingested"]
+    assert seen and all(seen)
 
 
 def test_second_poll_of_unchanged_files_does_not_reparse(store: Store, fixtures: Path) -> None:
