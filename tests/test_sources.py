@@ -18,7 +18,8 @@ from digests.model import Entry, SourceInfo, SourceKind, SourceSpec
 from digests.query import parse_query
 from digests.sourcefile import check_location, load_sources, parse_kind
 from digests.sourcestatus import SourceState, source_status
-from digests.store import SourceSync, Store, _alembic_config, create_db_engine
+from digests.store import SourceSync, Store, create_db_engine
+from digests.store.engine import _alembic_config
 from digests.topics import load_rules
 from digests.weeks import parse_week
 

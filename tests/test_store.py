@@ -16,10 +16,10 @@ from digests.query import parse_query
 from digests.store import (
     SourceSync,
     Store,
-    _alembic_config,
     create_db_engine,
     sqlite_version_problem,
 )
+from digests.store.engine import _alembic_config
 from digests.topics import TopicRules, load_rules
 from tests.factories import arxiv
 

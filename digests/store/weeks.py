@@ -1,0 +1,296 @@
+"""A week's papers: the candidates of a digest and the papers a filter matches."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Select,
+    Text,
+    exists,
+    func,
+    select,
+)
+
+from digests.model import (
+    Candidate,
+    MentionView,
+    PaperHit,
+    Signals,
+    SourceKind,
+)
+from digests.query import Query
+from digests.schema import (
+    mentions,
+    paper_tags,
+    papers,
+    sources,
+)
+from digests.store.bulk import (
+    LOOKUP_CHUNK,
+)
+from digests.store.search import FTS_MIN_CHARS, SearchStore, _fts_literal, _fts_rowids
+
+log = logging.getLogger(__name__)
+
+
+class WeekStore(SearchStore):
+    """The papers mentioned in a week, and which of them a filter keeps."""
+
+    # -- weekly digests ------------------------------------------------------------------
+
+    def week_candidates(self, start: datetime, end: datetime) -> list[Candidate]:
+        """Every paper mentioned in [start, end), with that window's mentions."""
+        with self.engine.connect() as conn:
+            m = mentions.c
+            # Only what a MentionView holds: the other dates would be converted for nothing.
+            rows = conn.execute(
+                select(
+                    m.paper_id,
+                    m.mentioned_at,
+                    m.title,
+                    m.summary,
+                    m.summary_lang,
+                    m.ai_summary,
+                    m.comment,
+                    m.announce_type,
+                    m.upvotes,
+                    m.comments,
+                    m.position,
+                    m.pick,
+                    m.related,
+                    m.score,
+                    sources.c.name.label("source_name"),
+                    sources.c.kind,
+                )
+                .join(sources, sources.c.id == mentions.c.source_id)
+                .where(mentions.c.mentioned_at >= start, mentions.c.mentioned_at < end)
+                .order_by(mentions.c.paper_id, mentions.c.mentioned_at, mentions.c.id)
+            ).mappings()
+            by_paper: dict[int, list[MentionView]] = {}
+            for r in rows:
+                by_paper.setdefault(r["paper_id"], []).append(_mention_view(r))
+            ids = sorted(by_paper)
+            hits: dict[int, PaperHit] = {}
+            extra: dict[int, tuple[str | None, datetime, int]] = {}
+            for chunk_start in range(0, len(ids), LOOKUP_CHUNK):
+                part = ids[chunk_start : chunk_start + LOOKUP_CHUNK]
+                found = self._paper_rows(conn, part, papers.c.announced_at, papers.c.max_upvotes)
+                for hit in self._hydrate(conn, part, found):
+                    hits[hit.paper_id] = hit
+                for pid, r in found.items():
+                    extra[pid] = (r["abstract"], r["announced_at"], r["max_upvotes"])
+        return [
+            Candidate(
+                paper=hits[pid],
+                abstract=extra[pid][0],
+                announced_at=extra[pid][1],
+                mentions=tuple(by_paper[pid]),
+                upvotes=int(extra[pid][2] or 0),
+            )
+            for pid in ids
+        ]
+
+    def match_ids(self, query: Query, *, start: datetime, end: datetime) -> set[int]:
+        """Ids of papers mentioned in [start, end) that match a query's filters."""
+        with self.engine.connect() as conn:
+            where = self._query_conditions(conn, query)
+            if where is None:
+                return set()
+            in_window = exists().where(
+                mentions.c.paper_id == papers.c.id,
+                mentions.c.mentioned_at >= start,
+                mentions.c.mentioned_at < end,
+            )
+            stmt = select(papers.c.id).where(in_window, *where)
+            return {int(i) for i in conn.execute(stmt).scalars()}
+
+    def week_matcher(self, start: datetime, end: datetime) -> WeekMatcher:
+        """``match_ids`` for many queries over one week [start, end): see ``WeekMatcher``."""
+        return WeekMatcher(self, start, end)
+
+
+class WeekMatcher:
+    """``Store.match_ids`` for many queries over one week, each filter term looked up once.
+
+    A filter is a conjunction, so the papers a query matches are the intersection of the
+    papers each of its terms matches (a tag, an excluded tag, an author, a word, the
+    sources...). Terms recur across subscriptions: each is looked up once and kept, and
+    a query is then a few set intersections. Every term keeps the meaning of the SQL
+    condition ``match_ids`` builds for it:
+
+    - tags and, on SQLite, full-text words are read from their indexes (``paper_tags``,
+      ``paper_fts``) and intersected with the week's papers;
+    - authors and sources are compared in memory with the database's own lower-cased
+      text of the week's papers (``lower(authors)`` contains the name; one of the
+      ``lower(source name)`` equals one asked for), as the SQL compares them;
+    - anything else (dates, ids, PostgreSQL's ILIKE, words shorter than a trigram) runs
+      ``match_ids`` for that one term.
+
+    Safe to share between threads: at worst a term is looked up twice.
+    """
+
+    def __init__(self, store: WeekStore, start: datetime, end: datetime) -> None:
+        self._store = store
+        self.start = start
+        self.end = end
+        self._week: frozenset[int] | None = None
+        self._authors: dict[int, str] | None = None
+        self._sources: dict[int, frozenset[str]] | None = None
+        self._terms: dict[tuple[Any, ...], frozenset[int]] = {}
+        self._displays: dict[str, str | None] = {}
+
+    def match_ids(self, query: Query) -> set[int]:
+        """What ``Store.match_ids(query, start=start, end=end)`` returns."""
+        sets = sorted((self._term(key) for key in _term_keys(query)), key=len)
+        if not sets:
+            return set(self._week_ids())
+        out = set(sets[0])
+        for other in sets[1:]:
+            out &= other
+            if not out:
+                break
+        return out
+
+    def tag_displays(self, slugs: Sequence[str]) -> dict[str, str]:
+        """``Store.tag_displays``, each slug looked up once for the week's digests."""
+        missing = [s for s in dict.fromkeys(slugs) if s not in self._displays]
+        if missing:
+            found = self._store.tag_displays(missing)
+            for slug in missing:
+                self._displays[slug] = found.get(slug)
+        return {s: d for s in slugs if (d := self._displays[s]) is not None}
+
+    def _week_ids(self) -> frozenset[int]:
+        if self._week is None:
+            with self._store.engine.connect() as conn:
+                self._week = frozenset(
+                    int(i) for i in conn.execute(self._in_week().distinct()).scalars()
+                )
+        return self._week
+
+    def _in_week(self) -> Select[Any]:
+        return select(mentions.c.paper_id).where(
+            mentions.c.mentioned_at >= self.start, mentions.c.mentioned_at < self.end
+        )
+
+    def _term(self, key: tuple[Any, ...]) -> frozenset[int]:
+        found = self._terms.get(key)
+        if found is None:
+            found = self._terms[key] = frozenset(self._lookup(key))
+        return found
+
+    def _lookup(self, key: tuple[Any, ...]) -> set[int] | frozenset[int]:
+        kind, value = key
+        week = self._week_ids()
+        store = self._store
+        if kind in ("tag", "-tag"):
+            with store.engine.connect() as conn:
+                tag_id = store._resolve_slugs(conn, [value]).get(value)
+                if tag_id is None:  # an unknown tag matches nothing; excluding it, everything
+                    return set() if kind == "tag" else week
+                tagged = {
+                    int(i)
+                    for i in conn.execute(
+                        select(paper_tags.c.paper_id).where(paper_tags.c.tag_id == tag_id)
+                    ).scalars()
+                }
+            return week & tagged if kind == "tag" else week - tagged
+        if kind in ("text", "-text") and store.dialect == "sqlite" and len(value) >= FTS_MIN_CHARS:
+            with store.engine.connect() as conn:
+                rows = conn.execute(_fts_rowids(_fts_literal(value))).scalars()
+                found = {int(i) for i in rows}
+            return week & found if kind == "text" else week - found
+        if kind == "author":
+            name = value.lower()
+            return {pid for pid, text_ in self._author_texts().items() if name in text_}
+        if kind == "sources":
+            lowered = {s.lower() for s in value}
+            return {pid for pid, names in self._source_names().items() if names & lowered}
+        return store.match_ids(_term_query(key), start=self.start, end=self.end)
+
+    def _author_texts(self) -> dict[int, str]:
+        """Each week paper's authors as the SQL condition sees them: lower(authors)."""
+        if self._authors is None:
+            stmt = select(papers.c.id, func.lower(papers.c.authors.cast(Text()))).where(
+                papers.c.id.in_(self._in_week())
+            )
+            with self._store.engine.connect() as conn:
+                self._authors = {int(pid): text_ or "" for pid, text_ in conn.execute(stmt)}
+        return self._authors
+
+    def _source_names(self) -> dict[int, frozenset[str]]:
+        """Each week paper's sources (any mention, in the week or not), lower-cased by the
+        database as the SQL condition compares them."""
+        if self._sources is None:
+            stmt = (
+                select(mentions.c.paper_id, func.lower(sources.c.name))
+                .join(sources, sources.c.id == mentions.c.source_id)
+                .where(mentions.c.paper_id.in_(self._in_week()))
+                .distinct()
+            )
+            names: dict[int, set[str]] = {}
+            with self._store.engine.connect() as conn:
+                for pid, name in conn.execute(stmt):
+                    names.setdefault(int(pid), set()).add(name)
+            self._sources = {pid: frozenset(n) for pid, n in names.items()}
+        return self._sources
+
+
+def _term_keys(q: Query) -> list[tuple[Any, ...]]:
+    """A query's filter as independent terms, each one condition of ``_query_conditions``."""
+    keys: list[tuple[Any, ...]] = [("tag", s) for s in q.tags]
+    keys += [("-tag", s) for s in q.exclude_tags]
+    keys += [("author", a) for a in q.authors]
+    if q.sources:
+        keys.append(("sources", tuple(q.sources)))
+    if q.since or q.until:
+        keys.append(("window", (q.since, q.until)))
+    if q.ids or q.dois or q.urls:
+        keys.append(("ids", (q.ids, q.dois, q.urls)))
+    keys += [("text", t) for t in (*q.words, *q.phrases)]
+    keys += [("-text", t) for t in (*q.exclude_words, *q.exclude_phrases)]
+    return keys
+
+
+def _term_query(key: tuple[Any, ...]) -> Query:
+    """The one-term query whose only condition is the term's."""
+    kind, value = key
+    if kind == "window":
+        return Query(since=value[0], until=value[1])
+    if kind == "ids":
+        return Query(ids=value[0], dois=value[1], urls=value[2])
+    if kind == "text":
+        return Query(words=(value,))
+    if kind == "-text":
+        return Query(exclude_words=(value,))
+    if kind == "author":
+        return Query(authors=(value,))
+    if kind == "sources":
+        return Query(sources=value)
+    raise ValueError(f"no one-term query for {kind!r}")
+
+
+def _mention_view(r: Any) -> MentionView:
+    return MentionView(
+        source_name=r["source_name"],
+        source_kind=SourceKind(r["kind"]) if r["kind"] else None,
+        mentioned_at=r["mentioned_at"],
+        title=r["title"],
+        summary=r["summary"],
+        summary_lang=r["summary_lang"],
+        ai_summary=r["ai_summary"],
+        comment=r["comment"],
+        announce_type=r["announce_type"],
+        signals=Signals(
+            upvotes=r["upvotes"],
+            comments=r["comments"],
+            position=r["position"],
+            pick=bool(r["pick"]),
+            related=bool(r["related"]),
+            score=r["score"],
+        ),
+    )
