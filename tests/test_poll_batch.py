@@ -89,50 +89,60 @@ def state(source: SourceInfo, *, renamed: tuple[str, str] = ("", "")) -> dict[st
     return values
 
 
-# -- the store's batch variants -----------------------------------------------------------
+# -- the store's batch writes --------------------------------------------------------------
 
 
-def test_record_fetches_and_set_healths_equal_their_one_row_forms(store: Store) -> None:
+def test_record_fetches_and_set_healths_write_each_sources_check(store: Store) -> None:
     rng = random.Random(5)
-    pairs = [
-        (add(store, f"one-{i}", f"/tmp/one-{i}"), add(store, f"many-{i}", f"/tmp/many-{i}"))
-        for i in range(12)
-    ]
+    srcs = [add(store, f"s-{i}", f"/tmp/s-{i}") for i in range(12)]
+    expected = {s.id: state(s) for s in srcs}
     healths = [None, None, "stale", "empty", "failing"]
     for round_ in range(6):
         now = NOW + timedelta(hours=round_)
         records, verdicts, told = [], [], []
-        for one, many in pairs:
+        changed = 0
+        for s in srcs:
             etag = rng.choice([None, f'"e{rng.randrange(3)}"'])
             modified = rng.choice([None, "Tue, 19 Aug 2025 10:00:00 GMT"])
             body_hash = rng.choice([None, "ab" * 32])
             entries = rng.choice([None, 0, rng.randrange(1, 2000)])
             next_check = now + timedelta(seconds=rng.randrange(60, 86_400))
-            store.record_fetch(
-                one.id,
-                now=now,
+            records.append(FetchRecord(s.id, etag, modified, body_hash, next_check, entries))
+            health = rng.choice(healths)
+            reason = None if health is None else f"{health} because {rng.randrange(3)}"
+            verdicts.append(HealthVerdict(s.id, health, reason))
+            want = expected[s.id]
+            want.update(
                 etag=etag,
                 last_modified=modified,
                 body_hash=body_hash,
+                last_checked_at=now,
+                last_success_at=now,
                 next_check_at=next_check,
-                entry_count=entries,
+                consecutive_failures=0,
+                failing_since=None,
             )
-            records.append(FetchRecord(many.id, etag, modified, body_hash, next_check, entries))
-            health = rng.choice(healths)
-            reason = None if health is None else f"{health} because {rng.randrange(3)}"
-            store.set_health(one.id, health=health, reason=reason, now=now)
-            verdicts.append(HealthVerdict(many.id, health, reason))
-            if rng.random() < 0.3:  # admins were told: a new verdict must clear this
-                store.mark_health_notified(one.id, now=now)
-                told.append(many.id)
+            if entries is not None:  # the body changed and was parsed
+                want.update(last_entry_count=entries, content_changed_at=now)
+            if health != want["health"]:  # a new verdict: its reason, since, not yet told
+                changed += 1
+                want.update(
+                    health=health,
+                    health_reason=reason,
+                    health_since=now if health else None,
+                    health_notified_at=None,
+                )
+            if rng.random() < 0.3:  # admins were told: a later new verdict must clear this
+                told.append(s.id)
+                want["health_notified_at"] = now
         store.record_fetches(records, now=now)
         store.set_healths(verdicts, now=now)
         for source_id in told:
             store.mark_health_notified(source_id, now=now)
-        for one, many in pairs:
-            a, b = store.get_source(one.name), store.get_source(many.name)
-            assert a is not None and b is not None
-            assert state(a) == state(b), (round_, one.name)
+        for s in srcs:
+            got = store.get_source(s.name)
+            assert got is not None
+            assert state(got) == expected[s.id], (round_, s.name)
 
 
 def test_set_health_says_whether_it_changed(store: Store) -> None:

@@ -28,7 +28,7 @@ from digests.fetch import FetchSettings
 from digests.ingest import SourceReport, poll_sources, prepare
 from digests.model import Entry, SourceInfo, SourceSpec, Subscription, SubscriptionSpec
 from digests.settings import Settings
-from digests.store import Store
+from digests.store import FetchRecord, Store
 from digests.topics import TopicRules
 from digests.weeks import IsoWeek, week_bounds
 from tests.fakeslack import BOT_TOKEN, FakeSlack
@@ -96,14 +96,8 @@ def hand_source(store: Store, tmp_path: Path) -> SourceInfo:
     path = tmp_path / "hand.md"
     path.write_text("# nothing\n", "utf-8")
     src = store.add_source(SourceSpec(name="hand", location=str(path)), now=CREATED)
-    store.record_fetch(
-        src.id,
-        now=CREATED,
-        etag=None,
-        last_modified=None,
-        body_hash=None,
-        next_check_at=utc(2100, 1, 1),
-        entry_count=None,
+    store.record_fetches(
+        [FetchRecord(src.id, None, None, None, utc(2100, 1, 1), None)], now=CREATED
     )
     return src
 
@@ -437,15 +431,7 @@ def test_a_failed_notice_is_tried_again(
     now = utc(2025, 8, 18)
     clock.set(now)
     src = store.add_source(SourceSpec(name="quiet", location=str(tmp_path / "q.xml")), now=now)
-    store.record_fetch(
-        src.id,
-        now=now,
-        etag=None,
-        last_modified=None,
-        body_hash=None,
-        next_check_at=utc(2100, 1, 1),
-        entry_count=0,
-    )
+    store.record_fetches([FetchRecord(src.id, None, None, None, utc(2100, 1, 1), 0)], now=now)
     store.set_health(src.id, health="empty", reason="empty on a weekday", now=now)
     attempts: list[str] = []
 

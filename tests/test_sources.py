@@ -18,7 +18,7 @@ from digests.model import Entry, SourceInfo, SourceKind, SourceSpec
 from digests.query import parse_query
 from digests.sourcefile import check_location, load_sources, parse_kind
 from digests.sourcestatus import SourceState, source_status
-from digests.store import SourceSync, Store, create_db_engine
+from digests.store import FetchRecord, SourceSync, Store, create_db_engine
 from digests.store.engine import _alembic_config
 from digests.topics import load_rules
 from digests.weeks import parse_week
@@ -201,15 +201,7 @@ def test_a_failure_streak_remembers_when_it_began(store: Store) -> None:
         MONDAY,
         2,
     )
-    store.record_fetch(
-        source.id,
-        now=NOW,
-        etag=None,
-        last_modified=None,
-        body_hash=None,
-        next_check_at=NOW,
-        entry_count=None,
-    )
+    store.record_fetches([FetchRecord(source.id, None, None, None, NOW, None)], now=NOW)
     well = store.get_source("s")
     assert well is not None and well.failing_since is None
 

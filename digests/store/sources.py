@@ -322,27 +322,11 @@ class SourceStore(StoreBase):
         with self.engine.connect() as conn:
             return [_source_info(r, 0) for r in conn.execute(stmt).mappings()]
 
-    def record_fetch(
-        self,
-        source_id: int,
-        *,
-        now: datetime,
-        etag: str | None,
-        last_modified: str | None,
-        body_hash: str | None,
-        next_check_at: datetime,
-        entry_count: int | None,
-    ) -> None:
-        """A successful check: the new validators, and the failure streak reset.
-
-        ``entry_count`` is given when the document was parsed, which happens only when
-        its body changed: that moment is kept as ``content_changed_at``.
-        """
-        record = FetchRecord(source_id, etag, last_modified, body_hash, next_check_at, entry_count)
-        self.record_fetches([record], now=now)
-
     def record_fetches(self, records: Sequence[FetchRecord], *, now: datetime) -> None:
-        """Many successful checks in one transaction: one executemany per shape of row."""
+        """Successful checks, in one transaction: the new validators, and each failure
+        streak reset. A record with ``entry_count`` is of a document that was parsed, which
+        happens only when its body changed: that moment is kept as ``content_changed_at``.
+        One executemany per shape of row."""
         parsed = [r for r in records if r.entry_count is not None]
         unparsed = [r for r in records if r.entry_count is None]
         common = {
