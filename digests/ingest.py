@@ -548,12 +548,8 @@ class Poller:
             source.id, now=now, error=str(error), next_check_at=next_check
         )
         if streak >= FAILING_AFTER:
-            self.store.set_health(
-                source.id,
-                health="failing",
-                reason=f"{streak} failures in a row; last: {error}",
-                now=now,
-            )
+            reason = f"{streak} failures in a row; last: {error}"
+            self.store.set_healths([HealthVerdict(source.id, "failing", reason)], now=now)
         return _Written(
             _error_report(source, error),
             logging.WARNING,

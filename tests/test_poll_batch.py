@@ -136,7 +136,7 @@ def test_record_fetches_and_set_healths_write_each_sources_check(store: Store) -
                 told.append(s.id)
                 want["health_notified_at"] = now
         store.record_fetches(records, now=now)
-        store.set_healths(verdicts, now=now)
+        assert store.set_healths(verdicts, now=now) == changed
         for source_id in told:
             store.mark_health_notified(source_id, now=now)
         for s in srcs:
@@ -145,15 +145,18 @@ def test_record_fetches_and_set_healths_write_each_sources_check(store: Store) -
             assert state(got) == expected[s.id], (round_, s.name)
 
 
-def test_set_health_says_whether_it_changed(store: Store) -> None:
+def test_set_healths_says_how_many_changed(store: Store) -> None:
     src = add(store, "s", "/tmp/s")
-    assert store.set_health(src.id, health="stale", reason="first", now=NOW)
-    assert not store.set_health(src.id, health="stale", reason="second", now=NOW)
+    other = add(store, "t", "/tmp/t")
+    assert store.set_healths([HealthVerdict(src.id, "stale", "first")], now=NOW) == 1
+    assert store.set_healths([HealthVerdict(src.id, "stale", "second")], now=NOW) == 0
     kept = store.get_source("s")
     assert kept is not None and kept.health_reason == "first" and kept.health_since == NOW
-    assert store.set_health(src.id, health=None, reason=None, now=NOW)
-    assert not store.set_health(src.id, health=None, reason=None, now=NOW)
-    assert not store.set_health(src.id + 1000, health="stale", reason="gone", now=NOW)
+    both = [HealthVerdict(src.id, None, None), HealthVerdict(other.id, "empty", "quiet")]
+    assert store.set_healths(both, now=NOW) == 2
+    assert store.set_healths(both, now=NOW) == 0
+    assert store.set_healths([HealthVerdict(src.id + 1000, "stale", "gone")], now=NOW) == 0
+    assert store.set_healths([], now=NOW) == 0
 
 
 def test_a_store_transaction_is_all_or_nothing_and_this_threads_only(store: Store) -> None:
@@ -167,7 +170,7 @@ def test_a_store_transaction_is_all_or_nothing_and_this_threads_only(store: Stor
         worker.start()
         worker.join()
         store.record_fetches([record], now=NOW)
-        store.set_health(src.id, health="stale", reason="r", now=NOW)
+        store.set_healths([HealthVerdict(src.id, "stale", "r")], now=NOW)
         raise RuntimeError("give up")
     untouched = store.get_source("s")
     assert untouched is not None and untouched.etag is None and untouched.health is None
@@ -175,7 +178,7 @@ def test_a_store_transaction_is_all_or_nothing_and_this_threads_only(store: Stor
 
     with store.transaction():
         store.record_fetches([record], now=NOW)
-        store.set_health(src.id, health="stale", reason="r", now=NOW)
+        store.set_healths([HealthVerdict(src.id, "stale", "r")], now=NOW)
         with pytest.raises(RuntimeError, match="do not nest"), store.transaction():
             pass
     kept = store.get_source("s")

@@ -28,7 +28,7 @@ from digests.fetch import FetchSettings
 from digests.ingest import SourceReport, poll_sources, prepare
 from digests.model import Entry, SourceInfo, SourceSpec, Subscription, SubscriptionSpec
 from digests.settings import Settings
-from digests.store import FetchRecord, Store
+from digests.store import FetchRecord, HealthVerdict, Store
 from digests.topics import TopicRules
 from digests.weeks import IsoWeek, week_bounds
 from tests.fakeslack import BOT_TOKEN, FakeSlack
@@ -432,7 +432,7 @@ def test_a_failed_notice_is_tried_again(
     clock.set(now)
     src = store.add_source(SourceSpec(name="quiet", location=str(tmp_path / "q.xml")), now=now)
     store.record_fetches([FetchRecord(src.id, None, None, None, utc(2100, 1, 1), 0)], now=now)
-    store.set_health(src.id, health="empty", reason="empty on a weekday", now=now)
+    store.set_healths([HealthVerdict(src.id, "empty", "empty on a weekday")], now=now)
     attempts: list[str] = []
 
     def flaky(text: str) -> None:
@@ -457,7 +457,7 @@ def test_retired_sources_are_neither_polled_nor_reported(
         SourceSpec(name="gone", location=str(tmp_path / "missing.xml"), interval_seconds=3600),
         now=start,
     )
-    store.set_health(gone.id, health="failing", reason="3 failures in a row", now=start)
+    store.set_healths([HealthVerdict(gone.id, "failing", "3 failures in a row")], now=start)
     assert store.retire_source(gone.id, now=start)
     polled: list[str] = []
 

@@ -393,26 +393,19 @@ class SourceStore(StoreBase):
             ).scalar_one()
         return int(n)
 
-    def set_health(
-        self, source_id: int, *, health: str | None, reason: str | None, now: datetime
-    ) -> bool:
-        """Set a source's health; returns True when it changed (so admins hear it once)."""
-        with self._tx() as conn:
-            changed = conn.execute(
-                self._health_update(), [self._health_row(source_id, health, reason, now)]
-            )
-        return bool(changed.rowcount == 1)
+    def set_healths(self, verdicts: Sequence[HealthVerdict], *, now: datetime) -> int:
+        """Sources' health, in one statement; returns how many changed (so admins hear a
+        change once).
 
-    def set_healths(self, verdicts: Sequence[HealthVerdict], *, now: datetime) -> None:
-        """Many sources' health in one statement; only those whose health changed are touched.
-
-        A source keeps its reason and notice time while its health stays the same.
+        Only the sources whose health changed are touched: a source keeps its reason and
+        notice time while its health stays the same.
         """
         if not verdicts:
-            return
+            return 0
         rows = [self._health_row(v.source_id, v.health, v.reason, now) for v in verdicts]
         with self._tx() as conn:
-            conn.execute(self._health_update(), rows)
+            changed = conn.execute(self._health_update(), rows)
+        return int(changed.rowcount)
 
     @staticmethod
     def _health_update() -> Any:
