@@ -11,7 +11,7 @@ Identity. A delivery is (team, channel, subscription, ISO week), keyed
 admin asked "digest now" for). A scheduled digest and an admin's "digest now" of the same
 week share the key, so a week is never posted twice to a channel for one subscription.
 
-At most once. ``store.claim_delivery`` records the intent under the unique key *before*
+At most once. ``store.claim_deliveries`` records the intent under the unique key *before*
 anything is posted and hands the delivery to one holder at a time (several processes may
 race; one wins, the others see ``in_progress``). The message ``ts`` is stored *after*
 the post (``record_partial_post`` after every part, ``mark_posted`` at the end). So the
@@ -64,7 +64,7 @@ the scheduler's delivery workers keep the other channels going.
 
 Fan-out in batches. The scheduler delivers a tick's due subscriptions in three steps, and
 the protocol above holds for each delivery: ``claim_many`` records and claims them all in
-one transaction (``Store.claim_deliveries``: exactly ``claim_delivery``'s rule per key);
+one transaction (``Store.claim_deliveries``);
 ``prepare_many`` builds a chunk of digests from the shared weeks, archives and attaches
 them in one transaction (``Store.archive_digests``) and renders them, before any of them
 is posted; ``post_ready`` posts one and hands it to a ``PostedRecorder``, whose ``flush``
@@ -666,16 +666,16 @@ class Deliverer:
 
     def _deliver(self, t: _Target, contexts: WeekContexts | None = None) -> DeliveryResult:
         now = self._clock()
-        claim = self._store.claim_delivery(
-            key=t.key,
-            team_id=t.team_id,
-            channel_id=t.channel_id,
-            week=t.week.label,
-            subscription_id=t.subscription.id if t.subscription else None,
-            holder=self._holder,
-            now=now,
-            stale_after=self._stale_after,
+        intent = DeliveryIntent(
+            t.key,
+            t.team_id,
+            t.channel_id,
+            t.week.label,
+            t.subscription.id if t.subscription else None,
         )
+        claim = self._store.claim_deliveries(
+            [intent], holder=self._holder, now=now, stale_after=self._stale_after
+        ).get(t.key)
         if claim is None:
             return self._not_claimed(t.key)
         job = Job(t, claim, deadline=now + self._stale_after / 2)
@@ -937,16 +937,10 @@ class Deliverer:
         error = "the subscription is paused or was removed"
         d = self._store.get_delivery(key)
         if d is not None and d.state in ("pending", "posting"):
-            claim = self._store.claim_delivery(
-                key=key,
-                team_id=d.team_id,
-                channel_id=d.channel_id,
-                week=d.week,
-                subscription_id=d.subscription_id,
-                holder=self._holder,
-                now=self._clock(),
-                stale_after=self._stale_after,
-            )
+            intent = DeliveryIntent(key, d.team_id, d.channel_id, d.week, d.subscription_id)
+            claim = self._store.claim_deliveries(
+                [intent], holder=self._holder, now=self._clock(), stale_after=self._stale_after
+            ).get(key)
             if claim is not None:
                 self._store.release_delivery(
                     claim.id, error=error, now=self._clock(), permanent=True

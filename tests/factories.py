@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from digests.model import Entry, SourceInfo, SourceKind
+from digests.model import Delivery, Entry, SourceInfo, SourceKind
 from digests.normalize import parse_arxiv_id
+from digests.store import DeliveryIntent, Store
 
 
 def arxiv(ref: str, title: str, **kw: Any) -> Entry:
@@ -37,3 +38,21 @@ def source_info(
         enabled=True,
         created_at=datetime(2025, 1, 1, tzinfo=UTC),
     )
+
+
+def claim_one(
+    store: Store,
+    *,
+    key: str,
+    team_id: str,
+    channel_id: str,
+    week: str,
+    subscription_id: int | None,
+    holder: str,
+    now: datetime,
+    stale_after: timedelta,
+) -> Delivery | None:
+    """One delivery recorded and claimed, as a worker claims it: None when not claimed."""
+    intent = DeliveryIntent(key, team_id, channel_id, week, subscription_id)
+    claimed = store.claim_deliveries([intent], holder=holder, now=now, stale_after=stale_after)
+    return claimed.get(key)

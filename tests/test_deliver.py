@@ -32,6 +32,7 @@ from digests.settings import Settings
 from digests.store import Store
 from digests.topics import load_rules
 from digests.weeks import IsoWeek, week_bounds
+from tests.factories import claim_one
 from tests.fakeslack import BOT_TOKEN, TEAM, FakeReply, FakeSlack, Message
 
 NOW = datetime(2025, 8, 19, 9, 0, tzinfo=UTC)  # a Tuesday in 2025-W34
@@ -366,7 +367,8 @@ def test_a_token_error_fails_the_week_but_keeps_the_subscription(
 
 
 def dead_worker_claim(store: Store, sub: Subscription, week: IsoWeek = WEEK) -> int:
-    claim = store.claim_delivery(
+    claim = claim_one(
+        store,
         key=Deliverer.delivery_key(TEAM, "C1", sub.id, week),
         team_id=TEAM,
         channel_id="C1",
@@ -609,7 +611,8 @@ def test_resume_leaves_live_claims_alone_and_finishes_released_ones(
     slack.down = True
     assert d.deliver(sub, WEEK).status == "retry_later"
     slack.down = False
-    live = store.claim_delivery(
+    live = claim_one(
+        store,
         key=Deliverer.delivery_key(TEAM, "C2", other.id, WEEK),
         team_id=TEAM,
         channel_id="C2",

@@ -24,6 +24,7 @@ from digests.render import digest_notice
 from digests.store import Store
 from digests.topics import load_rules
 from digests.weeks import parse_week, week_bounds
+from tests.factories import claim_one
 
 NOW = datetime(2025, 8, 24, 12, 0, tzinfo=UTC)  # Sunday of 2025-W34
 W34 = parse_week("2025-W34")
@@ -125,7 +126,8 @@ def test_a_paper_sent_to_a_channel_is_not_sent_again_next_week(store: Store) -> 
     first = build_and_archive(store, request, now=NOW)
     assert titles(first.items) == ["Sent Last Week"]
     assert first.digest_id is not None
-    delivery = store.claim_delivery(
+    delivery = claim_one(
+        store,
         key="T1:C1:-:2025-W34",
         team_id="T1",
         channel_id="C1",

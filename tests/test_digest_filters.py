@@ -11,6 +11,7 @@ from digests.model import Entry, Links, Signals, SourceKind
 from digests.query import parse_query
 from digests.store import Store
 from digests.weeks import week_bounds
+from tests.factories import claim_one
 from tests.test_digest import MONDAY, NOW, W34, add, paper, put
 
 QUERIES = [
@@ -133,7 +134,8 @@ def post_elsewhen(store: Store, channel: str) -> None:
     """Post the week's three best papers to ``channel`` as if in another week."""
     digest = build_and_archive(store, DigestRequest(week=W34, top=3), now=NOW)
     assert digest.digest_id is not None and len(digest.items) == 3
-    delivery = store.claim_delivery(
+    delivery = claim_one(
+        store,
         key=f"T:{channel}:-:2025-W33",
         team_id="T",
         channel_id=channel,

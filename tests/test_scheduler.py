@@ -31,6 +31,7 @@ from digests.settings import Settings
 from digests.store import FetchRecord, HealthVerdict, Store
 from digests.topics import TopicRules
 from digests.weeks import IsoWeek, week_bounds
+from tests.factories import claim_one
 from tests.fakeslack import BOT_TOKEN, FakeSlack
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -284,7 +285,8 @@ def test_a_delivery_left_by_a_crashed_worker_is_finished_once(
     clock.set(MONDAY_0901)
     # Another worker claimed this week's delivery, then died before posting anything.
     key = Deliverer.delivery_key("T1", "C1", s.id, IsoWeek(2025, 33))
-    dead = store.claim_delivery(
+    dead = claim_one(
+        store,
         key=key,
         team_id="T1",
         channel_id="C1",

@@ -8,13 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 from digests.model import Digest, SubscriptionSpec
 from digests.store import ArchivedForDelivery, DeliveryIntent, PostedRecord, Store
+from tests.factories import claim_one
 
 NOW = datetime(2025, 8, 18, 9, 0, tzinfo=UTC)
 STALE = timedelta(minutes=10)
 
 
 def claim(store: Store, holder: str, *, now: datetime = NOW, key: str = "T1:C1:1:2025-W34"):  # type: ignore[no-untyped-def]
-    return store.claim_delivery(
+    return claim_one(
+        store,
         key=key,
         team_id="T1",
         channel_id="C1",

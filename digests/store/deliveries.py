@@ -55,29 +55,6 @@ class PostedRecord:
 class DeliveryStore(StoreBase):
     """Deliveries: recorded, claimed, posted or released."""
 
-    def claim_delivery(
-        self,
-        *,
-        key: str,
-        team_id: str,
-        channel_id: str,
-        week: str,
-        subscription_id: int | None,
-        holder: str,
-        now: datetime,
-        stale_after: timedelta,
-    ) -> Delivery | None:
-        """Record the intent to post (once per key) and claim it for ``holder``.
-
-        Returns the claimed delivery, or None when it is already posted, failed for good,
-        or being posted by another live worker. A claim older than ``stale_after`` is
-        taken over: its worker died between claiming and finishing, so the caller must
-        check Slack for a message that may already be there before posting again.
-        """
-        intent = DeliveryIntent(key, team_id, channel_id, week, subscription_id)
-        claimed = self.claim_deliveries([intent], holder=holder, now=now, stale_after=stale_after)
-        return claimed.get(key)
-
     def get_delivery(self, key: str) -> Delivery | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(deliveries).where(deliveries.c.key == key)).mappings().first()
@@ -224,14 +201,17 @@ class DeliveryStore(StoreBase):
         now: datetime,
         stale_after: timedelta,
     ) -> dict[str, Delivery]:
-        """``claim_delivery`` for many keys in one transaction; returns the claimed ones by key.
+        """Record the intent to post (once per key) and claim it for ``holder``, for many
+        keys in one transaction; returns the claimed deliveries by key.
 
-        Each key gets exactly ``claim_delivery``'s treatment: recorded if new, claimed when
-        pending or when its claim is older than ``stale_after`` (``attempts`` + 1), left
-        alone when posted, failed, or held by a live worker. Racing callers (threads or
-        processes) never both win a key: rows are locked in key order on PostgreSQL (two
-        overlapping batches cannot deadlock) and the claim condition is checked again on
-        the locked row; SQLite runs one writer at a time.
+        A key is recorded if new, claimed when pending or when its claim is older than
+        ``stale_after`` (``attempts`` + 1), and left out when posted, failed for good, or
+        held by a live worker. A stale claim's worker died between claiming and
+        finishing, so the caller must check Slack for a message that may already be there
+        before posting again. Racing callers (threads or processes) never both win a key:
+        rows are locked in key order on PostgreSQL (two overlapping batches cannot
+        deadlock) and the claim condition is checked again on the locked row; SQLite runs
+        one writer at a time.
         """
         ordered = sorted({i.key: i for i in intents}.values(), key=lambda i: i.key)
         claimed: dict[str, Delivery] = {}
