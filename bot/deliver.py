@@ -14,7 +14,7 @@ week share the key, so a week is never posted twice to a channel for one subscri
 At most once. ``store.claim_deliveries`` records the intent under the unique key *before*
 anything is posted and hands the delivery to one holder at a time (several processes may
 race; one wins, the others see ``in_progress``). The message ``ts`` is stored *after*
-the post (``record_partial_post`` after every part, ``mark_posted`` at the end). So the
+the post (``record_partial_post`` after every part, ``mark_posted_many`` at the end). So the
 only window for a duplicate is a post that reached Slack but whose answer we never
 recorded: a crash between post and record, a timeout, a 5xx that Slack had in fact
 served. We close that window by looking at the channel, not by guessing: every message
@@ -909,9 +909,8 @@ class Deliverer:
         if recorder is not None:
             recorder.add(job.claim.id, message_ts=parent, reply_ts=replies)
         else:
-            self._store.mark_posted(
-                job.claim.id, message_ts=parent, reply_ts=replies, now=self._clock()
-            )
+            posted = PostedRecord(job.claim.id, parent, tuple(replies))
+            self._store.mark_posted_many([posted], now=self._clock())
         log.info(
             "delivery %s: posted ts=%s with %d thread replies, %d papers",
             t.key,

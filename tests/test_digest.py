@@ -21,7 +21,7 @@ from digests.model import Entry, Signals, SourceInfo, SourceKind, SourceSpec
 from digests.query import parse_query
 from digests.rank import RankWeights
 from digests.render import digest_notice
-from digests.store import Store
+from digests.store import PostedRecord, Store
 from digests.topics import load_rules
 from digests.weeks import parse_week, week_bounds
 from tests.factories import claim_one
@@ -139,7 +139,7 @@ def test_a_paper_sent_to_a_channel_is_not_sent_again_next_week(store: Store) -> 
     )
     assert delivery is not None
     store.attach_digest(delivery.id, first.digest_id, holder="test")
-    store.mark_posted(delivery.id, message_ts="1.2", now=NOW)
+    store.mark_posted_many([PostedRecord(delivery.id, "1.2")], now=NOW)
 
     # Next week the same paper is mentioned again, beside a new one.
     put(store, feed, paper(20, "Sent Last Week", day=8), paper(21, "New This Week", day=8))

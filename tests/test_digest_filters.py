@@ -9,7 +9,7 @@ import pytest
 from digests.digest import DigestRequest, WeekContext, build_and_archive, build_digest
 from digests.model import Entry, Links, Signals, SourceKind
 from digests.query import parse_query
-from digests.store import Store
+from digests.store import PostedRecord, Store
 from digests.weeks import week_bounds
 from tests.factories import claim_one
 from tests.test_digest import MONDAY, NOW, W34, add, paper, put
@@ -147,7 +147,7 @@ def post_elsewhen(store: Store, channel: str) -> None:
     )
     assert delivery is not None
     store.attach_digest(delivery.id, digest.digest_id, holder="test")
-    store.mark_posted(delivery.id, message_ts="1.2", now=NOW)
+    store.mark_posted_many([PostedRecord(delivery.id, "1.2")], now=NOW)
 
 
 def test_digests_with_and_without_the_week_context_are_the_same(filled: Store) -> None:

@@ -48,7 +48,7 @@ def test_a_delivery_is_claimed_once_and_posted_once(store: Store) -> None:
     first = claim(store, "worker-a")
     assert first is not None and first.state == "posting" and first.attempts == 1
     assert claim(store, "worker-b") is None  # someone is posting it
-    store.mark_posted(first.id, message_ts="111.222", reply_ts=["111.333"], now=NOW)
+    store.mark_posted_many([PostedRecord(first.id, "111.222", ("111.333",))], now=NOW)
     assert claim(store, "worker-b", now=NOW + timedelta(days=1)) is None  # posted: never again
     done = store.get_delivery("T1:C1:1:2025-W34")
     assert done is not None and done.state == "posted" and done.reply_ts == ("111.333",)
@@ -139,7 +139,7 @@ def test_batched_claims_treat_each_key_as_a_single_claim_would(store: Store) -> 
         if state == "pending":
             store.release_delivery(first.id, error="429", now=NOW, permanent=False)
         elif state == "posted":
-            store.mark_posted(first.id, message_ts="1.1", now=NOW)
+            store.mark_posted_many([PostedRecord(first.id, "1.1")], now=NOW)
         elif state == "failed":
             store.release_delivery(first.id, error="channel_not_found", now=NOW, permanent=True)
     before = {k: store.get_delivery(k) for k in keys.values()}

@@ -89,28 +89,6 @@ class DeliveryStore(StoreBase):
                 .values(digest_id=digest_id)
             )
 
-    def mark_posted(
-        self,
-        delivery_id: int,
-        *,
-        message_ts: str,
-        reply_ts: Sequence[str] = (),
-        now: datetime,
-    ) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == delivery_id)
-                .values(
-                    state="posted",
-                    message_ts=message_ts,
-                    reply_ts=list(reply_ts),
-                    posted_at=now,
-                    updated_at=now,
-                    last_error=None,
-                )
-            )
-
     def record_partial_post(
         self, delivery_id: int, *, message_ts: str, reply_ts: Sequence[str], now: datetime
     ) -> None:
@@ -266,7 +244,8 @@ class DeliveryStore(StoreBase):
         return claimed
 
     def mark_posted_many(self, posted: Sequence[PostedRecord], *, now: datetime) -> None:
-        """``mark_posted`` for many deliveries in one transaction."""
+        """Deliveries Slack has taken in full, posted (in one transaction): their message
+        and thread replies kept, their last error cleared."""
         if not posted:
             return
         with self._tx() as conn:
