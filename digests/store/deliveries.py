@@ -117,21 +117,6 @@ class DeliveryStore(StoreBase):
                 )
             )
 
-    def sent_paper_ids(self, team_id: str, channel_id: str, *, except_week: str) -> set[int]:
-        """Papers already posted to a channel in another week's digest."""
-        stmt = (
-            select(digest_items.c.paper_id)
-            .join(deliveries, deliveries.c.digest_id == digest_items.c.digest_id)
-            .where(
-                deliveries.c.team_id == team_id,
-                deliveries.c.channel_id == channel_id,
-                deliveries.c.state == "posted",
-                deliveries.c.week != except_week,
-            )
-        )
-        with self.engine.connect() as conn:
-            return {int(i) for i in conn.execute(stmt).scalars()}
-
     def deliveries_by_key(self, keys: Iterable[str]) -> dict[str, Delivery]:
         """The recorded deliveries among ``keys`` (unknown keys are left out)."""
         wanted = sorted(set(keys))
@@ -147,7 +132,8 @@ class DeliveryStore(StoreBase):
     def sent_paper_ids_many(
         self, channels: Iterable[tuple[str, str, str]]
     ) -> dict[tuple[str, str, str], set[int]]:
-        """``sent_paper_ids`` for many (team, channel, except_week) at once, by that triple."""
+        """Papers already posted to each channel in another week's digest, by (team,
+        channel, except_week): many channels in a few queries."""
         wanted = set(channels)
         out: dict[tuple[str, str, str], set[int]] = {w: set() for w in wanted}
         by_channel: dict[tuple[str, str], list[tuple[str, set[int]]]] = {}
