@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -200,32 +200,19 @@ class SearchStore(TagStore):
         for slug in q.tags:
             if slug not in resolved:
                 return None
-            conds.append(
-                exists().where(
-                    paper_tags.c.paper_id == papers.c.id, paper_tags.c.tag_id == resolved[slug]
-                )
-            )
+            conds.append(exists(tagged(resolved[slug]).where(paper_tags.c.paper_id == papers.c.id)))
         for slug in q.exclude_tags:
             if slug in resolved:
-                conds.append(
-                    not_(
-                        exists().where(
-                            paper_tags.c.paper_id == papers.c.id,
-                            paper_tags.c.tag_id == resolved[slug],
-                        )
-                    )
-                )
+                tagged_here = tagged(resolved[slug]).where(paper_tags.c.paper_id == papers.c.id)
+                conds.append(not_(exists(tagged_here)))
         for name in q.authors:
-            conds.append(
-                func.lower(papers.c.authors.cast(Text())).contains(name.lower(), autoescape=True)
-            )
+            conds.append(author_text().contains(author_key(name), autoescape=True))
         if q.sources:
-            lowered = [s.lower() for s in q.sources]
             conds.append(
                 exists().where(
                     mentions.c.paper_id == papers.c.id,
                     mentions.c.source_id == sources.c.id,
-                    func.lower(sources.c.name).in_(lowered),
+                    source_key().in_(source_keys(q.sources)),
                 )
             )
         if q.since or q.until:
@@ -275,10 +262,11 @@ class SearchStore(TagStore):
         wanted = [(t, True) for t in (*q.words, *q.phrases)]
         unwanted = [(t, False) for t in (*q.exclude_words, *q.exclude_phrases)]
         for term, want in [*wanted, *unwanted]:
-            if self.dialect == "sqlite" and len(term) >= FTS_MIN_CHARS:
+            looked_up = self._indexed_term(term)
+            if looked_up is not None:
                 if want and indexed:
                     continue
-                found = papers.c.id.in_(_fts_rowids(_fts_literal(term)))
+                found = papers.c.id.in_(looked_up)
                 on_paper.append(found if want else not_(found))
                 continue
             text_col = paper_search.c.search_text
@@ -302,6 +290,14 @@ class SearchStore(TagStore):
         else:
             on_paper.append(exists().where(paper_search.c.paper_id == papers.c.id, *on_text))
         return on_paper
+
+    def _indexed_term(self, term: str) -> Select[Any] | None:
+        """The ids of the papers whose search text holds ``term``, read from SQLite's
+        full-text index; None where that index cannot look the term up (PostgreSQL, or a
+        term shorter than a trigram): it is then matched on the search text itself."""
+        if self.dialect == "sqlite" and len(term) >= FTS_MIN_CHARS:
+            return _fts_rowids(_fts_literal(term))
+        return None
 
     def _paper_rows(
         self, conn: Connection, ids: Sequence[int], *extra: ColumnElement[Any]
@@ -394,6 +390,29 @@ _HIT_COLUMNS = (
     papers.c.other_links,
     papers.c.first_seen_at,
 )
+
+
+def tagged(tag_id: int) -> Select[Any]:
+    """The papers that carry a tag: ``tag:`` matches these."""
+    return select(paper_tags.c.paper_id).where(paper_tags.c.tag_id == tag_id)
+
+
+def author_text() -> ColumnElement[str]:
+    """A paper's authors as ``author:`` searches them: holding ``author_key(name)``."""
+    return func.lower(papers.c.authors.cast(Text()))
+
+
+def author_key(name: str) -> str:
+    return name.lower()
+
+
+def source_key() -> ColumnElement[str]:
+    """A source's name as ``source:`` compares it: equal to one of ``source_keys``."""
+    return func.lower(sources.c.name)
+
+
+def source_keys(names: Iterable[str]) -> list[str]:
+    return [n.lower() for n in names]
 
 
 def _fts_literal(term: str) -> str:

@@ -9,9 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     Select,
-    Text,
     exists,
-    func,
     select,
 )
 
@@ -25,14 +23,20 @@ from digests.model import (
 from digests.query import Query
 from digests.schema import (
     mentions,
-    paper_tags,
     papers,
     sources,
 )
 from digests.store.bulk import (
     LOOKUP_CHUNK,
 )
-from digests.store.search import FTS_MIN_CHARS, SearchStore, _fts_literal, _fts_rowids
+from digests.store.search import (
+    SearchStore,
+    author_key,
+    author_text,
+    source_key,
+    source_keys,
+    tagged,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +100,10 @@ class WeekStore(SearchStore):
 
     def match_ids(self, query: Query, *, start: datetime, end: datetime) -> set[int]:
         """Ids of papers mentioned in [start, end) that match a query's filters."""
+        return self.week_matcher(start, end).match_ids(query)
+
+    def _term_in_week(self, query: Query, *, start: datetime, end: datetime) -> set[int]:
+        """The papers mentioned in [start, end) that a one-term query's condition keeps."""
         with self.engine.connect() as conn:
             where = self._query_conditions(conn, query)
             if where is None:
@@ -114,21 +122,20 @@ class WeekStore(SearchStore):
 
 
 class WeekMatcher:
-    """``Store.match_ids`` for many queries over one week, each filter term looked up once.
+    """Which of one week's papers queries' filters keep, each filter term looked up once.
 
     A filter is a conjunction, so the papers a query matches are the intersection of the
     papers each of its terms matches (a tag, an excluded tag, an author, a word, the
     sources...). Terms recur across subscriptions: each is looked up once and kept, and
-    a query is then a few set intersections. Every term keeps the meaning of the SQL
-    condition ``match_ids`` builds for it:
+    a query is then a few set intersections. A term means what it means in a search
+    (``SearchStore._query_conditions``), from the same pieces:
 
-    - tags and, on SQLite, full-text words are read from their indexes (``paper_tags``,
-      ``paper_fts``) and intersected with the week's papers;
-    - authors and sources are compared in memory with the database's own lower-cased
-      text of the week's papers (``lower(authors)`` contains the name; one of the
-      ``lower(source name)`` equals one asked for), as the SQL compares them;
-    - anything else (dates, ids, PostgreSQL's ILIKE, words shorter than a trigram) runs
-      ``match_ids`` for that one term.
+    - tags and the words the full-text index can look up are read from their indexes
+      (``tagged``, ``SearchStore._indexed_term``) and intersected with the week's papers;
+    - authors and sources are compared with the texts the search compares (``author_text``,
+      ``source_key``), read once for the week's papers;
+    - anything else (dates, ids, words matched on the search text) runs the search's
+      condition for that one term over the week.
 
     Safe to share between threads: at worst a term is looked up twice.
     """
@@ -144,7 +151,7 @@ class WeekMatcher:
         self._displays: dict[str, str | None] = {}
 
     def match_ids(self, query: Query) -> set[int]:
-        """What ``Store.match_ids(query, start=start, end=end)`` returns."""
+        """Ids of the week's papers that match a query's filters."""
         sets = sorted((self._term(key) for key in _term_keys(query)), key=len)
         if not sets:
             return set(self._week_ids())
@@ -192,42 +199,35 @@ class WeekMatcher:
                 tag_id = store._resolve_slugs(conn, [value]).get(value)
                 if tag_id is None:  # an unknown tag matches nothing; excluding it, everything
                     return set() if kind == "tag" else week
-                tagged = {
-                    int(i)
-                    for i in conn.execute(
-                        select(paper_tags.c.paper_id).where(paper_tags.c.tag_id == tag_id)
-                    ).scalars()
-                }
-            return week & tagged if kind == "tag" else week - tagged
-        if kind in ("text", "-text") and store.dialect == "sqlite" and len(value) >= FTS_MIN_CHARS:
+                found = {int(i) for i in conn.execute(tagged(tag_id)).scalars()}
+            return week & found if kind == "tag" else week - found
+        looked_up = store._indexed_term(value) if kind in ("text", "-text") else None
+        if looked_up is not None:
             with store.engine.connect() as conn:
-                rows = conn.execute(_fts_rowids(_fts_literal(value))).scalars()
-                found = {int(i) for i in rows}
+                found = {int(i) for i in conn.execute(looked_up).scalars()}
             return week & found if kind == "text" else week - found
         if kind == "author":
-            name = value.lower()
+            name = author_key(value)
             return {pid for pid, text_ in self._author_texts().items() if name in text_}
         if kind == "sources":
-            lowered = {s.lower() for s in value}
-            return {pid for pid, names in self._source_names().items() if names & lowered}
-        return store.match_ids(_term_query(key), start=self.start, end=self.end)
+            wanted = set(source_keys(value))
+            return {pid for pid, names in self._source_names().items() if names & wanted}
+        return store._term_in_week(_term_query(key), start=self.start, end=self.end)
 
     def _author_texts(self) -> dict[int, str]:
-        """Each week paper's authors as the SQL condition sees them: lower(authors)."""
+        """Each week paper's authors as a search sees them (``author_text``)."""
         if self._authors is None:
-            stmt = select(papers.c.id, func.lower(papers.c.authors.cast(Text()))).where(
-                papers.c.id.in_(self._in_week())
-            )
+            stmt = select(papers.c.id, author_text()).where(papers.c.id.in_(self._in_week()))
             with self._store.engine.connect() as conn:
                 self._authors = {int(pid): text_ or "" for pid, text_ in conn.execute(stmt)}
         return self._authors
 
     def _source_names(self) -> dict[int, frozenset[str]]:
-        """Each week paper's sources (any mention, in the week or not), lower-cased by the
-        database as the SQL condition compares them."""
+        """Each week paper's sources (any mention, in the week or not), as a search
+        compares them (``source_key``)."""
         if self._sources is None:
             stmt = (
-                select(mentions.c.paper_id, func.lower(sources.c.name))
+                select(mentions.c.paper_id, source_key())
                 .join(sources, sources.c.id == mentions.c.source_id)
                 .where(mentions.c.paper_id.in_(self._in_week()))
                 .distinct()
