@@ -29,18 +29,9 @@ from digests.schema import (
     digests,
 )
 from digests.store.base import StoreBase
+from digests.store.bulk import insert_tuples
 
 log = logging.getLogger(__name__)
-
-
-# Archived digest items, written as plain tuples (``Store.archive_digests``).
-_DIGEST_ITEMS_INSERT_SQLITE = (
-    "INSERT INTO digest_items (digest_id, rank, paper_id, score, item) VALUES (?, ?, ?, ?, ?)"
-)
-_DIGEST_ITEMS_INSERT_POSTGRESQL = (
-    "INSERT INTO digest_items (digest_id, rank, paper_id, score, item) "
-    "VALUES (%s, %s, %s, %s, CAST(%s AS json))"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,11 +242,8 @@ class ArchiveStore(StoreBase):
                     serialized[id(a.digest)] = items
                 rows.extend((digest_id, *item) for item in items)
             if rows:
-                conn.exec_driver_sql(
-                    _DIGEST_ITEMS_INSERT_SQLITE
-                    if self.dialect == "sqlite"
-                    else _DIGEST_ITEMS_INSERT_POSTGRESQL,
-                    rows,
+                insert_tuples(
+                    conn, digest_items, ("digest_id", "rank", "paper_id", "score", "item"), rows
                 )
             conn.execute(
                 update(deliveries)

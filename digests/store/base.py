@@ -20,7 +20,13 @@ from digests.errors import StoreError
 from digests.store.bulk import (
     upsert,
 )
-from digests.store.engine import create_db_engine, short_db_error, upgrade, wait_for_database
+from digests.store.engine import (
+    create_db_engine,
+    integrity_check,
+    short_db_error,
+    upgrade,
+    wait_for_database,
+)
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +113,7 @@ class StoreBase:
 
     def integrity_check(self) -> str:
         """SQLite's own consistency check ("ok" when sound); "ok" elsewhere."""
-        if self.dialect != "sqlite":
-            return "ok"
-        with self.engine.connect() as conn:
-            return str(conn.execute(text("PRAGMA integrity_check")).scalar_one())
+        return integrity_check(self.engine)
 
 
 def as_utc(value: Any) -> datetime | None:

@@ -167,6 +167,21 @@ def update_by_id(
             conn.exec_driver_sql(sql, flat)
 
 
+def insert_tuples(
+    conn: Connection, table: Any, cols: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """INSERT rows already in the driver's form (JSON columns as text), one executemany of
+    plain tuples: without SQLAlchemy's binding of each value."""
+    names = ", ".join(f'"{c}"' for c in cols)
+    if conn.dialect.name == "postgresql":
+        marks = ["CAST(%s AS json)" if isinstance(table.c[c].type, JSON) else "%s" for c in cols]
+    else:
+        marks = ["?"] * len(cols)
+    # Names come from our own table definitions, never from data.
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join(marks)})'  # noqa: S608
+    conn.exec_driver_sql(sql, list(rows))
+
+
 def upsert(dialect: str, table: Any) -> Any:
     """The dialect's INSERT that knows ON CONFLICT."""
     if dialect == "postgresql":

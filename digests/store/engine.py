@@ -310,6 +310,14 @@ def short_db_error(e: Exception | None) -> str:
     return str(orig or e).strip().splitlines()[0]
 
 
+def integrity_check(engine: Engine) -> str:
+    """SQLite's own consistency check ("ok" when sound); "ok" elsewhere."""
+    if engine.dialect.name != "sqlite":
+        return "ok"
+    with engine.connect() as conn:
+        return str(conn.execute(text("PRAGMA integrity_check")).scalar_one())
+
+
 def schema_revision(engine: Engine) -> str | None:
     """The migration the database is at; None for a database paperbot has not set up."""
     try:
