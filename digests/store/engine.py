@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from digests.errors import DatabaseUnavailable, DatabaseURLError, StoreError
 
@@ -133,7 +134,8 @@ def create_db_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             # WAL: readers never block the writer; a crash mid-write never corrupts.
-            cur.execute("PRAGMA journal_mode=WAL")
+            if cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                _switch_to_wal(cur)
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
@@ -141,6 +143,18 @@ def create_db_engine(url: str) -> Engine:
 
         return engine
     return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+@retry(
+    retry=retry_if_exception(lambda e: "locked" in str(e)),
+    wait=wait_random(0.01, 0.1),
+    stop=stop_after_delay(_SQLITE_BUSY_MS / 1000),
+    reraise=True,
+)
+def _switch_to_wal(cur: sqlite3.Cursor) -> None:
+    """Processes opening a new file together each try to switch it; SQLite answers
+    "locked" at once, without waiting, to all but one of them, so they try again."""
+    cur.execute("PRAGMA journal_mode=WAL")
 
 
 def _alembic_config() -> Config:
