@@ -174,7 +174,8 @@ def test_empty_week_names_its_sources(store: Store) -> None:
 
 def post_to_channel(store: Store, digest_id: int, *, channel: str, week: str) -> None:
     """Record ``digest_id`` as posted to ``channel`` in ``week``."""
-    delivery = store.claim_delivery(
+    delivery = claim_one(
+        store,
         key=f"T1:{channel}:-:{week}",
         team_id="T1",
         channel_id=channel,
@@ -186,7 +187,7 @@ def post_to_channel(store: Store, digest_id: int, *, channel: str, week: str) ->
     )
     assert delivery is not None
     store.attach_digest(delivery.id, digest_id, holder="test")
-    store.mark_posted(delivery.id, message_ts="1.2", now=NOW)
+    store.mark_posted_many([PostedRecord(delivery.id, "1.2")], now=NOW)
 
 
 def test_an_empty_or_thin_digest_says_what_left_the_papers_out(store: Store) -> None:
