@@ -288,15 +288,18 @@ SMALL = make_digest(
 )
 
 
-def test_render_is_pure_and_slack_free() -> None:
-    source = Path(render.__file__).read_text(encoding="utf-8")
+@pytest.mark.parametrize(
+    "module", sorted(Path(render.__file__).parent.glob("*.py")), ids=lambda p: p.name
+)
+def test_render_is_pure_and_slack_free(module: Path) -> None:
+    source = module.read_text(encoding="utf-8")
     imported = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             imported |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
-    assert not imported & {"slack_sdk", "slack_bolt", "time"}
+    assert not imported & {"slack_sdk", "slack_bolt", "time", "bot"}
     assert ".now(" not in source and "today(" not in source
 
 
@@ -1065,3 +1068,27 @@ def test_format_ago() -> None:
     assert format_ago(now - timedelta(minutes=5), now) == "5m ago"
     assert format_ago(now - timedelta(hours=3, minutes=59), now) == "3h ago"
     assert format_ago(now - timedelta(days=2, hours=1), now) == "2d ago"
+
+
+# --- our own replies -----------------------------------------------------------------------
+
+
+def test_line_sections_stay_within_slacks_limits() -> None:
+    from digests.render.slack import line_sections
+
+    blocks = line_sections([f"line {i} " + "x" * 990 for i in range(200)])
+    assert len(blocks) == 50
+    assert all(len(b["text"]["text"]) <= 2900 for b in blocks)
+    assert (
+        blocks[0]["text"]["text"].startswith("line 0 ") and "\nline 1 " in blocks[0]["text"]["text"]
+    )
+    (one,) = line_sections(["y" * 5000])
+    assert one["text"]["text"] == "y" * 2900
+
+
+def test_note_block_escapes_and_cuts() -> None:
+    from digests.render.slack import note_block
+
+    note = note_block("<!channel> & " + "z" * 3000)
+    text = note["elements"][0]["text"]
+    assert text.startswith("&lt;!channel&gt; &amp; ") and len(text) == 2000
