@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from digests.settings import database_url_from
 from digests.store import Store
+from tests.slackbot import Bot, cut_off_bot, serving_bot
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -79,3 +80,20 @@ def store(db_url: str) -> Iterator[Store]:
         yield s
     finally:
         s.dispose()
+
+
+# -- the Slack app --------------------------------------------------------------------
+
+
+@pytest.fixture
+def bot(store: Store, tmp_path: Path) -> Iterator[Bot]:
+    """The app over real HTTP with the demo sources ingested and a fake Slack Web API."""
+    with serving_bot(store, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture(params=["refused", "503"])
+def cut_off(request: pytest.FixtureRequest, store: Store, tmp_path: Path) -> Iterator[Bot]:
+    """The app while Slack's Web API refuses connections or answers 503."""
+    with cut_off_bot(store, tmp_path, answers_503=request.param == "503") as running:
+        yield running

@@ -1,9 +1,13 @@
-"""Shared factories for tests: papers and sources as a parser or the store hands them over."""
+"""Shared factories for tests: papers and sources as a parser or the store hands them over,
+and the command paths of the CLI."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import click
 
 from digests.model import Delivery, Entry, SourceInfo, SourceKind
 from digests.normalize import parse_arxiv_id
@@ -56,3 +60,11 @@ def claim_one(
     intent = DeliveryIntent(key, team_id, channel_id, week, subscription_id)
     claimed = store.claim_deliveries([intent], holder=holder, now=now, stale_after=stale_after)
     return claimed.get(key)
+
+
+def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every command of a click group, subcommands included: ``("sources", "add")``."""
+    for name, command in group.commands.items():
+        yield (*prefix, name)
+        if isinstance(command, click.Group):
+            yield from command_paths(command, (*prefix, name))

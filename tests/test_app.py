@@ -3,8 +3,6 @@ requests sent with httpx, and a local fake Slack Web API and ``response_url`` ta
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -12,271 +10,39 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import create_engine
-from starlette.applications import Starlette
 
-from bot.app import SLACK_DOWN, create_app, make_client
+from bot.actions import SLACK_DOWN
+from bot.app import create_app
 from bot.config import BotSettings
-from bot.deliver import Deliverer
-from bot.demo import demo_dir, demo_specs
 from bot.server import MAX_BODY_BYTES, create_web_app
-from digests.ingest import SourceReport, fetch_settings_for, poll_sources
-from digests.model import SourceInfo
 from digests.store import Store
-from digests.topics import load_rules
 from tests.fakeslack import BOT_TOKEN, TEAM, FakeSlack
-
-SECRET = "test-signing-secret"
-ADMIN = "UADMIN01"  # in PAPERBOT_ADMINS
-WS_ADMIN = "UWSADMIN1"  # is_admin according to users.info
-MEMBER = "UMEMBER01"
-CHANNEL = "C0GENERAL"
-NOW = datetime(2024, 10, 4, 12, 0, tzinfo=UTC)  # the demo sources' week (2024-W40)
-
-
-def clock() -> datetime:
-    return NOW
-
-
-# -- serving -------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def served(app: Starlette) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a thread; yields its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-# -- signing -------------------------------------------------------------------------------
-
-
-def signed(body: str, *, ts: int | None = None, secret: str = SECRET) -> dict[str, str]:
-    stamp = str(int(time.time()) if ts is None else ts)
-    base = f"v0:{stamp}:{body}".encode()
-    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
-
-
-@dataclass
-class GatedPoll:
-    """A poll that blocks until released: shows the ack does not wait for slow work."""
-
-    release: threading.Event = field(default_factory=threading.Event)
-    started: threading.Event = field(default_factory=threading.Event)
-    polled: list[str] = field(default_factory=list)
-
-    def __call__(self, sources: Sequence[SourceInfo]) -> list[SourceReport]:
-        self.started.set()
-        assert self.release.wait(10), "the test never released the poll"
-        self.polled.extend(s.name for s in sources)
-        return [SourceReport(name=s.name, status="unchanged") for s in sources]
-
-
-@dataclass
-class Bot:
-    url: str
-    slack: FakeSlack
-    store: Store
-    poll: GatedPoll
-    http: httpx.Client
-    responses: int = 0
-
-    def command(
-        self, text: str, *, user: str = MEMBER, channel: str = CHANNEL, name: str = "r"
-    ) -> httpx.Response:
-        body = urlencode(
-            {
-                "token": "unused",
-                "team_id": TEAM,
-                "team_domain": "example",
-                "channel_id": channel,
-                "channel_name": "general",
-                "user_id": user,
-                "user_name": "someone",
-                "command": "/paper",
-                "text": text,
-                "api_app_id": "A0PAPERBOT",
-                "response_url": self.slack.response_url(name),
-                "trigger_id": "1.2.3",
-            }
-        )
-        return self.post(body, "application/x-www-form-urlencoded")
-
-    def action(self, action_id: str, value: str, *, user: str = MEMBER) -> httpx.Response:
-        payload = {
-            "type": "block_actions",
-            "team": {"id": TEAM, "domain": "example"},
-            "user": {"id": user, "username": "someone", "team_id": TEAM},
-            "api_app_id": "A0PAPERBOT",
-            "token": "unused",
-            "container": {
-                "type": "message",
-                "message_ts": "1700000000.000100",
-                "channel_id": CHANNEL,
-                "is_ephemeral": True,
-            },
-            "trigger_id": "1.2.3",
-            "channel": {"id": CHANNEL, "name": "general"},
-            "response_url": self.slack.response_url("action"),
-            "actions": [
-                {
-                    "action_id": action_id,
-                    "block_id": "b1",
-                    "type": "button",
-                    "value": value,
-                    "action_ts": "1700000001.000200",
-                }
-            ],
-        }
-        body = urlencode({"payload": json.dumps(payload)})
-        return self.post(body, "application/x-www-form-urlencoded")
-
-    def event(self, event: dict[str, Any]) -> httpx.Response:
-        body = json.dumps(
-            {
-                "token": "unused",
-                "team_id": TEAM,
-                "api_app_id": "A0PAPERBOT",
-                "type": "event_callback",
-                "event_id": "Ev0001",
-                "event_time": int(time.time()),
-                "event": event,
-            }
-        )
-        return self.post(body, "application/json")
-
-    def post(self, body: str, ctype: str, **kw: Any) -> httpx.Response:
-        headers = {"Content-Type": ctype, **signed(body, **kw)}
-        return self.http.post(f"{self.url}/slack/events", content=body, headers=headers)
-
-    def next_response(self) -> dict[str, Any]:
-        """The next message that reached a response_url (work after ack is asynchronous)."""
-        self.responses += 1
-        call = self.slack.wait_for("response_url", self.responses)[self.responses - 1]
-        return dict(call.args)
-
-
-def ingest_demo(store: Store, tmp_path: Path) -> None:
-    settings = BotSettings.from_env(_env("http://127.0.0.1:1/api/", tmp_path)).core
-    for spec in demo_specs(demo_dir()):
-        store.add_source(spec, now=NOW)
-    poll_sources(
-        store,
-        store.list_sources(with_counts=False),
-        fetch_settings=fetch_settings_for(settings),
-        rules=load_rules(None),
-        clock=clock,
-    )
-
-
-def _env(api_url: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": api_url,
-        "PAPERBOT_ADMINS": ADMIN,
-        "PAPERBOT_DATA_DIR": str(tmp_path),
-        "PAPERBOT_TZ": "UTC",
-    }
-
-
-@contextmanager
-def serving_bot(store: Store, tmp_path: Path, now: datetime = NOW) -> Iterator[Bot]:
-    ingest_demo(store, tmp_path)
-    with FakeSlack(admins={WS_ADMIN}) as slack:
-        settings = BotSettings.from_env(_env(slack.api_url, tmp_path))
-        poll = GatedPoll()
-        app = create_app(settings, store=store, clock=lambda: now, poll=poll)
-        with (
-            served(create_web_app(app, store=store, signing_secret=SECRET)) as url,
-            httpx.Client(timeout=10) as http,
-        ):
-            yield Bot(url=url, slack=slack, store=store, poll=poll, http=http)
-            poll.release.set()
-
-
-@pytest.fixture
-def bot(store: Store, tmp_path: Path) -> Iterator[Bot]:
-    with serving_bot(store, tmp_path) as running:
-        yield running
-
-
-@pytest.fixture(params=["refused", "503"])
-def cut_off(request: pytest.FixtureRequest, store: Store, tmp_path: Path) -> Iterator[Bot]:
-    """The bot while Slack's Web API refuses connections (a closed port) or answers 503.
-    ``response_url`` still works: Slack serves it from another host."""
-    ingest_demo(store, tmp_path)
-    with FakeSlack(admins={WS_ADMIN}) as slack:
-        slack.down = request.param == "503"
-        api_url = slack.api_url if slack.down else f"http://127.0.0.1:{_free_port()}/api/"
-        settings = BotSettings.from_env(_env(api_url, tmp_path))
-        client = make_client(settings)
-        deliverer = Deliverer(
-            store=store,
-            client=client,
-            core=settings.core,
-            admins=settings.slack.admins,
-            holder="test",
-            clock=clock,
-            sleep=lambda seconds: None,  # its retries need not wait in a test
-        )
-        app = create_app(settings, store=store, client=client, deliverer=deliverer, clock=clock)
-        with (
-            served(create_web_app(app, store=store, signing_secret=SECRET)) as url,
-            httpx.Client(timeout=10) as http,
-        ):
-            yield Bot(url=url, slack=slack, store=store, poll=GatedPoll(), http=http)
-
-
-def texts(message: dict[str, Any]) -> str:
-    """Every text in a message, blocks included, as one string."""
-    return str(message.get("text", "")) + json.dumps(
-        message.get("blocks") or [], ensure_ascii=False
-    )
-
-
-def buttons(message: dict[str, Any]) -> dict[str, str]:
-    found = {}
-    for block in message.get("blocks") or []:
-        if block.get("type") == "actions":
-            for element in block["elements"]:
-                found[element["action_id"]] = element["value"]
-    return found
-
+from tests.slackbot import (
+    ADMIN,
+    CHANNEL,
+    MEMBER,
+    NOW,
+    SECRET,
+    WS_ADMIN,
+    Bot,
+    bot_env,
+    buttons,
+    clock,
+    served,
+    serving_bot,
+    signed,
+    texts,
+)
 
 # -- lookups -------------------------------------------------------------------------------
 
@@ -677,7 +443,7 @@ def test_healthz_503_when_the_database_is_gone(tmp_path: Path) -> None:
     broken = Store(create_engine(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}"))
     assert broken.ping() is False
     with FakeSlack() as slack:
-        settings = BotSettings.from_env(_env(slack.api_url, tmp_path))
+        settings = BotSettings.from_env(bot_env(slack.api_url, tmp_path))
         app = create_app(settings, store=broken, clock=clock)
         with served(create_web_app(app, store=broken, signing_secret=SECRET)) as url:
             r = httpx.get(f"{url}/healthz", timeout=10)
@@ -692,7 +458,7 @@ def test_store_ping(store: Store) -> None:
 def test_create_app_requires_the_signing_secret_in_http_mode(tmp_path: Path, store: Store) -> None:
     from digests.errors import ConfigError
 
-    env = _env("http://127.0.0.1:1/api/", tmp_path)
+    env = bot_env("http://127.0.0.1:1/api/", tmp_path)
     del env["SLACK_SIGNING_SECRET"]
     with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
         create_app(BotSettings.from_env(env), store=store)
@@ -703,7 +469,7 @@ def test_serve_command_explains_missing_secrets(tmp_path: Path) -> None:
 
     from bot.cli import cli
 
-    env = _env("http://127.0.0.1:1/api/", tmp_path)
+    env = bot_env("http://127.0.0.1:1/api/", tmp_path)
     del env["SLACK_SIGNING_SECRET"]
     result = CliRunner().invoke(cli, ["serve"], env=env)
     assert result.exit_code == 1
@@ -727,7 +493,7 @@ def test_serve_starts_without_bolts_unused_token_warning(tmp_path: Path, db_url:
     with FakeSlack() as slack:
         env = {
             **os.environ,
-            **_env(slack.api_url, tmp_path),
+            **bot_env(slack.api_url, tmp_path),
             "DATABASE_URL": db_url,
             "PAPERBOT_SOURCES_FILE": str(sources),
             "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
@@ -761,11 +527,3 @@ def test_serve_starts_without_bolts_unused_token_warning(tmp_path: Path, db_url:
             _, logged = server.communicate(timeout=30)
     assert "will be unused" not in logged, logged
     assert "Traceback" not in logged, logged
-
-
-def test_digest_now_covers_the_week_a_scheduled_run_would() -> None:
-    from bot.app import covered_week
-
-    # Monday morning: last week, complete. Friday: this week so far.
-    assert covered_week(datetime(2024, 10, 7, 0, 30, tzinfo=UTC), "Asia/Tokyo").label == "2024-W40"
-    assert covered_week(datetime(2024, 10, 11, 3, 0, tzinfo=UTC), "Asia/Tokyo").label == "2024-W41"

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import cli
+from tests.factories import command_paths
 from tests.httpserver import LocalServer, Reply
 
 REQUIRED_KEYS = {"id", "title", "url", "authors", "tags", "sources", "summary", "first_seen"}
@@ -52,15 +52,8 @@ def paperbot(tmp_path: Path, db_url: str) -> Iterator[Paperbot]:
     )
 
 
-def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    for name, command in group.commands.items():
-        yield (*prefix, name)
-        if isinstance(command, click.Group):
-            yield from _commands(command, (*prefix, name))
-
-
 def test_every_command_has_help(paperbot: Paperbot) -> None:
-    paths = list(_commands(cli))
+    paths = list(command_paths(cli))
     assert ("sources", "add") in paths and ("digest",) in paths and ("demo",) in paths
     for path in [(), *paths]:
         result = paperbot(*path, "--help")

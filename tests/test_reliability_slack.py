@@ -1,6 +1,6 @@
 """Requests that must not get in, admin actions by non-admins, and secrets that must not leak.
 
-The app runs behind its real HTTP server (``tests.test_app``'s ``bot`` fixture) with the
+The app runs behind its real HTTP server (the ``bot`` fixture) with the
 fake Slack Web API; the CLI runs in-process with sentinel secrets in its environment.
 """
 
@@ -17,11 +17,9 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
+from tests.factories import command_paths
 from tests.fakeslack import TEAM
-from tests.test_app import ADMIN, CHANNEL, MEMBER, Bot, bot, signed
-from tests.test_cli import _commands
-
-__all__ = ["bot"]  # the fixture, shared with tests.test_app
+from tests.slackbot import ADMIN, CHANNEL, MEMBER, Bot, signed
 
 # --- forged requests ----------------------------------------------------------------------
 
@@ -168,7 +166,7 @@ def test_secrets_never_appear_in_help_errors_or_logs(
     }
     runner = CliRunner()
     outputs: list[str] = []
-    for path in [(), *_commands(cli)]:
+    for path in [(), *command_paths(cli)]:
         result = runner.invoke(cli, ["-vv", *path, "--help"], env=env)
         assert result.exit_code == 0, path
         outputs.append(result.output)
