@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,15 +10,12 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from digests.settings import database_url_from
 from digests.store import Store
+from tests.paths import FIXTURES, ROOT, SERVER_URL, SHARED
 from tests.slackbot import Bot, cut_off_bot, serving_bot
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "tests" / "fixtures"
-# The real source pages and captures the product was specified from live beside the
-# project; tests over them run whenever that folder exists.
-SHARED = ROOT.parent / "shared"
+# Test modules import these from tests.paths; they stay importable from here too.
+__all__ = ["FIXTURES", "ROOT", "SERVER_URL", "SHARED"]
 
 
 @pytest.fixture
@@ -37,19 +33,6 @@ def fixtures() -> Path:
 # -- databases ------------------------------------------------------------------------
 # Every test that stores anything runs on a real database: a fresh SQLite file, or — when
 # DATABASE_URL points at PostgreSQL — a fresh schema there, dropped afterwards.
-
-
-def _server_url() -> str | None:
-    raw = os.environ.get("DATABASE_URL", "")
-    if raw.startswith(("postgres://", "postgresql")):
-        return database_url_from(raw)
-    return None
-
-
-# Tests reach the database only through the fixtures below: nothing may fall back on the
-# process environment and write into the server's shared schema.
-SERVER_URL = _server_url()
-os.environ.pop("DATABASE_URL", None)
 
 
 @pytest.fixture

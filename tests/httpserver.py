@@ -8,10 +8,14 @@ at once. Delays wait on an event that ``close()`` sets, so nothing outlives a te
     with LocalServer() as server:
         server.route("/feed", Reply(429, headers={"Retry-After": "7"}), Reply(body=b"<rss/>"))
         url = server.url("/feed")
+
+``Routed`` and ``resolver_for`` stand in for the network at the fetcher's transport and
+resolver seams: a source may live on a public name while the server is local.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,7 +24,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Self
 
-__all__ = ["LocalServer", "Recorded", "Reply", "Responder"]
+import httpx
+
+from digests.fetch import Resolver
+
+__all__ = [
+    "PUBLIC_IP",
+    "LocalServer",
+    "Recorded",
+    "Reply",
+    "Responder",
+    "Routed",
+    "resolver_for",
+]
+
+PUBLIC_IP = "93.184.215.14"  # a globally routable address; traffic to it is routed locally
 
 
 @dataclass(frozen=True)
@@ -191,3 +209,42 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # keep test output quiet
+
+
+# -- the network around the server -----------------------------------------------------
+
+
+class Routed(httpx.AsyncBaseTransport):
+    """A network stand-in: requests to ``PUBLIC_IP`` reach the local server; all are recorded."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.seen: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        if request.url.host != PUBLIC_IP:
+            raise httpx.ConnectError("no route to host", request=request)
+        forwarded = httpx.Request(
+            request.method,
+            request.url.copy_with(host="127.0.0.1"),
+            headers=request.headers,
+            extensions={"timeout": request.extensions["timeout"]},
+        )
+        return await self.inner.handle_async_request(forwarded)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def resolver_for(table: dict[str, list[str]], calls: list[str] | None = None) -> Resolver:
+    """A name resolver that knows only ``table``; ``calls`` records the names asked for."""
+
+    async def resolve(host: str, port: int) -> list[str]:
+        if calls is not None:
+            calls.append(host)
+        if host not in table:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return table[host]
+
+    return resolve

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from digests.errors import DatabaseUnavailable, DatabaseURLError, StoreError
 from digests.store import Store, create_db_engine, database_url, wait_for_database
-from tests.conftest import ROOT, SERVER_URL
+from tests.paths import ROOT, SERVER_URL
 
 
 def _run_paperbot(

@@ -12,7 +12,7 @@ from digests.errors import ParseError
 from digests.model import ParseContext, SourceKind
 from digests.sources import PARSERS, parse_document
 from digests.sources.detect import SNIFF_BYTES, detect_kind
-from tests.conftest import FIXTURES
+from tests.paths import FIXTURES
 
 # File name prefixes and the kind each holds, for our fixtures and the shared captures.
 PREFIXES: list[tuple[str, SourceKind]] = [

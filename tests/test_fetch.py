@@ -13,7 +13,6 @@ import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,13 +37,13 @@ from digests.fetch import (
     fetch_many,
     is_public_address,
 )
-from tests.httpserver import LocalServer, Recorded, Reply
+from tests.httpserver import PUBLIC_IP, LocalServer, Recorded, Reply, Routed, resolver_for
+from tests.mutations import gzip_bomb
 
 pytestmark = pytest.mark.timeout(30)
 
 T = TypeVar("T")
 START = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
-PUBLIC_IP = "93.184.215.14"  # a globally routable address; traffic to it is routed locally
 MiB = 1024 * 1024
 
 
@@ -77,40 +76,6 @@ class FakeTime:
         self.mono += seconds
         self.current += timedelta(seconds=seconds)
         await asyncio.sleep(0)
-
-
-class Routed(httpx.AsyncBaseTransport):
-    """A network stand-in: requests to ``PUBLIC_IP`` reach the local server; all are recorded."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.seen: list[httpx.Request] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.seen.append(request)
-        if request.url.host != PUBLIC_IP:
-            raise httpx.ConnectError("no route to host", request=request)
-        forwarded = httpx.Request(
-            request.method,
-            request.url.copy_with(host="127.0.0.1"),
-            headers=request.headers,
-            extensions={"timeout": request.extensions["timeout"]},
-        )
-        return await self.inner.handle_async_request(forwarded)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-def resolver_for(table: dict[str, list[str]], calls: list[str] | None = None) -> Any:
-    async def resolve(host: str, port: int) -> list[str]:
-        if calls is not None:
-            calls.append(host)
-        if host not in table:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return table[host]
-
-    return resolve
 
 
 def settings(**overrides: Any) -> FetchSettings:
@@ -170,11 +135,6 @@ def expect_error(
 def server() -> Iterator[LocalServer]:
     with LocalServer() as s:
         yield s
-
-
-@cache
-def gzip_bomb() -> bytes:
-    return gzip.compress(bytes(50 * MiB), compresslevel=9)
 
 
 # --- conditional GET and change detection ----------------------------------------------

@@ -22,7 +22,7 @@ from digests.errors import ParseError
 from digests.model import ParseContext, ParsedDocument
 from digests.sources.arxiv_xml import read_listing
 from digests.sources.feeds import parse_arxiv
-from tests.conftest import FIXTURES
+from tests.paths import FIXTURES
 
 LISTINGS = [
     "arxiv_atom_listing.xml",

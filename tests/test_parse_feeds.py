@@ -20,7 +20,7 @@ from digests.errors import ParseError
 from digests.model import Links, ParseContext, ParsedDocument, SourceKind
 from digests.sources import feeds
 from digests.sources.feeds import parse_arxiv, parse_arxiv_api, parse_feed
-from tests.conftest import SHARED
+from tests.paths import SHARED
 
 RSS2 = "samples/arxiv_rss2_multi_cat__msudars_laya-reader.xml"
 ATOM = "samples/arxiv_atom_cs.LG__sakshamchitkara-dotcom_paper-forge.xml"

@@ -13,8 +13,8 @@ from digests.errors import ParseError
 from digests.model import Entry, ParseContext, ParsedDocument, SourceKind
 from digests.normalize import normalize_title
 from digests.sources.notes import Heading, parse_notes_html, parse_notes_text, split_heading
-from tests.conftest import FIXTURES, SHARED
 from tests.mutations import damaged
+from tests.paths import FIXTURES, SHARED
 
 URL = "https://example.org/articles/Reasoning.html"
 CTX = ParseContext(url=URL)

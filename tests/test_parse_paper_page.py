@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from digests.errors import ParseError
 from digests.model import ParseContext, ParsedDocument, SourceKind
 from digests.sources.paper_page import parse_paper_page
-from tests.conftest import FIXTURES, SHARED
 from tests.mutations import damaged
+from tests.paths import FIXTURES, SHARED
 
 CTX = ParseContext(url="https://example.org/paper/2403.01234")
 

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from digests.errors import ParseError
 from digests.model import ParseContext, ParsedDocument, SourceKind
 from digests.sources.weekly_ja import parse_weekly_ja, split_title
-from tests.conftest import FIXTURES, SHARED
 from tests.mutations import damaged
+from tests.paths import FIXTURES, SHARED
 
 CTX = ParseContext(url="https://example.org/weekly/42")
 

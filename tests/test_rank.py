@@ -1,8 +1,10 @@
-"""Weekly ranking: which paper wins, the reasons shown for it, and a stable order."""
+"""Weekly ranking: which paper wins, the reasons shown for it, a stable order, and a
+prepared week that ranks every filter and subset as ranking it afresh does."""
 
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +16,15 @@ from hypothesis import strategies as st
 from digests.errors import ConfigError
 from digests.model import Candidate, MentionView, PaperHit, Signals, SourceKind
 from digests.query import parse_query
-from digests.rank import DEFAULT_WEIGHTS, RankWeights, Scored, explain, rank
+from digests.rank import (
+    DEFAULT_WEIGHTS,
+    RankWeights,
+    Scored,
+    explain,
+    prepare_week,
+    rank,
+    rank_prepared,
+)
 
 # 2025-W34 in UTC; the digest is built as the week ends.
 START = datetime(2025, 8, 18, tzinfo=UTC)
@@ -454,3 +464,119 @@ def test_weights_errors_name_the_problem(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         RankWeights.parse(text)
     assert message in str(info.value)
+
+
+# --- a prepared week: one preparation serves every filter and every subset ---------------
+
+
+FEED_A = ("Lab blog A", SourceKind.FEED)
+FEED_B = ("Lab blog B", SourceKind.FEED)
+
+WEEK = [
+    paper(1, mention(ARXIV), mention(HF, upvotes=212), mention(WEEKLY, pick=True, position=3)),
+    paper(2, mention(ARXIV, announce="replace"), tags=("#Alignment",)),
+    paper(3, mention(NOTES, pick=True), tags=("#Alignment", "#RLHF"), abstract="reward model"),
+    paper(4, mention(PAGES, related=True), mention(FEED_A), title="Reward Hacking"),
+    paper(5, mention(FEED_A), mention(FEED_B), upvotes=40, announced=START - timedelta(days=3)),
+    paper(6, mention(ARXIV, summary="A reward model for RLHF."), title="Quiet"),
+    paper(7, title="No mentions at all"),
+    paper(8, mention(HF, upvotes=1), announced=TUESDAY + timedelta(days=2)),
+]
+PREPARED_QUERIES = [None, "tag:alignment", "reward", '"reward model" tag:rlhf', "hacking -tag:rlhf"]
+
+
+@pytest.mark.parametrize("text", PREPARED_QUERIES)
+@pytest.mark.parametrize("weights", [RankWeights(), RankWeights(match=0, sources=0)])
+def test_one_prepared_week_ranks_every_filter_and_subset_like_rank(
+    text: str | None, weights: RankWeights
+) -> None:
+    week = prepare_week(WEEK, now=NOW, week_start=START, week_end=END, weights=weights)
+    query = parse_query(text, now=NOW) if text is not None else None
+    for ids in (None, {1, 3, 6}, {2, 4, 5, 7, 8}, set()):
+        subset = WEEK if ids is None else [c for c in WEEK if c.paper.paper_id in ids]
+        for top in (0, 2, 10):
+            expected = rank(
+                subset,
+                now=NOW,
+                week_start=START,
+                week_end=END,
+                query=query,
+                weights=weights,
+                top=top,
+            )
+            got = rank_prepared(week, query=query, top=top, paper_ids=ids)
+            assert got == expected
+
+
+def test_rank_prepared_checks_top() -> None:
+    week = prepare_week(WEEK, now=NOW, week_start=START, week_end=END)
+    with pytest.raises(ValueError, match="top must be 0 or more"):
+        rank_prepared(week, top=-1)
+
+
+# --- ranking along the unfiltered order stops early and returns what scoring all does ----
+
+
+WORDS = ["reward", "model", "diffusion", "強化学習", "agent", "kernel"]
+TAGS = ["#Alignment", "#RLHF", "#Agents", "#Safety"]
+
+
+def random_week(seed: int, n: int) -> list[Candidate]:
+    """Papers with few distinct signal values, so that equal scores are common."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(1, n + 1):
+        mentions = [
+            mention(
+                rng.choice(SOURCES),
+                at=START + timedelta(hours=rng.randrange(0, 24 * 7)),
+                title=" ".join(rng.sample(WORDS, 2)) if rng.random() < 0.5 else "A paper",
+                summary=" ".join(rng.sample(WORDS, 2)) if rng.random() < 0.3 else None,
+                pick=rng.random() < 0.1,
+                position=rng.choice([None, None, None, 1, 3, 12]),
+                related=rng.random() < 0.1,
+                upvotes=rng.choice([None, 0, 5, 100]),
+            )
+            for _ in range(rng.choice([0, 1, 1, 2, 3]))
+        ]
+        out.append(
+            paper(
+                i,
+                *mentions,
+                upvotes=rng.choice([0, 0, 5, 100]),
+                announced=START + timedelta(days=rng.choice([-3, 0, 1, 1, 4])),
+                title=rng.choice([None, "Reward models", "Diffusion 強化学習"]),
+                tags=tuple(rng.sample(TAGS, rng.randrange(0, 3))),
+                abstract=rng.choice([None, "a reward model", "kernel agent"]),
+            )
+        )
+    return out
+
+
+EARLY_STOP_QUERIES = [
+    None,
+    "tag:alignment",
+    "reward",
+    "reward tag:rlhf",
+    '"reward model" diffusion',
+    "強化学習 agent tag:safety tag:agents",
+    "source:x",  # no term that earns match points
+]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize(
+    "weights", [RankWeights(), RankWeights(match=3), RankWeights(match=0, recency=0)]
+)
+def test_early_stop_ranks_like_scoring_every_paper(seed: int, weights: RankWeights) -> None:
+    pool = random_week(seed, 300)
+    week = prepare_week(pool, now=NOW, week_start=START, week_end=END, weights=weights)
+    exhaustive = replace(week, by_base=())  # without the order, every paper is scored
+    rng = random.Random(seed)
+    for text in EARLY_STOP_QUERIES:
+        query = parse_query(text, now=NOW) if text is not None else None
+        for ids in (None, set(rng.sample(range(1, 301), 40)), {1, 2}, set()):
+            for top in (0, 1, 10, 50, 400):
+                fast = rank_prepared(week, query=query, top=top, paper_ids=ids)
+                slow = rank_prepared(exhaustive, query=query, top=top, paper_ids=ids)
+                assert fast == slow, (text, ids, top)

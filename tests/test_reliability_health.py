@@ -19,9 +19,9 @@ from digests.render import render_digest_messages, render_digest_text
 from digests.store import Store
 from digests.topics import load_rules
 from digests.weeks import week_of
-from tests import test_scheduler as ts
-from tests.conftest import FIXTURES
+from tests.factories import Clock, make_scheduler
 from tests.fakeslack import FakeSlack
+from tests.paths import FIXTURES
 
 TUESDAY = datetime(2025, 1, 14, 12, 0, tzinfo=UTC)
 WEDNESDAY = TUESDAY + timedelta(days=1)
@@ -142,13 +142,13 @@ def test_admins_hear_once_and_the_digest_names_the_stale_source(
     assert fresh(store, "cs.CL").health == "stale"
 
     told: list[str] = []
-    clock = ts.Clock(WEDNESDAY + timedelta(hours=2))
+    clock = Clock(WEDNESDAY + timedelta(hours=2))
 
     def nothing_due(sources: Sequence[SourceInfo]) -> list[SourceReport]:
         return []
 
     with FakeSlack() as slack:
-        scheduler = ts.make_scheduler(
+        scheduler = make_scheduler(
             store, slack, clock, tmp_path, poll=nothing_due, notify=told.append
         )
         for minutes in (0, 1, 2):  # polls and ticks go on; the notice is sent once

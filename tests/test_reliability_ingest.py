@@ -1,7 +1,7 @@
 """Hostile sources beside good ones, an unreachable database and a full disk, end to end.
 
 The network is a real local server reached through the fetcher's transport and resolver
-seams (``tests.test_fetch.Routed``): sources live on a "public" name, so the address
+seams (``tests.httpserver.Routed``): sources live on a "public" name, so the address
 guard is on exactly as in production and only the redirect targets are private.
 """
 
@@ -29,10 +29,9 @@ from digests.model import SourceInfo, SourceKind, SourceSpec
 from digests.query import parse_query
 from digests.store import Store
 from digests.topics import load_rules
-from tests.conftest import FIXTURES, ROOT
-from tests.httpserver import LocalServer, Reply
-from tests.test_fetch import PUBLIC_IP, Routed, gzip_bomb, resolver_for
-from tests.test_reliability_parsers import BOMBS
+from tests.httpserver import PUBLIC_IP, LocalServer, Reply, Routed, resolver_for
+from tests.mutations import BOMBS, gzip_bomb
+from tests.paths import FIXTURES, ROOT
 
 NOW = datetime(2025, 8, 20, 12, 0, tzinfo=UTC)  # a Wednesday
 RULES = load_rules()

@@ -45,8 +45,8 @@ from digests.sources import PARSERS, feeds, parse_document
 from digests.sources.feeds import parse_arxiv, parse_arxiv_api, parse_feed
 from digests.store import Store
 from digests.topics import load_rules
-from tests.conftest import FIXTURES, SHARED
-from tests.mutations import damaged
+from tests.mutations import BOMBS, damaged, rss
+from tests.paths import FIXTURES, SHARED
 
 NOW = datetime(2025, 8, 20, 12, 0, tzinfo=UTC)  # a Wednesday
 CTX = ParseContext(url="https://example.org/feed", content_type=None, fetched_at=NOW)
@@ -65,45 +65,6 @@ XML_PARSERS: dict[str, Parser] = {
     "auto": _auto,
 }
 EVERY_PARSER: dict[str, Parser] = {kind.value: p for kind, p in PARSERS.items()} | {"auto": _auto}
-
-_ITEM = (
-    "<item><title>{title}</title><link>https://arxiv.org/abs/2408.00001</link>"
-    "<guid>oai:arXiv.org:2408.00001v1</guid>"
-    "<description>arXiv:2408.00001v1 Announce Type: new Abstract: x</description></item>"
-)
-
-
-def rss(doctype: str, title: str, encoding: str = "utf-8") -> bytes:
-    head = f'<?xml version="1.0" encoding="{encoding}"?>\n{doctype}\n'
-    body = (
-        f'<rss version="2.0"><channel><title>t</title>{_ITEM.format(title=title)}</channel></rss>'
-    )
-    return (head + body).encode(encoding)
-
-
-def _laughs(levels: int = 9, sep: str = "\n") -> str:
-    ents = ['<!ENTITY lol0 "lollollollollollollollollollol">']
-    ents += [f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, levels)]
-    return f"<!DOCTYPE rss [{sep}{sep.join(ents)}{sep}]>"
-
-
-BOMBS: dict[str, bytes] = {
-    "billion-laughs": rss(_laughs(), "&lol8;"),
-    "billion-laughs-one-line": rss(_laughs(sep=""), "&lol8;"),
-    # feedparser drops nested entities but keeps "safe" flat ones: this is the one it let
-    # through (100 kB expanded a thousand times over).
-    "quadratic-blowup": rss(f'<!DOCTYPE rss [\n<!ENTITY a "{"A" * 100_000}">\n]>', "&a;" * 1000),
-    "external-entity": rss('<!DOCTYPE rss [\n<!ENTITY x SYSTEM "file:///etc/passwd">\n]>', "&x;"),
-    "parameter-entity": rss(
-        '<!DOCTYPE rss [\n<!ENTITY % p SYSTEM "http://127.0.0.1:9/x.dtd">\n%p;\n]>', "t"
-    ),
-    "entity-value-with-markup": rss(
-        '<!DOCTYPE rss [\n<!ENTITY b "<b>x</b>">\n' + _laughs()[15:-2] + "\n]>", "&lol8;"
-    ),
-    "lowercase-keywords": rss(_laughs().replace("ENTITY", "entity"), "t"),
-    "utf-16": rss(_laughs(), "&lol8;", encoding="utf-16"),
-    "utf-16-be": rss(_laughs(), "&lol8;", encoding="utf-16-be"),
-}
 
 
 def test_feedparser_alone_expands_a_flat_entity() -> None:
