@@ -129,20 +129,7 @@ def test_a_paper_sent_to_a_channel_is_not_sent_again_next_week(store: Store) -> 
     first = build_and_archive(store, request, now=NOW)
     assert titles(first.items) == ["Sent Last Week"]
     assert first.digest_id is not None
-    delivery = claim_one(
-        store,
-        key="T1:C1:-:2025-W34",
-        team_id="T1",
-        channel_id="C1",
-        week="2025-W34",
-        subscription_id=None,
-        holder="test",
-        now=NOW,
-        stale_after=timedelta(minutes=10),
-    )
-    assert delivery is not None
-    store.attach_digest(delivery.id, first.digest_id, holder="test")
-    store.mark_posted_many([PostedRecord(delivery.id, "1.2")], now=NOW)
+    post_to_channel(store, first.digest_id, channel="C1", week="2025-W34")
 
     # Next week the same paper is mentioned again, beside a new one.
     put(store, feed, paper(20, "Sent Last Week", day=8), paper(21, "New This Week", day=8))
@@ -281,26 +268,8 @@ def test_summary_cache_lives_in_the_database(db_url: str) -> None:
     second.dispose()
 
 
-def test_digests_built_with_a_shared_week_context_are_the_same(store: Store) -> None:
-    arxiv, hf = add(store, "arXiv cs.CL", SourceKind.ARXIV), add(store, "HF", SourceKind.HF_DAILY)
-    notes = add(store, "notes", SourceKind.NOTES_HTML)
-    feed = add(store, "feed")
-    put(
-        store,
-        arxiv,
-        paper(50, "Reward Models at Scale", abstract="A reward model. It scales."),
-        paper(51, "Kernels", abstract="Faster kernels for attention."),
-        paper(52, "Old Idea Revisited", day=-20, abstract="Seen before."),
-    )
-    put(store, arxiv, paper(52, "Old Idea Revisited", day=1))
-    put(store, hf, paper(50, "Reward Models at Scale", signals=Signals(upvotes=57)))
-    put(
-        store,
-        notes,
-        paper(53, "Alignment Notes", day=2, tags=("#Alignment",), summary="On alignment."),
-        paper(50, "Reward Models", tags=("#RLHF",), signals=Signals(pick=True)),
-    )
-    put(store, feed, paper(54, "A Blog Post on Diffusion", day=3, abstract="Diffusion."))
+def test_digests_built_with_a_shared_week_context_are_the_same(filled: Store) -> None:
+    """Over the papers of the filters' week (``fill`` below)."""
     start, _ = week_bounds(W34, "UTC")
     requests = [
         DigestRequest(week=W34),
@@ -311,12 +280,12 @@ def test_digests_built_with_a_shared_week_context_are_the_same(store: Store) -> 
         DigestRequest(week=W34, query=parse_query("source:feed", now=NOW)),
         DigestRequest(week=W34, not_before=start, team_id="T", channel_id="C"),
     ]
-    context = WeekContext.load(store, W34, "UTC", now=NOW)
+    context = WeekContext.load(filled, W34, "UTC", now=NOW)
     for request in requests:
-        alone = build_digest(store, request, now=NOW)
+        alone = build_digest(filled, request, now=NOW)
         assert alone.items, request
-        assert build_digest(store, request, now=NOW, context=context) == alone
-        assert build_digest(store, request, now=NOW, candidates=context.candidates) == alone
+        assert build_digest(filled, request, now=NOW, context=context) == alone
+        assert build_digest(filled, request, now=NOW, candidates=context.candidates) == alone
 
 
 def test_a_week_context_for_another_week_or_clock_is_refused(store: Store) -> None:
@@ -617,20 +586,7 @@ def post_elsewhen(store: Store, channel: str) -> None:
     """Post the week's three best papers to ``channel`` as if in another week."""
     digest = build_and_archive(store, DigestRequest(week=W34, top=3), now=NOW)
     assert digest.digest_id is not None and len(digest.items) == 3
-    delivery = claim_one(
-        store,
-        key=f"T:{channel}:-:2025-W33",
-        team_id="T",
-        channel_id=channel,
-        week="2025-W33",
-        subscription_id=None,
-        holder="test",
-        now=NOW,
-        stale_after=timedelta(minutes=10),
-    )
-    assert delivery is not None
-    store.attach_digest(delivery.id, digest.digest_id, holder="test")
-    store.mark_posted_many([PostedRecord(delivery.id, "1.2")], now=NOW)
+    post_to_channel(store, digest.digest_id, channel=channel, week="2025-W33")
 
 
 def test_digests_with_and_without_the_week_context_are_the_same(filled: Store) -> None:
@@ -640,8 +596,8 @@ def test_digests_with_and_without_the_week_context_are_the_same(filled: Store) -
         for extra in (
             {},
             {"top": 2, "lang": "ja"},
-            {"team_id": "T", "channel_id": f"C{i}", "not_before": MONDAY},
-            {"team_id": "T", "channel_id": "CSENT"},
+            {"team_id": "T1", "channel_id": f"C{i}", "not_before": MONDAY},
+            {"team_id": "T1", "channel_id": "CSENT"},
         ):
             request = DigestRequest(week=W34, query=parse_query(text, now=NOW), **extra)  # type: ignore[arg-type]
             alone = build_digest(filled, request, now=NOW)
