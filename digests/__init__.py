@@ -2,7 +2,7 @@
 
 The ingest pipeline, per source::
 
-    due sources | fetch (fetch.py) | parse (sources/) | normalize (normalize.py) | store (store/)
+    due sources | fetch (fetch/) | parse (sources/) | normalize (normalize.py) | store (store/)
 
 The weekly digest::
 
