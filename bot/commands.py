@@ -1,19 +1,8 @@
 """``/paper`` text parsed into typed commands; pure (no I/O, ``now`` passed in).
 
-::
-
-    /paper                          help (so is /paper help)
-    /paper tag:Alignment since:2w   a lookup in the query language (digests.query)
-    /paper subscribe [query terms] [day:mon] [time:09:00] [tz:Asia/Tokyo] [top:10] [lang:ja]
-    /paper unsubscribe ID|all
-    /paper subscriptions
-    /paper digest now | digest preview                                  (admins)
-    /paper sources | sources add URL [kind:K] [name:N] [interval:6h]    (admins)
-    /paper sources remove NAME | poll                                   (admins)
-
-The first word picks the command; to look up one of these words, quote it (``"poll"``).
-Errors are ``CommandError`` (or ``QueryError`` for query terms) naming the word and the
-valid forms.
+The first word picks the command (the forms are in ``USAGE`` and ``ADMIN_USAGE``); to look
+up one of these words, quote it (``"poll"``). Errors are ``CommandError`` (or ``QueryError``
+for query terms) naming the word and the valid forms.
 """
 
 from __future__ import annotations

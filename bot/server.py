@@ -1,16 +1,8 @@
 """Serving the Bolt app: a Starlette app for uvicorn (HTTP mode) or Socket Mode.
 
-::
-
-    POST /slack/events   slash commands, interactivity and events
-    GET  /healthz        200 {"ok": true} when the database answers, else 503
-
-A request to ``/slack/events`` passes three gates before Bolt sees it: a body over
-``MAX_BODY_BYTES`` gets 413, a body without Slack's signature 401 (checked on the raw
-bytes, before anything parses them: junk from anyone must cost nothing), and a signed body
-that does not parse 400; each refusal is one log line. Bolt's ``dispatch``
-blocks until ``ack()`` (up to 3 s), so it runs in Starlette's thread pool: one slow ack
-never holds up the event loop, the health check or other Slack requests.
+``POST /slack/events`` refuses what is too large, unsigned or unparsable before Bolt sees
+it, then runs Bolt in the thread pool, since its ``dispatch`` blocks until ``ack()``.
+``GET /healthz`` answers 200 while the database does, else 503.
 """
 
 from __future__ import annotations

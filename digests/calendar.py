@@ -1,12 +1,8 @@
 """When a subscription fires, and which ISO week each run covers; pure: moments are passed in.
 
-A subscription fires weekly on its weekday at its ``HH:MM`` wall time in its IANA zone. A
-wall time skipped by a spring-forward change fires at the first instant after the gap (02:30
-on the day New York skips 02:00-03:00 fires at 03:00 EDT); one that happens twice in a
-fall-back change fires once, at its first occurrence. A run covers the ISO week (on the
-zone's wall clock) holding most of the seven days before it: Monday to Thursday morning,
-last week; Thursday noon to Sunday, this week so far. It never covers a week before the
-subscription's ``start_week``, and no run before the subscription was created counts.
+A subscription fires weekly at its wall time in its zone, once, even across a DST change.
+A run covers the ISO week holding most of the seven days before it, never a week before
+the subscription's ``start_week``.
 """
 
 from __future__ import annotations

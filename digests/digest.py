@@ -1,9 +1,4 @@
-"""Builds the weekly digest: week window -> candidates -> filter -> rank -> summarize.
-
-::
-
-    week bounds (weeks) | candidates (store) | query filter + already sent (store)
-        | rank (rank) | summarize (summarize) | Digest | archive (store)
+"""Builds the weekly digest: week bounds | candidates | filter | rank | summarize | archive.
 
 Everything but the store calls is pure; ``now`` is passed in. Rendering is separate
 (``digests.render``): the same Digest becomes Slack messages or terminal text.

@@ -1,15 +1,8 @@
 """Which known paper an entry is, and what the entry adds to it: pure rules, no I/O.
 
-A paper row is a ``papers`` row as a dict of its columns; the store reads them and
-writes back what these rules decide. An entry is the first known paper it matches in
-this chain (``PaperIndex.find``):
-
-1. arXiv id without version
-2. DOI
-3. canonical URL (only for links that are not arXiv's)
-4. paper key (``digests.normalize.paper_key``: an arXiv id found in a DOI or a link)
-5. normalized-title key: the first paper seen under a title keeps it, and a title
-   never joins two different arXiv ids
+An entry is the first known paper it matches (``PaperIndex.find``) by arXiv id, DOI,
+canonical URL, paper key, then normalized title; a title never joins two arXiv ids. The
+store reads ``papers`` rows as dicts and writes back what these rules decide.
 """
 
 from __future__ import annotations

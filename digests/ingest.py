@@ -1,13 +1,7 @@
 """The ingest pipeline, per source: fetch -> parse -> prepare -> store, with a report.
 
-::
-
-    due sources | fetch (digests.fetch) | parse (digests.sources) | prepare | store
-
-``prepare`` is pure: it works out each entry's identities (the key chain in
-``digests.normalize``) and its tags — the source's own, arXiv categories, the source's
-configured tags and topic tags from the operator's rules. Every source gets a
-``SourceReport``; one failing source never stops the others and its error is kept on it.
+``prepare`` is pure: each entry's identities and tags. Every source gets a ``SourceReport``;
+one failing source never stops the others and its error is kept on it.
 """
 
 from __future__ import annotations
@@ -274,23 +268,11 @@ class _Written:
 class Poller:
     """Polls sources concurrently; one writer records what the fetches brought, in batches.
 
-    ::
-
-        fetches (concurrent) -> batch -> parse + prepare (a thread) -> write (a thread)
-
-    Fetches overlap (the network is the slow part) and hand their results on in batches
-    of whatever has arrived (up to ``write_batch`` sources and about
-    ``write_batch_bytes`` of documents). A batch's changed documents are parsed and
-    prepared while the previous batch is written. A single writer, so SQLite never sees
-    competing write transactions from this process, records a batch in one transaction:
-    each changed document's entries, every source's validators and next check (one
-    executemany), the health verdicts (one more) and the failures. What is recorded as
-    fetched is committed together with its entries. When the database refuses the batch,
-    its sources are written again one at a time, so one bad document fails alone.
-
-    Memory: fetched bodies waiting for the writer hold up to ``pending_bytes`` in all;
-    past that each keeps its fetch slot until written, which slows fetching to the
-    writer's pace (at most ``concurrency`` such bodies).
+    Fetches overlap; a batch of what has arrived is parsed and prepared in one thread
+    while the previous batch is written in one transaction by the one writer. A batch the
+    database refuses is written again a source at a time, so one bad document fails alone.
+    Bodies waiting for the writer hold at most ``pending_bytes``; past that, fetching
+    slows to the writer's pace.
     """
 
     store: Store

@@ -1,13 +1,7 @@
 """Canonical identities: arXiv ids, DOIs, URLs, titles and tags, and the paper key chain.
 
-The paper key is the first of these that an entry has (documented in the README too):
-
-1. ``arxiv:<versionless id>``   new style ``2403.04224`` or old style ``math/0611800``
-2. ``doi:<lowercased doi>``     ``10.48550/arXiv.<id>`` counts as the arXiv id above
-3. ``url:<canonical url>``      scheme/host lowercased, ``www.``, fragment, tracking params dropped
-4. ``title:<sha1 of normalized title>``  NFKC, casefold, punctuation and whitespace folded
-
-Everything here is pure and cheap; parsers call it at the boundary so that records
+The paper key is the first an entry has of ``arxiv:``, ``doi:``, ``url:`` and ``title:``
+(``paper_key``). Everything here is pure; parsers call it at the boundary so that records
 leaving a parser are already canonical.
 """
 

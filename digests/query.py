@@ -1,52 +1,8 @@
 """The query language of ``paperbot query`` and ``/paper``: text in, a typed ``Query`` out.
 
-Parsing is pure: no I/O, no clock (relative dates need ``now``), no SQL. The store runs
-the ``Query``; ``Query.to_text()`` writes it back in canonical form, and parsing that text
-again (with the same ``now``, ``tz`` and ``extra_keys``) gives an equal ``Query``.
-
-Grammar (whitespace is any Unicode space, the full-width space included)::
-
-    query    := token*
-    token    := ["-"] (phrase | term | bare)
-    phrase   := QUOTE chars QUOTE          "a phrase"; an unclosed quote runs to the end
-    term     := KEY COLON value            tag:alignment, tag:"Two Words", tag: alignment
-    value    := phrase | bare
-    bare     := a run of non-space characters (a stray quote inside it is dropped)
-    QUOTE    := " “ ” „ ‟ ＂ 〝 〞           any of them opens, any of them closes
-    COLON    := : ：                        the full-width colon too
-    KEY      := [A-Za-z][A-Za-z0-9_]*       compared after NFKC and casefold (TAG:, ｔａｇ：)
-
-What each token means:
-
-- ``tag:X`` every one must match; ``-tag:X`` none may. Values go through ``normalize_tag``,
-  so ``tag:alignment`` and ``tag:#Alignment`` are the same tag.
-- ``author:X`` every one must match (the store matches a substring, case-insensitively).
-- ``source:X`` any of them.
-- ``since:W`` / ``until:W``: ``2025-01-01`` (a day in ``tz``), ``2025-01-01T09:00`` (in ``tz``
-  unless it has an offset), or an age back from ``now``: ``12h`` ``3d`` ``2w`` ``6m`` (months)
-  ``1y``. ``until:`` with a bare date includes that whole day. ``Query.since`` is an inclusive,
-  ``Query.until`` an exclusive bound, both aware UTC.
-- ``id:X`` (aliases ``arxiv:``, ``doi:``): an arXiv id (``2403.04224``, ``2403.04224v2``,
-  ``math/0611800``), a DOI (``10.1234/abc``) or a link. arXiv ids are kept versionless;
-  arXiv's own DOIs (``10.48550/arXiv.…``) count as arXiv ids; other links are kept as
-  canonical URLs. A bare arXiv id, a bare DOI or a link (``https://arxiv.org/abs/…``,
-  ``https://doi.org/…``, Slack's ``<https://…|label>``) means the same as ``id:`` with it.
-  ids, DOIs and URLs together name papers: any of them matches.
-- ``sort:new|top`` (default ``new``), ``limit:N`` 1..100 (default 10), ``offset:N`` 0..10000
-  (default 0; the "More" button pages with it).
-- any other word is a free word: every one must appear in the title or summaries (the
-  store's full-text search). Japanese has no spaces, so a run of it is one word.
-  ``"a phrase"`` must appear as written; ``-word`` and ``-"a phrase"`` must not appear.
-- ``word:`` with nothing after the colon and an unknown key is the free word ``word`` (a
-  pasted title such as ``Mamba: Linear-Time …``); a known key takes the next token as its
-  value (``tag: alignment``).
-
-Errors are ``QueryError`` naming the term as typed (``.term``) and the valid forms: an
-unknown ``key:value`` (quote it to search for it: ``"re:invent"``), a bad value, a
-single-valued term given twice, ``-`` before a term other than ``tag:``, a tag both
-required and excluded, ``since`` not before ``until``. ``extra_keys`` lets a caller accept
-its own keys (Slack subscriptions: ``day: time: tz: top: lang:``); their values come back
-untouched in ``Query.options``.
+Parsing is pure (``now`` passed in, no SQL); the store runs the ``Query``. ``to_text()``
+writes it back, and parsing that again gives an equal ``Query``. The terms are listed in
+``VALID_TERMS``; a ``QueryError`` names the term as typed and its valid forms.
 """
 
 from __future__ import annotations
@@ -503,7 +459,7 @@ def parse_query(
     tz: str = "UTC",
     extra_keys: frozenset[str] = frozenset(),
 ) -> Query:
-    """Parse a query (see the module docstring for the language); raises ``QueryError`` only.
+    """Parse a query (the terms are in ``VALID_TERMS``); raises ``QueryError`` only.
 
     ``now`` must be aware; it anchors relative dates (``since:2w``). ``tz`` is the zone bare
     dates are days in. ``extra_keys`` are the caller's own keys, returned in ``options``.

@@ -1,55 +1,9 @@
 """Weekly scoring: candidates in, the top papers out, each with the reasons that put it there.
 
-Ranking is pure: no I/O, no clock (``now`` and the week's bounds are passed in). A paper's
-score is the sum of its reasons' points, and the reasons are what a reader sees under it,
-so "why is this here" is answered by the same numbers that placed it.
-
-How a paper scores with the default weights. ``RankWeights`` holds them under the codes'
-names (plus ``upvotes_full``, the upvotes that earn the whole upvote weight: 100), and
-``RankWeights.parse("sources=3,upvotes=1.5")`` reads them from configuration::
-
-    code      points (defaults)                                   label
-    --------  --------------------------------------------------  --------------------------------
-    sources   3.0 per distinct source beyond the first            "3 sources"
-    position  2.0 for the pick + 1.0 x (11 - min(N, 10)) / 10     "ML Papers of the Week #3"
-              for its best place N in a curated list
-    pick      2.0 for a curator's pick without a place            "picked by paper_notes #Alignment"
-    upvotes   2.0 x log(1 + U) / log(1 + 100), U the latest count "212 upvotes"
-    match     1.0 x the share of the filter's tags, words and     "matches #Alignment, RLHF"
-              phrases it matches (a tag, or a word in a title:
-              1; a word only in the abstract or summaries: 1/2)
-    related   0.5, once, when sources only list it as related     "listed as related in arxiv-ja"
-              to another paper
-    recency   1.0 x (1 + f) / 2 when first announced this week,   "new this week"
-              f = how far into the week (0 at Monday 00:00, 1 at
-              the week's end, or at ``now`` before then)
-    replaced  -1.0 when its only announcements this week are      "new version in arXiv cs.CL"
-              arXiv replace / replace-cross
-    sources   0, only when no other reason names where the        "in arXiv cs.CL"
-              paper came from
-
-Reading the table:
-
-- Sources are counted by publisher: every source of one kind other than ``feed`` is one
-  voice (arXiv's cs.CL and cs.LG listings are one, as are a notes site's tag pages), and
-  every ``feed`` source is its own. A cross-listing is arXiv's bookkeeping, not a second
-  opinion; two lab blogs are two opinions. Mentions that only list a paper as related,
-  and arXiv replace announcements, do not count as sources.
-- Upvotes are damped: 100 upvotes earn the full weight, 1000 earn about 1.5 times it, so a
-  very popular paper from one source (~3.0) stays below one that three publishers
-  mention and a curator picked (8.0).
-- A new version is not a new paper: a paper whose only announcements this week are arXiv
-  ``replace`` / ``replace-cross`` loses ``replaced`` points and is not "new this week".
-- Reasons are listed by points, most first; those with no points are dropped, except the
-  zero-point "in <source>" that keeps every paper's origin visible.
-
-Ties are broken the same way whatever the input order: score, then distinct sources, then
-upvotes, then the later first announcement, then the paper key.
-
-Building many digests of one week: everything but the ``match`` reason depends only on the
-paper and the week, so ``prepare_week`` works it out once (reasons, folded texts, tag
-slugs, sort keys) and ``rank_prepared`` ranks any subset of that week for one filter.
-``rank`` is the two in a row.
+Pure (``now`` and the week's bounds passed in). A score is the sum of its reasons' points,
+and the reasons are what a reader sees, so "why is this here" is answered by the numbers
+that placed it. ``prepare_week`` does a week's per-paper work once; ``rank_prepared`` ranks
+any subset of it for one filter, and ``rank`` is the two in a row.
 """
 
 from __future__ import annotations
@@ -94,7 +48,7 @@ _SCORE_DIGITS = 9
 
 @dataclass(frozen=True, slots=True)
 class RankWeights:
-    """The points each signal is worth. See the module docstring for how each is used."""
+    """The points each signal is worth; each field says how it is used."""
 
     sources: float = 3.0  # per distinct source (publisher) beyond the first
     pick: float = 2.0  # a curator picked it (weekly digest entry, "Admin'sPick" note)
@@ -490,6 +444,8 @@ def _prepare(
         fallback=fallback,
         points=all_points,
         base_score=math.fsum(all_points),
+        # Ties: more publishers, more upvotes, the later first announcement, then the key,
+        # so the order never depends on the input's.
         tail=(
             -len(publishers),
             -upvotes,

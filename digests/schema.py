@@ -133,7 +133,7 @@ papers = Table(
 # the full-text index (SQLite's FTS5 ``paper_fts``, PostgreSQL's trigram GIN index, both
 # made in the migrations). On PostgreSQL every new version of a row re-indexes each of
 # its indexed columns, so a paper's dates and signals, updated on every poll, would
-# otherwise put its ~2 kB of text into the trigram index again each time.
+# otherwise put all of its text into the trigram index again each time.
 paper_search = Table(
     "paper_search",
     metadata,

@@ -1,22 +1,7 @@
 """Short summaries for the digest: extractive by default, an OpenAI-compatible model if set.
 
-Picking and cutting are pure (``extractive_summary``, ``plain_text``, ``cut_sentences``).
-``LLMSummarizer`` is the only part that does I/O; whatever goes wrong there, it answers
-with the extractive summary, so building a digest never fails because of a summary.
-
-Rules of the extractive summary, in order:
-
-1. Pick one text. A text in the requested language comes first (a text without ``lang``
-   counts as Japanese when it has kana, as English when it is all ASCII); then by origin:
-   ``source`` (the source's own short summary), ``ai``, ``abstract``, ``comment``, any
-   other origin last; then input order. The first text with content after cleaning wins.
-2. Clean it: Markdown autolinks, HTML tags and entities, Markdown (emphasis, code, links
-   to their label, images dropped, headings, bullets, escapes); whitespace collapsed, and
-   line breaks between Japanese characters removed.
-3. Keep the first two sentences when they fit in ``max_chars``, else the first one. When
-   even the first does not fit, cut at the last word boundary (in Japanese at any
-   character, preferring just before a 、 near the end) and add "…", which counts toward
-   ``max_chars``. An ellipsis means "cut here" and nothing else.
+Picking and cutting are pure (``extractive_summary``). ``LLMSummarizer`` is the only part
+that does I/O; whatever goes wrong there, it answers with the extractive summary.
 """
 
 from __future__ import annotations
@@ -363,7 +348,12 @@ def cut_sentences(text: str, max_chars: int) -> str:
 
 
 def pick_texts(texts: Sequence[SummaryText], *, lang: str | None = None) -> list[SummaryText]:
-    """``texts`` in the order a summary is made from them (see the module docstring)."""
+    """``texts`` in the order a summary is made from them.
+
+    The requested language first (no ``lang``: Japanese with kana, English when all
+    ASCII), then by origin: ``source``, ``ai``, ``abstract``, ``comment``, any other; then
+    input order.
+    """
     wanted = _base_lang(lang)
 
     def order(item: tuple[int, SummaryText]) -> tuple[int, int, int]:

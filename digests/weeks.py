@@ -1,11 +1,7 @@
 """ISO weeks cut in a time zone: labels, parsing, and the UTC instants that bound a week.
 
-A digest's week is the ISO week (Monday to Sunday) as the channel's clock shows it, so
-"2025-W34" in Asia/Tokyo starts nine hours before it does in UTC. The bounds are aware UTC
-instants, the start inclusive and the end exclusive; a week that contains a daylight-saving
-change is 167 or 169 hours long, never a fixed seven days of 24 hours.
-
-Everything here is pure: the moment to place in a week is passed in, never read.
+A week is Monday to Sunday on the channel's clock, bounded by aware UTC instants (start
+inclusive, end exclusive): a week with a DST change is an hour longer or shorter. Pure.
 """
 
 from __future__ import annotations

@@ -1,17 +1,7 @@
 """Tell which kind of document some bytes are, from the content first and the URL second.
 
-Only the first 64 KiB are looked at, with plain substring and anchored regex tests, so
-detection costs the same whatever the document's size. The order matters and is:
-
-1. JSON: Hugging Face Daily Papers (an array of objects with ``"paper"``).
-2. RSS/Atom: the arXiv API (OpenSearch elements, an ``arxiv.org/api`` id, "arXiv Query"),
-   then an arXiv listing (``oai:arXiv.org:`` guids, ``rss.arxiv.org``, ``Announce Type``),
-   else any other feed.
-3. Paper-notes HTML (``class="issue_date"``, ``<a class="button" href="articles/``).
-4. Text kinds, each by markers no other kind carries: a per-paper page
-   (``論文の概要:`` + ``- arxiv url:``), paper-notes text (``Issue Date:`` + ``[Paper Note]``
-   or a ``#Tag`` run), the weekly Markdown (a "Top ML Papers of the Week" heading and a
-   table), the translated weekly (``論文リンク`` + ``論文紹介``/"JP / EN" titles).
+Only the document's head is read, in a fixed order: JSON (Hugging Face), then feeds (arXiv
+API, arXiv listing, any other), paper-notes HTML, then the text kinds by their markers.
 """
 
 from __future__ import annotations

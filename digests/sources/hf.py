@@ -1,13 +1,7 @@
 """Hugging Face Daily Papers parser: the JSON list that ``/api/daily_papers`` returns.
 
-Each item is ``{"paper": {...}, "numComments": ..., "githubRepo"?: ..., ...}``; the paper
-id is a versionless arXiv id. ``paper.upvotes`` keeps growing for days, so the value
-read here is a snapshot of this poll.
-
-``paper.ai_keywords`` is deliberately dropped. The keywords are machine-extracted noun
-phrases, a dozen or more per paper ("dense models", "LLMs", "rescue rate"): as tags they
-would swamp the curated tag vocabulary and make tag filters match almost anything. The
-machine summary (``ai_summary``) is kept, so nothing a reader would use is lost.
+Upvotes are a snapshot of this poll. ``ai_keywords`` is dropped on purpose: machine-made
+phrases would swamp the curated tags (``ai_summary`` is kept).
 """
 
 from __future__ import annotations

@@ -1,21 +1,8 @@
 """Parse a paper-notes tag page (Jekyll HTML or its rendered text) into entries.
 
-A tag page lists notes on papers filed under one tag (``## Alignment``). Each note has a
-run of ``#Tag`` labels, ``Issue Date: YYYY-MM-DD``, a heading ``Title, First Author+,
-Venue``, a machine summary of the abstract (``Summary``) and the curator's ``Comment``.
-
-Choices where the format leaves room:
-
-- ``authors`` holds the first author only: ``Bill Yuchen Lin+`` means "and others", whose
-  names the page does not give.
-- ``url`` is set only when the comment names exactly one arXiv paper (then it is that
-  paper's abs page). The note's own link (a GitHub issue) is ``source_item_id`` and sits
-  in ``links.other``; it is not the paper's URL, so it must not become its identity.
-- arXiv ids and DOIs are taken from the comment only when it names exactly one paper;
-  comments often cite related work, and a wrong id would merge two papers.
-- ``summary_lang`` is ``"ja"`` for a Japanese summary and ``"en"`` when it has no Japanese.
-- The HTML form is read as a browser reads it: text like ``<Abstract, Text>`` that the
-  page forgot to escape parses as an element and is lost, as it is on screen.
+A note gives ``#Tag`` labels, ``Issue Date:``, a ``Title, First Author+, Venue`` heading, a
+machine ``Summary`` and the curator's ``Comment``. Ids and the paper's URL come from the
+comment only when it names exactly one paper: a wrong id would merge two papers.
 """
 
 from __future__ import annotations

@@ -1,18 +1,8 @@
 """Parse a per-paper summary page (a Japanese arXiv translation site) and its related papers.
 
-The page gives one paper as ``- Key: value`` fields (``- arxiv url:``, ``- Date:``,
-``- Title:``, ``- Title(参考訳):``, ``- Authors:``, ``- Abstract要約:``, ``- Abstract:``,
-``- Abstract(参考訳):``) and then ``関連論文リスト``: papers the site finds similar, each as
-``- Title [score]``, Japanese summary lines and ``論文 参考訳(メタデータ) (ISO date)``.
-
-Choices where the format leaves room:
-
-- The main paper's ``published`` is ``- Date:``, the date of the version the page shows.
-- ``- Abstract(参考訳):`` (a machine translation of the abstract) is not kept: the record
-  has one summary slot, which ``- Abstract要約:`` fills for Japanese readers, and the
-  English abstract serves everyone else.
-- Related papers carry no id in the text; they keep ``arxiv_id=None`` and are matched
-  later by title. Their ``published`` is the date in their metadata line.
+The paper comes as ``- Key: value`` fields, then ``関連論文リスト``: similar papers without
+ids, matched later by title. ``- Abstract要約:`` fills the one summary slot; the machine
+translation of the abstract is not kept.
 """
 
 from __future__ import annotations

@@ -1,31 +1,8 @@
 """Parse a weekly paper list translated to Japanese (DAIR.AI's weekly, translated) into entries.
 
-The page opens with ``N ポイント 投稿者 NAME YYYY-MM-DD | …``. Each paper is a block:
-
-    JP title / EN title
-    論文紹介            (or 研究紹介)
-    the Japanese introduction, then the original English one (sometimes quoted "> ")
-    論文要旨(Abstract)  the abstract in Japanese, then in English
-    論文リンク          (or 研究および論文リンク) one URL per line
-    さらに読む          further URLs (code, posts)
-
-and the page ends with ``原文`` (the original post) and site boilerplate.
-
-What goes where, for readers in both languages:
-
-- ``title`` is the English title (what every other source calls the paper, so dedupe
-  works); ``title_alt`` is the Japanese one.
-- ``summary`` is the Japanese introduction (``summary_lang="ja"``): that is what this
-  source adds. ``comment`` is the curator's original English introduction, the words
-  the Japanese one was translated from, so an English digest can show it; the English
-  abstract is ``abstract``. The Japanese abstract is a translation and is not kept.
-- ``url`` is the paper link: an arXiv link when the block has one, else a PDF, else the
-  first link. ``links.abs`` is the arXiv abs page, else the first non-PDF paper link (a
-  journal or lab page); the other links go to ``links.other``.
-- Every paper was picked by the curator (``signals.pick``) at its place in the list
-  (``signals.position``, 1-based); ``published`` is the page's date.
-- A block without any link is skipped: short titles ("MEM1") are not enough to tell
-  papers apart, and the link is how this list is matched to other sources.
+``title`` is the English title (so dedupe works), ``title_alt`` the Japanese one; ``summary``
+is the Japanese introduction, ``comment`` the curator's English one. Every paper is a pick
+at its place in the list; a block without a link is skipped, the link being its identity.
 """
 
 from __future__ import annotations

@@ -1,35 +1,8 @@
 """DAIR.AI "ML Papers of the Week" parser: the README's weekly Markdown tables.
 
-The README is newest first: one ``## Top ML Papers of the Week (<Mon D> - <Mon D>) - YYYY``
-section per week ("Top AI Papers" in later years), each holding a two-column table of
-about ten rows, ``| N) <paper> | <links> |``. The paper cell comes in two layouts:
-
-* ``N) **Title** - summary`` (2023-2024), and
-* ``N) Title␣␣Summary <br>● bullet <br>● bullet`` (2025), where the title ends at the
-  first run of two or more spaces (or the first ``<br>``).
-
-Each row becomes one ``Entry`` with ``signals.position = N`` and ``signals.pick = True``,
-``published`` = the week's first day (midnight UTC) and ``url`` = the Paper link (which
-may be a blog or a PDF, not arXiv; short titles such as "MEM1" make the link, not the
-title, the identity). A row without a Paper link takes its first link that is not a
-tweet. The table is read line by line with a small splitter (cells split on unescaped
-``|``); every step is linear in the size of the page.
-
-Years. 2023 sections carry no year, and some write the range as ``(Jan 1-8)``. The rule:
-
-1. a year written in the heading (``- 2025``, or ``Dec 26, 2022 - ...``) belongs to the
-   week's last day; the first day falls in the year before when its month is later
-   (``Dec 30 - Jan 5) - 2025`` starts on 2024-12-30);
-2. a section without a year dates itself from the newest new-style arXiv id in its rows
-   (``2301.00704`` was submitted in January 2023, and a week's picks are days or weeks
-   old): the year that puts the first day closest to the middle of that month;
-3. otherwise it takes the year that puts its first day closest to where its neighbours
-   say it should be: one week before the nearest newer dated section per section
-   between them (looking up the page), else one week after the nearest older one;
-4. when no section on the page could be dated so far, the newest section takes the
-   latest date not after ``ctx.fetched_at`` and the rest follow by rule 3;
-5. failing all of that, the week's entries have ``published = None`` (noted in
-   ``problems``), since a guessed year would misfile them by a whole year.
+Each row ``| N) <paper> | <links> |`` is a pick at place N, published on the week's first
+day, with its Paper link as ``url``. Headings without a year are dated by
+``_resolve_dates``; a week nothing dates keeps ``published = None``.
 """
 
 from __future__ import annotations
@@ -86,7 +59,7 @@ _LINK_RE = re.compile(r"\[(?P<label>[^\]]*)\]\(\s*<?(?P<url>[^)\s>]+)>?(?:\s+\"[
 # Markdown to plain text, in one pass per construct.
 _BR_RE = re.compile(r"<br\s*/?>", re.IGNORECASE)
 # Links and images keep their text. Two patterns: a leading "!?" would stop the regex
-# engine from skipping ahead to "[" and made this pass ten times slower.
+# engine from skipping ahead to "[" and made this pass far slower.
 _IMAGE_RE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _INLINE_LINK_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _AUTOLINK_RE = re.compile(r"<(https?://[^>\s]+)>")
@@ -298,7 +271,16 @@ def _latest_not_after(month: int, day: int, limit: date) -> date | None:
 def _resolve_dates(
     sections: list[_Section], fetched_at: datetime | None, problems: list[str]
 ) -> None:
-    """Fill in missing years by the rule in the module docstring."""
+    """Fill in the years the headings leave out, first rule that applies:
+
+    1. the newest new-style arXiv id in the section's rows: the year that puts its first
+       day closest to the middle of that id's month;
+    2. when nothing on the page is dated, the newest section takes the latest date not
+       after ``fetched_at``;
+    3. its neighbours: a week per section from the nearest dated section, newer first;
+    4. else ``published`` stays None (noted in ``problems``): a guessed year would
+       misfile the week by a whole year.
+    """
     week = timedelta(days=7)
     for s in sections:
         if s.start is None and s.month is not None and s.day is not None:
@@ -430,7 +412,7 @@ def _drop_emphasis(text: str) -> str:
     """``**bold**``, ``*em*`` and code ticks go; an escaped ``\\*`` and ``5 * 3`` stay.
 
     The markers are found by a plain character scan and judged by their neighbours in
-    Python: a regex with lookbehinds at every position was 50 times slower.
+    Python: a regex with lookbehinds at every position was far slower.
     """
 
     def judge(m: re.Match[str]) -> str:
@@ -454,7 +436,7 @@ def _drop_emphasis(text: str) -> str:
 
 def _inline(text: str) -> str:
     # Each pass runs only when its marker character is present: most summaries have
-    # none of them, and this keeps a full README well above 5,000 rows a second.
+    # none of them.
     if "[" in text:
         if "![" in text:
             text = _IMAGE_RE.sub(r"\1", text)
