@@ -1,58 +1,14 @@
-"""The scheduler: each tick takes due digests and due sources from storage and hands them on.
+"""The scheduler: each tick takes due work out of the store and hands it to the fan-out.
 
 ::
 
-    tick = take/renew the leader lease | resume unfinished deliveries
-         | deliver each subscription's latest due week | poll due sources | tell admins
+    tick = take/renew the leader lease | deliver the unfinished, the due and the prepared
+         runs in one fan-out (bot.fanout) | poll due sources | tell admins
          | claim and prepare the runs due before the next tick
 
-Delivering fans out. The tick works out which subscriptions are due, reads their
-deliveries in one query, and claims all the due ones in one transaction
-(``Deliverer.claim_many``). The coordinating thread then prepares the claimed deliveries
-in chunks (digests built from the tick's shared weeks, ``bot.deliver.WeekContexts``;
-archived and attached in one transaction per chunk; rendered) and hands each channel, once
-all its deliveries are prepared, to the posting threads. One channel's deliveries go in
-order on one thread, so a channel never has two deliveries at once. At most ``workers``
-threads post at a time; a thread waiting out Slack's pacing, a ``Retry-After`` or a
-backoff lends its slot to another thread (there are up to 16 threads per worker), so a
-waiting channel holds up no other. Posted deliveries are recorded in batches, at least
-every 0.1 s (``bot.deliver.PostedRecorder``). The coordinating thread keeps renewing the
-lease; once it is lost, no thread starts another delivery, and the tick's claimed but
-unstarted deliveries go back to pending for the new leader.
-
-Preparing ahead. A tick also claims and prepares the runs that fire before the next tick
-(within ``tick_seconds``), with the fire time as the digests' ``now``, and keeps them
-ready; the first tick at or after the fire time only posts them (with the background
-thread running, a tick is also set for the fire time itself, so digests go out on time).
-A digest is therefore built up to one tick before its run: papers stored in that last
-interval wait for the next week's digest, as papers stored after the run always did. A
-prepared run is set aside, its claim handed back to pending and the run prepared again
-when it is due, if its subscription changed in between (query, schedule, paused) or
-the claim grew too old to post under; one whose subscription is gone, or no longer
-due, goes back to pending too (``resume_unfinished`` closes or delivers it). When the
-lease is lost, or at ``shutdown``, every prepared run goes back to pending for the next
-leader. A process that dies holding prepared runs leaves claims that go stale after
-the deliverer's ``stale_after`` and are then finished by whoever leads, looking in
-Slack first.
-
-Apart from those prepared runs it keeps no jobs of its own. Every tick reads
-subscriptions, deliveries and sources from the store, so a channel that subscribes,
-changes its schedule or leaves is followed at the next tick without a restart, and a
-restart loses nothing. Several processes may run a
-scheduler on one PostgreSQL database: only the holder of the ``scheduler`` lease works,
-renewing it at every tick; when the holder dies, another takes over once the lease ends
-(at most ``lease_ttl``). Posting is at most once per delivery key in any case (the
-deliverer claims each key in the store), so a takeover never posts a digest twice.
-
-When a subscription fires, and which week it covers
----------------------------------------------------
-``digests.calendar`` holds the rules: weekly at a wall time in the subscription's zone, each
-run covering the ISO week that holds most of the seven days before it, never a week before
-the subscription's ``start_week``. So every week gets exactly one digest per subscription
-and no week is skipped while the bot runs.
-
-After downtime only the latest missed run is delivered, once: a bot that was down for
-three weeks posts one digest, not three.
+Only the holder of the ``scheduler`` lease works. The rules that keep every week posted
+once (leases, claim lifetime, prepare-ahead) are in docs/architecture.md; when a
+subscription fires and which week it covers is ``digests.calendar``.
 """
 
 from __future__ import annotations
@@ -64,8 +20,6 @@ import threading
 import time as _time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -76,7 +30,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 
 from bot.config import BotSettings
-from bot.deliver import Deliverer, DeliveryResult, Job, PostedRecorder, Ready, WeekContexts
+from bot.deliver import Deliverer
+from bot.fanout import (
+    DeliveryResult,
+    Job,
+    PostedRecorder,
+    Ready,
+    Road,
+    Target,
+    WeekContexts,
+    fan_out,
+)
 from digests.calendar import due_week, next_run
 from digests.errors import ConfigError
 from digests.ingest import SourceReport, fetch_settings_for, poll_sources
@@ -100,14 +64,8 @@ LEASE_NAME = "scheduler"
 UNHEALTHY = frozenset({"failing", "empty", "stale"})
 # Deliveries in these states are settled: the scheduler never asks for them again.
 SETTLED = frozenset({"posted", "failed"})
-# The claimed deliveries are prepared (built, archived, rendered) this many at a time, and
-# posted records are written at least this often (seconds) while the workers post.
+# The coming runs are prepared this many at a time (the lease renewed in between).
 _PREPARE_CHUNK = 32
-_RECORD_EVERY = 0.1
-# Threads per active worker: a thread waiting out pacing or a Retry-After lends its slot
-# to another, so a few hundred waiting channels still leave ``workers`` posting.
-_THREADS_PER_WORKER = 16
-_MAX_THREADS = 256
 # A tick set for a fire time runs this much after it.
 _FIRE_MARGIN = timedelta(milliseconds=50)
 
@@ -118,50 +76,24 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-# -- the scheduler -------------------------------------------------------------------------
-
-
-class DeliveryResultLike(Protocol):
-    @property
-    def status(self) -> str: ...
-
-
-class DelivererLike(Protocol):
+class DelivererLike(Road, Protocol):
     """What the scheduler needs of ``bot.deliver.Deliverer``."""
 
-    def delivery_key(
-        self, team_id: str, channel_id: str, subscription_id: int, week: IsoWeek, /
-    ) -> str: ...
+    def target(self, sub: Subscription, week: IsoWeek, /) -> Target: ...
 
-    def claim_many(
-        self, due: Sequence[tuple[Subscription, IsoWeek]], /
-    ) -> list[Job | DeliveryResult]: ...
+    def unfinished(self) -> Sequence[Target | DeliveryResult]: ...
 
-    def prepare_many(
-        self, jobs: Sequence[Job], contexts: WeekContexts, /
-    ) -> list[Ready | DeliveryResult | Exception]: ...
-
-    def post_ready(
-        self,
-        ready: Ready,
-        recorder: PostedRecorder | None = None,
-        slot: threading.Semaphore | None = None,
-        /,
-    ) -> DeliveryResultLike: ...
-
-    def release_unstarted(self, jobs: Sequence[Job], /, *, error: str) -> None: ...
-
-    def resume_unfinished(self) -> Sequence[DeliveryResultLike]: ...
+    def holds(self, job: Job, until: datetime, /) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
 class DeliveryOutcome:
-    """What one subscription's job did in a tick."""
+    """What one subscription's delivery did in a tick."""
 
     subscription_id: int
     channel_id: str
     week: str
-    status: str  # the deliverer's status, or "error" when the job raised
+    status: str  # the deliverer's status, or "error" when it raised
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,20 +119,13 @@ class TickReport:
         return sum(1 for d in self.deliveries if d.status == "posted")
 
 
-@dataclass
-class _Tick:
-    at: datetime
-    started: float
-    resumed: list[str] = field(default_factory=list)
-    deliveries: list[DeliveryOutcome] = field(default_factory=list)
-    polled: list[SourceReport] = field(default_factory=list)
-    notified: list[str] = field(default_factory=list)
-    prepared: list[DeliveryOutcome] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    subs: Sequence[Subscription] | None = None  # as read by this tick's delivery step
-    led: bool = False  # held the lease at some point of this tick
-    resume_ok: bool = False  # resume_unfinished ran through: it owns unfinished deliveries
-    lost_lease: bool = False
+@dataclass(frozen=True, slots=True)
+class _Due:
+    """A subscription's run due now: its place in the listing and the week it covers."""
+
+    n: int
+    sub: Subscription
+    week: IsoWeek
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,22 +139,33 @@ class _Ahead:
 
 
 @dataclass
-class _FanOut:
-    """What the delivery workers of one tick share."""
+class _Tick:
+    at: datetime
+    started: float
+    resumed: list[str] = field(default_factory=list)
+    deliveries: list[tuple[int, DeliveryOutcome]] = field(default_factory=list)
+    polled: list[SourceReport] = field(default_factory=list)
+    notified: list[str] = field(default_factory=list)
+    prepared: list[DeliveryOutcome] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    subs: Sequence[Subscription] | None = None  # as read by this tick's delivery step
+    led: bool = False  # held the lease at some point of this tick
+    lost_lease: bool = False
 
-    contexts: WeekContexts
-    stop: threading.Event = field(default_factory=threading.Event)
-    outcomes: list[tuple[int, DeliveryOutcome]] = field(default_factory=list)
-    errors: list[tuple[int, str]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, n: int, outcome: DeliveryOutcome) -> None:
-        with self.lock:
-            self.outcomes.append((n, outcome))
-
-    def add_error(self, n: int, error: str) -> None:
-        with self.lock:
-            self.errors.append((n, error))
+    def report(self, holder: str) -> TickReport:
+        return TickReport(
+            at=self.at,
+            holder=holder,
+            leader=True,
+            leader_holder=holder,
+            resumed=tuple(self.resumed),
+            deliveries=tuple(o for _n, o in sorted(self.deliveries, key=lambda x: x[0])),
+            polled=tuple(self.polled),
+            notified=tuple(self.notified),
+            prepared=tuple(self.prepared),
+            errors=tuple(self.errors),
+            lost_lease=self.lost_lease,
+        )
 
 
 class Scheduler:
@@ -265,7 +201,7 @@ class Scheduler:
         self.tick_seconds = tick_seconds
         self.notify = notify
         self.workers = workers
-        # While workers post, the lease is renewed this often (several times per lease).
+        # While a tick works, the lease is renewed this often (several times per lease).
         self.renew_every = min(tick_seconds, lease_ttl.total_seconds() / 4)
         self._lock = threading.Lock()  # one tick at a time, whoever calls it
         self._aps: Any = None  # apscheduler has no type hints; kept to this attribute
@@ -289,33 +225,17 @@ class Scheduler:
                     leader_holder=leader,
                     errors=tuple(t.errors),
                 )
-            self._resume(t)
-            if self._renew(t):
-                self._deliver_due(t)
-            if self._renew(t):
-                self._poll_due(t)
-            if self._renew(t):
-                self._notify_health(t)
-            if self._renew(t):
-                self._prepare_ahead(t)
+            self._deliver(t)
+            for step in (self._poll_due, self._notify_health, self._prepare_ahead):
+                if self._renew(t):
+                    step(t)
             if t.lost_lease:
                 self._hand_back_ahead("the scheduler lease was lost")
-            return TickReport(
-                at=t.at,
-                holder=self.holder,
-                leader=True,
-                leader_holder=self.holder,
-                resumed=tuple(t.resumed),
-                deliveries=tuple(t.deliveries),
-                polled=tuple(t.polled),
-                notified=tuple(t.notified),
-                prepared=tuple(t.prepared),
-                errors=tuple(t.errors),
-                lost_lease=t.lost_lease,
-            )
+            return t.report(self.holder)
 
     def _renew(self, t: _Tick) -> bool:
-        """Take or renew the lease before each step, so a long tick keeps it.
+        """Take or renew the lease (and the holder's heartbeat) before each step and while
+        a step works, so a long tick keeps both.
 
         The time is the tick's plus what the tick has taken so far: a test's frozen clock
         stays deterministic, and a real long tick still pushes the expiry forward.
@@ -333,23 +253,15 @@ class Scheduler:
             held = False
         if held:
             t.led = True
+            self.deliverer.keep_alive()
         elif t.led:
             # Lost during the tick: the new leader does the rest; claims keep posts single.
             log.warning("holder=%s lost the scheduler lease mid-tick", self.holder)
             t.lost_lease = True
         return held
 
-    def _resume(self, t: _Tick) -> None:
-        try:
-            results = self.deliverer.resume_unfinished()
-        except Exception as e:
-            log.exception("holder=%s resuming unfinished deliveries failed", self.holder)
-            t.errors.append(f"resume: {e}")
-            return
-        t.resumed.extend(str(r.status) for r in results)
-        t.resume_ok = True
-
-    def _deliver_due(self, t: _Tick) -> None:
+    def _deliver(self, t: _Tick) -> None:
+        """One fan-out for the unfinished deliveries, the due runs and the prepared ones."""
         try:
             subs = self.store.list_subscriptions()
         except Exception as e:
@@ -357,275 +269,124 @@ class Scheduler:
             t.errors.append(f"subscriptions: {e}")
             return
         t.subs = subs
-        fan = _FanOut(contexts=WeekContexts(self.store, now=t.at))
-        due = self._due(subs, t, fan)
-        prepared = self._take_ahead(due or [], t)
-        if due is None:
-            t.deliveries.extend(o for _n, o in sorted(fan.outcomes))
-            t.errors.extend(e for _n, e in sorted(fan.errors))
+        unfinished: Sequence[Target | DeliveryResult] | None
+        try:
+            unfinished = self.deliverer.unfinished()
+        except Exception as e:
+            log.exception("holder=%s listing unfinished deliveries failed", self.holder)
+            t.errors.append(f"resume: {e}")
+            unfinished = None
+        due = self._due(subs, t, resuming=unfinished is not None)
+        fresh = [self.deliverer.target(d.sub, d.week) for d in due]
+        keys = {f.key for f in fresh}
+        resumed: list[Target] = []
+        for u in unfinished or ():
+            if isinstance(u, DeliveryResult):
+                t.resumed.append(u.status)
+            elif u.key not in keys:  # a due run's own delivery is delivered as due
+                resumed.append(u)
+        prepared = self._take_ahead(due, fresh, t)
+        targets = [*resumed, *fresh]
+        if not targets:
             return
         started = _time.monotonic()
-        fresh = [(n, sub, week) for n, sub, week in due if n not in prepared]
-        claims = dict(
-            zip(
-                [n for n, _s, _w in fresh],
-                self.deliverer.claim_many([(sub, week) for _n, sub, week in fresh]),
-                strict=True,
-            )
+        contexts = WeekContexts(self.store, now=t.at)
+        report = fan_out(
+            self.deliverer,
+            targets,
+            contexts=contexts,
+            recorder=PostedRecorder(self.store, self.clock),
+            workers=self.workers,
+            prepared={len(resumed) + i: r for i, r in prepared.items()},
+            keep_leading=lambda: self._renew(t),
+            renew_every=self.renew_every,
         )
-        # One group per channel, in listing order: a channel's deliveries stay in order
-        # on one worker, and never two of one channel run at once.
-        groups: dict[tuple[str, str], list[tuple[int, Subscription, IsoWeek, Job]]] = {}
-        for n, sub, week in due:
-            claim = prepared[n].job if n in prepared else claims[n]
-            if isinstance(claim, Job):
-                groups.setdefault((sub.team_id, sub.channel_id), []).append((n, sub, week, claim))
-            else:
-                fan.add(n, self._outcome(sub, week, t.at, str(claim.status)))
-        workers = max(1, min(self.workers, len(groups)))
-        # Threads beyond the active workers take over while some wait out a Retry-After.
-        threads = max(workers, min(len(groups), workers * _THREADS_PER_WORKER, _MAX_THREADS))
-        recorder = PostedRecorder(self.store, self.clock)
-        if groups:
-            self._fan_out(groups, prepared, workers, threads, t, fan, recorder)
-        outcomes = sorted(fan.outcomes)  # listing order, whatever order they finished in
-        t.deliveries.extend(o for _n, o in outcomes)
-        t.errors.extend(e for _n, e in sorted(fan.errors))
+        for target, outcome in zip(targets, report.outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                t.errors.append(f"delivery {target.key}: {outcome}")
+        for outcome in report.outcomes[: len(resumed)]:
+            status = _status(outcome)
+            if status is not None and status != "in_progress":
+                t.resumed.append(status)
+        for d, outcome in zip(due, report.outcomes[len(resumed) :], strict=True):
+            status = _status(outcome)
+            if status is not None:
+                t.deliveries.append((d.n, _outcome(d.sub, d.week, status)))
         log.info(
-            "holder=%s fan-out: %d subscriptions, %d claimed (%d prepared ahead) in %d "
-            "channels on %d workers: %d delivered or settled, %d posted, %d week contexts, "
-            "%.1fs%s",
+            "holder=%s fan-out: %d subscriptions, %d resumed, %d due (%d prepared ahead), "
+            "%d claimed in %d channels: %d posted, %d week contexts, %.1fs%s",
             self.holder,
             len(subs),
-            sum(len(g) for g in groups.values()),
+            len(resumed),
+            len(fresh),
             len(prepared),
-            len(groups),
-            workers,
-            len(outcomes),
-            sum(1 for _n, o in outcomes if o.status == "posted"),
-            fan.contexts.loaded(),
+            report.claimed,
+            report.channels,
+            sum(1 for o in report.outcomes if _status(o) == "posted"),
+            contexts.loaded(),
             _time.monotonic() - started,
-            "; stopped: the lease was lost" if fan.stop.is_set() else "",
+            "; stopped: the lease was lost" if report.stopped else "",
         )
 
-    def _due(
-        self, subs: Sequence[Subscription], t: _Tick, fan: _FanOut
-    ) -> list[tuple[int, Subscription, IsoWeek]] | None:
-        """The subscriptions to deliver now with their weeks, in listing order."""
-        candidates: list[tuple[int, Subscription, IsoWeek, str]] = []
+    def _due(self, subs: Sequence[Subscription], t: _Tick, *, resuming: bool) -> list[_Due]:
+        """The subscriptions to deliver now with their weeks, in listing order.
+
+        ``resuming``: the tick's unfinished deliveries were listed, so a due run whose
+        delivery exists already is theirs (resumed, or left to its live holder).
+        """
+        candidates: list[tuple[_Due, str]] = []
         for n, sub in enumerate(subs):
             try:
                 week = due_week(sub, t.at)
             except Exception as e:
                 # One subscription's trouble (a bad zone) never stops the others.
                 log.exception("subscription=%s: cannot tell when it is due", sub.id)
-                fan.add_error(n, f"subscription {sub.id}: {e}")
-                fan.add(n, DeliveryOutcome(sub.id, sub.channel_id, "", "error"))
+                t.errors.append(f"subscription {sub.id}: {e}")
+                t.deliveries.append((n, DeliveryOutcome(sub.id, sub.channel_id, "", "error")))
                 continue
             if week is not None:
-                key = self.deliverer.delivery_key(sub.team_id, sub.channel_id, sub.id, week)
-                candidates.append((n, sub, week, key))
+                candidates.append((_Due(n, sub, week), self.deliverer.target(sub, week).key))
         if not candidates:
-            return None
+            return []
         try:
-            known = self.store.deliveries_by_key(k for *_rest, k in candidates)
+            known = self.store.deliveries_by_key(key for _d, key in candidates)
         except Exception as e:
             log.exception("holder=%s cannot read the deliveries", self.holder)
-            fan.add_error(-1, f"deliveries: {e}")
-            return None
-        due: list[tuple[int, Subscription, IsoWeek]] = []
-        for n, sub, week, key in candidates:
-            d = known.get(key)
-            if key not in self._ahead and d is not None and (d.state in SETTLED or t.resume_ok):
-                # Settled, or unfinished and just handed to resume_unfinished this tick:
-                # asking again would be a second attempt within one tick.
+            t.errors.append(f"deliveries: {e}")
+            return []
+        due: list[_Due] = []
+        for d, key in candidates:
+            row = known.get(key)
+            if key not in self._ahead and row is not None and (row.state in SETTLED or resuming):
                 continue
-            due.append((n, sub, week))
-        return due or None
-
-    def _fan_out(
-        self,
-        groups: dict[tuple[str, str], list[tuple[int, Subscription, IsoWeek, Job]]],
-        prepared: dict[int, Ready],
-        workers: int,
-        threads: int,
-        t: _Tick,
-        fan: _FanOut,
-        recorder: PostedRecorder,
-    ) -> None:
-        """Prepare the claimed deliveries in chunks on this thread while the workers post
-        each channel's prepared ones; record the posted ones in batches.
-
-        ``prepared``: the deliveries prepared ahead (by listing index); a channel with
-        nothing else to prepare goes to the workers before any preparing starts.
-        """
-        ready: dict[int, Ready] = dict(prepared)
-        order = [item for group in groups.values() for item in group if item[0] not in ready]
-        left = {g: sum(1 for n, *_r in items if n not in ready) for g, items in groups.items()}
-        unstarted: list[Job] = []
-        renewed = flushed = _time.monotonic()
-
-        def renew_if_due() -> None:
-            nonlocal renewed
-            if _time.monotonic() - renewed >= self.renew_every:
-                renewed = _time.monotonic()
-                if not self._renew(t):
-                    # Whatever has started finishes (its claim keeps it single); the rest
-                    # goes back to pending for the new leader.
-                    fan.stop.set()
-
-        slots = threading.Semaphore(workers)
-        with ThreadPoolExecutor(threads, thread_name_prefix="paperbot-deliver") as pool:
-            pending: set[Future[None]] = {
-                pool.submit(
-                    self._post_channel,
-                    [(m, s, w, ready[m]) for m, s, w, _j in items],
-                    t,
-                    fan,
-                    recorder,
-                    unstarted,
-                    slots,
-                )
-                for g, items in groups.items()
-                if left[g] == 0
-            }
-            for i in range(0, len(order), _PREPARE_CHUNK):
-                renew_if_due()
-                if fan.stop.is_set():
-                    # Not prepared yet, or prepared for a channel not handed out yet.
-                    unstarted.extend(job for _n, _s, _w, job in order[i:])
-                    unstarted.extend(
-                        ready[m].job
-                        for g, items in groups.items()
-                        if left[g] > 0
-                        for m, *_r in items
-                        if m in ready
-                    )
-                    break
-                chunk = order[i : i + _PREPARE_CHUNK]
-                done = self.deliverer.prepare_many([job for *_r, job in chunk], fan.contexts)
-                for (n, sub, week, _job), p in zip(chunk, done, strict=True):
-                    if isinstance(p, Ready):
-                        ready[n] = p
-                    elif isinstance(p, Exception):
-                        fan.add_error(n, f"subscription {sub.id}: {p}")
-                        fan.add(n, DeliveryOutcome(sub.id, sub.channel_id, week.label, "error"))
-                    else:
-                        fan.add(n, self._outcome(sub, week, t.at, str(p.status)))
-                    g = (sub.team_id, sub.channel_id)
-                    left[g] -= 1
-                    if left[g] == 0:
-                        items = [(m, s, w, ready[m]) for m, s, w, _j in groups[g] if m in ready]
-                        if items:
-                            pending.add(
-                                pool.submit(
-                                    self._post_channel, items, t, fan, recorder, unstarted, slots
-                                )
-                            )
-                if _time.monotonic() - flushed >= _RECORD_EVERY:
-                    recorder.flush()
-                    flushed = _time.monotonic()
-            while pending:
-                _done, pending = wait_futures(
-                    pending, timeout=_RECORD_EVERY, return_when=FIRST_COMPLETED
-                )
-                recorder.flush()
-                if pending:
-                    renew_if_due()
-        recorder.flush()
-        if unstarted:
-            self.deliverer.release_unstarted(
-                unstarted, error="not started: the scheduler lease was lost"
-            )
-
-    def _post_channel(
-        self,
-        items: list[tuple[int, Subscription, IsoWeek, Ready]],
-        t: _Tick,
-        fan: _FanOut,
-        recorder: PostedRecorder,
-        unstarted: list[Job],
-        slots: threading.Semaphore,
-    ) -> None:
-        """One channel's prepared deliveries, in order, on one thread holding an active
-        slot (lent out while it waits)."""
-        with slots:
-            self._post_channel_items(items, t, fan, recorder, unstarted, slots)
-
-    def _post_channel_items(
-        self,
-        items: list[tuple[int, Subscription, IsoWeek, Ready]],
-        t: _Tick,
-        fan: _FanOut,
-        recorder: PostedRecorder,
-        unstarted: list[Job],
-        slots: threading.Semaphore,
-    ) -> None:
-        for n, sub, week, ready in items:
-            if fan.stop.is_set():
-                with fan.lock:
-                    unstarted.append(ready.job)
-                continue
-            began = _time.monotonic()
-            try:
-                result = self.deliverer.post_ready(ready, recorder, slots)
-            except Exception as e:
-                # One channel's trouble (a Slack error) never stops the others.
-                log.exception(
-                    "subscription=%s team=%s channel=%s: the scheduled digest failed",
-                    sub.id,
-                    sub.team_id,
-                    sub.channel_id,
-                )
-                fan.add_error(n, f"subscription {sub.id}: {e}")
-                fan.add(n, DeliveryOutcome(sub.id, sub.channel_id, week.label, "error"))
-                continue
-            log.info(
-                "subscription=%s team=%s channel=%s week=%s status=%s in %.2fs",
-                sub.id,
-                sub.team_id,
-                sub.channel_id,
-                week.label,
-                result.status,
-                _time.monotonic() - began,
-            )
-            fan.add(n, DeliveryOutcome(sub.id, sub.channel_id, week.label, str(result.status)))
-
-    def _outcome(
-        self, sub: Subscription, week: IsoWeek, at: datetime, status: str
-    ) -> DeliveryOutcome:
-        log.info(
-            "subscription=%s team=%s channel=%s week=%s status=%s",
-            sub.id,
-            sub.team_id,
-            sub.channel_id,
-            week.label,
-            status,
-        )
-        return DeliveryOutcome(sub.id, sub.channel_id, week.label, status)
+            due.append(d)
+        return due
 
     # -- runs prepared before their fire time -----------------------------------------------
 
     def _take_ahead(
-        self, due: Sequence[tuple[int, Subscription, IsoWeek]], t: _Tick
+        self, due: Sequence[_Due], targets: Sequence[Target], t: _Tick
     ) -> dict[int, Ready]:
-        """The prepared runs among ``due`` (by listing index) that are still what their
-        subscription asks for; every other prepared run due by now goes back to pending."""
+        """The prepared runs among ``due`` (by index) that are still what their subscription
+        asks for; every other prepared run due by now goes back to pending."""
         if not self._ahead:
             return {}
         taken: dict[int, Ready] = {}
         back: list[_Ahead] = []
         # Posting must end well before the claim could be taken over.
         latest = t.at + timedelta(seconds=self.tick_seconds)
-        for n, sub, week in due:
-            key = self.deliverer.delivery_key(sub.team_id, sub.channel_id, sub.id, week)
-            a = self._ahead.pop(key, None)
+        for i, (d, target) in enumerate(zip(due, targets, strict=True)):
+            a = self._ahead.pop(target.key, None)
             if a is None:
                 continue
-            if _same_run(a.sub, sub) and a.week == week and latest < a.ready.job.deadline:
-                taken[n] = a.ready
+            if (
+                _same_run(a.sub, d.sub)
+                and a.week == d.week
+                and self.deliverer.holds(a.ready.job, latest)
+            ):
+                taken[i] = a.ready
             else:
-                back.append(a)  # claimed again below and prepared anew
+                back.append(a)  # claimed again in the fan-out and prepared anew
         for key, a in list(self._ahead.items()):
             if a.fire <= t.at:  # removed, or no longer due at this time
                 back.append(self._ahead.pop(key))
@@ -636,12 +397,13 @@ class Scheduler:
         return taken
 
     def _prepare_ahead(self, t: _Tick) -> None:
-        """Claim and prepare the runs that fire before the next tick (see the module doc)."""
+        """Claim and prepare the runs that fire before the next tick, with the fire time as
+        their digests' ``now``; the first tick at or after it only posts them."""
         if t.subs is None:
             return  # the delivery step could not read them; it said so
         horizon = t.at + timedelta(seconds=self.tick_seconds)
-        coming: list[tuple[datetime, Subscription, IsoWeek]] = []
-        for sub in t.subs:
+        coming: list[tuple[datetime, _Due, Target]] = []
+        for n, sub in enumerate(t.subs):
             if not sub.active:
                 continue
             try:
@@ -652,44 +414,42 @@ class Scheduler:
                 continue
             if week is None:
                 continue
-            if self.deliverer.delivery_key(sub.team_id, sub.channel_id, sub.id, week) in (
-                self._ahead
-            ):
-                continue
-            coming.append((fire, sub, week))
+            target = self.deliverer.target(sub, week)
+            if target.key not in self._ahead:
+                coming.append((fire, _Due(n, sub, week), target))
         if not coming:
             return
         started = renewed = _time.monotonic()
+        coming.sort(key=lambda c: c[0])
         try:
-            claims = self.deliverer.claim_many([(sub, week) for _f, sub, week in coming])
+            claims = self.deliverer.claim([target for _f, _d, target in coming])
         except Exception as e:
             log.exception("holder=%s claiming the coming runs failed", self.holder)
             t.errors.append(f"prepare ahead: {e}")
             return
-        by_fire: dict[datetime, list[tuple[Subscription, IsoWeek, Job]]] = {}
-        for (fire, sub, week), claim in zip(coming, claims, strict=True):
+        todo: list[tuple[datetime, _Due, Job]] = []
+        for (fire, d, _target), claim in zip(coming, claims, strict=True):
             if isinstance(claim, Job):
-                by_fire.setdefault(fire, []).append((sub, week, claim))
+                todo.append((fire, d, claim))
             else:
-                t.prepared.append(self._outcome(sub, week, fire, str(claim.status)))
-        todo = [(fire, item) for fire, items in sorted(by_fire.items()) for item in items]
+                t.prepared.append(_outcome(d.sub, d.week, claim.status))
         contexts: dict[datetime, WeekContexts] = {}
         for i in range(0, len(todo), _PREPARE_CHUNK):
             if _time.monotonic() - renewed >= self.renew_every:
                 renewed = _time.monotonic()
                 if not self._renew(t):
-                    self.deliverer.release_unstarted(
-                        [job for _f, (_s, _w, job) in todo[i:]],
+                    self.deliverer.release(
+                        [job for _f, _d, job in todo[i:]],
                         error="not prepared: the scheduler lease was lost",
                     )
                     return
             chunk = todo[i : i + _PREPARE_CHUNK]
-            for fire in dict.fromkeys(f for f, _item in chunk):
+            for fire in dict.fromkeys(f for f, _d, _j in chunk):
                 # The digests are what the run itself would build: its time is their now.
-                part = [item for f, item in chunk if f == fire]
+                part = [(d, job) for f, d, job in chunk if f == fire]
                 context = contexts.setdefault(fire, WeekContexts(self.store, now=fire))
                 self._prepare_chunk(fire, part, context, t)
-        for fire in by_fire:
+        for fire in contexts:
             self._tick_at(fire)
         log.info(
             "holder=%s prepared %d of %d runs due by %s in %.1fs",
@@ -703,28 +463,27 @@ class Scheduler:
     def _prepare_chunk(
         self,
         fire: datetime,
-        items: Sequence[tuple[Subscription, IsoWeek, Job]],
+        items: Sequence[tuple[_Due, Job]],
         contexts: WeekContexts,
         t: _Tick,
     ) -> None:
+        jobs = [job for _d, job in items]
         try:
-            done = self.deliverer.prepare_many([job for _s, _w, job in items], contexts)
+            done = self.deliverer.prepare(jobs, contexts)
         except Exception as e:
             log.exception("holder=%s preparing the coming runs failed", self.holder)
             t.errors.append(f"prepare ahead: {e}")
-            self.deliverer.release_unstarted(
-                [job for _s, _w, job in items], error=f"not prepared: {e}"
-            )
+            self.deliverer.release(jobs, error=f"not prepared: {e}")
             return
-        for (sub, week, job), p in zip(items, done, strict=True):
+        for (d, job), p in zip(items, done, strict=True):
             if isinstance(p, Ready):
-                self._ahead[job.key] = _Ahead(fire, sub, week, p)
-                t.prepared.append(DeliveryOutcome(sub.id, sub.channel_id, week.label, "prepared"))
+                self._ahead[job.key] = _Ahead(fire, d.sub, d.week, p)
+                t.prepared.append(_outcome(d.sub, d.week, "prepared"))
             elif isinstance(p, Exception):
-                t.errors.append(f"subscription {sub.id}: {p}")
-                t.prepared.append(DeliveryOutcome(sub.id, sub.channel_id, week.label, "error"))
+                t.errors.append(f"subscription {d.sub.id}: {p}")
+                t.prepared.append(_outcome(d.sub, d.week, "error"))
             else:
-                t.prepared.append(self._outcome(sub, week, fire, str(p.status)))
+                t.prepared.append(_outcome(d.sub, d.week, p.status))
 
     def _tick_at(self, fire: datetime) -> None:
         """With the background thread running, one more tick at ``fire`` itself."""
@@ -752,10 +511,10 @@ class Scheduler:
     def _release_ahead(self, runs: Sequence[_Ahead], reason: str) -> None:
         log.info("holder=%s hands back %d prepared runs: %s", self.holder, len(runs), reason)
         try:
-            self.deliverer.release_unstarted(
+            self.deliverer.release(
                 [a.ready.job for a in runs], error=f"prepared, not posted: {reason}"
             )
-        except Exception:  # their claims go stale and are taken over, looking in Slack
+        except Exception:  # their claims lapse with this holder and are taken over
             log.exception("holder=%s could not hand back prepared runs", self.holder)
 
     def _poll_due(self, t: _Tick) -> None:
@@ -833,6 +592,25 @@ class Scheduler:
         except Exception:
             # The thread must outlive any one tick's failure; the next tick tries again.
             log.exception("holder=%s tick failed", self.holder)
+
+
+def _status(outcome: DeliveryResult | Exception | None) -> str | None:
+    """A fan-out outcome as a report's status; None for a delivery not started."""
+    if outcome is None:
+        return None
+    return "error" if isinstance(outcome, Exception) else outcome.status
+
+
+def _outcome(sub: Subscription, week: IsoWeek, status: str) -> DeliveryOutcome:
+    log.info(
+        "subscription=%s team=%s channel=%s week=%s status=%s",
+        sub.id,
+        sub.team_id,
+        sub.channel_id,
+        week.label,
+        status,
+    )
+    return DeliveryOutcome(sub.id, sub.channel_id, week.label, status)
 
 
 def _same_run(a: Subscription, b: Subscription) -> bool:

@@ -10,7 +10,8 @@ Run as ``python -m tests.crash_worker MODE`` with the environment saying where t
 * ``CRASH_CLOCK_OFFSET``: seconds added to the real clock, so the test's data lives in a
   fixed week.
 * ``CRASH_SUBSCRIPTION`` / ``CRASH_WEEK`` (MODE ``deliver``) or ``CRASH_HOLDER`` /
-  ``CRASH_LEASE_SECONDS`` (MODE ``scheduler``).
+  ``CRASH_LEASE_SECONDS`` (MODE ``scheduler``: the lease, and how long the holder's claims
+  outlive its last heartbeat).
 
 The kill point is a subclass of the real ``WebClient`` hooking ``api_call``: the library
 and our code run unchanged.
@@ -93,6 +94,7 @@ def main(mode: str) -> int:
         clock=_clock,
         sleep=lambda _s: None,  # pacing waits only slow the test
         max_chars=int(env.get("CRASH_MAX_CHARS") or DEFAULT_MAX_CHARS),
+        claim_ttl=timedelta(seconds=float(env.get("CRASH_LEASE_SECONDS") or 60)),
     )
     if mode == "deliver":
         sub = store.get_subscription(int(env["CRASH_SUBSCRIPTION"]))

@@ -1,6 +1,6 @@
 """Shared factories for tests: papers and sources as a parser or the store hands them over,
-a delivery claimed as a worker claims it, the command paths of the CLI, and the clock
-and scheduler of scheduling tests."""
+the command paths of the CLI, and the clock, subscriptions and schedulers the delivery
+tests share."""
 
 from __future__ import annotations
 
@@ -9,18 +9,33 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from slack_sdk import WebClient
 
 from bot.deliver import Deliverer
 from bot.scheduler import Scheduler
-from digests.ingest import SourceReport
-from digests.model import Delivery, Entry, SourceInfo, SourceKind
+from bot.slack_posts import DIGEST_EVENT
+from digests.calendar import first_week
+from digests.digest import DigestRequest
+from digests.ingest import SourceReport, prepare
+from digests.model import (
+    Delivery,
+    Entry,
+    SourceInfo,
+    SourceKind,
+    SourceSpec,
+    Subscription,
+    SubscriptionSpec,
+)
 from digests.normalize import parse_arxiv_id
+from digests.query import parse_query
 from digests.settings import Settings
-from digests.store import DeliveryIntent, Store
-from tests.fakeslack import BOT_TOKEN, FakeSlack
+from digests.store import DeliveryIntent, FetchRecord, Store
+from digests.topics import TopicRules
+from digests.weeks import IsoWeek, parse_week, week_bounds
+from tests.fakeslack import BOT_TOKEN, FakeSlack, Message
 
 
 def arxiv(ref: str, title: str, **kw: Any) -> Entry:
@@ -79,7 +94,21 @@ def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[
             yield from command_paths(command, (*prefix, name))
 
 
-# -- scheduling: a settable clock and a scheduler over the fake Slack ---------------------
+# -- delivering and scheduling: a settable clock, a hand-filled source, subscriptions ----
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def jst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=TOKYO).astimezone(UTC)
+
+
+CREATED = jst(2025, 8, 13, 10, 0)  # a Wednesday in 2025-W33
+MONDAY_0901 = jst(2025, 8, 18, 9, 1)  # the first Monday 09:00 run after it, plus a minute
 
 
 class Clock:
@@ -111,6 +140,52 @@ def core_settings(tmp_path: Path) -> Settings:
     )
 
 
+def hand_source(store: Store, tmp_path: Path) -> SourceInfo:
+    """A source the tests fill by hand; it is never due, so ticks leave it alone."""
+    path = tmp_path / "hand.md"
+    path.write_text("# nothing\n", "utf-8")
+    src = store.add_source(SourceSpec(name="hand", location=str(path)), now=CREATED)
+    store.record_fetches(
+        [FetchRecord(src.id, None, None, None, utc(2100, 1, 1), None)], now=CREATED
+    )
+    return src
+
+
+def add_papers(store: Store, source: SourceInfo, week: IsoWeek, n: int = 3) -> None:
+    """``n`` papers announced mid-``week`` (Tokyo time)."""
+    start, _ = week_bounds(week, "Asia/Tokyo")
+    ids = [f"{week.year % 100:02d}{week.week:02d}.{i:05d}" for i in range(1, n + 1)]
+    entries = [
+        Entry(
+            title=f"Paper {i} of {week.label}: digests that arrive on time",
+            arxiv_id=arxiv_id,
+            url=f"https://arxiv.org/abs/{arxiv_id}",
+            authors=("A. Author",),
+            abstract="We study weekly digests of papers delivered to channels on time.",
+            published=start + timedelta(days=2, hours=i),
+        )
+        for i, arxiv_id in enumerate(ids, start=1)
+    ]
+    store.store_entries(source, prepare(entries, source, TopicRules()), now=start)
+
+
+def subscribe(
+    store: Store,
+    *,
+    channel: str = "C1",
+    weekday: int = 0,
+    at: str = "09:00",
+    tz: str = "Asia/Tokyo",
+    now: datetime = CREATED,
+    top: int = 5,
+) -> Subscription:
+    """A weekly subscription of team T1, starting at its first week after ``now``."""
+    spec = SubscriptionSpec(
+        team_id="T1", channel_id=channel, query="", weekday=weekday, time=at, tz=tz, top=top
+    )
+    return store.add_subscription(spec, start_week=first_week(weekday, at, tz, now).label, now=now)
+
+
 def no_poll(sources: Sequence[SourceInfo]) -> list[SourceReport]:
     raise AssertionError(f"nothing should be due: {[s.name for s in sources]}")
 
@@ -125,7 +200,9 @@ def make_scheduler(
     poll: Callable[[Sequence[SourceInfo]], list[SourceReport]] = no_poll,
     notify: Callable[[str], None] | None = None,
     lease_ttl: timedelta = timedelta(seconds=60),
+    tick_seconds: float = 30,
 ) -> Scheduler:
+    """A scheduler whose claims live as long as its lease (a dead one's go with it)."""
     deliverer = Deliverer(
         store=store,
         client=client_for(slack),
@@ -134,6 +211,7 @@ def make_scheduler(
         holder=holder,
         clock=clock,
         sleep=lambda _seconds: None,  # pacing waits would only slow the tests down
+        claim_ttl=lease_ttl,
     )
     return Scheduler(
         store=store,
@@ -142,5 +220,34 @@ def make_scheduler(
         clock=clock,
         holder=holder,
         lease_ttl=lease_ttl,
+        tick_seconds=tick_seconds,
         notify=notify,
     )
+
+
+def digests_in(slack: FakeSlack, channel: str = "C1") -> list[str]:
+    """The top-level messages in a channel: one per digest (the rest go in its thread)."""
+    return [m.text for m in slack.posted(channel) if m.thread_ts is None]
+
+
+def request_for(s: Subscription, week: IsoWeek, now: datetime) -> DigestRequest:
+    """The digest a subscription asks for, written out here independently of the deliverer."""
+    return DigestRequest(
+        week=week,
+        tz=s.tz,
+        query=parse_query(s.query, now=now, tz=s.tz) if s.query else None,
+        top=s.top,
+        team_id=s.team_id,
+        channel_id=s.channel_id,
+        subscription_id=s.id,
+        not_before=week_bounds(parse_week(s.start_week), s.tz)[0],
+    )
+
+
+def digest_parts(messages: Sequence[Message]) -> list[tuple[str, int]]:
+    """The (delivery key, part) each posted digest message is tagged with."""
+    out = []
+    for m in messages:
+        assert m.metadata is not None and m.metadata["event_type"] == DIGEST_EVENT
+        out.append((m.metadata["event_payload"]["key"], m.metadata["event_payload"]["part"]))
+    return out

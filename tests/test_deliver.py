@@ -14,16 +14,9 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from bot.deliver import (
-    DIGEST_EVENT,
-    ChannelPacer,
-    Deliverer,
-    DeliveryResult,
-    Job,
-    PostedRecorder,
-    Ready,
-    WeekContexts,
-)
+from bot.deliver import Deliverer
+from bot.fanout import DeliveryResult, Job, PostedRecorder, Ready, WeekContexts
+from bot.slack_posts import DIGEST_EVENT, ChannelPacer
 from digests.digest import DigestRequest, build_and_archive
 from digests.ingest import prepare
 from digests.model import Entry, SourceInfo, SourceKind, SourceSpec, Subscription, SubscriptionSpec
@@ -663,9 +656,9 @@ def test_a_fan_out_post_whose_batched_record_never_landed_is_found_in_slack_not_
     papers(store, source(store, "feed"), range(3), published=NOW - timedelta(hours=5))
     subs = [subscribe(store, "C1"), subscribe(store, "C2")]
     d = deliverer(store, slack, clock)
-    jobs = d.claim_many([(s, WEEK) for s in subs])
+    jobs = d.claim([d.target(s, WEEK) for s in subs])
     assert all(isinstance(j, Job) for j in jobs)
-    ready = d.prepare_many([j for j in jobs if isinstance(j, Job)], WeekContexts(store, now=NOW))
+    ready = d.prepare([j for j in jobs if isinstance(j, Job)], WeekContexts(store, now=NOW))
     assert all(isinstance(r, Ready) for r in ready)
     for job in jobs:
         assert isinstance(job, Job)
@@ -673,7 +666,7 @@ def test_a_fan_out_post_whose_batched_record_never_landed_is_found_in_slack_not_
         # Archived and attached before anything was posted.
         assert claimed is not None and claimed.digest_id is not None and posts(slack, "C1") == []
     recorder = PostedRecorder(store, clock.now)
-    first = [d.post_ready(r, recorder) for r in ready if isinstance(r, Ready)]
+    first = [d.post(r, recorder) for r in ready if isinstance(r, Ready)]
     assert [r.status for r in first] == ["posted", "posted"]
     assert recorder.waiting() == 2
     # The process dies here: Slack has both messages, the batch of records never landed.
@@ -698,10 +691,10 @@ def test_batched_records_land_in_one_flush(store: Store, slack: FakeSlack, clock
     papers(store, source(store, "feed"), range(LONG), published=NOW - timedelta(hours=20))
     subs = [subscribe(store, "C1"), subscribe(store, "C2")]
     d = deliverer(store, slack, clock, max_chars=4000)
-    jobs = [j for j in d.claim_many([(s, WEEK) for s in subs]) if isinstance(j, Job)]
-    ready = [r for r in d.prepare_many(jobs, WeekContexts(store, now=NOW)) if isinstance(r, Ready)]
+    jobs = [j for j in d.claim([d.target(s, WEEK) for s in subs]) if isinstance(j, Job)]
+    ready = [r for r in d.prepare(jobs, WeekContexts(store, now=NOW)) if isinstance(r, Ready)]
     recorder = PostedRecorder(store, clock.now)
-    results = [d.post_ready(r, recorder) for r in ready]
+    results = [d.post(r, recorder) for r in ready]
     assert recorder.flush() == 2 and recorder.waiting() == 0 and recorder.flush() == 0
     for r, channel in zip(results, ("C1", "C2"), strict=True):
         done = store.get_delivery(r.key)
@@ -729,7 +722,7 @@ def test_batched_records_land_in_one_flush(store: Store, slack: FakeSlack, clock
         assert archived is not None and len(archived.items) == 10
         assert archived.items == alone.items
     # Posted: a second fan-out claims nothing.
-    assert [getattr(x, "status", None) for x in d.claim_many([(s, WEEK) for s in subs])] == [
+    assert [getattr(x, "status", None) for x in d.claim([d.target(s, WEEK) for s in subs])] == [
         "already_posted",
         "already_posted",
     ]
@@ -749,17 +742,17 @@ def test_a_fan_out_leaves_out_what_each_channel_was_sent_in_another_week(
     papers(store, weekly, range(1), published=clock.now() - timedelta(hours=1), title="Seen")
     papers(store, feed, range(2, 3), published=clock.now() - timedelta(hours=1), title="Fresh")
     # C3 already has its NEXT_WEEK digest under way: that week does not count as sent.
-    jobs = [j for j in d.claim_many([(c3, NEXT_WEEK)]) if isinstance(j, Job)]
-    (ready,) = d.prepare_many(jobs, WeekContexts(store, now=clock.now()))
+    jobs = [j for j in d.claim([d.target(c3, NEXT_WEEK)]) if isinstance(j, Job)]
+    (ready,) = d.prepare(jobs, WeekContexts(store, now=clock.now()))
     assert isinstance(ready, Ready)
-    d.release_unstarted(jobs, error="test")
+    d.release(jobs, error="test")
 
-    jobs = [j for j in d.claim_many([(s, NEXT_WEEK) for s in (c1, c2, c3)]) if isinstance(j, Job)]
-    prepared = d.prepare_many(jobs, WeekContexts(store, now=clock.now()))
+    jobs = [
+        j for j in d.claim([d.target(s, NEXT_WEEK) for s in (c1, c2, c3)]) if isinstance(j, Job)
+    ]
+    prepared = d.prepare(jobs, WeekContexts(store, now=clock.now()))
     recorder = PostedRecorder(store, clock.now)
-    assert [d.post_ready(r, recorder).status for r in prepared if isinstance(r, Ready)] == [
-        "posted"
-    ] * 3
+    assert [d.post(r, recorder).status for r in prepared if isinstance(r, Ready)] == ["posted"] * 3
     recorder.flush()
     titles = {
         s.channel_id: digest_titles(

@@ -15,24 +15,24 @@ from pathlib import Path
 
 import pytest
 
-from bot.deliver import Deliverer, WeekContexts
+from bot.deliver import Deliverer
+from bot.fanout import WeekContexts
 from bot.scheduler import LEASE_NAME, Scheduler
 from bot.slack_client import KeepAliveWebClient
 from digests.calendar import digest_week, last_run
-from digests.digest import DigestRequest, WeekContext, build_digest
+from digests.digest import WeekContext, build_digest
 from digests.errors import ConfigError
 from digests.ingest import prepare
 from digests.model import Entry, SourceInfo, Subscription, SubscriptionSpec, SummaryText
-from digests.query import parse_query
 from digests.rank import DEFAULT_WEIGHTS
 from digests.render import render_digest_messages
 from digests.settings import Settings
 from digests.store import DeliveryIntent, Store
 from digests.summarize import ExtractiveSummarizer, Summarizer
 from digests.topics import TopicRules
-from digests.weeks import IsoWeek, parse_week, week_bounds
+from digests.weeks import IsoWeek, week_bounds
+from tests.factories import CREATED, MONDAY_0901, hand_source, no_poll, request_for
 from tests.fakeslack import BOT_TOKEN, Call, FakeReply, FakeSlack, rate_limit_floor
-from tests.test_scheduler import CREATED, MONDAY_0901, hand_source, no_poll
 
 WEEK = IsoWeek(2025, 33)
 TZ = "Asia/Tokyo"
@@ -75,20 +75,6 @@ def fill_week(store: Store, tmp_path: Path, n: int = 24) -> SourceInfo:
         )
     store.store_entries(src, prepare(entries, src, TopicRules()), now=start)
     return src
-
-
-def request_for(s: Subscription, week: IsoWeek, now: datetime) -> DigestRequest:
-    """The digest a subscription asks for, written out here independently of the deliverer."""
-    return DigestRequest(
-        week=week,
-        tz=s.tz,
-        query=parse_query(s.query, now=now, tz=s.tz) if s.query else None,
-        top=s.top,
-        team_id=s.team_id,
-        channel_id=s.channel_id,
-        subscription_id=s.id,
-        not_before=week_bounds(parse_week(s.start_week), s.tz)[0],
-    )
 
 
 def subscribe(store: Store, channel: str, query: str = "", top: int = 10) -> Subscription:

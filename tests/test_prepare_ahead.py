@@ -21,9 +21,7 @@ from digests.digest import build_digest
 from digests.render import render_digest_messages
 from digests.store import Store
 from digests.weeks import IsoWeek
-from tests.fakeslack import FakeSlack
-from tests.test_fanout import request_for
-from tests.test_scheduler import (
+from tests.factories import (
     CREATED,
     Clock,
     add_papers,
@@ -34,8 +32,10 @@ from tests.test_scheduler import (
     jst,
     make_scheduler,
     no_poll,
+    request_for,
     subscribe,
 )
+from tests.fakeslack import FakeSlack
 
 WEEK = IsoWeek(2025, 33)
 FIRE = jst(2025, 8, 18, 9, 0)  # the subscriptions' Monday 09:00 run in Tokyo, covering W33

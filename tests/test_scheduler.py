@@ -4,68 +4,47 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
-from slack_sdk import WebClient
 
 from bot.config import BotSettings, SlackSettings
-from bot.deliver import Deliverer, DeliveryResult
+from bot.deliver import Deliverer
 from bot.demo import demo_dir, demo_specs
+from bot.fanout import DeliveryResult, Job, PostedRecorder, Ready, Target, WeekContexts
 from bot.scheduler import (
     LEASE_NAME,
     Scheduler,
     TickReport,
     build_scheduler,
 )
-from digests.calendar import first_week
 from digests.errors import ConfigError
 from digests.fetch import FetchSettings
-from digests.ingest import SourceReport, poll_sources, prepare
-from digests.model import Entry, SourceInfo, SourceSpec, Subscription, SubscriptionSpec
-from digests.settings import Settings
+from digests.ingest import SourceReport, poll_sources
+from digests.model import SourceInfo, SourceSpec, Subscription, SubscriptionSpec
 from digests.store import FetchRecord, HealthVerdict, Store
 from digests.topics import TopicRules
-from digests.weeks import IsoWeek, week_bounds
-from tests.factories import claim_one
+from digests.weeks import IsoWeek
+from tests.factories import (
+    CREATED,
+    MONDAY_0901,
+    Clock,
+    add_papers,
+    claim_one,
+    client_for,
+    core_settings,
+    digests_in,
+    hand_source,
+    jst,
+    make_scheduler,
+    no_poll,
+    subscribe,
+    utc,
+)
 from tests.fakeslack import BOT_TOKEN, FakeSlack
-
-TOKYO = ZoneInfo("Asia/Tokyo")
-
-
-def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=UTC)
-
-
-# -- ticks on a settable clock -------------------------------------------------------------
-
-
-class Clock:
-    """A clock the test sets; the scheduler, the deliverer and the fake Slack all read it."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self.now
-
-    def set(self, when: datetime) -> None:
-        with self._lock:
-            self.now = when.astimezone(UTC)
-
-
-def jst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=TOKYO).astimezone(UTC)
-
-
-CREATED = jst(2025, 8, 13, 10, 0)  # a Wednesday in 2025-W33
-MONDAY_0901 = jst(2025, 8, 18, 9, 1)  # the first Monday 09:00 run after it, plus a minute
 
 
 @pytest.fixture
@@ -77,103 +56,6 @@ def clock() -> Clock:
 def slack(clock: Clock) -> Iterator[FakeSlack]:
     with FakeSlack(admins={"UADMIN"}, clock=lambda: clock().timestamp()) as fake:
         yield fake
-
-
-def client_for(slack: FakeSlack) -> WebClient:
-    return WebClient(token=BOT_TOKEN, base_url=slack.api_url)
-
-
-def core_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        database_url="sqlite://",  # not used: the store is handed in
-        data_dir=tmp_path,
-        sources_file=tmp_path / "sources.toml",
-        topics_file=None,
-    )
-
-
-def hand_source(store: Store, tmp_path: Path) -> SourceInfo:
-    """A source the tests fill by hand; it is never due, so ticks leave it alone."""
-    path = tmp_path / "hand.md"
-    path.write_text("# nothing\n", "utf-8")
-    src = store.add_source(SourceSpec(name="hand", location=str(path)), now=CREATED)
-    store.record_fetches(
-        [FetchRecord(src.id, None, None, None, utc(2100, 1, 1), None)], now=CREATED
-    )
-    return src
-
-
-def add_papers(store: Store, source: SourceInfo, week: IsoWeek, n: int = 3) -> None:
-    """``n`` papers announced mid-``week`` (Tokyo time)."""
-    start, _ = week_bounds(week, "Asia/Tokyo")
-    ids = [f"{week.year % 100:02d}{week.week:02d}.{i:05d}" for i in range(1, n + 1)]
-    entries = [
-        Entry(
-            title=f"Paper {i} of {week.label}: digests that arrive on time",
-            arxiv_id=arxiv_id,
-            url=f"https://arxiv.org/abs/{arxiv_id}",
-            authors=("A. Author",),
-            abstract="We study weekly digests of papers delivered to channels on time.",
-            published=start + timedelta(days=2, hours=i),
-        )
-        for i, arxiv_id in enumerate(ids, start=1)
-    ]
-    store.store_entries(source, prepare(entries, source, TopicRules()), now=start)
-
-
-def subscribe(
-    store: Store,
-    *,
-    channel: str = "C1",
-    weekday: int = 0,
-    at: str = "09:00",
-    tz: str = "Asia/Tokyo",
-    now: datetime = CREATED,
-) -> Subscription:
-    spec = SubscriptionSpec(
-        team_id="T1", channel_id=channel, query="", weekday=weekday, time=at, tz=tz, top=5
-    )
-    return store.add_subscription(spec, start_week=first_week(weekday, at, tz, now).label, now=now)
-
-
-def no_poll(sources: Sequence[SourceInfo]) -> list[SourceReport]:
-    raise AssertionError(f"nothing should be due: {[s.name for s in sources]}")
-
-
-def make_scheduler(
-    store: Store,
-    slack: FakeSlack,
-    clock: Clock,
-    tmp_path: Path,
-    *,
-    holder: str = "worker-a",
-    poll: Callable[[Sequence[SourceInfo]], list[SourceReport]] = no_poll,
-    notify: Callable[[str], None] | None = None,
-    lease_ttl: timedelta = timedelta(seconds=60),
-) -> Scheduler:
-    deliverer = Deliverer(
-        store=store,
-        client=client_for(slack),
-        core=core_settings(tmp_path),
-        admins=frozenset({"UADMIN"}),
-        holder=holder,
-        clock=clock,
-        sleep=lambda _seconds: None,  # pacing waits would only slow the tests down
-    )
-    return Scheduler(
-        store=store,
-        deliverer=deliverer,
-        poll=poll,
-        clock=clock,
-        holder=holder,
-        lease_ttl=lease_ttl,
-        notify=notify,
-    )
-
-
-def digests_in(slack: FakeSlack, channel: str = "C1") -> list[str]:
-    """The top-level messages in a channel: one per digest (the rest go in its thread)."""
-    return [m.text for m in slack.posted(channel) if m.thread_ts is None]
 
 
 def test_a_weekly_digest_fires_once_on_its_day(
@@ -480,23 +362,43 @@ def test_retired_sources_are_neither_polled_nor_reported(
 
 @dataclass
 class CountingDeliverer:
-    """Counts ticks (every leading tick resumes unfinished deliveries first)."""
+    """Counts ticks (every leading tick lists the unfinished deliveries first)."""
 
     resumes: int = 0
 
-    def delivery_key(
-        self, team_id: str, channel_id: str, subscription_id: int, week: IsoWeek
-    ) -> str:
-        return f"{team_id}:{channel_id}:{subscription_id}:{week.label}"
-
-    def deliver(self, sub: Subscription, week: IsoWeek) -> DeliveryResult:
+    def target(self, sub: Subscription, week: IsoWeek) -> Target:
         raise AssertionError("no subscription exists")
 
-    def resume_unfinished(self) -> list[DeliveryResult]:
+    def unfinished(self) -> list[Target | DeliveryResult]:
         self.resumes += 1
         if self.resumes == 1:
             raise RuntimeError("the first tick breaks; the thread must go on")
         return []
+
+    def keep_alive(self) -> bool:
+        return True
+
+    def holds(self, job: Job, until: datetime) -> bool:
+        raise AssertionError("nothing was prepared")
+
+    def claim(self, targets: Sequence[Target]) -> list[Job | DeliveryResult]:
+        raise AssertionError("nothing is due")
+
+    def prepare(
+        self, jobs: Sequence[Job], contexts: WeekContexts
+    ) -> list[Ready | DeliveryResult | Exception]:
+        raise AssertionError("nothing is due")
+
+    def post(
+        self,
+        ready: Ready,
+        recorder: PostedRecorder,
+        slot: threading.Semaphore | None = None,
+    ) -> DeliveryResult:
+        raise AssertionError("nothing is due")
+
+    def release(self, jobs: Sequence[Job], *, error: str) -> None:
+        raise AssertionError("nothing is due")
 
 
 def test_start_ticks_in_the_background_and_shutdown_hands_the_lease_back(
