@@ -205,13 +205,7 @@ class Deliverer:
         """The unfinished deliveries a claim would take now (pending, or held by a holder
         that died), as targets; those of a paused or removed subscription are closed."""
         now = self._clock()
-        rows = [
-            d
-            for d in self._store.unfinished_deliveries()
-            if d.state == "pending"
-            or d.claimed_at is None
-            or d.claimed_at < now - self._stale_after
-        ]
+        rows = self._store.claimable_deliveries(now=now, stale_after=self._stale_after)
         subs = (
             {s.id: s for s in self._store.list_subscriptions(active_only=False)}
             if any(d.subscription_id is not None for d in rows)
@@ -425,7 +419,11 @@ class Deliverer:
         for job in jobs:
             try:
                 self._store.release_delivery(
-                    job.claim.id, error=error, now=self._clock(), permanent=False
+                    job.claim.id,
+                    error=error,
+                    now=self._clock(),
+                    permanent=False,
+                    holder=self._holder,
                 )
             except StoreError as e:
                 log.error("delivery %s: could not release the claim: %s", job.key, e)
@@ -455,7 +453,11 @@ class Deliverer:
                 )
                 for claim in claimed.values():
                     self._store.release_delivery(
-                        claim.id, error=_CLOSED, now=self._clock(), permanent=True
+                        claim.id,
+                        error=_CLOSED,
+                        now=self._clock(),
+                        permanent=True,
+                        holder=self._holder,
                     )
         except StoreError as e:
             log.error("closing %d deliveries: database error, will retry later: %s", len(keys), e)
@@ -518,7 +520,11 @@ class Deliverer:
         # Whatever broke, the claim goes back to pending at once instead of waiting to be
         # taken over; the next try looks in Slack before posting.
         self._store.release_delivery(
-            job.claim.id, error=f"unexpected {type(e).__name__}", now=self._clock(), permanent=False
+            job.claim.id,
+            error=f"unexpected {type(e).__name__}",
+            now=self._clock(),
+            permanent=False,
+            holder=self._holder,
         )
 
     # -- posting --------------------------------------------------------------------------
@@ -650,7 +656,9 @@ class Deliverer:
         now = self._clock()
         paused = e.code in PAUSING_ERRORS and t.subscription is not None
         error = f"{e.code} (while checking Slack for an earlier post)" if e.checking else e.code
-        self._store.release_delivery(job.claim.id, error=error, now=now, permanent=True)
+        self._store.release_delivery(
+            job.claim.id, error=error, now=now, permanent=True, holder=self._holder
+        )
         if t.subscription is not None:
             self._store.record_subscription_error(
                 t.subscription.id, error=error, now=now, deactivate=paused

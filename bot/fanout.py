@@ -27,7 +27,6 @@ from digests.store import PostedRecord, Store
 from digests.weeks import IsoWeek
 
 __all__ = [
-    "HOLDER_LEASE",
     "DeliveryResult",
     "DeliveryStatus",
     "FanOutReport",
@@ -42,9 +41,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-# The lease a holder renews as its heartbeat (see Heartbeat).
-HOLDER_LEASE = "holder:"
 
 # Claimed deliveries are prepared (built, archived, rendered) this many at a time, and
 # posted records are written at least this often (seconds) while the pool posts.
@@ -184,9 +180,7 @@ class Heartbeat:
             if not force and renewed is not None and now - renewed < self.ttl / 4:
                 return True
             try:
-                self._store.acquire_lease(
-                    HOLDER_LEASE + self._holder, holder=self._holder, ttl=self.ttl, now=now
-                )
+                self._store.renew_holder(self._holder, ttl=self.ttl, now=now)
             except StoreError as e:
                 log.warning("holder=%s cannot renew its heartbeat: %s", self._holder, e)
                 return False

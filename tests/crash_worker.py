@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -52,15 +53,18 @@ class KillingClient(WebClient):
         self._when = when
         self._nth = int(nth or "1")
         self._posts = 0
+        self._lock = threading.Lock()  # a fan-out posts from several threads
 
     def api_call(self, api_method: str, **kw: Any) -> SlackResponse:
         if api_method != "chat.postMessage":
             return super().api_call(api_method, **kw)
-        self._posts += 1
-        if self._when == "before_post" and self._posts == self._nth:
+        with self._lock:
+            self._posts += 1
+            n = self._posts
+        if self._when == "before_post" and n == self._nth:
             os.kill(os.getpid(), signal.SIGKILL)
         answer = super().api_call(api_method, **kw)
-        if self._when == "after_post" and self._posts == self._nth:
+        if self._when == "after_post" and n == self._nth:
             os.kill(os.getpid(), signal.SIGKILL)
         return answer
 

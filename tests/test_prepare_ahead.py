@@ -149,28 +149,30 @@ def test_an_unsubscribed_channel_gets_nothing_it_was_prepared(
     assert digests_in(slack, "C2") == []
 
 
-def test_prepared_runs_go_back_to_the_next_leader_when_the_lease_is_lost(
+def test_prepared_runs_go_to_the_next_leader_when_the_lease_is_lost(
     store: Store, world: tuple[Clock, FakeSlack], tmp_path: Path
 ) -> None:
     a, clock, slack = prepared(store, world, tmp_path, holder="worker-a")
     b = make_scheduler(store, slack, clock, tmp_path, holder="worker-b")
 
-    # a stalls past its lease: b leads, but a's claims are live, so b leaves them.
+    # a stalls past its lease: b leads, and a's claims lapsed with a's heartbeat, so b
+    # takes them over, looks in Slack, and posts each run once.
     clock.set(BEFORE + timedelta(seconds=61))
     report = b.tick()
-    assert report.leader and report.deliveries == () and report.resumed == ()
-    assert slack.calls_to("chat.postMessage") == []
+    assert report.leader and report.resumed == ("posted",) * len(CHANNELS)
+    assert report.deliveries == ()
+    assert all(len(digests_in(slack, c)) == 1 for c in CHANNELS)
+    assert len(slack.calls_to("conversations.history")) == len(CHANNELS)
 
-    # a comes back, finds it no longer leads, and hands its prepared runs back.
+    # a comes back, finds it no longer leads, and hands back only what is still its own.
     clock.set(BEFORE + timedelta(seconds=62))
     assert not a.tick().leader
-    assert {d.state for d in store.list_deliveries()} == {"pending"}
+    assert {d.state for d in store.list_deliveries()} == {"posted"}
 
     clock.set(BEFORE + timedelta(seconds=70))
     report = b.tick()
-    assert report.resumed == ("posted",) * len(CHANNELS)
+    assert report.resumed == () and report.deliveries == ()
     assert all(len(digests_in(slack, c)) == 1 for c in CHANNELS)
-    assert {d.state for d in store.list_deliveries()} == {"posted"}
 
 
 def test_shutdown_hands_prepared_runs_back(

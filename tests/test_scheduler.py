@@ -191,6 +191,30 @@ def test_a_delivery_left_by_a_crashed_worker_is_finished_once(
     assert len(digests_in(slack)) == 1
 
 
+def test_a_dead_workers_claims_lapse_with_its_heartbeat(
+    store: Store, slack: FakeSlack, clock: Clock, tmp_path: Path
+) -> None:
+    add_papers(store, hand_source(store, tmp_path), IsoWeek(2025, 33))
+    subs = [subscribe(store, channel=c) for c in ("C1", "C2")]
+    clock.set(MONDAY_0901)
+    # Another process claimed both runs (renewing its heartbeat) and was killed before
+    # posting anything; it never led, so the survivor leads at once.
+    dead = make_scheduler(store, slack, clock, tmp_path, holder="dead").deliverer
+    claims = dead.claim([dead.target(s, IsoWeek(2025, 33)) for s in subs])
+    assert all(isinstance(c, Job) for c in claims)
+    live = make_scheduler(store, slack, clock, tmp_path, holder="live")
+    clock.set(MONDAY_0901 + timedelta(seconds=59))
+    report = live.tick()
+    assert report.leader and report.resumed == () and report.deliveries == ()
+    assert slack.calls_to("chat.postMessage") == []  # its heartbeat still runs
+    clock.set(MONDAY_0901 + timedelta(seconds=61))  # lapsed, long before stale_after
+    report = live.tick()
+    assert report.resumed == ("posted", "posted")
+    assert len(digests_in(slack, "C1")) == 1 and len(digests_in(slack, "C2")) == 1
+    assert len(slack.calls_to("conversations.history")) == 2  # looked before posting
+    assert {(d.state, d.attempts) for d in store.list_deliveries()} == {("posted", 2)}
+
+
 # -- one leader at a time ------------------------------------------------------------------
 
 

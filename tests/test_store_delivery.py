@@ -62,6 +62,47 @@ def test_a_dead_workers_claim_is_taken_over_after_it_goes_stale(store: Store) ->
     assert taken is not None and taken.claimed_by == "worker-b" and taken.attempts == 2
 
 
+def test_a_claim_lives_while_its_holders_heartbeat_does(store: Store) -> None:
+    ttl = timedelta(seconds=60)
+    store.renew_holder("worker-a", ttl=ttl, now=NOW)
+    first = claim(store, "worker-a")
+    assert first is not None
+    # Renewed while it works: the claim stays, well past the first heartbeat's end.
+    store.renew_holder("worker-a", ttl=ttl, now=NOW + timedelta(seconds=45))
+    later = NOW + timedelta(seconds=90)
+    assert claim(store, "worker-b", now=later) is None
+    assert store.claimable_deliveries(now=later, stale_after=STALE) == []
+    # Its holder stopped beating: the claim lapses with it, long before stale_after.
+    gone = NOW + timedelta(seconds=106)
+    assert [d.key for d in store.claimable_deliveries(now=gone, stale_after=STALE)] == [first.key]
+    taken = claim(store, "worker-b", now=gone)
+    assert taken is not None and taken.claimed_by == "worker-b" and taken.attempts == 2
+
+
+def test_a_holder_without_a_heartbeat_keeps_its_claims_until_they_are_stale(
+    store: Store,
+) -> None:
+    first = claim(store, "older-version")
+    assert first is not None
+    assert store.claimable_deliveries(now=NOW + STALE / 2, stale_after=STALE) == []
+    assert claim(store, "worker-b", now=NOW + STALE / 2) is None
+    assert len(store.claimable_deliveries(now=NOW + STALE * 2, stale_after=STALE)) == 1
+
+
+def test_a_holder_releases_only_what_it_still_holds(store: Store) -> None:
+    first = claim(store, "worker-a")
+    assert first is not None
+    taken = claim(store, "worker-b", now=NOW + STALE * 2)
+    assert taken is not None
+    store.mark_posted_many([PostedRecord(taken.id, "111.222")], now=NOW + STALE * 2)
+    # worker-a comes back and hands its old claim back: worker-b's post stays recorded.
+    store.release_delivery(
+        first.id, error="lease lost", now=NOW + STALE * 3, permanent=False, holder="worker-a"
+    )
+    kept = store.get_delivery(first.key)
+    assert kept is not None and (kept.state, kept.message_ts) == ("posted", "111.222")
+
+
 def test_transient_failure_returns_to_pending_permanent_does_not(store: Store) -> None:
     first = claim(store, "w")
     assert first is not None

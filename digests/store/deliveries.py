@@ -9,8 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     and_,
     bindparam,
+    exists,
+    literal,
     or_,
     select,
     update,
@@ -22,11 +25,13 @@ from digests.model import (
 from digests.schema import (
     deliveries,
     digest_items,
+    leases,
 )
 from digests.store.base import StoreBase, as_utc
 from digests.store.bulk import (
     LOOKUP_CHUNK,
 )
+from digests.store.leases import HOLDER_LEASE
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +76,12 @@ class DeliveryStore(StoreBase):
         with self.engine.connect() as conn:
             return [_delivery(r) for r in conn.execute(stmt).mappings()]
 
-    def unfinished_deliveries(self) -> list[Delivery]:
-        """Deliveries recorded but not finished (pending, or claimed by someone)."""
-        stmt = (
-            select(deliveries)
-            .where(deliveries.c.state.in_(["pending", "posting"]))
-            .order_by(deliveries.c.id)
-        )
+    def claimable_deliveries(self, *, now: datetime, stale_after: timedelta) -> list[Delivery]:
+        """The unfinished deliveries a claim would take now, oldest first: pending ones, and
+        those claimed by a holder whose heartbeat (``LeaseStore.renew_holder``) has lapsed
+        or whose claim is older than ``stale_after``. A holder that never kept a heartbeat
+        keeps its claims for ``stale_after``."""
+        stmt = select(deliveries).where(_claimable(now, stale_after)).order_by(deliveries.c.id)
         with self.engine.connect() as conn:
             return [_delivery(r) for r in conn.execute(stmt).mappings()]
 
@@ -101,13 +105,28 @@ class DeliveryStore(StoreBase):
             )
 
     def release_delivery(
-        self, delivery_id: int, *, error: str, now: datetime, permanent: bool
+        self,
+        delivery_id: int,
+        *,
+        error: str,
+        now: datetime,
+        permanent: bool,
+        holder: str | None = None,
     ) -> None:
-        """A failed attempt: back to pending for a later retry, or failed for good."""
+        """A failed attempt: back to pending for a later retry, or failed for good.
+
+        With ``holder``, only while that holder has the claim under way: one whose claim
+        lapsed and was taken over leaves the new holder's delivery alone.
+        """
+        mine = (
+            []
+            if holder is None
+            else [deliveries.c.claimed_by == holder, deliveries.c.state == "posting"]
+        )
         with self._tx() as conn:
             conn.execute(
                 update(deliveries)
-                .where(deliveries.c.id == delivery_id)
+                .where(deliveries.c.id == delivery_id, *mine)
                 .values(
                     state="failed" if permanent else "pending",
                     last_error=error[:2000],
@@ -168,21 +187,18 @@ class DeliveryStore(StoreBase):
         """Record the intent to post (once per key) and claim it for ``holder``, for many
         keys in one transaction; returns the claimed deliveries by key.
 
-        A key is recorded if new, claimed when pending or when its claim is older than
-        ``stale_after`` (``attempts`` + 1), and left out when posted, failed for good, or
-        held by a live worker. A stale claim's worker died between claiming and
-        finishing, so the caller must check Slack for a message that may already be there
-        before posting again. Racing callers (threads or processes) never both win a key:
-        rows are locked in key order on PostgreSQL (two overlapping batches cannot
-        deadlock) and the claim condition is checked again on the locked row; SQLite runs
-        one writer at a time.
+        A key is recorded if new, claimed when pending or when its claim lapsed (see
+        ``claimable_deliveries``; ``attempts`` + 1), and left out when posted, failed for
+        good, or held by a live holder. A lapsed claim's holder died (or stalled) between
+        claiming and finishing, so the caller must check Slack for a message that may
+        already be there before posting again. Racing callers (threads or processes)
+        never both win a key: rows are locked in key order on PostgreSQL (two overlapping
+        batches cannot deadlock) and the claim condition is checked again on the locked
+        row; SQLite runs one writer at a time.
         """
         ordered = sorted({i.key: i for i in intents}.values(), key=lambda i: i.key)
         claimed: dict[str, Delivery] = {}
-        claimable = or_(
-            deliveries.c.state == "pending",
-            and_(deliveries.c.state == "posting", deliveries.c.claimed_at < now - stale_after),
-        )
+        claimable = _claimable(now, stale_after)
         with self._tx() as conn:
             for i in range(0, len(ordered), LOOKUP_CHUNK):
                 chunk = ordered[i : i + LOOKUP_CHUNK]
@@ -256,6 +272,21 @@ class DeliveryStore(StoreBase):
                     for p in posted
                 ],
             )
+
+
+def _claimable(now: datetime, stale_after: timedelta) -> ColumnElement[bool]:
+    """Whether a claim takes the delivery now (pending, or its claim lapsed)."""
+    lapsed = exists().where(
+        leases.c.name == literal(HOLDER_LEASE) + deliveries.c.claimed_by,
+        leases.c.expires_at < now,
+    )
+    return or_(
+        deliveries.c.state == "pending",
+        and_(
+            deliveries.c.state == "posting",
+            or_(deliveries.c.claimed_at < now - stale_after, lapsed),
+        ),
+    )
 
 
 def _delivery(r: Any) -> Delivery:

@@ -1,4 +1,4 @@
-"""Named leases: which process leads the scheduler."""
+"""Named leases: which process leads the scheduler, and each holder's heartbeat."""
 
 from __future__ import annotations
 
@@ -17,6 +17,12 @@ from digests.schema import (
 from digests.store.base import StoreBase
 
 log = logging.getLogger(__name__)
+
+# A holder's heartbeat is the lease named this plus the holder: its delivery claims live
+# while it does (DeliveryStore.claim_deliveries).
+HOLDER_LEASE = "holder:"
+# A heartbeat lapsed this long ago is cleared: any claim of its holder is stale by then.
+_HEARTBEAT_KEPT = timedelta(days=1)
 
 
 class LeaseStore(StoreBase):
@@ -38,6 +44,22 @@ class LeaseStore(StoreBase):
         with self._tx() as conn:
             got = conn.execute(stmt).scalar_one_or_none()
         return got == holder
+
+    def renew_holder(self, holder: str, *, ttl: timedelta, now: datetime) -> None:
+        """Renew ``holder``'s heartbeat until ``now + ttl``; long-lapsed ones are cleared."""
+        expires = now + ttl
+        with self._tx() as conn:
+            conn.execute(
+                self._insert(leases)
+                .values(name=HOLDER_LEASE + holder, holder=holder, expires_at=expires)
+                .on_conflict_do_update(index_elements=["name"], set_={"expires_at": expires})
+            )
+            conn.execute(
+                delete(leases).where(
+                    leases.c.name.startswith(HOLDER_LEASE, autoescape=True),
+                    leases.c.expires_at < now - _HEARTBEAT_KEPT,
+                )
+            )
 
     def release_lease(self, name: str, *, holder: str) -> None:
         with self._tx() as conn:
