@@ -251,8 +251,9 @@ class Deliverer:
         return self._heartbeat.beat()
 
     def holds(self, job: Job, until: datetime) -> bool:
-        """Whether ``job``'s claim surely stays this holder's until ``until``."""
-        return self._heartbeat.covers(job, until)
+        """Whether ``job`` may still be posted until ``until``: claimed in this heartbeat
+        life, and young enough (each post checks the heartbeat itself)."""
+        return job.life == self._heartbeat.life and until < job.deadline
 
     def claim(self, targets: Sequence[Target]) -> list[Job | DeliveryResult]:
         """Record and claim ``targets`` in one transaction: each one's ``Job``, or what became

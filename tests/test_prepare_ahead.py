@@ -243,4 +243,6 @@ def test_the_background_thread_posts_a_prepared_run_at_its_fire_time(
         assert all(c.status == 200 for c in posts)
         # Never before the run's time.
         assert min(c.at for c in posts) >= FIRE.timestamp()
-    assert {d.state for d in store.list_deliveries()} == {"posted"}
+        # Posted under the claims made ahead: not claimed again, nothing to look for.
+        assert slack.calls_to("conversations.history") == []
+    assert {(d.state, d.attempts) for d in store.list_deliveries()} == {("posted", 1)}
