@@ -27,7 +27,6 @@ from bot.deliver import Deliverer
 from bot.scheduler import LEASE_NAME, Scheduler
 from digests.store import Store
 from digests.weeks import IsoWeek
-from tests.conftest import ROOT
 from tests.factories import (
     MONDAY_0901,
     Clock,
@@ -42,6 +41,7 @@ from tests.factories import (
     subscribe,
 )
 from tests.fakeslack import FakeSlack
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.timeout(120)
 
