@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     bindparam,
     func,
     select,
@@ -109,36 +110,7 @@ class ArchiveStore(StoreBase):
                 ).scalars()
                 if _same_json([latest["sources"], list(archived)], [health, items]):
                     return int(latest["id"])
-            digest_id = conn.execute(
-                digests.insert()
-                .values(
-                    week=digest.week,
-                    tz=digest.tz,
-                    query=query,
-                    scope=digest.scope,
-                    lang=digest.lang,
-                    top=top,
-                    subscription_id=subscription_id,
-                    built_at=now,
-                    candidates=digest.candidates,
-                    sources=health,
-                )
-                .returning(digests.c.id)
-            ).scalar_one()
-            if digest.items:
-                conn.execute(
-                    digest_items.insert(),
-                    [
-                        {
-                            "digest_id": digest_id,
-                            "rank": item.rank,
-                            "paper_id": item.paper_id,
-                            "score": item.score,
-                            "item": stored,
-                        }
-                        for item, stored in zip(digest.items, items, strict=True)
-                    ],
-                )
+            [digest_id] = _insert_digests(conn, [(digest, query, top, subscription_id)], now=now)
         return int(digest_id)
 
     def list_digests(self, *, limit: int = 20) -> list[ArchivedDigest]:
@@ -197,8 +169,9 @@ class ArchiveStore(StoreBase):
     def archive_digests(
         self, archived: Sequence[ArchivedForDelivery], *, holder: str, now: datetime
     ) -> list[int]:
-        """``save_digest`` then ``attach_digest`` for many claimed deliveries, in one
-        transaction; returns the digest ids in the order given.
+        """Archive the digests of many claimed deliveries and attach each to its delivery,
+        in one transaction; returns the digest ids in the order given. Each delivery gets
+        its own row, as built: unlike ``save_digest`` it looks for no equal copy.
 
         A digest is attached only while ``holder`` still holds its delivery, as with
         ``attach_digest``.
@@ -206,45 +179,11 @@ class ArchiveStore(StoreBase):
         if not archived:
             return []
         with self._tx() as conn:
-            ids = [
-                int(i)
-                for i in conn.execute(
-                    digests.insert().returning(digests.c.id, sort_by_parameter_order=True),
-                    [
-                        {
-                            "week": a.digest.week,
-                            "tz": a.digest.tz,
-                            "query": a.query,
-                            "scope": a.digest.scope,
-                            "lang": a.digest.lang,
-                            "top": a.top,
-                            "subscription_id": a.subscription_id,
-                            "built_at": now,
-                            "candidates": a.digest.candidates,
-                            "sources": [_health_json(h) for h in a.digest.sources],
-                        }
-                        for a in archived
-                    ],
-                ).scalars()
-            ]
-            # Plain tuples straight to the driver: SQLAlchemy's per-row binding of ~10
-            # items per digest cost more than the inserts. A digest shared by several
-            # deliveries is serialized once.
-            serialized: dict[int, list[tuple[int, int, float, str]]] = {}
-            rows: list[tuple[int, int, int, float, str]] = []
-            for digest_id, a in zip(ids, archived, strict=True):
-                items = serialized.get(id(a.digest))
-                if items is None:
-                    items = [
-                        (i.rank, i.paper_id, i.score, json.dumps(_item_json(i)))
-                        for i in a.digest.items
-                    ]
-                    serialized[id(a.digest)] = items
-                rows.extend((digest_id, *item) for item in items)
-            if rows:
-                insert_tuples(
-                    conn, digest_items, ("digest_id", "rank", "paper_id", "score", "item"), rows
-                )
+            ids = _insert_digests(
+                conn,
+                [(a.digest, a.query, a.top, a.subscription_id) for a in archived],
+                now=now,
+            )
             conn.execute(
                 update(deliveries)
                 .where(
@@ -258,6 +197,50 @@ class ArchiveStore(StoreBase):
                 ],
             )
         return ids
+
+
+def _insert_digests(
+    conn: Connection,
+    batch: Sequence[tuple[Digest, str, int, int | None]],
+    *,
+    now: datetime,
+) -> list[int]:
+    """Insert digests (with their query, size and subscription) and their items; returns
+    their ids in the order given. A digest shared by several entries is serialized once."""
+    ids = [
+        int(i)
+        for i in conn.execute(
+            digests.insert().returning(digests.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "week": digest.week,
+                    "tz": digest.tz,
+                    "query": query,
+                    "scope": digest.scope,
+                    "lang": digest.lang,
+                    "top": top,
+                    "subscription_id": subscription_id,
+                    "built_at": now,
+                    "candidates": digest.candidates,
+                    "sources": [_health_json(h) for h in digest.sources],
+                }
+                for digest, query, top, subscription_id in batch
+            ],
+        ).scalars()
+    ]
+    # Plain tuples straight to the driver: SQLAlchemy's per-row binding of each item
+    # costs more than the inserts.
+    serialized: dict[int, list[tuple[int, int, float, str]]] = {}
+    rows: list[tuple[int, int, int, float, str]] = []
+    for digest_id, (digest, *_rest) in zip(ids, batch, strict=True):
+        items = serialized.get(id(digest))
+        if items is None:
+            items = [(i.rank, i.paper_id, i.score, json.dumps(_item_json(i))) for i in digest.items]
+            serialized[id(digest)] = items
+        rows.extend((digest_id, *item) for item in items)
+    if rows:
+        insert_tuples(conn, digest_items, ("digest_id", "rank", "paper_id", "score", "item"), rows)
+    return ids
 
 
 def _health_json(h: SourceHealth) -> dict[str, Any]:
