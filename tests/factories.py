@@ -32,7 +32,7 @@ from digests.model import (
 from digests.normalize import parse_arxiv_id
 from digests.query import parse_query
 from digests.settings import Settings
-from digests.store import DeliveryIntent, FetchRecord, Store
+from digests.store import DeliveryIntent, FetchRecord, Store, create_db_engine
 from digests.topics import TopicRules
 from digests.weeks import IsoWeek, parse_week, week_bounds
 from tests.fakeslack import BOT_TOKEN, FakeSlack, Message
@@ -251,3 +251,17 @@ def digest_parts(messages: Sequence[Message]) -> list[tuple[str, int]]:
         assert m.metadata is not None and m.metadata["event_type"] == DIGEST_EVENT
         out.append((m.metadata["event_payload"]["key"], m.metadata["event_payload"]["part"]))
     return out
+
+
+def migrate(db_url: str, revision: str, *, down: bool = False) -> None:
+    """Move a database's schema to ``revision`` with Alembic, up or down."""
+    from alembic import command
+
+    from digests.store.engine import _alembic_config
+
+    engine = create_db_engine(db_url)
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+    engine.dispose()

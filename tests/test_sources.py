@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import text
 
 from digests.digest import DigestRequest, build_digest
@@ -19,9 +18,9 @@ from digests.query import parse_query
 from digests.sourcefile import check_location, load_sources, parse_kind
 from digests.sourcestatus import SourceState, source_status
 from digests.store import FetchRecord, SourceSync, Store, create_db_engine
-from digests.store.engine import _alembic_config
 from digests.topics import load_rules
 from digests.weeks import parse_week
+from tests.factories import migrate
 
 MONDAY = datetime(2025, 8, 18, 9, 0, tzinfo=UTC)
 NOW = datetime(2025, 8, 24, 12, 0, tzinfo=UTC)  # Sunday of 2025-W34
@@ -297,15 +296,6 @@ def test_a_source_that_never_succeeded_is_failing_not_ok() -> None:
 # -- the migration ---------------------------------------------------------------------------
 
 
-def _migrate(db_url: str, revision: str, *, down: bool = False) -> None:
-    engine = create_db_engine(db_url)
-    cfg = _alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(cfg, revision)
-    engine.dispose()
-
-
 def test_the_retired_column_migrates_down_and_up_keeping_every_mention(db_url: str) -> None:
     store = Store.open(db_url)
     store.sync_sources([listed("a", "https://a.example/f")], now=MONDAY)
@@ -313,7 +303,7 @@ def test_the_retired_column_migrates_down_and_up_keeping_every_mention(db_url: s
     store.sync_sources([], now=NOW)
     store.dispose()
 
-    _migrate(db_url, "0004", down=True)
+    migrate(db_url, "0004", down=True)
     engine = create_db_engine(db_url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM mentions")).scalar_one() == 2
@@ -321,7 +311,7 @@ def test_the_retired_column_migrates_down_and_up_keeping_every_mention(db_url: s
     engine.dispose()
     assert "retired_at" not in columns and "failing_since" not in columns
 
-    _migrate(db_url, "head")
+    migrate(db_url, "head")
     store = Store.open(db_url)
     try:
         [source] = store.list_sources()

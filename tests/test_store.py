@@ -7,7 +7,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from alembic import command
 
 from digests.errors import StoreError
 from digests.ingest import prepare
@@ -16,12 +15,10 @@ from digests.query import parse_query
 from digests.store import (
     SourceSync,
     Store,
-    create_db_engine,
     sqlite_version_problem,
 )
-from digests.store.engine import _alembic_config
 from digests.topics import TopicRules, load_rules
-from tests.factories import arxiv
+from tests.factories import arxiv, migrate
 
 NOW = datetime(2025, 8, 20, 12, 0, tzinfo=UTC)
 RULES = load_rules()
@@ -418,15 +415,6 @@ def test_bulk_writes_store_values_as_every_other_write_does(store: Store) -> Non
     assert find(store, "since:2025-08-20T12:00") == ["A paper"]  # the bound is inclusive
 
 
-def _migrate(db_url: str, revision: str, *, down: bool = False) -> None:
-    engine = create_db_engine(db_url)
-    cfg = _alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(cfg, revision)
-    engine.dispose()
-
-
 def test_search_text_survives_its_move_to_its_own_table_and_back(db_url: str) -> None:
     store = Store.open(db_url)
     a, b = add(store, "arxiv-cl"), add(store, "notes")
@@ -455,8 +443,8 @@ def test_search_text_survives_its_move_to_its_own_table_and_back(db_url: str) ->
     }
     # Back to the schema that kept the text in ``papers``, and forward again: a store
     # made before the move is upgraded with every paper still found by its text.
-    _migrate(db_url, "0003", down=True)
-    _migrate(db_url, "head")
+    migrate(db_url, "0003", down=True)
+    migrate(db_url, "head")
     assert searches() == before
     store = Store.open(db_url)
     assert store.integrity_check() == "ok"
