@@ -13,7 +13,6 @@ to an admin action, so the slash command is the only way in.
 
 from __future__ import annotations
 
-import http.client
 import logging
 import os
 import socket
@@ -59,6 +58,7 @@ from bot.commands import (
 from bot.config import BotSettings
 from bot.deliver import Deliverer
 from bot.slack_client import KeepAliveWebClient
+from bot.slack_errors import NETWORK_ERRORS, TRANSIENT_ERRORS
 from bot.views import help_message
 from digests.digest import StoreSummaryCache
 from digests.errors import PaperbotError, QueryError
@@ -73,12 +73,6 @@ log = logging.getLogger("paperbot.slack")
 
 COMMAND = "/paper"
 ADMIN_CACHE_TTL = timedelta(hours=1)
-
-# Slack's own words for "not now", whatever the HTTP status.
-_NOT_NOW = frozenset(
-    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
-)
-_NETWORK_ERRORS = (URLError, OSError, http.client.HTTPException)
 
 
 def utcnow() -> datetime:
@@ -100,10 +94,10 @@ def unavailable(method: str, e: Exception) -> SlackUnavailable | None:
     if isinstance(e, SlackApiError):
         status = int(getattr(e.response, "status_code", 0) or 0)
         code = str(e.response.get("error") or "")
-        if status >= 500 or status == 429 or code in _NOT_NOW:
+        if status >= 500 or status == 429 or code in TRANSIENT_ERRORS or code == "ratelimited":
             return SlackUnavailable(method, code or f"HTTP {status}")
         return None
-    if isinstance(e, _NETWORK_ERRORS):
+    if isinstance(e, NETWORK_ERRORS):
         reason = e.reason if isinstance(e, URLError) else e
         return SlackUnavailable(method, str(reason) or type(reason).__name__)
     return None
@@ -118,7 +112,7 @@ class SlackDirectory:
     def user(self, team_id: str, user_id: str) -> Mapping[str, Any] | None:
         try:
             found = self._client.users_info(user=user_id)
-        except (SlackApiError, *_NETWORK_ERRORS) as e:
+        except (SlackApiError, *NETWORK_ERRORS) as e:
             down = unavailable("users.info", e)
             if down is not None:
                 # Neither yes nor no: refusing a real admin would be a wrong answer.
@@ -428,7 +422,7 @@ def create_app(
             admin = is_admin(team_id, user_id)
             view = actions.home(store, team_id, admin=admin, now=clock())
             web.views_publish(user_id=user_id, view=view)
-        except (SlackUnavailable, SlackApiError, PaperbotError, *_NETWORK_ERRORS) as e:
+        except (SlackUnavailable, SlackApiError, PaperbotError, *NETWORK_ERRORS) as e:
             down = e if isinstance(e, SlackUnavailable) else unavailable("views.publish", e)
             if down is None:
                 log.exception("publishing the Home tab failed team=%s user=%s", team_id, user_id)

@@ -312,7 +312,7 @@ class Deliverer:
         built: list[tuple[int, Digest, DigestRequest, list[SlackMessage]]] = []
         try:
             # What each channel was already sent, for all the chunk's digests in one query.
-            sent = self._store.sent_paper_ids_many(
+            sent = self._store.sent_paper_ids(
                 (j.target.team_id, j.target.channel_id, j.target.week.label) for j in jobs
             )
         except StoreError as e:

@@ -292,7 +292,7 @@ class PostedRecorder:
             if not batch:
                 return 0
             try:
-                self._store.mark_posted_many(batch, now=self._clock())
+                self._store.mark_posted(batch, now=self._clock())
             except StoreError as e:
                 log.error(
                     "%d posted deliveries could not be recorded (%s); their claims will be "

@@ -14,6 +14,7 @@ __all__ = [
     "NETWORK_ERRORS",
     "PAUSING_ERRORS",
     "PERMANENT_ERRORS",
+    "TRANSIENT_ERRORS",
     "Failure",
     "Permanent",
     "RetryLater",
@@ -24,30 +25,8 @@ __all__ = [
 
 # The channel cannot take messages from us any more: pause the subscription.
 PAUSING_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
-# Retrying cannot help; the listed ones get a specific hint for the admins.
-PERMANENT_ERRORS = PAUSING_ERRORS | frozenset(
-    {
-        "account_inactive",
-        "invalid_auth",
-        "token_revoked",
-        "token_expired",
-        "not_authed",
-        "missing_scope",
-        "no_permission",
-        "restricted_action",
-        "team_access_not_granted",
-        "msg_too_long",
-        "msg_blocks_too_long",
-        "invalid_blocks",
-        "invalid_metadata_format",
-        "invalid_metadata_schema",
-        "metadata_too_large",
-        "no_text",
-        "thread_not_found",
-    }
-)
 # Slack's own words for "try again": answered with HTTP 200 or 5xx.
-_TRANSIENT_ERRORS = frozenset(
+TRANSIENT_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
 _TOKEN_ERRORS = frozenset(
@@ -63,6 +42,21 @@ _MESSAGE_ERRORS = frozenset(
         "metadata_too_large",
         "no_text",
     }
+)
+# Retrying cannot help; the listed ones get a specific hint for the admins.
+PERMANENT_ERRORS = (
+    PAUSING_ERRORS
+    | _TOKEN_ERRORS
+    | _MESSAGE_ERRORS
+    | frozenset(
+        {
+            "missing_scope",
+            "no_permission",
+            "restricted_action",
+            "team_access_not_granted",
+            "thread_not_found",
+        }
+    )
 )
 _DEFAULT_RETRY_AFTER = 1.0
 
@@ -109,9 +103,9 @@ def classify_api_error(e: SlackApiError) -> Failure:
     code = str(e.response.get("error") or f"http_{status}")
     if status == 429 or code == "ratelimited":
         return Failure("rate", "ratelimited", retry_after=_retry_after(e.response.headers))
-    if status >= 500 or code in _TRANSIENT_ERRORS:
+    if status >= 500 or code in TRANSIENT_ERRORS:
         # Slack may have done the work before failing to answer.
-        label = code if code in _TRANSIENT_ERRORS else f"http_{status}"
+        label = code if code in TRANSIENT_ERRORS else f"http_{status}"
         return Failure("transient", label, maybe_sent=True)
     return Failure("permanent", code)
 

@@ -202,7 +202,7 @@ def build_digest(
     once for all the digests that use it. ``candidates`` alone shares just the loaded week. Without
     either, the week is loaded for this digest and only its own candidates are ranked;
     the digest is the same in every case. ``sent``: the papers already posted to the
-    request's channel in another week (``Store.sent_paper_ids_many``), when the caller looked
+    request's channel in another week (``Store.sent_paper_ids``), when the caller looked
     them up for many channels at once.
     """
     pool: Sequence[Candidate]
@@ -223,7 +223,7 @@ def build_digest(
         excluded = sent
     elif request.team_id and request.channel_id:
         channel = (request.team_id, request.channel_id, request.week.label)
-        excluded = store.sent_paper_ids_many([channel])[channel]
+        excluded = store.sent_paper_ids([channel])[channel]
     announced = (
         context.announced
         if context is not None

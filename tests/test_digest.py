@@ -177,7 +177,7 @@ def post_to_channel(store: Store, digest_id: int, *, channel: str, week: str) ->
     )
     assert delivery is not None
     store.attach_digest(delivery.id, digest_id, holder="test")
-    store.mark_posted_many([PostedRecord(delivery.id, "1.2")], now=NOW)
+    store.mark_posted([PostedRecord(delivery.id, "1.2")], now=NOW)
 
 
 def test_an_empty_or_thin_digest_says_what_left_the_papers_out(store: Store) -> None:

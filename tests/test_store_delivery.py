@@ -48,7 +48,7 @@ def test_a_delivery_is_claimed_once_and_posted_once(store: Store) -> None:
     first = claim(store, "worker-a")
     assert first is not None and first.state == "posting" and first.attempts == 1
     assert claim(store, "worker-b") is None  # someone is posting it
-    store.mark_posted_many([PostedRecord(first.id, "111.222", ("111.333",))], now=NOW)
+    store.mark_posted([PostedRecord(first.id, "111.222", ("111.333",))], now=NOW)
     assert claim(store, "worker-b", now=NOW + timedelta(days=1)) is None  # posted: never again
     done = store.get_delivery("T1:C1:1:2025-W34")
     assert done is not None and done.state == "posted" and done.reply_ts == ("111.333",)
@@ -94,7 +94,7 @@ def test_a_holder_releases_only_what_it_still_holds(store: Store) -> None:
     assert first is not None
     taken = claim(store, "worker-b", now=NOW + STALE * 2)
     assert taken is not None
-    store.mark_posted_many([PostedRecord(taken.id, "111.222")], now=NOW + STALE * 2)
+    store.mark_posted([PostedRecord(taken.id, "111.222")], now=NOW + STALE * 2)
     # worker-a comes back and hands its old claim back: worker-b's post stays recorded.
     store.release_delivery(
         first.id, error="lease lost", now=NOW + STALE * 3, permanent=False, holder="worker-a"
@@ -180,7 +180,7 @@ def test_batched_claims_treat_each_key_as_a_single_claim_would(store: Store) -> 
         if state == "pending":
             store.release_delivery(first.id, error="429", now=NOW, permanent=False)
         elif state == "posted":
-            store.mark_posted_many([PostedRecord(first.id, "1.1")], now=NOW)
+            store.mark_posted([PostedRecord(first.id, "1.1")], now=NOW)
         elif state == "failed":
             store.release_delivery(first.id, error="channel_not_found", now=NOW, permanent=True)
     before = {k: store.get_delivery(k) for k in keys.values()}
@@ -281,7 +281,7 @@ def test_archived_digests_attach_to_their_claims_and_posted_ones_are_recorded(
         assert d is not None
         assert d.digest_id == (None if k == "k3" else digest_id), k
 
-    store.mark_posted_many(
+    store.mark_posted(
         [PostedRecord(got["k1"].id, "1.1", ("1.2", "1.3")), PostedRecord(got["k2"].id, "2.1")],
         now=NOW + timedelta(seconds=5),
     )

@@ -49,7 +49,7 @@ class DeliveryIntent:
 
 @dataclass(frozen=True, slots=True)
 class PostedRecord:
-    """A delivery Slack has taken in full (``Store.mark_posted_many``)."""
+    """A delivery Slack has taken in full (``Store.mark_posted``)."""
 
     delivery_id: int
     message_ts: str
@@ -148,7 +148,7 @@ class DeliveryStore(StoreBase):
                     found[r["key"]] = _delivery(r)
         return found
 
-    def sent_paper_ids_many(
+    def sent_paper_ids(
         self, channels: Iterable[tuple[str, str, str]]
     ) -> dict[tuple[str, str, str], set[int]]:
         """Papers already posted to each channel in another week's digest, by (team,
@@ -245,7 +245,7 @@ class DeliveryStore(StoreBase):
                     claimed[r["key"]] = _delivery(r)
         return claimed
 
-    def mark_posted_many(self, posted: Sequence[PostedRecord], *, now: datetime) -> None:
+    def mark_posted(self, posted: Sequence[PostedRecord], *, now: datetime) -> None:
         """Deliveries Slack has taken in full, posted (in one transaction): their message
         and thread replies kept, their last error cleared."""
         if not posted:
