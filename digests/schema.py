@@ -99,6 +99,8 @@ sources = Table(
     # Set when the source left the operator's file or was removed without --purge: it
     # is no longer polled, and its mentions stay.
     Column("retired_at", UTCDateTime),
+    # Who publishes the source, as the operator set it; None: from its kind and address.
+    Column("family", String(100)),
 )
 
 papers = Table(
@@ -126,6 +128,12 @@ papers = Table(
     # Denormalized signals, kept current on every mention, so lookups sort without joins.
     Column("source_count", Integer, nullable=False),
     Column("max_upvotes", Integer, nullable=False),
+    # Which kind of source gave ``title`` (a more authoritative one may replace it).
+    Column("title_source", String(16)),
+    Column("aliases", JSON),  # short names curated lists use for the paper
+    Column("lead_key", String(64), index=True),  # the key of the title's short name
+    Column("announced_exact", Boolean),  # announced_at is arXiv's first-version date
+    Column("enriched_at", UTCDateTime),  # when the arXiv API was last asked about it
 )
 
 # Title, translated title, authors, abstract and the sources' summaries, for search: one
