@@ -193,6 +193,7 @@ class PaperHit:
     arxiv_id: str | None = None
     links: Links = field(default_factory=Links)
     title_alt: str | None = None
+    aliases: tuple[str, ...] = ()  # short names curated lists use ("MEM1")
 
 
 # --- sources and storage -----------------------------------------------------------------
@@ -208,6 +209,7 @@ class SourceSpec:
     interval_seconds: int = 6 * 3600
     tags: tuple[str, ...] = ()  # given to every paper this source lists
     origin: str = "cli"  # file | cli | slack
+    family: str | None = None  # who publishes it; None: from its kind and address
 
 
 def source_name_key(name: str) -> str:
@@ -246,6 +248,7 @@ class SourceInfo:
     health_notified_at: datetime | None = None
     retired_at: datetime | None = None  # no longer polled; its mentions stay
     paper_count: int = 0
+    family: str | None = None  # as the operator set it; None: from its kind and address
 
     @property
     def retired(self) -> bool:
@@ -272,6 +275,9 @@ class PreparedEntry:
     title_key: str
     item_key: str  # identifies the mention within its source
     tags: tuple[TagRef, ...]
+    # The kind of source the title comes from ("arxiv", "hf", "curated", "notes", "feed"):
+    # a more authoritative one replaces a stored title (``digests.identity``).
+    title_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +303,7 @@ class MentionView:
     comment: str | None = None
     announce_type: str | None = None  # arXiv: new | cross | replace | replace-cross
     signals: Signals = field(default_factory=Signals)
+    family: str = ""  # who publishes the source: one family counts once (``rank``)
 
 
 @dataclass(frozen=True, slots=True)

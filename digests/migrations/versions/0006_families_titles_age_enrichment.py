@@ -26,7 +26,7 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-_PAPER_COLUMNS = (
+_PAPER_COLUMNS: tuple[sa.Column[object], ...] = (
     sa.Column("title_source", sa.String(16)),
     sa.Column("aliases", sa.JSON()),
     sa.Column("lead_key", sa.String(64)),
