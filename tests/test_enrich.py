@@ -12,7 +12,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
+from bot.cli import cli
 from bot.config import BotSettings, SlackSettings
 from bot.scheduler import Scheduler, build_scheduler
 from digests.enrich import Enricher, EnrichReport, EnrichSettings
@@ -326,3 +328,48 @@ def test_with_enrichment_off_the_tick_never_asks_arxiv(
     assert report.polled and not report.enrichment_started and sched.enrichment is None
     assert api.asked == []
     sched.shutdown(wait=False)
+
+
+# -- paperbot enrich ----------------------------------------------------------------------
+
+
+def enrich_command(db_url: str, tmp_path: Path, api_url: str, *args: str) -> Result:
+    env = {
+        "PAPERBOT_DATA_DIR": str(tmp_path),
+        "PAPERBOT_SOURCES_FILE": str(tmp_path / "sources.toml"),
+        "DATABASE_URL": db_url,
+        "PAPERBOT_ALLOW_PRIVATE_NETWORKS": "1",
+        "PAPERBOT_ARXIV_API_URL": api_url,
+        "COLUMNS": "120",
+    }
+    (tmp_path / "sources.toml").write_text("# no default sources in tests\n", "utf-8")
+    return CliRunner().invoke(cli, ["enrich", *args], env=env, catch_exceptions=False)
+
+
+def test_the_command_prints_what_it_completed(
+    store: Store, db_url: str, tmp_path: Path, server: LocalServer, api: FakeArxivApi
+) -> None:
+    curated(store, tmp_path, [pick("2506.15841", "MEM1"), pick("2506.10910", "RAG+", 2)])
+    first = enrich_command(db_url, tmp_path, server.url("/api/query"), "--limit", "1")
+    assert first.exit_code == 0, first.output
+    assert "Asked arXiv about 1 papers in 1 requests" in first.output
+    assert "1 completed, 0 unknown to arXiv" in first.output
+    assert "2506.10910 RAG+: Enhancing" in first.output  # the newest first
+    rest = enrich_command(db_url, tmp_path, server.url("/api/query"))
+    assert f"2506.15841 {MEM1_TITLE}" in rest.output
+    done = enrich_command(db_url, tmp_path, server.url("/api/query"))
+    assert done.exit_code == 0 and "Nothing to ask arXiv about" in done.output
+    assert api.asked == [["2506.10910"], ["2506.15841"]]
+
+
+def test_the_command_says_once_that_arxiv_cannot_be_reached(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    curated(store, tmp_path, [pick("2506.15841", "MEM1")])
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{unused.getsockname()[1]}/api/query"
+        result = enrich_command(db_url, tmp_path, url)
+    assert result.exit_code == 1
+    assert result.output.count("arXiv API unreachable") == 1, result.output
+    assert store.papers_to_enrich(limit=5) == ["2506.15841"]

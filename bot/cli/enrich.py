@@ -74,7 +74,7 @@ def enrich(rt: Runtime, limit: int) -> None:
         highlight=False,
     )
     for arxiv_id, title in report.completed:
-        print_wrapped(rt.out, f"{arxiv_id}  {title}", first="  ", rest="    ")
+        print_wrapped(rt.out, f"{arxiv_id} {title}", first="  ", rest="    ")
     for line in offline:  # said once, however many requests it stopped
         print_wrapped(rt.err, line)
     if report.failure is not None:
