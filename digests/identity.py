@@ -193,7 +193,9 @@ def search_text(item: PreparedEntry, existing: str | None) -> str:
     """Title, translated title, authors, abstract and summaries: what free words search."""
     e = item.entry
     parts = [existing] if existing else [e.title, e.title_alt, " ".join(e.authors), e.abstract]
-    for extra in (e.title, e.title_alt, e.summary, e.ai_summary):
+    # A later source's authors and abstract count too: a curated pick known by a short
+    # name gains them from arXiv, and its abstract's words must then find it.
+    for extra in (e.title, e.title_alt, " ".join(e.authors), e.abstract, e.summary, e.ai_summary):
         if extra and (not existing or extra not in existing):
             parts.append(extra)
     joined = "\n".join(dict.fromkeys(p for p in parts if p))

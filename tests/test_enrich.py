@@ -116,6 +116,8 @@ def test_a_curated_pick_gets_arxivs_title_authors_abstract_and_categories(
     assert [h.arxiv_id for h in by_author] == ["2506.15841"]
     by_category = store.search(parse_query("tag:cs.LG", now=NOW)).hits
     assert [h.arxiv_id for h in by_category] == ["2506.15841"]
+    by_abstract = store.search(parse_query("compact internal state", now=NOW)).hits
+    assert [h.arxiv_id for h in by_abstract] == ["2506.15841"]
 
 
 def test_requests_carry_at_most_100_ids_spaced_on_one_connection(
