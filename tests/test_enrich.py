@@ -8,7 +8,7 @@ import socket
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from bot.scheduler import Scheduler, build_scheduler
 from digests.enrich import Enricher, EnrichReport, EnrichSettings
 from digests.errors import ConfigError
 from digests.fetch import FetchSettings
+from digests.identity import PaperIndex, arxiv_record_values, new_paper_row
 from digests.ingest import prepare
 from digests.model import Candidate, Entry, Signals, SourceInfo, SourceSpec
 from digests.query import parse_query
@@ -27,7 +28,7 @@ from digests.settings import DEFAULT_ARXIV_API_URL, Settings
 from digests.store import Store
 from digests.topics import TopicRules
 from tests.arxivapi import FakeArxivApi
-from tests.factories import Clock, client_for, core_settings, utc
+from tests.factories import Clock, client_for, core_settings, source_info, utc
 from tests.fakeslack import BOT_TOKEN, FakeSlack
 from tests.httpserver import LocalServer, Reply
 from tests.paths import FIXTURES
@@ -375,3 +376,54 @@ def test_the_command_says_once_that_arxiv_cannot_be_reached(
     assert result.exit_code == 1
     assert result.output.count("arXiv API unreachable") == 1, result.output
     assert store.papers_to_enrich(limit=5) == ["2506.15841"]
+
+
+# -- what arXiv's record adds (pure) --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stored", "exact", "changes"),
+    [
+        # A curated list's later week: arXiv's version-1 date replaces it.
+        (utc(2025, 6, 23), None, True),
+        # A source's earlier date (a wrong one) is replaced too: version 1 is the age.
+        (utc(2025, 1, 2), None, True),
+        # The date is right but not known to be arXiv's: it becomes exact.
+        (utc(2025, 6, 18, 17, 44), None, True),
+        # Already arXiv's own date: nothing to change.
+        (utc(2025, 6, 18, 17, 44), True, False),
+    ],
+)
+def test_arxivs_first_version_date_is_the_papers_age(
+    stored: datetime, exact: bool | None, changes: bool
+) -> None:
+    v1 = utc(2025, 6, 18, 17, 44)
+    full = Entry(
+        title=MEM1_TITLE,
+        arxiv_id="2506.15841",
+        authors=("Lena Okafor",),
+        abstract="An abstract.",
+        published=v1,
+    )
+    [item] = prepare([full], source_info("arXiv API"), TopicRules())
+    row = {**new_paper_row(item, stored), "id": 1, "announced_exact": exact}
+    row["announced_at"] = stored
+    values = arxiv_record_values(row, item, NOW, PaperIndex([row]))
+    if changes:
+        assert values["announced_at"] == v1 and values["announced_exact"] is True
+    else:
+        assert values == {}
+
+
+def test_one_process_of_many_enriches_at_a_time(
+    store: Store, tmp_path: Path, slack: FakeSlack, server: LocalServer, api: FakeArxivApi
+) -> None:
+    clock = Clock(NOW)
+    sched = ticking(store, tmp_path, slack, server.url("/api/query"), clock, on=True)
+    # Another process's run holds the enrichment lease: this one leaves the work to it.
+    assert store.acquire_lease("enrich", holder="other", ttl=timedelta(minutes=10), now=NOW)
+    report = sched.tick()
+    assert report.enrichment_started and sched.enrichment is not None
+    assert sched.enrichment.join(timeout=10)
+    assert api.asked == [] and len(store.papers_to_enrich(limit=10)) == 4
+    sched.shutdown(wait=False)
