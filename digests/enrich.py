@@ -260,8 +260,8 @@ class Enricher:
             if run.failure is not None:
                 if not self._offline:
                     self._say_offline(
-                        f"arXiv API unreachable ({run.failure}): papers keep what their "
-                        "sources gave; they are asked about again later"
+                        f"arXiv API unreachable: {run.failure}. Papers keep what their "
+                        "sources gave and are asked about again later."
                     )
                 self._offline = True
             elif run.requests and self._offline:

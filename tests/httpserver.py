@@ -167,7 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         if self.server.owner.keep_alive:
             # An idle kept connection ends by itself, so close() never waits on a client.
-            self.timeout = 2.0
+            self.timeout = 5.0
         super().setup()
 
     def do_GET(self) -> None:

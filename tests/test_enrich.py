@@ -355,7 +355,7 @@ def test_the_command_prints_what_it_completed(
     curated(store, tmp_path, [pick("2506.15841", "MEM1"), pick("2506.10910", "RAG+", 2)])
     first = enrich_command(db_url, tmp_path, server.url("/api/query"), "--limit", "1")
     assert first.exit_code == 0, first.output
-    assert "Asked arXiv about 1 papers in 1 requests" in first.output
+    assert "Asked arXiv about 1 papers in 1 request" in first.output
     assert "1 completed, 0 unknown to arXiv" in first.output
     assert "2506.10910 RAG+: Enhancing" in first.output  # the newest first
     rest = enrich_command(db_url, tmp_path, server.url("/api/query"))
@@ -374,7 +374,9 @@ def test_the_command_says_once_that_arxiv_cannot_be_reached(
         url = f"http://127.0.0.1:{unused.getsockname()[1]}/api/query"
         result = enrich_command(db_url, tmp_path, url)
     assert result.exit_code == 1
-    assert result.output.count("arXiv API unreachable") == 1, result.output
+    # One line says it (wrapped to the terminal), and nothing else is printed.
+    assert result.output.startswith("arXiv API unreachable: cannot connect"), result.output
+    assert result.output.count("arXiv API unreachable") == 1
     assert store.papers_to_enrich(limit=5) == ["2506.15841"]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import sys
+from dataclasses import replace
 
 import click
 
@@ -46,7 +48,8 @@ def enrich(rt: Runtime, limit: int) -> None:
             fetch=fetch_settings_for(rt.settings),
             rules=rt.rules,
             clock=rt.clock,
-            settings=enrich_settings_for(rt.settings),
+            # Asked for now: no time budget (Ctrl-C keeps the requests already answered).
+            settings=replace(enrich_settings_for(rt.settings), budget=math.inf),
             say_offline=offline.append,
         )
         with Progress(
@@ -66,13 +69,15 @@ def enrich(rt: Runtime, limit: int) -> None:
     if report.asked == 0 and report.failure is None:
         rt.out.print("Nothing to ask arXiv about: every paper known by arXiv id is complete.")
         return
-    rt.out.print(
-        f"Asked arXiv about {report.asked} papers in {report.requests} requests "
-        f"({report.seconds:.1f} s): {len(report.completed)} completed, "
-        f"{len(report.unknown)} unknown to arXiv, {report.left} left for later.",
-        markup=False,
-        highlight=False,
-    )
+    if report.asked:
+        requests = "1 request" if report.requests == 1 else f"{report.requests} requests"
+        rt.out.print(
+            f"Asked arXiv about {report.asked} papers in {requests} ({report.seconds:.1f} s): "
+            f"{len(report.completed)} completed, {len(report.unknown)} unknown to arXiv, "
+            f"{report.left} left for later.",
+            markup=False,
+            highlight=False,
+        )
     for arxiv_id, title in report.completed:
         print_wrapped(rt.out, f"{arxiv_id} {title}", first="  ", rest="    ")
     for line in offline:  # said once, however many requests it stopped
