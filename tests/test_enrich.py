@@ -35,6 +35,7 @@ from tests.paths import FIXTURES
 
 NOW = utc(2025, 6, 25, 12)
 WEEK = (utc(2025, 6, 16), utc(2025, 6, 30))
+ATOM = "application/atom+xml"
 MEM1_TITLE = "MEM1: Learning to Synergize Memory and Reasoning for Efficient Long-Horizon Agents"
 
 
@@ -429,3 +430,19 @@ def test_one_process_of_many_enriches_at_a_time(
     assert sched.enrichment.join(timeout=10)
     assert api.asked == [] and len(store.papers_to_enrich(limit=10)) == 4
     sched.shutdown(wait=False)
+
+
+def test_a_real_api_answer_completes_its_papers(store: Store, tmp_path: Path, shared: Path) -> None:
+    """The captured answer of export.arxiv.org, served as it came."""
+    body = (shared / "samples" / "arxiv_api_query_cat_cs.RO__watakandai_technews.xml").read_bytes()
+    ids = ["2012.11345", "2012.12142", "2012.13240"]
+    curated(store, tmp_path, [pick(i, f"Robot paper {n}", n) for n, i in enumerate(ids, 1)])
+    with LocalServer(keep_alive=True) as server:
+        server.route(
+            "/api/query", Reply(body=body, headers={"Content-Type": "application/atom+xml"})
+        )
+        report = enricher(store, server.url("/api/query")).run()
+    assert report.asked == 3 and not report.unknown and len(report.completed) == 3
+    first = store.search(parse_query("author:Juraj", now=NOW)).hits
+    assert [h.arxiv_id for h in first] == ["2012.11345"]
+    assert "cs.RO" in first[0].tags
