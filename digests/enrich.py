@@ -178,7 +178,7 @@ class Enricher:
         run = _Run(started=self._monotonic())
         run_loop(self._ask_all(ids, run, stop or threading.Event(), on_batch))
         self._tell(run)
-        return EnrichReport(
+        report = EnrichReport(
             asked=run.asked,
             requests=run.requests,
             completed=tuple(run.completed.items()),
@@ -187,6 +187,17 @@ class Enricher:
             failure=run.failure,
             seconds=self._monotonic() - run.started,
         )
+        log.info(
+            "enrichment: asked arXiv about %d papers in %d requests, %d completed, "
+            "%d unknown to arXiv, %d left, %.1fs",
+            report.asked,
+            report.requests,
+            len(report.completed),
+            len(report.unknown),
+            report.left,
+            report.seconds,
+        )
+        return report
 
     async def _ask_all(
         self,
