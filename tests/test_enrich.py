@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import socket
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -16,7 +17,7 @@ from click.testing import CliRunner, Result
 
 from bot.cli import cli
 from bot.config import BotSettings, SlackSettings
-from bot.scheduler import Scheduler, build_scheduler
+from bot.scheduler import Background, Scheduler, build_scheduler
 from digests.enrich import Enricher, EnrichReport, EnrichSettings
 from digests.errors import ConfigError
 from digests.fetch import FetchSettings
@@ -446,3 +447,22 @@ def test_a_real_api_answer_completes_its_papers(store: Store, tmp_path: Path, sh
     first = store.search(parse_query("author:Juraj", now=NOW)).hits
     assert [h.arxiv_id for h in first] == ["2012.11345"]
     assert "cs.RO" in first[0].tags
+
+
+def test_a_start_refused_while_a_run_goes_brings_one_more_run(store: Store) -> None:
+    gate = threading.Event()
+    runs: list[int] = []
+
+    def run(stop: threading.Event) -> bool:
+        runs.append(len(runs))
+        gate.wait(5)
+        return False  # it left nothing itself
+
+    background = Background("enrich", run, store=store, holder="h", clock=lambda: NOW)
+    assert background.start() and not background.more
+    assert not background.start()  # a poll brought papers while it runs: refused
+    gate.set()
+    assert background.join(timeout=5)
+    assert background.more  # what that poll brought may not be in the run's choice
+    assert background.start() and background.join(timeout=5)
+    assert runs == [0, 1] and not background.more
