@@ -3,8 +3,11 @@
 ::
 
     tick = take/renew the leader lease | deliver the unfinished, the due and the prepared
-         runs in one fan-out (bot.fanout) | poll due sources | tell admins
-         | claim and prepare the runs due before the next tick
+         runs in one fan-out (bot.fanout) | poll due sources | start enrichment
+         | tell admins | claim and prepare the runs due before the next tick
+
+Enrichment from the arXiv API (``digests.enrich``) runs on a thread of its own: the tick
+starts it and never waits for it.
 
 Only the holder of the ``scheduler`` lease works. The rules that keep every week posted
 once (leases, claim lifetime, prepare-ahead) are in docs/architecture.md; when a
@@ -42,6 +45,7 @@ from bot.fanout import (
     fan_out,
 )
 from digests.calendar import due_week, next_run
+from digests.enrich import Enricher
 from digests.errors import ConfigError
 from digests.ingest import SourceReport, fetch_settings_for, poll_sources
 from digests.model import SourceInfo, Subscription
@@ -51,6 +55,7 @@ from digests.weeks import IsoWeek
 
 __all__ = [
     "LEASE_NAME",
+    "Background",
     "DeliveryOutcome",
     "Scheduler",
     "TickReport",
@@ -113,6 +118,7 @@ class TickReport:
     prepared: tuple[DeliveryOutcome, ...] = ()
     errors: tuple[str, ...] = ()
     lost_lease: bool = False  # the lease went to another process during the tick
+    enrichment_started: bool = False  # a background enrichment run began after the polls
 
     @property
     def posted(self) -> int:
@@ -151,6 +157,7 @@ class _Tick:
     subs: Sequence[Subscription] | None = None  # as read by this tick's delivery step
     led: bool = False  # held the lease at some point of this tick
     lost_lease: bool = False
+    enrichment_started: bool = False
 
     def report(self, holder: str) -> TickReport:
         return TickReport(
@@ -165,7 +172,83 @@ class _Tick:
             prepared=tuple(self.prepared),
             errors=tuple(self.errors),
             lost_lease=self.lost_lease,
+            enrichment_started=self.enrichment_started,
         )
+
+
+class Background:
+    """A step the tick starts and never waits for: one run at a time, on a thread of its
+    own, under a lease of its own so that one process of many runs it.
+
+    ``run`` gets an event that asks it to stop between requests, and answers whether it
+    left work it could do at once (the next tick then starts it again).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        run: Callable[[threading.Event], bool],
+        *,
+        store: Store,
+        holder: str,
+        clock: Clock,
+        lease_ttl: timedelta = timedelta(minutes=10),
+    ) -> None:
+        self.name = name
+        self._run = run
+        self._store = store
+        self._holder = holder
+        self._clock = clock
+        self._lease_ttl = lease_ttl
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.more = True  # a first tick always starts a run
+
+    def start(self) -> bool:
+        """Start a run unless one is going (that one runs again when it ends: what it
+        chose may miss what is new); whether one started."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                self.more = True
+                return False
+            self.more = False
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._body, name=f"paperbot-{self.name}", daemon=True
+        )
+        self._thread.start()
+        return True
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the current run, if any; whether none is going."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the run to stop between requests and wait a little for it."""
+        self._stop.set()
+        self.join(timeout)
+
+    def _body(self) -> None:
+        try:
+            if not self._store.acquire_lease(
+                self.name, holder=self._holder, ttl=self._lease_ttl, now=self._clock()
+            ):
+                log.debug("holder=%s %s: another process runs it", self._holder, self.name)
+                return
+            try:
+                more = self._run(self._stop)
+                with self._lock:
+                    self.more = self.more or more
+            finally:
+                self._store.release_lease(self.name, holder=self._holder)
+        except Exception:
+            # The thread's failure must not reach the tick; a later start tries again.
+            log.exception("holder=%s %s failed", self._holder, self.name)
 
 
 class Scheduler:
@@ -183,6 +266,7 @@ class Scheduler:
         tick_seconds: float = 30,
         notify: Callable[[str], None] | None = None,
         workers: int = 8,
+        enrichment: Background | None = None,
     ) -> None:
         if tick_seconds <= 0 or timedelta(seconds=tick_seconds) * 2 > lease_ttl:
             # Renewing at least twice per lease keeps one slow tick from losing it.
@@ -201,6 +285,7 @@ class Scheduler:
         self.tick_seconds = tick_seconds
         self.notify = notify
         self.workers = workers
+        self.enrichment = enrichment
         # While a tick works, the lease is renewed this often (several times per lease).
         self.renew_every = min(tick_seconds, lease_ttl.total_seconds() / 4)
         self._lock = threading.Lock()  # one tick at a time, whoever calls it
@@ -226,7 +311,13 @@ class Scheduler:
                     errors=tuple(t.errors),
                 )
             self._deliver(t)
-            for step in (self._poll_due, self._notify_health, self._prepare_ahead):
+            steps = (
+                self._poll_due,
+                self._start_enrichment,
+                self._notify_health,
+                self._prepare_ahead,
+            )
+            for step in steps:
                 if self._renew(t):
                     step(t)
             if t.lost_lease:
@@ -527,6 +618,16 @@ class Scheduler:
             log.exception("holder=%s polling due sources failed", self.holder)
             t.errors.append(f"poll: {e}")
 
+    def _start_enrichment(self, t: _Tick) -> None:
+        """After the polls: start a background run when they brought papers, when the
+        last run left work, or on the first tick; never wait for it."""
+        background = self.enrichment
+        if background is None:
+            return
+        brought = any(r.new or r.updated for r in t.polled)
+        if brought or background.more:
+            t.enrichment_started = background.start()
+
     def _notify_health(self, t: _Tick) -> None:
         try:
             sources = self.store.list_sources(with_counts=False)
@@ -579,6 +680,8 @@ class Scheduler:
         aps, self._aps = self._aps, None
         if aps is not None:
             aps.shutdown(wait=wait)
+        if self.enrichment is not None:
+            self.enrichment.stop()
         with self._lock:
             self._hand_back_ahead("the scheduler shut down")
         try:
@@ -663,6 +766,16 @@ def build_scheduler(
     def poll(sources: Sequence[SourceInfo]) -> list[SourceReport]:
         return poll_sources(store, sources, fetch_settings=fetch, rules=rules, clock=clock)
 
+    enrichment = None
+    if settings.core.enrich:
+        enricher = Enricher.for_settings(store, settings.core, rules=rules, clock=clock)
+
+        def enrich(stop: threading.Event) -> bool:
+            report = enricher.run(stop=stop)
+            return report.left > 0 and report.failure is None
+
+        enrichment = Background("enrich", enrich, store=store, holder=name, clock=clock)
+
     return Scheduler(
         store=store,
         deliverer=deliverer,
@@ -671,4 +784,5 @@ def build_scheduler(
         holder=name,
         notify=deliverer.notify_admins,
         workers=settings.core.delivery_workers,
+        enrichment=enrichment,
     )

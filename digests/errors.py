@@ -12,6 +12,7 @@
      |    |    +-- HTTPStatusError     a non-success status that retries did not cure
      |    |         +-- RetryLater     the server named a time to come back (429/503)
      |    +-- ParseError        the document has nothing readable of the expected kind
+     |         +-- ArxivApiError   the arXiv API answered with its own error entry
      +-- QueryError             a query string that cannot be understood
      +-- StoreError             the database cannot be used (a missing database, no permission
           |                     to write its file, a failed query): waiting would not help
@@ -94,6 +95,11 @@ class ParseError(SourceError):
     def __init__(self, message: str, *, url: str | None = None, kind: str | None = None) -> None:
         super().__init__(message, url=url)
         self.kind = kind
+
+
+class ArxivApiError(ParseError):
+    """The arXiv API answered with its "Error" entry (a malformed id in ``id_list``, say):
+    the request, not the document or the network, was at fault."""
 
 
 class QueryError(PaperbotError):

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from digests.errors import ConfigError
 from digests.rank import DEFAULT_WEIGHTS, RankWeights
 
+DEFAULT_ARXIV_API_URL = "https://export.arxiv.org/api/query"
+
 # name -> (default, what it does). Slack's own variables are read by bot/config.py.
 OPTIONS: dict[str, tuple[str, str]] = {
     "DATABASE_URL": ("sqlite:///<data dir>/paperbot.db", "SQLAlchemy URL; postgres:// works"),
@@ -35,9 +37,12 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "PAPERBOT_DB_CONNECT_ATTEMPTS": ("5", "tries to reach the database at start"),
     "PAPERBOT_DB_CONNECT_DELAY": ("1", "seconds before the 2nd try, doubling after"),
     "PAPERBOT_DELIVERY_WORKERS": ("8", "channels a scheduler tick posts digests to at once"),
+    "PAPERBOT_ENRICH": ("on", "complete papers known by arXiv id from the arXiv API (off: never)"),
+    "PAPERBOT_ARXIV_API_URL": (DEFAULT_ARXIV_API_URL, "the arXiv API's query address"),
 }
 
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def _data_dir(environ: Mapping[str, str]) -> Path:
@@ -134,6 +139,9 @@ class Settings:
     # Channels posted to at once by a tick: mostly waiting on Slack's per-channel pacing,
     # so more than the cores; each holds a database connection while it works.
     delivery_workers: int = 8
+    # Papers known by arXiv id are completed from the arXiv API in the background.
+    enrich: bool = True
+    arxiv_api_url: str = DEFAULT_ARXIV_API_URL
 
     @property
     def is_sqlite(self) -> bool:
@@ -181,6 +189,13 @@ class Settings:
             raise ConfigError(
                 f"PAPERBOT_DELIVERY_WORKERS={workers_raw!r} must be a whole number from 1 to 64"
             )
+        enrich_raw = (env.get("PAPERBOT_ENRICH") or "on").strip().lower()
+        if enrich_raw not in _TRUE | _FALSE:
+            raise ConfigError(f"PAPERBOT_ENRICH={enrich_raw!r} must be on or off")
+        api_url = (env.get("PAPERBOT_ARXIV_API_URL") or DEFAULT_ARXIV_API_URL).strip()
+        api_parts = urlsplit(api_url)
+        if api_parts.scheme not in ("http", "https") or not api_parts.hostname:
+            raise ConfigError(f"PAPERBOT_ARXIV_API_URL={api_url!r} must be an http(s) URL")
         topics = env.get("PAPERBOT_TOPICS_FILE")
         return cls(
             database_url=database_url_from(raw_db),
@@ -198,4 +213,6 @@ class Settings:
             db_connect_attempts=attempts,
             db_connect_delay=delay,
             delivery_workers=int(workers_raw),
+            enrich=enrich_raw in _TRUE,
+            arxiv_api_url=api_url,
         )

@@ -137,6 +137,7 @@ def core_settings(tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         sources_file=tmp_path / "sources.toml",
         topics_file=None,
+        enrich=False,  # tests never ask the real arXiv API
     )
 
 

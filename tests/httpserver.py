@@ -2,8 +2,10 @@
 
 Each route holds a list of replies taken in turn (the last one repeats); a reply may be a
 function of the recorded request, for servers that answer conditionally. Every request
-is recorded with its headers and timing, and the server counts how many were in flight
-at once. Delays wait on an event that ``close()`` sets, so nothing outlives a test::
+is recorded with its headers, timing and client port (one port: one connection), and the
+server counts how many were in flight at once. Connections close after each reply unless
+the server is made with ``keep_alive=True``. Delays wait on an event that ``close()``
+sets, so nothing outlives a test::
 
     with LocalServer() as server:
         server.route("/feed", Reply(429, headers={"Retry-After": "7"}), Reply(body=b"<rss/>"))
@@ -67,6 +69,7 @@ class Recorded:
     path: str
     headers: Mapping[str, str]
     started: float  # time.monotonic()
+    client_port: int = 0  # the client's end of the connection
 
 
 Responder = Reply | Callable[[Recorded], Reply]
@@ -75,7 +78,8 @@ Responder = Reply | Callable[[Recorded], Reply]
 class LocalServer:
     """A threaded server for scripted replies; use as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_alive: bool = False) -> None:
+        self.keep_alive = keep_alive
         self.requests: list[Recorded] = []
         self.max_in_flight = 0
         self._routes: dict[str, list[Responder]] = {}
@@ -160,6 +164,12 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
+    def setup(self) -> None:
+        if self.server.owner.keep_alive:
+            # An idle kept connection ends by itself, so close() never waits on a client.
+            self.timeout = 5.0
+        super().setup()
+
     def do_GET(self) -> None:
         owner = self.server.owner
         recorded = Recorded(
@@ -167,6 +177,7 @@ class _Handler(BaseHTTPRequestHandler):
             path=self.path,
             headers={name.lower(): value for name, value in self.headers.items()},
             started=time.monotonic(),
+            client_port=int(self.client_address[1]),
         )
         reply = owner._begin(recorded)
         try:
@@ -175,7 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client gave up (a timeout or size limit under test)
         finally:
             owner._end()
-            self.close_connection = True
+            self.close_connection = not owner.keep_alive or owner.stopping.is_set()
 
     def _answer(self, reply: Reply, stopping: threading.Event) -> None:
         if reply.delay and stopping.wait(reply.delay):
@@ -187,7 +198,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Date", self.date_time_string())
         for name, value in reply.headers.items():
             self.send_header(name, value)
-        self.send_header("Connection", "close")
+        if not self.server.owner.keep_alive:
+            self.send_header("Connection", "close")
         bodiless = reply.status in (204, 304) or 100 <= reply.status < 200
         if reply.chunks is not None and not bodiless:
             self.send_header("Transfer-Encoding", "chunked")

@@ -84,7 +84,9 @@ class Fetcher:
 
     ``transport`` is the seam for tests (an ``httpx`` transport); ``resolver`` maps a host
     to the addresses the guard checks; ``sleep`` / ``clock`` / ``monotonic`` let tests see
-    the waits without waiting.
+    the waits without waiting. ``keep_alive`` keeps connections open between requests:
+    only for a fetcher that asks one host and follows no redirects (the arXiv API
+    client), where no connection can be reused for another name.
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class Fetcher:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], datetime] = _utc_now,
         monotonic: Callable[[], float] = time.monotonic,
+        keep_alive: bool = False,
     ) -> None:
         self._settings = settings
         self._owns_transport = transport is None
@@ -104,10 +107,11 @@ class Fetcher:
         # No keep-alive: connections are keyed by the IP we connect to, and reusing one TLS
         # session (verified for one name) for another name on the same CDN IP would skip
         # that name's certificate check. Polls are minutes apart, so little is lost.
+        kept = settings.max_connections if keep_alive else 0
         self._transport: httpx.AsyncBaseTransport = transport or httpx.AsyncHTTPTransport(
             verify=_tls_context(),
             limits=httpx.Limits(
-                max_connections=settings.max_connections, max_keepalive_connections=0
+                max_connections=settings.max_connections, max_keepalive_connections=kept
             ),
             retries=0,
         )

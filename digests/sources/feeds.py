@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import feedparser
 from selectolax.lexbor import LexborHTMLParser
 
-from digests.errors import ParseError
+from digests.errors import ArxivApiError, ParseError
 from digests.model import Entry, Links, ParseContext, ParsedDocument, SourceKind
 from digests.normalize import (
     ArxivId,
@@ -157,7 +157,7 @@ def parse_arxiv_api(data: bytes, ctx: ParseContext) -> ParsedDocument:
     parsed = _read_feed(data, ctx, kind)
     if len(parsed.entries) == 1 and _str(parsed.entries[0], "title") == "Error":
         message = clean_text(_str(parsed.entries[0], "summary") or "no message")
-        raise ParseError(f"arXiv API error: {message}", url=ctx.url, kind=kind.value)
+        raise ArxivApiError(f"arXiv API error: {message}", url=ctx.url, kind=kind.value)
     return _collect(parsed, ctx, kind, _arxiv_api_entry)
 
 

@@ -24,6 +24,7 @@ from digests.store.engine import (
     upgrade,
     wait_for_database,
 )
+from digests.store.enrichment import EnrichmentStore
 from digests.store.leases import LeaseStore
 from digests.store.papers import PaperStore
 from digests.store.search import SearchPage
@@ -34,6 +35,7 @@ from digests.store.weeks import WeekMatcher, WeekStore
 
 class Store(
     SourceStore,
+    EnrichmentStore,
     PaperStore,
     WeekStore,
     ArchiveStore,

@@ -1,0 +1,86 @@
+"""``paperbot enrich``: complete papers known by arXiv id from the arXiv API, now."""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import replace
+
+import click
+
+from bot.cli.runtime import Runtime, pass_runtime, print_wrapped, readable_errors
+
+
+@click.command()
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Ask about at most this many papers.",
+)
+@pass_runtime
+def enrich(rt: Runtime, limit: int) -> None:
+    """Ask the arXiv API about papers known by arXiv id that lack authors, an abstract,
+    categories or arXiv's own title (curated picks, notes, Hugging Face), and print the
+    papers completed.
+
+    It asks export.arxiv.org politely: up to 100 ids a request, one request at a time
+    at least 3 s apart, over one connection. Each paper is asked about once. The server
+    does the same in the background after its polls unless PAPERBOT_ENRICH=off; this
+    command runs whatever that setting says.
+
+    \b
+    Exit status:
+      0  done (or nothing to ask)
+      1  arXiv could not be reached (papers keep what their sources gave), or paperbot
+         could not run
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from digests.enrich import Enricher, enrich_settings_for
+    from digests.ingest import fetch_settings_for
+
+    offline: list[str] = []
+    with readable_errors():
+        enricher = Enricher(
+            rt.store,
+            fetch=fetch_settings_for(rt.settings),
+            rules=rt.rules,
+            clock=rt.clock,
+            # Asked for now: no time budget (Ctrl-C keeps the requests already answered).
+            settings=replace(enrich_settings_for(rt.settings), budget=math.inf),
+            say_offline=offline.append,
+        )
+        with Progress(
+            TextColumn("asking arXiv"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=rt.err,
+            transient=True,
+            disable=not rt.err.is_terminal,
+        ) as progress:
+            task = progress.add_task("asking arXiv", total=None)
+            report = enricher.run(
+                limit=limit,
+                on_chosen=lambda n: progress.update(task, total=n),
+                on_batch=lambda n: progress.advance(task, n),
+            )
+    if report.asked == 0 and report.failure is None:
+        rt.out.print("Nothing to ask arXiv about: every paper known by arXiv id is complete.")
+        return
+    if report.asked:
+        requests = "1 request" if report.requests == 1 else f"{report.requests} requests"
+        rt.out.print(
+            f"Asked arXiv about {report.asked} papers in {requests} ({report.seconds:.1f} s): "
+            f"{len(report.completed)} completed, {len(report.unknown)} unknown to arXiv, "
+            f"{report.left} left for later.",
+            markup=False,
+            highlight=False,
+        )
+    for arxiv_id, title in report.completed:
+        print_wrapped(rt.out, f"{arxiv_id} {title}", first="  ", rest="    ")
+    for line in offline:  # said once, however many requests it stopped
+        print_wrapped(rt.err, line)
+    if report.failure is not None:
+        sys.exit(1)
