@@ -210,12 +210,23 @@ def test_a_digest_names_the_short_name_beside_the_title(store: Store) -> None:
     assert [item.title for item in digest.items] == [f"MEM1 — {MEM1_FULL}"]
 
 
+# One week (2025-W26, June 23-29) as paperbot's default and curated sources would bring it,
+# in their real shapes, written for these tests (ids and titles follow real papers where a
+# case needs them: MEM1, Emergent Misalignment, GPQA; the rest is invented):
+# - mixed_week_weekly.md: a curated README with a February week (Emergent Misalignment, an
+#   arXiv link) and the June week: MEM1 (an arXiv link), "Emergent Misalignment" (a company
+#   PDF: another work), "SciMaster" (a PDF: the listing's 2506.22222), "Agentic RAG Survey"
+#   (a repository: the listing's 2506.23333) and "Kettle Report" (nowhere else);
+# - mixed_week_arxiv_cs.CL.xml / _cs.LG.xml: the day's listings, cross-listed papers in
+#   both, GPQA (2023) and Emergent Misalignment announced again as replacements;
+# - mixed_week_hf_daily.json: three papers with upvotes; mixed_week_notes.html: notes
+#   without links, days after the listing; generic_feed_aggregator.xml: an aggregator.
 WEEK = (
-    "mixed_week/weekly.md",
-    "mixed_week/arxiv_cs.CL.xml",
-    "mixed_week/arxiv_cs.LG.xml",
-    "mixed_week/hf_daily.json",
-    "mixed_week/notes.html",
+    "mixed_week_weekly.md",
+    "mixed_week_arxiv_cs.CL.xml",
+    "mixed_week_arxiv_cs.LG.xml",
+    "mixed_week_hf_daily.json",
+    "mixed_week_notes.html",
     "generic_feed_aggregator.xml",
 )
 
