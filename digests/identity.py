@@ -22,6 +22,7 @@ The store reads ``papers`` rows as dicts and writes back what these rules decide
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -231,6 +232,7 @@ def common_author(ours: Iterable[str], theirs: Iterable[str]) -> bool:
 # -- when a paper was announced ----------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8192)  # asked for every paper an item merges into
 def id_month_cap(arxiv_id: str | None) -> datetime | None:
     """The latest a paper with this arXiv id can have been announced, or None.
 

@@ -196,6 +196,7 @@ _LEAD_END_RE = re.compile(r":|\s[-\u2013\u2014]+\s")
 LEAD_MAX_WORDS = 4
 
 
+@functools.lru_cache(maxsize=8192)  # the store asks for each item's lead more than once
 def title_lead_key(title: str) -> str | None:
     """The key of the short name a title leads with, or None when it has none.
 
