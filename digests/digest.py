@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from digests.identity import display_title
 from digests.model import (
     Candidate,
     Digest,
@@ -152,7 +153,7 @@ def to_item(scored: Scored, number: int, summary: str) -> DigestItem:
     return DigestItem(
         rank=number,
         paper_id=paper.paper_id,
-        title=paper.title,
+        title=display_title(paper.title, paper.aliases),
         url=paper.url,
         authors=paper.authors,
         summary=summary,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from digests.errors import PaperbotError, RetryLater, SourceError, StoreError
 from digests.fetch import Fetcher, FetchResult, FetchSettings, Validators
+from digests.identity import TITLE_SOURCE_BY_KIND
 from digests.model import (
     Entry,
     Links,
@@ -81,9 +82,21 @@ class SourceReport:
 # -- prepare (pure) -----------------------------------------------------------------------
 
 
-def prepare(entries: Sequence[Entry], source: SourceInfo, rules: TopicRules) -> list[PreparedEntry]:
-    """Identities and tags for each entry. Pure: no I/O, no clock."""
+def prepare(
+    entries: Sequence[Entry],
+    source: SourceInfo,
+    rules: TopicRules,
+    *,
+    kind: SourceKind | None = None,
+) -> list[PreparedEntry]:
+    """Identities and tags for each entry. Pure: no I/O, no clock.
+
+    ``kind`` is the document's, as parsed (a source may leave its kind to detection):
+    it says how authoritative the entries' titles are.
+    """
     origin = f"source:{source.name}"
+    doc_kind = kind or source.kind
+    title_source = TITLE_SOURCE_BY_KIND.get(doc_kind) if doc_kind else None
     source_tags = [t for t in (normalize_tag(x) for x in source.tags) if t is not None]
     # A document repeats a few dozen tags: each TagRef is made once and shared (frozen).
     made: dict[tuple[str, str, str, str], TagRef] = {}
@@ -101,12 +114,12 @@ def prepare(entries: Sequence[Entry], source: SourceInfo, rules: TopicRules) -> 
             for t in rules.topics_for(e.title, e.abstract, e.summary, e.ai_summary)
         ]
         refs: dict[tuple[str, str], TagRef] = {}
-        for tag, kind, tag_origin in found:
+        for tag, tag_kind, tag_origin in found:
             if (tag.slug, tag_origin) not in refs:
-                key = (tag.slug, tag.display, kind, tag_origin)
+                key = (tag.slug, tag.display, tag_kind, tag_origin)
                 ref = made.get(key)
                 if ref is None:
-                    ref = made[key] = TagRef(tag.slug, tag.display, kind, tag_origin)
+                    ref = made[key] = TagRef(tag.slug, tag.display, tag_kind, tag_origin)
                 refs[tag.slug, tag_origin] = ref
         url_key = None
         if e.url and find_arxiv_id(e.url) is None:
@@ -119,6 +132,7 @@ def prepare(entries: Sequence[Entry], source: SourceInfo, rules: TopicRules) -> 
                 title_key=title_key(e.title),
                 item_key=_item_key(e),
                 tags=tuple(refs.values()),
+                title_source=title_source,
             )
         )
     return out
@@ -197,7 +211,7 @@ def ingest_document(
     """Parse and store one document for ``source``; raises SourceError when unreadable."""
     ctx = ParseContext(url=source.location, content_type=content_type, fetched_at=now)
     doc = parse_document(data, ctx, kind=source.kind)
-    prepared = prepare(doc.entries, source, rules)
+    prepared = prepare(doc.entries, source, rules, kind=doc.kind)
     counts = store.store_entries(source, prepared, now=now)
     return ingested_report(source, doc, counts), doc
 
@@ -393,7 +407,7 @@ class Poller:
             )
             try:
                 doc = parse_document(result.body, ctx, kind=source.kind)
-                item.prepared = prepare(doc.entries, source, self.rules)
+                item.prepared = prepare(doc.entries, source, self.rules, kind=doc.kind)
             except PaperbotError as e:
                 item.error = e
                 continue

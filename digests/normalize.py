@@ -188,6 +188,30 @@ def title_key(title: str) -> str:
     return f"title:{digest}"
 
 
+# A short name leads a title up to its first colon or spaced dash ("GPQA: A Graduate-Level
+# …", "LIMA - Less Is More…"); a hyphen inside a word ("Long-Horizon") splits nothing.
+_LEAD_END_RE = re.compile(r":|\s[-\u2013\u2014]+\s")
+# Names are one to a few words ("GPQA", "Emergent Misalignment"); a longer lead is a
+# sentence, which two papers may well share.
+LEAD_MAX_WORDS = 4
+
+
+@functools.lru_cache(maxsize=8192)  # the store asks for each item's lead more than once
+def title_lead_key(title: str) -> str | None:
+    """The key of the short name a title leads with, or None when it has none.
+
+    ``"GPQA: A Graduate-Level Google-Proof Q&A Benchmark"`` and ``"GPQA"`` both give
+    ``title_key("GPQA")``: a curated list's short title finds the full one it leads. A
+    title that is itself a short name is its own lead, so its lead key equals its
+    ``title_key``; a title whose lead is longer than ``LEAD_MAX_WORDS`` words has none.
+    """
+    m = _LEAD_END_RE.search(title)
+    lead = normalize_title(title[: m.start()] if m else title)
+    if not lead or len(lead.split()) > LEAD_MAX_WORDS:
+        return None
+    return title_key(lead)
+
+
 @dataclass(frozen=True, slots=True)
 class TagName:
     """A tag's display form and the slug it is matched by."""

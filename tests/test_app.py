@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -77,8 +78,10 @@ def test_more_button_pages_on(bot: Bot) -> None:
     assert second["replace_original"] is True
     assert "5–8" in texts(second)
     assert "paper_more" in buttons(second)
-    titles_first = texts(first)
-    assert "Aligners" in titles_first and "Aligners" not in texts(second)
+    # The fallback text numbers the page's titles: none of the first page's comes again.
+    titles_first = re.findall(r"^\d+\. (.+)$", texts(first), re.MULTILINE)
+    assert len(titles_first) == 4
+    assert not any(title in texts(second) for title in titles_first)
 
 
 def test_share_posts_in_channel_as_the_signed_user(bot: Bot) -> None:

@@ -104,6 +104,32 @@ def test_bom_and_leading_space_are_ignored() -> None:
     assert detect_kind(data, CTX) is SourceKind.PAPER_PAGE
 
 
+def test_only_arxiv_itself_makes_an_arxiv_listing() -> None:
+    item = (
+        b"<item><title>T</title><guid>oai:arXiv.org:2506.15841v1</guid>"
+        b"<description>arXiv:2506.15841v1 Announce Type: new Abstract: A.</description></item>"
+    )
+    plain = b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>' + item
+    namespaced = plain.replace(
+        b'version="2.0">', b'version="2.0" xmlns:arxiv="http://arxiv.org/schemas/atom">'
+    )
+    # arXiv's item text, guids and elements, re-published elsewhere: a generic feed.
+    assert detect_kind(plain, CTX) is SourceKind.FEED
+    element = b'<arxiv:announce_type xmlns:arxiv="http://arxiv.org/schemas/atom">new'
+    assert (
+        detect_kind(plain.replace(b"<title>T", element + b"</arxiv:announce_type><title>T"), CTX)
+        is SourceKind.FEED
+    )
+    assert detect_kind(plain, ParseContext(url="https://arxiv.org.example.net/rss")) is (
+        SourceKind.FEED
+    )
+    # arXiv's namespace on the root, or arXiv's own host: a listing.
+    assert detect_kind(namespaced, CTX) is SourceKind.ARXIV
+    assert detect_kind(plain, ParseContext(url="https://rss.arxiv.org/rss/cs.CL")) is (
+        SourceKind.ARXIV
+    )
+
+
 def test_address_settles_empty_documents() -> None:
     assert (
         detect_kind(b"[]", ParseContext(url="https://huggingface.co/api/daily_papers?date=x"))

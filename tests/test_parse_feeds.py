@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from digests.errors import ParseError
 from digests.model import Links, ParseContext, ParsedDocument, SourceKind
-from digests.sources import feeds
+from digests.sources import feeds, parse_document
 from digests.sources.feeds import parse_arxiv, parse_arxiv_api, parse_feed
 from tests.paths import SHARED
 
@@ -213,6 +213,39 @@ def test_generic_feed(fixtures: Path) -> None:
     assert journal.summary == "Plain text where $a<b$ and $c>d$ both survive."
     # An item with its own DOI: the arXiv id in its text is a citation, not its id.
     assert (other.doi, other.arxiv_id) == ("10.7777/journal.2025.042", None)
+
+
+def test_an_aggregator_of_arxiv_items_keeps_the_paper_titles(fixtures: Path) -> None:
+    data = (fixtures / "generic_feed_aggregator.xml").read_bytes()
+    doc = parse_document(data, ctx("https://papers.example.net/daily/rss"))
+    assert doc.kind is SourceKind.FEED  # "Announce Type:" in its items makes it no listing
+    mem1, misaligned, post = doc.entries
+    assert mem1.title.startswith("MEM1: Learning to Synergize Memory and Reasoning")
+    assert (mem1.arxiv_id, mem1.arxiv_version) == ("2506.15841", 1)
+    # Its own line is its summary; arXiv's description after it gives the abstract.
+    assert mem1.summary == (
+        "An agent that keeps a constant-size internal state instead of a growing context."
+    )
+    assert mem1.abstract is not None
+    assert mem1.abstract.startswith("Modern language agents must operate")
+    assert mem1.authors == ("Zijian Zhou", "Ao Qu", "Zhaoxuan Wu")
+    assert misaligned.abstract == "We present a surprising result regarding LLMs and alignment."
+    assert misaligned.announce_type is None  # the aggregator's date is no arXiv announcement
+    assert (post.arxiv_id, post.abstract, post.summary) == (
+        None,
+        None,
+        "Not every item is an arXiv paper.",
+    )
+
+
+def test_arxivs_own_doi_names_the_arxiv_paper() -> None:
+    data = b"""<?xml version="1.0"?>
+    <rss version="2.0" xmlns:prism="http://prismstandard.org/namespaces/basic/2.0/">
+    <channel><title>Blog</title><item><title>A post about misaligned models</title>
+    <link>https://blog.example.org/misaligned</link>
+    <prism:doi>10.48550/arXiv.2502.17424</prism:doi></item></channel></rss>"""
+    [entry] = parse_feed(data, ctx()).entries
+    assert (entry.arxiv_id, entry.doi) == ("2502.17424", "10.48550/arxiv.2502.17424")
 
 
 @pytest.mark.parametrize("parser", [parse_arxiv, parse_arxiv_api, parse_feed])

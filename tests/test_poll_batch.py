@@ -519,12 +519,12 @@ def test_the_same_paper_in_two_documents_of_a_batch_is_one_paper_with_two_mentio
     store: Store,
 ) -> None:
     a, b, c = (add(store, name, f"/tmp/{name}", SourceKind.FEED) for name in "abc")
-    short = Entry(title="Aligners", arxiv_id="2403.04224", signals=Signals(upvotes=3))
+    short = Entry(title="Aligners", arxiv_id="2508.04224", signals=Signals(upvotes=3))
     full = Entry(
         title="Aligners: Decoupling LLMs and Alignment",
-        arxiv_id="2403.04224",
+        arxiv_id="2508.04224",
         arxiv_version=4,
-        url="http://arxiv.org/abs/2403.04224v4",
+        url="http://arxiv.org/abs/2508.04224v4",
         signals=Signals(upvotes=12),
     )
     # Found by the full title the second document gave it.
@@ -534,7 +534,7 @@ def test_the_same_paper_in_two_documents_of_a_batch_is_one_paper_with_two_mentio
         now=NOW,
     )
     assert [(c.new, c.updated, c.unchanged) for c in counts] == [(1, 0, 0), (0, 1, 0), (0, 1, 0)]
-    [hit] = store.search(parse_query("id:2403.04224", now=NOW)).hits
+    [hit] = store.search(parse_query("id:2508.04224", now=NOW)).hits
     assert hit.title == "Aligners: Decoupling LLMs and Alignment"
     assert set(hit.sources) == {"a", "b", "c"}
     assert store.paper_count() == 1

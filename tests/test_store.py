@@ -214,7 +214,7 @@ def test_sql_metacharacters_are_data(store: Store) -> None:
 def test_paging_has_more(store: Store) -> None:
     s = add(store, "s")
     entries = [
-        arxiv(f"2501.{i:05d}", f"Paper {i}", published=NOW - timedelta(hours=i))
+        arxiv(f"2508.{i:05d}", f"Paper {i}", published=NOW - timedelta(hours=i))
         for i in range(1, 8)
     ]
     put(store, s, *entries)

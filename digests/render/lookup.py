@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from digests.identity import display_title
 from digests.model import PaperHit
 from digests.render.paper import (
     _AUTHORS_MAX,
@@ -47,7 +48,8 @@ def _query_code(query_text: str) -> str:
 
 
 def _hit_blocks(hit: PaperHit, number: int) -> list[dict[str, Any]]:
-    lines = [_title_mrkdwn(number, hit.title, hit.url, _LOOKUP_TITLE_MAX)]
+    title = display_title(hit.title, hit.aliases)
+    lines = [_title_mrkdwn(number, title, hit.url, _LOOKUP_TITLE_MAX)]
     authors = format_authors(hit.authors)
     if authors:
         lines.append(_fit(authors, _AUTHORS_MAX, escape=True))
@@ -142,7 +144,9 @@ def render_lookup_message(
     if shown < len(hits):
         blocks.append(_not_shown_note(len(hits) - shown))
     blocks.extend(actions)
-    numbered = [(first + i, _clean(h.title)) for i, h in enumerate(hits[:shown])]
+    numbered = [
+        (first + i, _clean(display_title(h.title, h.aliases))) for i, h in enumerate(hits[:shown])
+    ]
     text = _fallback(f"Papers matching {query} · {first}–{last}{of_total}", numbered)
     return _message(text, blocks, "ephemeral")
 
@@ -166,5 +170,7 @@ def render_share_message(
     blocks = overhead + body
     if shown < len(hits):
         blocks.append(_not_shown_note(len(hits) - shown))
-    numbered = [(i + 1, _clean(h.title)) for i, h in enumerate(hits[:shown])]
+    numbered = [
+        (i + 1, _clean(display_title(h.title, h.aliases))) for i, h in enumerate(hits[:shown])
+    ]
     return _message(_fallback(lead, numbered), blocks, "in_channel")

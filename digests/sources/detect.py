@@ -21,9 +21,13 @@ _ARXIV_API_RE = re.compile(
     r"xmlns:opensearch=|<opensearch:|<id>\s*https?://(?:export\.)?arxiv\.org/api/|arxiv query:",
     re.IGNORECASE,
 )
-_ARXIV_LISTING_RE = re.compile(
-    r"oai:arXiv\.org:|rss\.arxiv\.org|Announce Type:|<arxiv:announce_type>", re.IGNORECASE
+# arXiv's own namespace, declared on the root element of its listings. Item text is no
+# marker: aggregators re-publish arXiv's items ("Announce Type: new", oai:arXiv.org guids)
+# under titles of their own, and such a feed is a generic one.
+_ARXIV_NAMESPACE_RE = re.compile(
+    r"""xmlns:[\w.-]+\s*=\s*["']https?://arxiv\.org/schemas/atom/?["']"""
 )
+_ARXIV_HOSTS = frozenset({"arxiv.org", "rss.arxiv.org", "export.arxiv.org"})
 _NOTES_HTML_RE = re.compile(
     r"""class=["']issue_date["']|<a\s+class=["']button["']\s+href=["'][^"']*articles/""",
     re.IGNORECASE,
@@ -42,17 +46,18 @@ _WEEKLY_JA_INTRO_RE = re.compile(r"^\s*(?:論文紹介|研究紹介)\s*$", re.MU
 _READABLE = ", ".join(kind.value for kind in SourceKind)
 
 
-def _feed_kind(head: str, url: str | None) -> SourceKind:
-    host_path = ""
+def _feed_kind(head: str, root_at: int, url: str | None) -> SourceKind:
+    """Which feed: arXiv's API, an arXiv listing (served by arXiv, or declaring arXiv's
+    namespace on its root), or any other."""
+    host = path = ""
     if url:
         parts = urlsplit(url)
-        host_path = parts.netloc.lower() + parts.path
-    if _ARXIV_API_RE.search(head) or host_path.startswith(
-        ("export.arxiv.org/api", "arxiv.org/api")
-    ):
+        host, path = (parts.hostname or "").lower(), parts.path
+    if _ARXIV_API_RE.search(head) or (host in _ARXIV_HOSTS and path.startswith("/api")):
         return SourceKind.ARXIV_API
-    # An arXiv feed on a skip day has no items (no guids), but still names its own URL.
-    if _ARXIV_LISTING_RE.search(head) or host_path.startswith("rss.arxiv.org"):
+    root = head[root_at : head.find(">", root_at) + 1]
+    # An arXiv feed on a skip day has no items, but still comes from arXiv.
+    if host in _ARXIV_HOSTS or _ARXIV_NAMESPACE_RE.search(root):
         return SourceKind.ARXIV
     return SourceKind.FEED
 
@@ -93,8 +98,8 @@ def detect_kind(data: bytes, ctx: ParseContext) -> SourceKind:
         ):
             return SourceKind.HF_DAILY
     else:
-        if head.startswith("<") and _FEED_ROOT_RE.search(head):
-            return _feed_kind(head, ctx.url)
+        if head.startswith("<") and (root := _FEED_ROOT_RE.search(head)):
+            return _feed_kind(head, root.start(), ctx.url)
         # Rendered HTML or the Jekyll source (front matter first) of a notes page.
         if _NOTES_HTML_RE.search(head):
             return SourceKind.NOTES_HTML

@@ -56,6 +56,11 @@ _LISTING_SUMMARY_RE = re.compile(
     r"(?:Abstract:\s*)?(?P<abstract>.*)\Z",
     re.DOTALL | re.IGNORECASE,
 )
+# The same description re-published inside another feed's item, after a line of its own.
+_REPUBLISHED_RE = re.compile(
+    r"arXiv:\s*\S+\s+Announce\s+Type:\s*[\w-]+\s*(?:Abstract:\s*)?(?P<abstract>.*)\Z",
+    re.DOTALL | re.IGNORECASE,
+)
 # feedparser keeps only the last <day> of <skipDays>, so the element is read directly.
 _SKIP_DAYS_RE = re.compile(rb"<skipDays\b[^>]*>(.*?)</skipDays\s*>", re.DOTALL | re.IGNORECASE)
 _DAY_RE = re.compile(rb"<day\b[^>]*>\s*([A-Za-z]+)\s*</day\s*>", re.IGNORECASE)
@@ -533,13 +538,24 @@ def _generic_entry(raw: _Raw) -> Entry:
     pdf = arxiv_pdf_url(ref.id) if ref else _pdf_link(raw)
     abs_url = arxiv_abs_url(ref.id) if ref else link
     used = {abs_url, pdf, link}
+    # An aggregator re-publishing an arXiv listing item: its title is still the paper's,
+    # its own line comes first, then arXiv's description with the abstract and the
+    # listing's one comma-joined author string.
+    republished = _REPUBLISHED_RE.search(summary) if ref and summary else None
+    abstract = None
+    authors = _author_names(raw)
+    if republished is not None and summary is not None:
+        abstract = _clean(republished["abstract"])
+        summary = summary[: republished.start()]
+        authors = _listing_authors(raw)
     return Entry(
         title=title or "",
         arxiv_id=ref.id if ref else None,
         arxiv_version=ref.version if ref else None,
         doi=doi,
         url=link or abs_url,
-        authors=_author_names(raw),
+        authors=authors,
+        abstract=abstract,
         summary=_clean(summary),
         links=Links(abs=abs_url, pdf=pdf, other=tuple(h for h in hrefs if h not in used)),
         tags=_terms(raw),

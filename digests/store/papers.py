@@ -26,6 +26,7 @@ from digests.model import (
     StoreCounts,
     TagRef,
 )
+from digests.normalize import title_lead_key
 from digests.schema import (
     mentions,
     paper_search,
@@ -116,9 +117,9 @@ class PaperStore(TagStore):
         for unit in group:
             index = mirror.index_for(unit.items)
             for item in unit.items:
-                row = index.find(item)
+                row = index.find(item, now)
                 if row is None:
-                    row = new_paper_row(item, now)
+                    row = new_paper_row(item, now, index)
                     index.add(row)
                     mirror.add(row)
                     pending.append(row)
@@ -145,7 +146,7 @@ class PaperStore(TagStore):
             fresh = PaperIndex(
                 dict(r) for r in conn.execute(_known_papers(conn, [item])).mappings()
             )
-            row = fresh.find(item)
+            row = fresh.find(item, now)
             if row is None:
                 raise StoreError(f"paper {item.key} vanished while storing")
             values = merge_values(row, item, now, fresh)
@@ -396,10 +397,13 @@ def _known_papers(conn: Connection, chunk: Sequence[PreparedEntry]) -> Select[An
     arxiv = {p.entry.arxiv_id for p in chunk if p.entry.arxiv_id}
     dois = {p.entry.doi for p in chunk if p.entry.doi}
     urls = {p.url_key for p in chunk if p.url_key}
+    leads = _lead_keys(chunk)
     clauses = [
         among(conn, papers.c.key, {p.key for p in chunk}),
         among(conn, papers.c.title_key, {p.title_key for p in chunk}),
     ]
+    if leads:
+        clauses.append(among(conn, papers.c.lead_key, leads))
     if arxiv:
         clauses.append(among(conn, papers.c.arxiv_id, arxiv))
     if dois:
@@ -414,7 +418,8 @@ def _known_papers(conn: Connection, chunk: Sequence[PreparedEntry]) -> Select[An
         .scalar_subquery()
         .label("search_text")
     )
-    # In id order: the first paper read under a title keeps it (``PaperIndex.add``).
+    # In id order: of the papers under one title, the first that agrees is found
+    # (``PaperIndex.find``).
     return select(papers, search_text).where(or_(*clauses)).order_by(papers.c.id)
 
 
@@ -429,7 +434,7 @@ class _Mirror:
     inserted), and only those its identities match as the rows stand now.
     """
 
-    _FIELDS = ("key", "title_key", "arxiv_id", "doi", "url_key")
+    _FIELDS = ("key", "title_key", "lead_key", "arxiv_id", "doi", "url_key")
 
     def __init__(self) -> None:
         self.by: dict[str, dict[str, list[dict[str, Any]]]] = {f: {} for f in self._FIELDS}
@@ -460,6 +465,7 @@ class _Mirror:
         wanted = {
             "key": {p.key for p in items},
             "title_key": {p.title_key for p in items},
+            "lead_key": _lead_keys(items),
             "arxiv_id": {p.entry.arxiv_id for p in items if p.entry.arxiv_id},
             "doi": {p.entry.doi for p in items if p.entry.doi},
             "url_key": {p.url_key for p in items if p.url_key},
@@ -472,6 +478,12 @@ class _Mirror:
                     if row[name] == value:  # not a value the row has since changed
                         found[id(row)] = row
         return PaperIndex(sorted(found.values(), key=lambda r: self.order[id(r)]))
+
+
+def _lead_keys(items: Sequence[PreparedEntry]) -> set[str]:
+    """The short-name keys the items' titles lead with: a short title may be a stored
+    full one's paper, and a full title a stored short one's (``PaperIndex.find``)."""
+    return {lead for p in items if (lead := title_lead_key(p.entry.title)) is not None}
 
 
 def _mention_values(item: PreparedEntry) -> dict[str, Any]:

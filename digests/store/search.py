@@ -370,6 +370,7 @@ class SearchStore(TagStore):
                         other=tuple(r["other_links"] or ()),
                     ),
                     title_alt=r["title_alt"],
+                    aliases=tuple(r["aliases"] or ()),
                 )
             )
         return hits
@@ -381,6 +382,7 @@ _HIT_COLUMNS = (
     papers.c.key,
     papers.c.title,
     papers.c.title_alt,
+    papers.c.aliases,
     papers.c.authors,
     papers.c.abstract,
     papers.c.arxiv_id,
