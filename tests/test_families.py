@@ -84,6 +84,9 @@ def test_the_sources_file_takes_a_family() -> None:
     assert plain.family is None
     with pytest.raises(ConfigError, match="source 'Lab': the family is empty"):
         load_sources('[[source]]\nname = "Lab"\nurl = "https://x.org/f"\nfamily = " "\n')
+    long = "x" * 101
+    with pytest.raises(ConfigError, match="the family is longer than 100 characters"):
+        load_sources(f'[[source]]\nname = "Lab"\nurl = "https://x.org/f"\nfamily = "{long}"\n')
     with pytest.raises(ConfigError, match="family of 'Lab' must be a string"):
         load_sources('[[source]]\nname = "Lab"\nurl = "https://x.org/f"\nfamily = 3\n')
 
