@@ -14,7 +14,7 @@ import math
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 
 from digests.errors import ConfigError
 from digests.families import family_key
@@ -446,8 +446,11 @@ def _prepare(
 
     if updated:
         if earlier:
-            month = f"{_MONTHS[c.announced_at.month - 1]} {c.announced_at.year}"
-            label = f"updated (announced {month})"
+            # The day when it is this year's ("Jun 20"), the month of an older one.
+            at = c.announced_at.astimezone(UTC)
+            month = _MONTHS[at.month - 1]
+            when = f"{month} {at.day}" if at.year == window.start.year else f"{month} {at.year}"
+            label = f"updated (announced {when})"
         else:
             replaced = (m.source_name for m in c.mentions if _is_replace(m))
             label = f"updated: new version in {_names(replaced)}"

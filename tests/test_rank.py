@@ -186,7 +186,7 @@ def test_a_higher_place_in_a_curated_list_counts_more() -> None:
 
 def test_a_pick_without_a_place_names_its_curator() -> None:
     [scored] = ranked([paper(1, mention(NOTES, pick=True), announced=BEFORE)])
-    assert explain(scored) == "picked by paper_notes #Alignment · updated (announced Jul 2025)"
+    assert explain(scored) == "picked by paper_notes #Alignment · updated (announced Jul 19)"
     assert scored.score == DEFAULT_WEIGHTS.pick - DEFAULT_WEIGHTS.updated
 
 
@@ -220,8 +220,11 @@ def test_a_paper_announced_before_the_week_is_updated_not_new() -> None:
     result = ranked([old, new])
     assert ids(result) == [2, 1]
     assert explain(result[0]) == "new this week · in arXiv cs.CL"
-    assert explain(result[1]) == "updated (announced Jul 2025) · in arXiv cs.CL"
+    assert explain(result[1]) == "updated (announced Jul 19) · in arXiv cs.CL"
     assert result[1].score == -DEFAULT_WEIGHTS.updated
+    # An older paper shows its month and year.
+    [older] = ranked([paper(4, mention(ARXIV), announced=datetime(2023, 3, 14, tzinfo=UTC))])
+    assert explain(older) == "updated (announced Mar 2023) · in arXiv cs.CL"
     # Announced the instant the week starts is new.
     assert "updated" not in codes(ranked([paper(3, mention(ARXIV), announced=START)])[0])
 
@@ -240,7 +243,7 @@ def test_other_sources_listing_an_old_paper_again_do_not_lift_it() -> None:
     result = ranked([relisted, new])
     assert ids(result) == [2, 1]
     assert "sources" not in [r.code for r in result[1].reasons if r.points]
-    assert explain(result[1]) == ("updated (announced Jul 2025) · in Aggregator, Lab blog")
+    assert explain(result[1]) == ("updated (announced Jul 19) · in Aggregator, Lab blog")
 
 
 def test_curators_and_upvotes_lift_an_updated_paper() -> None:
@@ -383,7 +386,7 @@ def test_recency_is_linear_within_the_week() -> None:
     assert recency[0] == pytest.approx(1.0, abs=0.01)
     assert recency[1] == pytest.approx(0.5)
     assert recency[2] == 0.0
-    assert explain(result[2]) == "updated (announced Jul 2025) · in arXiv cs.CL"
+    assert explain(result[2]) == "updated (announced Jul 19) · in arXiv cs.CL"
 
 
 def test_a_digest_built_mid_week_measures_recency_against_now() -> None:
@@ -422,7 +425,7 @@ def test_every_kind_of_reason_has_a_short_label() -> None:
     assert codes(result[1]) == ["upvotes", "position", "sources", "match", "recency", "related"]
     assert explain(result[2]) == "picked by paper_notes #Alignment · new this week"
     assert explain(result[3]) == "updated: new version in arXiv cs.CL"
-    assert explain(result[4]) == "updated (announced Jul 2025) · in arXiv cs.CL"
+    assert explain(result[4]) == "updated (announced Jul 19) · in arXiv cs.CL"
     seen = {r.code for s in result.values() for r in s.reasons}
     assert seen == {
         "sources",

@@ -98,3 +98,30 @@ def test_a_pick_announced_the_week_before_is_updated(weeks: Store, label: str) -
     codes = [r.code for r in item.reasons]
     assert "updated" in codes and "recency" not in codes and "position" in codes
     assert any(r.label.startswith("updated (announced ") for r in item.reasons)
+
+
+@pytest.mark.parametrize("label", CALIBRATION_WEEKS)
+def test_papers_from_the_friday_before_are_updated_and_lifted_only_by_upvotes(
+    weeks: Store, label: str
+) -> None:
+    """Hugging Face's Monday list carries papers arXiv announced the Friday before: they
+    rank below new papers with as many upvotes, above new papers that only arXiv lists."""
+    items = digest_of(weeks, label, top=400).items
+    place = {i.url: n for n, i in enumerate(items)}
+
+    def is_new(item: Any) -> bool:
+        return any(r.code == "recency" for r in item.reasons)
+
+    for paper in INTENT[label]["updated_on_hf"]:
+        [item] = [i for i in items if i.url and paper["arxiv_id"] in i.url]
+        labels = [r.label for r in item.reasons]
+        assert "updated (announced Jun 20)" in labels or "updated (announced Jun 27)" in labels
+        assert f"{paper['upvotes']} upvotes" in labels
+        for other in items:
+            if not is_new(other):
+                continue
+            earned = {r.code for r in other.reasons if r.points > 0}
+            if upvotes(other) >= paper["upvotes"]:
+                assert place[other.url] < place[item.url]
+            elif earned == {"recency"}:
+                assert place[other.url] > place[item.url]
