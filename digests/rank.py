@@ -14,10 +14,11 @@ import math
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 
 from digests.errors import ConfigError
-from digests.model import Candidate, MentionView, Reason, SourceKind
+from digests.families import family_key
+from digests.model import Candidate, MentionView, Reason
 from digests.normalize import clean_text, normalize_tag
 from digests.query import Query
 
@@ -37,9 +38,11 @@ _REPLACE_TYPES = frozenset({"replace", "replace-cross"})
 # and a longer one should not push its tail below zero.
 _POSITION_DEPTH = 10
 # The order reasons with equal points are listed in: the stronger kind of evidence first.
-_CODE_ORDER = ("sources", "position", "pick", "upvotes", "match", "related", "recency")
+_CODE_ORDER = ("sources", "position", "pick", "upvotes", "match", "related", "recency", "updated")
 _CODE_RANK = {code: i for i, code in enumerate(_CODE_ORDER)}
 _NAME_MAX = 40
+# The "N sources: ..." label lists families up to about this length, then counts the rest.
+_FAMILIES_MAX = 72
 _MATCH_TERMS_SHOWN = 3
 # Scores are sums of floats; rounding before comparing keeps equal evidence equal even
 # when the additions happened in a different order.
@@ -50,15 +53,15 @@ _SCORE_DIGITS = 9
 class RankWeights:
     """The points each signal is worth; each field says how it is used."""
 
-    sources: float = 3.0  # per distinct source (publisher) beyond the first
-    pick: float = 2.0  # a curator picked it (weekly digest entry, "Admin'sPick" note)
+    sources: float = 1.0  # per independent source (publisher family) beyond the first
+    pick: float = 3.0  # a curator picked it (weekly digest entry, "Admin'sPick" note)
     position: float = 1.0  # a place in a curated list: all of it at #1, a tenth at #10
-    upvotes: float = 2.0  # earned in full at ``upvotes_full`` upvotes, log-damped
+    upvotes: float = 4.0  # earned in full at ``upvotes_full`` upvotes, log-damped
     upvotes_full: float = 100.0  # how many upvotes earn the whole ``upvotes`` weight
     recency: float = 1.0  # first announced this week: half on Monday, all at the end
     match: float = 1.0  # matches every tag, word and phrase of the digest's filter
     related: float = 0.5  # only listed as related to another paper
-    replaced: float = 1.0  # taken off when this week brought only a new arXiv version
+    updated: float = 0.5  # taken off a paper announced before the week (or only re-versioned)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -117,7 +120,8 @@ class Scored:
 
 
 def explain(scored: Scored) -> str:
-    """The reasons' labels as one line: ``3 sources · ML Papers of the Week #3``."""
+    """The reasons' labels as one line:
+    ``ML Papers of the Week #3 · 2 sources: arXiv (cs.CL, cs.LG), ML Papers of the Week``."""
     return " · ".join(r.label for r in scored.reasons)
 
 
@@ -351,14 +355,42 @@ def _names(names: Iterable[str]) -> str:
     return first if len(ordered) == 1 else f"{first} +{len(ordered) - 1}"
 
 
-def _publisher(m: MentionView) -> str:
-    # One voice per kind, except generic feeds, which are as many publishers as there are
-    # feeds. A source whose kind is unknown yet is taken as its own publisher.
-    if m.source_kind is None or m.source_kind is SourceKind.FEED:
-        return f"source:{m.source_name}"
-    if m.source_kind is SourceKind.ARXIV_API:
-        return f"kind:{SourceKind.ARXIV.value}"
-    return f"kind:{m.source_kind.value}"
+def _family(m: MentionView) -> str:
+    """The mention's publisher family as compared; a mention that carries none (built by
+    hand) is its source's own."""
+    return family_key(m.family or m.source_name)
+
+
+def _families(mentions: Iterable[MentionView]) -> str:
+    """Where a paper was seen, one part per family, its listings in brackets:
+    ``arXiv (cs.CL, cs.LG), HF Daily Papers``. A family seen through one source shows that
+    source's name; parts that do not fit are counted (``+2 more``)."""
+    grouped: dict[str, tuple[set[str], set[str]]] = {}
+    for m in mentions:
+        spellings, names = grouped.setdefault(_family(m), (set(), set()))
+        spellings.add(m.family or m.source_name)
+        names.add(m.source_name)
+    parts = [_family_part(min(spellings), names) for spellings, names in grouped.values()]
+    parts.sort(key=str.casefold)
+    text = parts[0]
+    for i, part in enumerate(parts[1:], start=1):
+        left = len(parts) - i - 1
+        more = f" +{left} more" if left else ""
+        if len(text) + len(part) + 2 + len(more) > _FAMILIES_MAX:
+            return f"{text} +{len(parts) - i} more"
+        text += ", " + part
+    return text
+
+
+def _family_part(family: str, names: set[str]) -> str:
+    if len(names) == 1:
+        return _short(next(iter(names)))
+    prefix = family.casefold() + " "
+    details = sorted(n[len(prefix) :] if n.casefold().startswith(prefix) else n for n in names)
+    return f"{_short(family)} ({', '.join(_short(d) for d in details)})"
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _is_replace(m: MentionView) -> bool:
@@ -372,7 +404,7 @@ def _prepare(
     across the week's papers."""
     w = weights
     full = [m for m in c.mentions if not m.signals.related and not _is_replace(m)]
-    publishers = {_publisher(m) for m in full}
+    families = {_family(m) for m in full}
     counted = {m.source_name for m in full}
     before: list[Reason] = []
     after: list[Reason] = []
@@ -381,8 +413,15 @@ def _prepare(
         if points != 0:
             to.append(Reason(code=code, label=label, points=points))
 
-    if len(publishers) > 1:
-        add(before, "sources", f"{len(publishers)} sources", w.sources * (len(publishers) - 1))
+    # Announced before the week, or seen this week only as a new arXiv version: an update
+    # of older work. Only curators and upvotes lift it; who else lists it again does not.
+    earlier = c.announced_at < window.start
+    replaced_only = not full and any(_is_replace(m) for m in c.mentions)
+    updated = earlier or replaced_only
+
+    if len(families) > 1 and not updated:
+        label = f"{len(families)} sources: {_families(full)}"
+        add(before, "sources", label, w.sources * (len(families) - 1))
 
     curated = _best_curated(full, w)
     if curated is not None:
@@ -405,22 +444,29 @@ def _prepare(
     if related:
         add(after, "related", f"listed as related in {_names(related)}", w.related)
 
-    replaced_only = not full and any(_is_replace(m) for m in c.mentions)
-    if replaced_only:
-        names = [m.source_name for m in c.mentions if _is_replace(m)]
-        add(after, "replaced", f"new version in {_names(names)}", -w.replaced)
+    if updated:
+        if earlier:
+            # The day when it is this year's ("Jun 20"), the month of an older one.
+            at = c.announced_at.astimezone(UTC)
+            month = _MONTHS[at.month - 1]
+            when = f"{month} {at.day}" if at.year == window.start.year else f"{month} {at.year}"
+            label = f"updated (announced {when})"
+        else:
+            replaced = (m.source_name for m in c.mentions if _is_replace(m))
+            label = f"updated: new version in {_names(replaced)}"
+        add(after, "updated", label, -w.updated)
     else:
         f = window.fraction(c.announced_at)
         if f is not None:
             add(after, "recency", "new this week", w.recency * (1 + f) / 2)
 
     # Every paper says where it came from, even when that earned nothing (a single source,
-    # or weights set to zero): the other reasons do not all name a source.
+    # an update, or weights set to zero): the other reasons do not all name a source
+    # ("updated: new version in <source>" does).
     fallback = None
-    if not any(
-        r.code in ("sources", "position", "pick", "related", "replaced") for r in before + after
-    ):
-        fallback = Reason("sources", f"in {_names(m.source_name for m in c.mentions)}", 0.0)
+    named = ("sources", "position", "pick", "related")
+    if not any(r.code in named or (r.code == "updated" and not earlier) for r in before + after):
+        fallback = Reason("sources", f"in {_families(full or c.mentions)}", 0.0)
     all_points = tuple(r.points for r in before + after)
     tag_slugs: set[str] = set()
     for label in c.paper.tags:
@@ -444,10 +490,10 @@ def _prepare(
         fallback=fallback,
         points=all_points,
         base_score=math.fsum(all_points),
-        # Ties: more publishers, more upvotes, the later first announcement, then the key,
+        # Ties: more families, more upvotes, the later first announcement, then the key,
         # so the order never depends on the input's.
         tail=(
-            -len(publishers),
+            -len(families),
             -upvotes,
             -c.announced_at.timestamp(),
             c.paper.key,

@@ -107,6 +107,19 @@ def check_tags(tags: Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+FAMILY_MAX = 100  # the column's width
+
+
+def check_family(family: str) -> str:
+    """A family an operator names: stripped, not empty, fits its column."""
+    name = " ".join(family.split())
+    if not name:
+        raise ConfigError("the family is empty: name who publishes the source, e.g. arXiv")
+    if len(name) > FAMILY_MAX:
+        raise ConfigError(f"the family is longer than {FAMILY_MAX} characters")
+    return name
+
+
 def default_sources_text() -> str:
     return resources.files("digests").joinpath("data/sources.toml").read_text("utf-8")
 
@@ -157,11 +170,15 @@ def load_sources(text: str, *, where: str = "sources file") -> list[SourceSpec]:
         tags = item.get("tags", [])
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise ConfigError(f"{where}: tags of {name!r} must be a list of strings")
+        family = item.get("family")
+        if family is not None and not isinstance(family, str):
+            raise ConfigError(f"{where}: family of {name!r} must be a string")
         try:
             check_url(url)
             kind = parse_kind(item["kind"]) if item.get("kind") else None
             interval = parse_interval(str(item.get("interval", "6h")))
             tags = list(check_tags(tags))
+            family = check_family(family) if family is not None else None
         except ConfigError as e:
             raise ConfigError(f"{where}: source {name!r}: {e}") from e
         specs.append(
@@ -172,6 +189,7 @@ def load_sources(text: str, *, where: str = "sources file") -> list[SourceSpec]:
                 interval_seconds=interval,
                 tags=tuple(tags),
                 origin="file",
+                family=family,
             )
         )
     return specs

@@ -266,3 +266,45 @@ def migrate(db_url: str, revision: str, *, down: bool = False) -> None:
         cfg.attributes["connection"] = conn
         (command.downgrade if down else command.upgrade)(cfg, revision)
     engine.dispose()
+
+
+# -- the calibration weeks (tests/fixtures/weeks) ---------------------------------------
+
+# The sources of the calibration weeks as an operator adds them from the command line (no
+# kind: each is detected from its content), and the files each one served.
+WEEK_SOURCES = (
+    ("arXiv cs.CL", "https://rss.arxiv.org/rss/cs.CL", "arxiv_cs.CL_*.xml"),
+    ("arXiv cs.LG", "https://rss.arxiv.org/rss/cs.LG", "arxiv_cs.LG_*.xml"),
+    ("arXiv cs.AI", "https://rss.arxiv.org/rss/cs.AI", "arxiv_cs.AI_*.xml"),
+    ("HF Daily Papers", "https://huggingface.co/api/daily_papers", "hf_daily_*.json"),
+    (
+        "ML Papers of the Week",
+        "https://raw.githubusercontent.com/dair-ai/ML-Papers-of-the-Week/main/README.md",
+        "../ml_papers_of_the_week.md",
+    ),
+    ("Example Lab Blog", "https://blog.example-lab.org/feed.xml", "../lab_blog.xml"),
+)
+CALIBRATION_WEEKS = ("2025-W26", "2025-W27")
+
+
+def ingest_weeks(store: Store, folder: Path, rules: TopicRules) -> None:
+    """Store the calibration weeks through the real ingest (parse, prepare, store), each
+    document as if fetched from its source's address on its day (the lists once, after
+    the last week)."""
+    from digests.ingest import ingest_document
+
+    added = {
+        name: store.add_source(SourceSpec(name=name, location=url), now=utc(2025, 6, 1))
+        for name, url, _ in WEEK_SOURCES
+    }
+    done: set[Path] = set()
+    for label in CALIBRATION_WEEKS:
+        for name, _, pattern in WEEK_SOURCES:
+            for path in sorted((folder / label).glob(pattern)):
+                if path in done:
+                    continue
+                done.add(path)
+                stem = path.stem.rsplit("_", 1)[-1]
+                day = datetime.fromisoformat(stem).replace(tzinfo=UTC) if "-" in stem else None
+                when = day + timedelta(hours=6) if day else utc(2025, 7, 7)
+                ingest_document(store, added[name], path.read_bytes(), rules=rules, now=when)

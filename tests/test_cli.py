@@ -87,6 +87,27 @@ def test_sources_poll_query_and_remove(paperbot: Paperbot, fixtures: Path) -> No
     assert json.loads(paperbot("query", "source:atom", "--json").output) == []
 
 
+def test_sources_add_takes_a_family_and_list_shows_every_family(
+    paperbot: Paperbot, fixtures: Path
+) -> None:
+    feed = str(fixtures / "generic_feed.xml")
+    added = paperbot("sources", "add", feed, "--name", "lab", "--family", " Example  Lab ")
+    assert "family Example Lab" in added.output
+    paperbot("sources", "add", str(fixtures / "hf_daily_papers.json"), "--kind", "hf-daily")
+    paperbot("sources", "add", feed, "--name", "mine")
+    listed = {s["name"]: s for s in json.loads(paperbot("sources", "list", "--json").output)}
+    assert (listed["lab"]["family"], listed["lab"]["family_set"]) == ("Example Lab", True)
+    assert (listed["hf_daily_papers.json"]["family"], listed["mine"]["family"]) == (
+        "Hugging Face",
+        "mine",  # a local file is its own family
+    )
+    assert listed["mine"]["family_set"] is False
+    table = paperbot("sources", "list", columns=200).output
+    assert "family" in table and "Example Lab" in table and "Hugging Face" in table
+    empty = paperbot("sources", "add", feed, "--name", "x", "--family", " ", ok=False)
+    assert empty.exit_code != 0 and "the family is empty" in empty.output
+
+
 def test_unknown_query_term_names_it_and_the_valid_ones(paperbot: Paperbot) -> None:
     result = paperbot("query", "colour:blue", ok=False)
     assert result.exit_code == 1

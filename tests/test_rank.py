@@ -39,6 +39,16 @@ HF = ("HF Daily Papers", SourceKind.HF_DAILY)
 WEEKLY = ("ML Papers of the Week", SourceKind.WEEKLY_MD)
 NOTES = ("paper_notes #Alignment", SourceKind.NOTES_HTML)
 PAGES = ("arxiv-ja", SourceKind.PAPER_PAGE)
+ARXIV_AI = ("arXiv cs.AI", SourceKind.ARXIV)
+# As the store works them out (``digests.families``); a source left out is its own family.
+FAMILIES = {
+    ARXIV: "arXiv",
+    ARXIV_LG: "arXiv",
+    ARXIV_AI: "arXiv",
+    HF: "Hugging Face",
+    WEEKLY: "dair-ai",
+    NOTES: "akihikowatanabe",
+}
 
 
 def mention(
@@ -56,6 +66,7 @@ def mention(
     return MentionView(
         source_name=name,
         source_kind=kind,
+        family=FAMILIES.get(source, ""),
         mentioned_at=at,
         title=title,
         summary=summary,
@@ -111,21 +122,32 @@ def test_a_paper_several_sources_mention_outranks_single_source_ones() -> None:
     hf_only = paper(3, mention(HF, upvotes=40), upvotes=40)
     result = ranked([arxiv_only, hf_only, cross])
     assert ids(result) == [1, 3, 2]
-    assert result[0].reasons[0].label == "2 sources"
+    [sources] = [r for r in result[0].reasons if r.code == "sources"]
+    assert sources.label == "2 sources: arXiv cs.CL, HF Daily Papers"
+    assert sources.points == DEFAULT_WEIGHTS.sources
 
 
-def test_three_sources_and_a_pick_beat_a_thousand_upvotes() -> None:
-    # Intended with the defaults: broad attention plus a curator's word (8 points and
-    # recency) outweighs raw popularity on one site (1000 upvotes, about 3 points).
-    popular = paper(1, mention(HF), upvotes=1000)
-    endorsed = paper(
-        2, mention(ARXIV), mention(HF), mention(NOTES, pick=True), upvotes=0, announced=BEFORE
-    )
-    result = ranked([popular, endorsed])
-    assert ids(result) == [2, 1]
-    upvote_points = next(r.points for r in result[1].reasons if r.code == "upvotes")
-    assert upvote_points == pytest.approx(2.0 * math.log1p(1000) / math.log1p(100))
-    assert upvote_points < DEFAULT_WEIGHTS.sources
+def test_the_calibrated_order_of_picks_upvotes_and_listings() -> None:
+    # What the calibration weeks (docs/ranking.md) settled: the head of a curated list and
+    # the week's most upvoted papers first, then the list's tail, then mid-upvoted papers,
+    # then papers arXiv alone lists, however many of its listings carry them.
+    head = paper(1, mention(ARXIV), mention(WEEKLY, pick=True, position=1))
+    most_upvoted = paper(2, mention(ARXIV), mention(HF, upvotes=148), upvotes=148)
+    hf_only = paper(3, mention(HF, upvotes=148), upvotes=148)
+    tail = paper(4, mention(ARXIV), mention(WEEKLY, pick=True, position=10))
+    mid = paper(5, mention(ARXIV), mention(HF, upvotes=10), upvotes=10)
+    cross_listed = paper(6, mention(ARXIV), mention(ARXIV_LG, announce="cross"), mention(ARXIV_AI))
+    result = ranked([cross_listed, mid, tail, hf_only, most_upvoted, head])
+    assert ids(result) == [2, 1, 3, 4, 5, 6]
+
+
+def test_upvotes_weigh_as_much_as_a_pick_at_a_hundred() -> None:
+    # Damped: a hundred upvotes earn the upvotes weight, a curator's pick the pick weight.
+    [popular] = ranked([paper(1, mention(HF), upvotes=100)])
+    assert [r.points for r in popular.reasons if r.code == "upvotes"] == [
+        pytest.approx(DEFAULT_WEIGHTS.upvotes)
+    ]
+    assert DEFAULT_WEIGHTS.upvotes >= DEFAULT_WEIGHTS.pick > DEFAULT_WEIGHTS.sources
 
 
 def test_upvotes_are_damped_but_still_order_papers() -> None:
@@ -153,15 +175,19 @@ def test_a_higher_place_in_a_curated_list_counts_more() -> None:
     assert ids(result) == list(range(1, 13))
     assert result[0].reasons[0].label == "ML Papers of the Week #1"
     assert result[0].reasons[0].code == "position"
-    assert result[0].score == pytest.approx(DEFAULT_WEIGHTS.pick + DEFAULT_WEIGHTS.position)
+    w = DEFAULT_WEIGHTS
+    assert result[0].score == pytest.approx(w.pick + w.position - w.updated)
+    # Each place down is a tenth of the position weight, to the tenth place.
+    assert result[1].score == pytest.approx(w.pick + 0.9 * w.position - w.updated)
+    assert result[9].score == pytest.approx(w.pick + 0.1 * w.position - w.updated)
     # Places past the tenth all count as the tenth; the paper key breaks the tie.
     assert result[9].score == result[10].score == result[11].score
 
 
 def test_a_pick_without_a_place_names_its_curator() -> None:
     [scored] = ranked([paper(1, mention(NOTES, pick=True), announced=BEFORE)])
-    assert explain(scored) == "picked by paper_notes #Alignment"
-    assert scored.score == DEFAULT_WEIGHTS.pick
+    assert explain(scored) == "picked by paper_notes #Alignment · updated (announced Jul 19)"
+    assert scored.score == DEFAULT_WEIGHTS.pick - DEFAULT_WEIGHTS.updated
 
 
 def test_a_curator_counts_once_at_its_best_place() -> None:
@@ -183,43 +209,146 @@ def test_a_new_version_is_not_a_new_paper() -> None:
     assert ids(result) == [1, 2]
     assert "new this week" in explain(result[0])
     penalized = result[1]
-    assert codes(penalized) == ["replaced"]
-    assert penalized.score == -DEFAULT_WEIGHTS.replaced
-    assert penalized.reasons[0].label == "new version in arXiv cs.CL +1"
+    assert codes(penalized) == ["updated"]
+    assert penalized.score == -DEFAULT_WEIGHTS.updated
+    assert explain(penalized) == "updated: new version in arXiv cs.CL +1"
 
 
-def test_a_replaced_paper_that_a_curator_picks_is_not_penalized() -> None:
+def test_a_paper_announced_before_the_week_is_updated_not_new() -> None:
+    old = paper(1, mention(ARXIV), announced=BEFORE)
+    new = paper(2, mention(ARXIV), announced=START)
+    result = ranked([old, new])
+    assert ids(result) == [2, 1]
+    assert explain(result[0]) == "new this week · in arXiv cs.CL"
+    assert explain(result[1]) == "updated (announced Jul 19) · in arXiv cs.CL"
+    assert result[1].score == -DEFAULT_WEIGHTS.updated
+    # An older paper shows its month and year.
+    [older] = ranked([paper(4, mention(ARXIV), announced=datetime(2023, 3, 14, tzinfo=UTC))])
+    assert explain(older) == "updated (announced Mar 2023) · in arXiv cs.CL"
+    # Announced the instant the week starts is new.
+    assert "updated" not in codes(ranked([paper(3, mention(ARXIV), announced=START)])[0])
+
+
+def test_other_sources_listing_an_old_paper_again_do_not_lift_it() -> None:
+    # An aggregator, a blog and arXiv's replacement listing an old paper this week are
+    # re-listings, not attention: it stays below new work.
+    relisted = paper(
+        1,
+        mention(ARXIV, announce="replace"),
+        mention(("Lab blog", SourceKind.FEED)),
+        mention(("Aggregator", SourceKind.FEED)),
+        announced=BEFORE,
+    )
+    new = paper(2, mention(ARXIV), announced=START)
+    result = ranked([relisted, new])
+    assert ids(result) == [2, 1]
+    assert "sources" not in [r.code for r in result[1].reasons if r.points]
+    assert explain(result[1]) == ("updated (announced Jul 19) · in Aggregator, Lab blog")
+
+
+def test_curators_and_upvotes_lift_an_updated_paper() -> None:
+    new = paper(1, mention(ARXIV), announced=TUESDAY)
+    picked = paper(2, mention(WEEKLY, pick=True, position=9), announced=BEFORE)
+    upvoted = paper(3, mention(HF, upvotes=20), upvotes=20, announced=BEFORE)
+    result = ranked([new, picked, upvoted])
+    assert ids(result) == [2, 3, 1]
+    assert all("updated" in codes(s) for s in result[:2])
+
+
+def test_a_replaced_paper_that_a_curator_picks_is_lifted_but_still_updated() -> None:
     [scored] = ranked(
         [paper(1, mention(ARXIV, announce="replace"), mention(WEEKLY, pick=True, position=4))]
     )
-    assert "replaced" not in codes(scored)
+    assert "updated" not in codes(scored)  # the curator's mention is a mention this week
     assert scored.score > 0
+    [old] = ranked(
+        [
+            paper(
+                1,
+                mention(ARXIV, announce="replace"),
+                mention(WEEKLY, pick=True, position=4),
+                announced=BEFORE,
+            )
+        ]
+    )
+    assert codes(old) == ["position", "updated"]
+    assert old.score > 0
 
 
 def test_cross_listings_in_arxiv_are_one_source() -> None:
-    # Listed in cs.CL and cross-listed in cs.LG: arXiv's bookkeeping, not a second opinion.
+    # Listed in cs.CL and cross-listed in cs.LG and cs.AI: arXiv's bookkeeping, not three
+    # opinions; the reason still says where it was listed.
     [scored] = ranked(
-        [paper(1, mention(ARXIV, announce="new"), mention(ARXIV_LG, announce="cross"))]
+        [
+            paper(
+                1,
+                mention(ARXIV, announce="new"),
+                mention(ARXIV_LG, announce="cross"),
+                mention(ARXIV_AI, announce="cross"),
+            )
+        ]
     )
     assert "sources" not in [r.code for r in scored.reasons if r.points]
-    assert explain(scored) == "new this week · in arXiv cs.CL +1"
+    assert explain(scored) == "new this week · in arXiv (cs.AI, cs.CL, cs.LG)"
+
+
+def test_families_count_once_and_their_listings_are_named() -> None:
+    [scored] = ranked(
+        [
+            paper(
+                1,
+                mention(ARXIV),
+                mention(ARXIV_LG, announce="cross"),
+                mention(HF, upvotes=3),
+                mention(HF, upvotes=5),
+                upvotes=5,
+            )
+        ]
+    )
+    [sources] = [r for r in scored.reasons if r.code == "sources"]
+    assert sources.label == "2 sources: arXiv (cs.CL, cs.LG), HF Daily Papers"
+    assert sources.points == DEFAULT_WEIGHTS.sources
+
+
+def test_a_family_an_operator_set_joins_sources_ignoring_case() -> None:
+    blog = MentionView("Lab blog", SourceKind.FEED, TUESDAY, "A paper", family="Example Lab")
+    notes = MentionView("Lab notes", SourceKind.FEED, TUESDAY, "A paper", family="example lab")
+    # A family seen through one source shows the source's name.
+    other = MentionView("Other", SourceKind.FEED, TUESDAY, "A paper", family="Elsewhere")
+    [one] = ranked([paper(1, blog, notes)])
+    assert explain(one) == "new this week · in Example Lab (Lab blog, Lab notes)"
+    [two] = ranked([paper(1, blog, notes, other)])
+    assert explain(two).startswith("2 sources: Example Lab (Lab blog, Lab notes), Other")
+
+
+def test_a_long_list_of_families_is_counted_not_cut() -> None:
+    feeds = [
+        MentionView(f"Feed number {n} with a long name", SourceKind.FEED, TUESDAY, "A paper")
+        for n in range(1, 7)
+    ]
+    [scored] = ranked([paper(1, *feeds)])
+    [sources] = [r for r in scored.reasons if r.code == "sources"]
+    assert sources.label.startswith("6 sources: Feed number 1 with a long name, ")
+    assert sources.label.endswith(" more")
+    assert len(sources.label) <= 100
+    assert sources.points == 5 * DEFAULT_WEIGHTS.sources
 
 
 def test_every_generic_feed_is_its_own_source() -> None:
     lab_a = ("Lab A blog", SourceKind.FEED)
     lab_b = ("Lab B blog", SourceKind.FEED)
-    [scored] = ranked([paper(1, mention(lab_a), mention(lab_b), announced=BEFORE)])
-    assert explain(scored) == "2 sources"
+    [scored] = ranked([paper(1, mention(lab_a), mention(lab_b))])
+    assert explain(scored) == "2 sources: Lab A blog, Lab B blog · new this week"
 
 
 def test_being_only_listed_as_related_is_a_weak_signal() -> None:
-    related = paper(1, mention(PAGES, related=True), announced=BEFORE)
+    related = paper(1, mention(PAGES, related=True), announced=START)
     listed = paper(2, mention(PAGES), announced=BEFORE)
     both = paper(3, mention(ARXIV), mention(PAGES, related=True))
     result = ranked([related, listed, both])
     by_id = {s.candidate.paper.paper_id: s for s in result}
-    assert explain(by_id[1]) == "listed as related in arxiv-ja"
-    assert by_id[1].score == DEFAULT_WEIGHTS.related
+    assert explain(by_id[1]) == "listed as related in arxiv-ja · new this week"
+    assert by_id[1].score == DEFAULT_WEIGHTS.related + DEFAULT_WEIGHTS.recency / 2
     # A related listing is not a second source.
     assert "sources" not in codes(by_id[3])
     assert "related" in codes(by_id[3])
@@ -257,7 +386,7 @@ def test_recency_is_linear_within_the_week() -> None:
     assert recency[0] == pytest.approx(1.0, abs=0.01)
     assert recency[1] == pytest.approx(0.5)
     assert recency[2] == 0.0
-    assert explain(result[2]) == "in arXiv cs.CL"
+    assert explain(result[2]) == "updated (announced Jul 19) · in arXiv cs.CL"
 
 
 def test_a_digest_built_mid_week_measures_recency_against_now() -> None:
@@ -289,13 +418,14 @@ def test_every_kind_of_reason_has_a_short_label() -> None:
         for s in ranked([everything, picked, replaced, alone], query=query)
     }
     assert explain(result[1]) == (
-        "3 sources · ML Papers of the Week #3 · 212 upvotes · matches #Alignment"
+        "212 upvotes · ML Papers of the Week #3"
+        " · 3 sources: arXiv cs.CL, HF Daily Papers, ML Papers of the Week · matches #Alignment"
         " · new this week · listed as related in arxiv-ja"
     )
-    assert codes(result[1]) == ["sources", "position", "upvotes", "match", "recency", "related"]
+    assert codes(result[1]) == ["upvotes", "position", "sources", "match", "recency", "related"]
     assert explain(result[2]) == "picked by paper_notes #Alignment · new this week"
-    assert explain(result[3]) == "new version in arXiv cs.CL"
-    assert explain(result[4]) == "in arXiv cs.CL"
+    assert explain(result[3]) == "updated: new version in arXiv cs.CL"
+    assert explain(result[4]) == "updated (announced Jul 19) · in arXiv cs.CL"
     seen = {r.code for s in result.values() for r in s.reasons}
     assert seen == {
         "sources",
@@ -305,11 +435,11 @@ def test_every_kind_of_reason_has_a_short_label() -> None:
         "match",
         "recency",
         "related",
-        "replaced",
+        "updated",
     }
     for s in result.values():
         assert s.reasons
-        assert all(r.label.strip() and len(r.label) <= 60 for r in s.reasons)
+        assert all(r.label.strip() and len(r.label) <= 100 for r in s.reasons)
         assert s.score == pytest.approx(math.fsum(r.points for r in s.reasons))
 
 
@@ -330,22 +460,24 @@ def test_long_source_names_are_shortened_in_labels() -> None:
 
 def test_one_upvote_is_singular() -> None:
     [scored] = ranked([paper(1, mention(HF), upvotes=1, announced=BEFORE)])
-    assert explain(scored) == "1 upvote · in HF Daily Papers"
+    assert [r.label for r in scored.reasons if r.code == "upvotes"] == ["1 upvote"]
 
 
 def test_weights_change_the_order() -> None:
-    popular = paper(1, mention(HF), upvotes=1000, announced=BEFORE)
-    endorsed = paper(2, mention(ARXIV), mention(HF), mention(NOTES, pick=True), announced=BEFORE)
-    loud = RankWeights.parse("upvotes=10, sources=1")
-    assert ids(ranked([popular, endorsed])) == [2, 1]
-    assert ids(ranked([popular, endorsed], weights=loud)) == [1, 2]
+    popular = paper(1, mention(HF), upvotes=1000)
+    endorsed = paper(2, mention(ARXIV), mention(HF), mention(NOTES, pick=True))
+    curated = RankWeights.parse("pick=6, sources=1")
+    assert ids(ranked([popular, endorsed])) == [1, 2]
+    assert ids(ranked([popular, endorsed], weights=curated)) == [2, 1]
 
 
 def test_zero_weights_drop_their_reasons_but_keep_the_origin() -> None:
-    quiet = RankWeights.parse("sources=0,recency=0")
+    quiet = RankWeights.parse("sources=0,recency=0,updated=0")
     [scored] = ranked([paper(1, mention(ARXIV), mention(HF))], weights=quiet)
     assert scored.score == 0
-    assert explain(scored) == "in HF Daily Papers +1"
+    assert explain(scored) == "in arXiv cs.CL, HF Daily Papers"
+    [replaced] = ranked([paper(2, mention(ARXIV, announce="replace"))], weights=quiet)
+    assert explain(replaced) == "in arXiv cs.CL"
 
 
 # --- order, ties, the cut ----------------------------------------------------------------

@@ -14,9 +14,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from bot.cli.runtime import Runtime, fail, pass_runtime, readable_errors
+from digests.families import source_family
 from digests.model import SourceInfo, SourceSpec
 from digests.render import format_ago
 from digests.sourcefile import (
+    check_family,
     check_location,
     check_tags,
     format_interval,
@@ -39,6 +41,11 @@ def sources() -> None:
 @click.option("--name", help="A unique name, ignoring case (default: derived from the location).")
 @click.option("--interval", default="6h", show_default=True, help="How often to check.")
 @click.option("--tag", "tags", multiple=True, help="Tag every paper of this source (repeat).")
+@click.option(
+    "--family",
+    help="Who publishes it: sources of one family count once in ranking "
+    "(default: from the kind and the address, e.g. arXiv, Hugging Face, a site's domain).",
+)
 @pass_runtime
 def sources_add(
     rt: Runtime,
@@ -47,6 +54,7 @@ def sources_add(
     name: str | None,
     interval: str,
     tags: tuple[str, ...],
+    family: str | None,
 ) -> None:
     """Add a source: an http(s) URL, a file:// URL or a local path.
 
@@ -65,6 +73,7 @@ def sources_add(
             interval_seconds=parse_interval(interval),
             tags=check_tags(tags),
             origin="cli",
+            family=check_family(family) if family is not None else None,
         )
         before = rt.store.get_source(name)
         info = rt.store.add_source(spec, now=rt.clock())
@@ -73,8 +82,13 @@ def sources_add(
     papers = f", {info.paper_count} papers kept" if before is not None else ""
     rt.out.print(
         f"{done} [bold]{escape(info.name)}[/] ({info.kind or 'kind detected on fetch'}, "
-        f"every {format_interval(info.interval_seconds)}{papers}): {escape(info.location)}"
+        f"family {escape(_family(info))}, every {format_interval(info.interval_seconds)}"
+        f"{papers}): {escape(info.location)}"
     )
+
+
+def _family(s: SourceInfo) -> str:
+    return source_family(s.name, s.location, s.kind, s.family)
 
 
 def default_source_name(location: str) -> str:
@@ -100,12 +114,13 @@ def sources_list(rt: Runtime, as_json: bool) -> None:
     retired = sum(1 for s in found if s.retired)
     title = f"{len(found)} sources" + (f" ({retired} retired)" if retired else "")
     table = Table(title=title, show_lines=False)
-    for col in ("name", "kind", "every", "papers", "last success", "failures", "health"):
+    for col in ("name", "kind", "family", "every", "papers", "last success", "failures", "health"):
         table.add_column(col)
     for s in found:
         table.add_row(
             escape(s.name),
             s.kind.value if s.kind else "auto",
+            escape(_family(s)),
             format_interval(s.interval_seconds),
             str(s.paper_count),
             format_ago(s.last_success_at, now),
@@ -119,6 +134,8 @@ def _source_json(s: SourceInfo, now: datetime) -> dict[str, Any]:
     return {
         "name": s.name,
         "kind": s.kind.value if s.kind else None,
+        "family": _family(s),
+        "family_set": s.family is not None,  # named by the operator, not worked out
         "location": s.location,
         "interval": format_interval(s.interval_seconds),
         "tags": list(s.tags),

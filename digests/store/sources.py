@@ -106,6 +106,7 @@ class SourceStore(StoreBase):
             "interval_seconds": spec.interval_seconds,
             "tags": list(spec.tags),
             "origin": spec.origin,
+            "family": spec.family,
         }
         with self._tx() as conn:
             taken = self._source_named(conn, name)
@@ -203,6 +204,7 @@ class SourceStore(StoreBase):
                     "location": spec.location,
                     "interval_seconds": spec.interval_seconds,
                     "tags": list(spec.tags),
+                    "family": spec.family,
                     "retired_at": None,
                 }
                 if all(row[k] == v for k, v in values.items()):
@@ -223,6 +225,7 @@ class SourceStore(StoreBase):
                         location=spec.location,
                         interval_seconds=spec.interval_seconds,
                         tags=list(spec.tags),
+                        family=spec.family,
                         origin="file",
                         enabled=True,
                         created_at=now,
@@ -517,4 +520,5 @@ def _source_info(r: Any, paper_count: int) -> SourceInfo:
         health_notified_at=r["health_notified_at"],
         retired_at=r["retired_at"],
         paper_count=paper_count,
+        family=r["family"],
     )

@@ -13,6 +13,7 @@ from sqlalchemy import (
     select,
 )
 
+from digests.families import source_family
 from digests.model import (
     Candidate,
     MentionView,
@@ -39,6 +40,9 @@ from digests.store.search import (
 )
 
 log = logging.getLogger(__name__)
+
+# (name, location, kind, family as set): what a source's family is worked out from.
+_SourceRow = tuple[str, str, str | None, str | None]
 
 
 class WeekStore(SearchStore):
@@ -69,14 +73,17 @@ class WeekStore(SearchStore):
                     m.score,
                     sources.c.name.label("source_name"),
                     sources.c.kind,
+                    sources.c.location,
+                    sources.c.family,
                 )
                 .join(sources, sources.c.id == mentions.c.source_id)
                 .where(mentions.c.mentioned_at >= start, mentions.c.mentioned_at < end)
                 .order_by(mentions.c.paper_id, mentions.c.mentioned_at, mentions.c.id)
             ).mappings()
             by_paper: dict[int, list[MentionView]] = {}
+            families: dict[_SourceRow, str] = {}
             for r in rows:
-                by_paper.setdefault(r["paper_id"], []).append(_mention_view(r))
+                by_paper.setdefault(r["paper_id"], []).append(_mention_view(r, families))
             ids = sorted(by_paper)
             hits: dict[int, PaperHit] = {}
             extra: dict[int, tuple[str | None, datetime, int]] = {}
@@ -274,10 +281,21 @@ def _term_query(key: tuple[Any, ...]) -> Query:
     raise ValueError(f"no one-term query for {kind!r}")
 
 
-def _mention_view(r: Any) -> MentionView:
+def _mention_view(
+    r: Any, families: dict[tuple[str, str, str | None, str | None], str]
+) -> MentionView:
+    """``families``: each source's family, worked out once for the week's mentions."""
+    kind = SourceKind(r["kind"]) if r["kind"] else None
+    source = (r["source_name"], r["location"], r["kind"], r["family"])
+    family = families.get(source)
+    if family is None:
+        family = families[source] = source_family(
+            r["source_name"], r["location"], kind, r["family"]
+        )
     return MentionView(
         source_name=r["source_name"],
-        source_kind=SourceKind(r["kind"]) if r["kind"] else None,
+        source_kind=kind,
+        family=family,
         mentioned_at=r["mentioned_at"],
         title=r["title"],
         summary=r["summary"],
