@@ -358,10 +358,13 @@ def _strip_debris(text: str) -> str:
     if ":" in text:
         text = _TAIL_RE.sub("", text, count=1)
     if "://" in text or "www." in text.lower():
-        # From the last URL back, so the offsets of the ones before stay right.
-        for match in reversed(list(_URL_RE.finditer(text))):
-            end = _url_end(text, match.start(), match.end())
-            text = _drop_url(text, match.start(), end)
+        # From the last URL back: dropping one changes nothing before its sentence, so
+        # the next is looked for before it (a URL dropped with its sentence is gone).
+        bound = len(text)
+        while matches := list(_URL_RE.finditer(text, 0, bound)):
+            match = matches[-1]
+            text = _drop_url(text, match.start(), _url_end(text, match.start(), match.end()))
+            bound = match.start()
         text = _SPACE_BEFORE_MARK_RE.sub("", " ".join(text.split()))
     return text.strip()
 
@@ -494,6 +497,14 @@ def _clean_end(body: str) -> str:
         return body
 
 
+def _cuts(text: str, limit: int) -> Iterator[int | None]:
+    """Where ``text`` may be cut to fit in ``limit``, best first (None: no such place)."""
+    yield _last_break(text, _CLAUSE_END_RE, int(limit * _CLAUSE_FLOOR), limit)
+    yield _last_break(text, _COMMA_RE, int(limit * _COMMA_FLOOR), limit)
+    for is_break in (_is_word_break, _is_soft_break):
+        yield next((i for i in range(limit, 0, -1) if is_break(text, i)), None)
+
+
 def _cut(text: str, max_chars: int) -> str:
     """``text`` (longer than ``max_chars``) cut to fit, with the ellipsis.
 
@@ -504,14 +515,9 @@ def _cut(text: str, max_chars: int) -> str:
     limit = max_chars - len(ELLIPSIS)
     if limit <= 0:
         return ELLIPSIS[:max_chars]
-    cut = _last_break(text, _CLAUSE_END_RE, int(limit * _CLAUSE_FLOOR), limit)
-    if cut is None:
-        cut = _last_break(text, _COMMA_RE, int(limit * _COMMA_FLOOR), limit)
-    for is_break in (_is_word_break, _is_soft_break):
-        if cut is not None:
-            break
-        cut = next((i for i in range(limit, 0, -1) if is_break(text, i)), None)
-    body = _clean_end(text[:cut]) if cut else ""
+    body = next(
+        (body for cut in _cuts(text, limit) if cut and (body := _clean_end(text[:cut]))), ""
+    )
     # The first word (with any marks before it) longer than the room: the only case
     # where a word is cut, since a cut before it would leave nothing to read.
     return (body or text[:limit]) + ELLIPSIS
@@ -537,14 +543,12 @@ def cut_sentences(text: str, max_chars: int) -> str:
 # --- picking ------------------------------------------------------------------------------
 
 
-def _lang_rank(lang: str | None, wanted: str | None) -> int | None:
+def _lang_rank(lang: str | None, wanted: str) -> int | None:
     """How well a text in ``lang`` suits a digest in ``wanted``; None: never serve it.
 
-    No language asked means English. English is everyone's second choice. Chinese is
-    never served to a Japanese digest: its readers would take it for broken Japanese.
+    English is everyone's second choice. Chinese is never served to a Japanese digest:
+    its readers would take it for broken Japanese.
     """
-    if wanted in (None, "en"):
-        return 0 if lang == "en" else 1
     if lang == wanted:
         return 0
     if wanted == "ja" and lang == "zh":
@@ -554,7 +558,7 @@ def _lang_rank(lang: str | None, wanted: str | None) -> int | None:
 
 def _picked(texts: Sequence[SummaryText], lang: str | None) -> list[tuple[SummaryText, str]]:
     """The texts a summary may be made from, best first, each with its plain text."""
-    wanted = _base_lang(lang)
+    wanted = _base_lang(lang) or "en"  # a digest in no language asked for is in English
     ranked: list[tuple[tuple[int, int, int], SummaryText, str]] = []
     for index, text in enumerate(texts):
         clean = plain_text(text.text)

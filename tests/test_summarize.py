@@ -302,9 +302,9 @@ CHAIN = (
             id="colon before a space",
         ),
         pytest.param(
-            "We met at 10:30 and talked about the plans for the rest of the week",
+            "The workshop begins on Monday at 10:30 and runs until the late evening",
             40,
-            "We met at 10:30 and talked about…",
+            "The workshop begins on Monday at 10:30…",
             id="colon inside a time is no end",
         ),
         pytest.param(
@@ -368,6 +368,12 @@ CHAIN = (
             32,
             "Our method sets new…",
             id="a hyphenated word is one word",
+        ),
+        pytest.param(
+            "(state-of-the-art-models everywhere",
+            20,
+            "(state-of-the-art…",
+            id="a first word too long is cut at its hyphen",
         ),
         pytest.param(
             "a nice overview of some important ideas in RL",
@@ -502,6 +508,12 @@ def test_dair_capture_ends_cleanly(shared: Path) -> None:
             id="pointer sentence",
         ),
         pytest.param(
+            "Skipping layers halves the cost. We release our code and models at"
+            " https://github.com/x/y.",
+            "Skipping layers halves the cost.",
+            id="pointer sentence about code",
+        ),
+        pytest.param(
             "Skipping layers halves the cost. Code: https://github.com/x/y Models are small.",
             "Skipping layers halves the cost. Models are small.",
             id="labelled pointer",
@@ -521,6 +533,11 @@ def test_dair_capture_ends_cleanly(shared: Path) -> None:
             " in this work.",
             "Attention is all we need in this work.",
             id="url with its own brackets",
+        ),
+        pytest.param(
+            "It is fast. Code: https://a.io/x and https://b.io/y. Data is at www.c.org/z",
+            "It is fast.",
+            id="two urls in one pointer sentence",
         ),
         pytest.param(
             "詳細はhttps://github.com/x/yを参照。本手法は速い。",
@@ -570,6 +587,7 @@ def test_text_lang(text: str, declared: str | None, expected: str | None) -> Non
 
 ZH_AS_JA = SummaryText("本文提出了一种新的检索增强生成方法，提高了回答的准确性。", "source", "ja")
 JA_UNTAGGED = SummaryText("拡散モデルで動画を高速に生成する手法。", "source", None)
+NO_LETTERS = SummaryText("🚀🚀 10× 🔥", "source")
 EN_NON_ASCII = SummaryText("A diffusion model that is 10× faster — at no loss.", "abstract")
 
 
@@ -584,6 +602,7 @@ EN_NON_ASCII = SummaryText("A diffusion model that is 10× faster — at no loss
         ([ZH_AS_JA, JA_UNTAGGED], None, ZH_AS_JA),  # nothing in English: origin order
         ([ZH_AS_JA], "ja", None),
         ([ZH_AS_JA], None, ZH_AS_JA),
+        ([NO_LETTERS, EN_NON_ASCII], None, EN_NON_ASCII),
     ],
     ids=[
         "english digest takes the english abstract",
@@ -594,6 +613,7 @@ EN_NON_ASCII = SummaryText("A diffusion model that is 10× faster — at no loss
         "no english: origin order",
         "chinese never to a japanese digest",
         "chinese only: served to an english digest",
+        "no language asked is english, not any language",
     ],
 )
 def test_language_picks(
@@ -625,7 +645,10 @@ def test_summary_texts_fixture(fixtures: Path) -> None:
 _PIECES = st.sampled_from(
     [" ", "  ", "\n", ". ", "! ", "? ", ", ", "。", "、", "！", "？", "e.g. ", "et al. ",
      "Fig. 2", "3.5%", "https://x.org/a.b", "<b>", "</b>", "<br>", "&amp;", "**", "_", "`",
-     "[", "](u)", "● ", "- ", "(", ")", "（？）", "本研究", "です", "LLM", "J. ", "…"]
+     "[", "](u)", "● ", "- ", "(", ")", "（？）", "本研究", "です", "LLM", "J. ", "…",
+     "Code: ", " at ", "https://y.io/c", "www.z.org/d", "; ", ": ", " — ", "state-of-the-art",
+     "arXiv:2401.00001v1 Announce Type: new Abstract: ", "(arXiv:2401.00001v1 [cs.AI])",
+     " Comments: ", "**", "~~", "“", "\""]
 )  # fmt: skip
 _WORDS = st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=12)
 _TEXTS = st.lists(st.one_of(_PIECES, _WORDS), max_size=120).map("".join)
