@@ -37,6 +37,7 @@ __all__ = [
     "extractive_summary",
     "pick_texts",
     "plain_text",
+    "text_lang",
 ]
 
 logger = logging.getLogger(__name__)
@@ -47,11 +48,26 @@ _ORIGIN_RANK = {origin: rank for rank, origin in enumerate(ORIGIN_ORDER)}
 
 # --- characters ---------------------------------------------------------------------------
 
-_KANA_RE = re.compile("[\u3040-\u30ff]")
+# Kana (hiragana, katakana, half-width katakana) are written only in Japanese: they are
+# what tells a Japanese text from a Chinese one, which shares the ideographs.
+_KANA_RE = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
+_HAN_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
+_HANGUL_RE = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+_CJK_LANGS = frozenset({"ja", "zh", "ko"})
 _OPENERS = "([{（［｛「『【〈《\"'“‘"
 _CLOSERS = ")]}）］｝」』】〉》\"'”’"
 # What may not end a cut text: it would dangle before the ellipsis.
-_DANGLING = " ,;:、，・…-–—/" + _OPENERS
+_DANGLING = " ,;:、，；：・…-–—/" + _OPENERS
+# Words that leave a cut text hanging: "…trained with…", "…the…".
+_DANGLING_WORDS = frozenset({
+    "a", "an", "the", "and", "or", "but", "nor", "of", "to", "in", "on", "at", "by", "for",
+    "with", "from", "as", "that", "which", "who", "whose", "while", "than", "via", "into",
+    "onto", "over", "under", "between", "its", "their", "our", "this", "these", "those",
+    "such", "both", "each", "e.g.", "i.e.", "vs.",
+})  # fmt: skip
+_PAIRS = {"(": ")", "[": "]", "{": "}", "（": "）", "［": "］", "｛": "｝", "「": "」",
+          "『": "』", "【": "】", "〈": "〉", "《": "》", "“": "”"}  # fmt: skip
+_CLOSING = frozenset(_PAIRS.values())
 
 
 def _is_wide(char: str) -> bool:
@@ -74,16 +90,33 @@ def _base_lang(lang: str | None) -> str | None:
     return lang.strip().lower().replace("_", "-").split("-", 1)[0] or None
 
 
-def _text_lang(text: SummaryText) -> str | None:
-    """The declared language, else a cheap guess good enough for ja/en sources."""
-    declared = _base_lang(text.lang)
-    if declared:
-        return declared
-    if text.text.isascii():
-        return "en"
-    if _KANA_RE.search(text.text):
-        return "ja"  # kana are Japanese only; kanji alone could be Chinese
-    return None
+def text_lang(text: str, declared: str | None = None) -> str | None:
+    """The language ``text`` is written in, from its script; ``declared`` where the
+    script cannot tell.
+
+    Sources mislabel: a "Japanese" weekly carries Chinese blurbs, an untagged abstract is
+    English. So the script decides: mostly CJK is Korean with Hangul, Japanese with kana
+    (at least one character in twenty), Chinese without; mostly Latin letters is the
+    declared language unless that is a CJK one, else English.
+
+    >>> text_lang("本文提出了一种新方法。", "ja"), text_lang("新しい手法を提案する。")
+    ('zh', 'ja')
+    """
+    declared = _base_lang(declared)
+    kana = len(_KANA_RE.findall(text))
+    han = len(_HAN_RE.findall(text))
+    hangul = len(_HANGUL_RE.findall(text))
+    cjk = kana + han + hangul
+    latin = sum(1 for char in text if char.isalpha() and ord(char) < 0x250)
+    # A CJK character carries about as much as a short Latin word: an English sentence
+    # quoting one term stays English, a Japanese one full of "LLM" and "RLHF" Japanese.
+    if cjk and cjk * 3 >= latin:
+        if hangul > kana + han:
+            return "ko"
+        return "ja" if kana * 20 >= kana + han else "zh"
+    if latin:
+        return declared if declared and declared not in _CJK_LANGS else "en"
+    return declared
 
 
 # --- cleaning -----------------------------------------------------------------------------
@@ -200,7 +233,7 @@ def _strip_markdown(text: str) -> str:
         text = _STRONG_UNDER_RE.sub(r"\1", text)
         text = _EM_UNDER_RE.sub(r"\1", text)
     if "~~" in text:
-        text = _STRIKE_RE.sub(r"\1", text)
+        text = _STRIKE_RE.sub("", text)  # struck out: the writer took it back
     if "\\" in text:
         text = _ESCAPE_RE.sub(r"\1", text)
     return text
@@ -234,7 +267,106 @@ def plain_text(text: str) -> str:
             text = _LINE_BREAK_RE.sub(_join_lines, text)
         text = _INVISIBLE_RE.sub("", text)
     # str.split() knows the same whitespace as \s and is several times faster than a sub.
-    return " ".join(text.split())
+    return _strip_debris(" ".join(text.split()))
+
+
+# arXiv's listing descriptions open with "arXiv:2309.17167v1 Announce Type: new Abstract:";
+# generic feeds pass them on as they are.
+_ANNOUNCE_RE = re.compile(
+    r"^(?:arXiv:\s*\S+\s+Announce\s+Type:\s*[\w-]+\s*)?Abstract:\s*|"
+    r"^arXiv:\s*\S+\s+Announce\s+Type:\s*[\w-]+\s*",
+    re.IGNORECASE,
+)
+# Old arXiv RSS titles and descriptions end in "(arXiv:2309.17167v1 [cs.AI] UPDATED)".
+_ARXIV_TAG_RE = re.compile(r"\s*\(arXiv:\s*[\w./-]+\s*\[[^\]\n]*\](?:\s*UPDATED)?\)", re.IGNORECASE)
+# The metadata lines an abstract page or feed appends, from the first to the end. Only
+# where a sentence ended (or at the start): "Comments:" inside a sentence is prose.
+_TAIL_RE = re.compile(
+    r"(?:^|(?<=[.!?。)\]]) )(?:Comments|Subjects|Journal-ref|Journal reference|Report-no"
+    r"|MSC-class|ACM-class|Cite as|DOI):.*\Z",
+    re.DOTALL,
+)
+# Printable ASCII but quotes and angle brackets. Not "\b" before it: Japanese runs
+# straight into and out of URLs ("詳細はhttps://…を参照"), and "は" is a word character.
+_URL_RE = re.compile(r"(?<![A-Za-z0-9.-])(?:(?:https?|ftp)://|www\.)[!#-;=?-~]+", re.I)
+_URL_TRAILING = ".,;:!?'*"
+_BRACKETS = {"(": ")", "[": "]", "<": ">", "（": "）"}
+# The words that lead to a URL at the end of a sentence: ", available at", "is at",
+# "hosted on", ":".
+_URL_LEAD_RE = re.compile(
+    r"[\s,:]*(?:\b(?:is|are)\s+)?(?:\b(?:publicly|openly|freely)\s+)?"
+    r"(?:\b(?:available|released|hosted|provided|accessible|found|located)\s*)?"
+    r"(?:\b(?:at|on|from|via|in|here|under)\b)?[\s:]*\Z",
+    re.IGNORECASE,
+)
+# What a sentence that only points somewhere talks about.
+_POINTER_RE = re.compile(
+    r"\b(?:code|codes|data|dataset|datasets|project|page|website|repo|repository|github"
+    r"|demo|weights|checkpoints|models?)\b|コード|データ|公開|プロジェクト|ページ|リポジトリ",
+    re.IGNORECASE,
+)
+_SPACE_BEFORE_MARK_RE = re.compile(r" +(?=[.,;:!?)\]。、，])")
+
+
+def _url_end(text: str, start: int, end: int) -> int:
+    """Where the URL matched at ``start:end`` really ends: before its sentence's period,
+    and before a closing bracket it did not open."""
+    while end > start:
+        last = text[end - 1]
+        opener = {")": "(", "]": "["}.get(last)
+        if last in _URL_TRAILING or (
+            opener and text.count(opener, start, end) < text.count(last, start, end)
+        ):
+            end -= 1
+        else:
+            break
+    return end
+
+
+def _drop_url(text: str, start: int, end: int) -> str:
+    """``text`` without the URL at ``start:end``.
+
+    A URL in brackets goes with them. A sentence that only pointed at the URL goes with
+    it: a short one ("See https://…", "詳細はhttps://…を参照。"), or one that ends in the URL
+    and speaks of code, data or a page ("Code is available at https://…"). A URL ending
+    another sentence goes with the words that lead to it (", hosted at"). Elsewhere the
+    URL alone goes.
+    """
+    before, after = text[start - 1 : start], text[end : end + 1]
+    if before and _BRACKETS.get(before) == after:
+        return text[: start - 1].rstrip() + " " + text[end + 1 :].lstrip()
+    rest = text[end:].lstrip()
+    # "Code: https://… We show" ends the pointer without a period.
+    labelled = text[:start].rstrip().endswith(":") and rest[:1].isupper()
+    at_end = not rest or rest[0] in "。.!?" or labelled
+    opening = max(_sentence_ends(text[:start]), default=0)
+    closing = end if labelled else next((e for e in _sentence_ends(text) if e > end), len(text))
+    lead = _URL_LEAD_RE.sub("", text[opening:start]) if at_end else text[opening:start]
+    left = lead + text[end:closing]
+    short = len(left.split()) < 4 and sum(map(_is_wide, left)) < 12
+    if short or (at_end and _POINTER_RE.search(lead)):
+        return text[:opening] + " " + text[closing:]
+    return text[:opening] + lead + text[end:]
+
+
+def _strip_debris(text: str) -> str:
+    """``text`` without URLs and arXiv's boilerplate: neither reads as a summary."""
+    if text[:9].lower().startswith(("arxiv:", "abstract")):
+        text = _ANNOUNCE_RE.sub("", text, count=1)
+    if "arXiv:" in text or "arxiv:" in text:
+        text = _ARXIV_TAG_RE.sub("", text)
+    if ":" in text:
+        text = _TAIL_RE.sub("", text, count=1)
+    if "://" in text or "www." in text.lower():
+        # From the last URL back: dropping one changes nothing before its sentence, so
+        # the next is looked for before it (a URL dropped with its sentence is gone).
+        bound = len(text)
+        while matches := list(_URL_RE.finditer(text, 0, bound)):
+            match = matches[-1]
+            text = _drop_url(text, match.start(), _url_end(text, match.start(), match.end()))
+            bound = match.start()
+        text = _SPACE_BEFORE_MARK_RE.sub("", " ".join(text.split()))
+    return text.strip()
 
 
 # --- sentences ----------------------------------------------------------------------------
@@ -305,23 +437,87 @@ def _is_soft_break(text: str, i: int) -> bool:
     return not (before.isalnum() and after.isalnum()) and not unicodedata.combining(after)
 
 
-def _cut_words(text: str, max_chars: int) -> str:
-    """``text`` (longer than ``max_chars``) cut to fit, with the ellipsis."""
+# Where a clause ends, by the mark just after it (the cut goes before the mark). ":" only
+# before a space ("10:30", "https:" are no ends); an en dash or hyphen only when spaced
+# ("5–10×", "state-of-the-art" are one word); "、" and "，" are the clause commas of
+# Japanese and Chinese, which have nothing else to cut at.
+_CLAUSE_END_RE = re.compile(r"[;；：、，—]|:(?=\s|$)|(?<= )[-–](?= )")
+# A comma in English mostly separates list items or phrases: better than a word, worse
+# than a clause.
+_COMMA_RE = re.compile(r",(?=\s)")
+# A clause cut is taken only when it keeps this share of the room; the comma, this one.
+_CLAUSE_FLOOR = 0.4
+_COMMA_FLOOR = 0.6
+
+
+def _last_break(text: str, pattern: re.Pattern[str], low: int, limit: int) -> int | None:
+    """The last offset in ``low..limit`` where ``pattern`` matches outside brackets: a
+    cut inside "(e.g., A; B)" would leave the bracket open."""
+    depths = []
+    depth = 0
+    for char in text[: limit + 1]:
+        depths.append(depth)
+        if char in _PAIRS:
+            depth += 1
+        elif char in _CLOSING:
+            depth = max(0, depth - 1)
+    best = None
+    for match in pattern.finditer(text, low, limit + 1):
+        if depths[match.start()] == 0:
+            best = match.start()
+    return best
+
+
+def _unclosed(text: str) -> int | None:
+    """The offset of the first bracket or quote ``text`` opens and does not close."""
+    stack: list[int] = []
+    for i, char in enumerate(text):
+        if char in _PAIRS:
+            stack.append(i)
+        elif stack and char == _PAIRS[text[stack[-1]]]:
+            stack.pop()
+    straight = text.count('"')
+    firsts = [*stack[:1], *([text.rindex('"')] if straight % 2 else [])]
+    return min(firsts, default=None)
+
+
+def _clean_end(body: str) -> str:
+    """``body`` without what would dangle before an ellipsis: marks, an opened bracket or
+    quote, a last word such as "and", "of", "the", "with". Never emptied."""
+    while True:
+        body = body.rstrip(_DANGLING)
+        opened = _unclosed(body)
+        if opened:
+            body = body[:opened]
+            continue
+        head, _, last = body.rpartition(" ")
+        if head and last.lower() in _DANGLING_WORDS:
+            body = head
+            continue
+        return body
+
+
+def _cuts(text: str, limit: int) -> Iterator[int | None]:
+    """Where ``text`` may be cut to fit in ``limit``, best first (None: no such place)."""
+    yield _last_break(text, _CLAUSE_END_RE, int(limit * _CLAUSE_FLOOR), limit)
+    yield _last_break(text, _COMMA_RE, int(limit * _COMMA_FLOOR), limit)
+    for is_break in (_is_word_break, _is_soft_break):
+        yield next((i for i in range(limit, 0, -1) if is_break(text, i)), None)
+
+
+def _cut(text: str, max_chars: int) -> str:
+    """``text`` (longer than ``max_chars``) cut to fit, with the ellipsis.
+
+    Where it cuts, in order: after the last whole clause (``;``, ``:``, a dash, ``、``)
+    that keeps enough of the room, else at a comma, else between words; inside a word
+    (a hyphenated one included) only when the first word alone is longer than the room.
+    """
     limit = max_chars - len(ELLIPSIS)
     if limit <= 0:
         return ELLIPSIS[:max_chars]
-    body = ""
-    # Japanese: a clause boundary near the end reads better than an arbitrary character.
-    comma = max(text.rfind("、", 0, limit), text.rfind("，", 0, limit))
-    if comma >= limit * 0.6:
-        body = text[:comma].rstrip(_DANGLING)
-    for is_break in (_is_word_break, _is_soft_break):
-        if body:
-            break
-        for i in range(limit, 0, -1):
-            if is_break(text, i):
-                body = text[:i].rstrip(_DANGLING)
-                break
+    body = next(
+        (body for cut in _cuts(text, limit) if cut and (body := _clean_end(text[:cut]))), ""
+    )
     # The first word (with any marks before it) longer than the room: the only case
     # where a word is cut, since a cut before it would leave nothing to read.
     return (body or text[:limit]) + ELLIPSIS
@@ -339,7 +535,7 @@ def cut_sentences(text: str, max_chars: int) -> str:
     ends = _sentence_ends(text)
     first = next(ends, len(text))
     if first > max_chars:
-        return _cut_words(text, max_chars)
+        return _cut(text, max_chars)
     second = next(ends, len(text)) if first < len(text) else first
     return text[: second if second <= max_chars else first].rstrip()
 
@@ -347,21 +543,43 @@ def cut_sentences(text: str, max_chars: int) -> str:
 # --- picking ------------------------------------------------------------------------------
 
 
-def pick_texts(texts: Sequence[SummaryText], *, lang: str | None = None) -> list[SummaryText]:
-    """``texts`` in the order a summary is made from them.
+def _lang_rank(lang: str | None, wanted: str) -> int | None:
+    """How well a text in ``lang`` suits a digest in ``wanted``; None: never serve it.
 
-    The requested language first (no ``lang``: Japanese with kana, English when all
-    ASCII), then by origin: ``source``, ``ai``, ``abstract``, ``comment``, any other; then
-    input order.
+    English is everyone's second choice. Chinese is never served to a Japanese digest:
+    its readers would take it for broken Japanese.
     """
-    wanted = _base_lang(lang)
+    if lang == wanted:
+        return 0
+    if wanted == "ja" and lang == "zh":
+        return None
+    return 1 if lang == "en" else 2
 
-    def order(item: tuple[int, SummaryText]) -> tuple[int, int, int]:
-        index, text = item
-        lang_rank = 0 if wanted is None or _text_lang(text) == wanted else 1
-        return (lang_rank, _ORIGIN_RANK.get(text.origin, len(ORIGIN_ORDER)), index)
 
-    return [text for _, text in sorted(enumerate(texts), key=order) if text.text.strip()]
+def _picked(texts: Sequence[SummaryText], lang: str | None) -> list[tuple[SummaryText, str]]:
+    """The texts a summary may be made from, best first, each with its plain text."""
+    wanted = _base_lang(lang) or "en"  # a digest in no language asked for is in English
+    ranked: list[tuple[tuple[int, int, int], SummaryText, str]] = []
+    for index, text in enumerate(texts):
+        clean = plain_text(text.text)
+        lang_rank = _lang_rank(text_lang(clean, text.lang), wanted) if clean else None
+        if lang_rank is not None:
+            origin_rank = _ORIGIN_RANK.get(text.origin, len(ORIGIN_ORDER))
+            ranked.append(((lang_rank, origin_rank, index), text, clean))
+    ranked.sort(key=lambda item: item[0])
+    return [(text, clean) for _, text, clean in ranked]
+
+
+def pick_texts(texts: Sequence[SummaryText], *, lang: str | None = None) -> list[SummaryText]:
+    """``texts`` in the order a summary is made from them, without those it may not be.
+
+    By the language each is written in (``text_lang``, which trusts the script over the
+    label): the requested one first, then English, then any other; no ``lang`` asks for
+    English; Chinese is left out of a Japanese digest. Then by origin: ``source``, ``ai``,
+    ``abstract``, ``comment``, any other; then input order. Texts with no content after
+    cleaning are left out.
+    """
+    return [text for text, _ in _picked(texts, lang)]
 
 
 def extractive_summary(
@@ -378,11 +596,8 @@ def extractive_summary(
     """
     if max_chars < 1:
         raise ValueError(f"max_chars must be positive, got {max_chars}")
-    for text in pick_texts(texts, lang=lang):
-        clean = plain_text(text.text)
-        if clean:
-            return cut_sentences(clean, max_chars)
-    return ""
+    best = next(iter(_picked(texts, lang)), None)
+    return cut_sentences(best[1], max_chars) if best else ""
 
 
 # --- summarizers --------------------------------------------------------------------------
@@ -574,21 +789,20 @@ class LLMSummarizer:
         budget = self.settings.max_chars
         parts: list[str] = []
         seen: set[str] = set()
-        for text in pick_texts(texts, lang=lang):
+        for text, clean in _picked(texts, lang):
             if len(parts) == _PROMPT_TEXTS or budget < 40:
                 break
-            clean = plain_text(text.text)
-            if not clean or clean in seen:
+            if clean in seen:
                 continue
             seen.add(clean)
-            if len(clean) > budget:
-                clean = _cut_words(clean, budget)
-            budget -= len(clean)
-            parts.append(f"{_ORIGIN_LABELS.get(text.origin, 'Note')}: {clean}")
+            part = _cut(clean, budget) if len(clean) > budget else clean
+            budget -= len(part)
+            parts.append(f"{_ORIGIN_LABELS.get(text.origin, 'Note')}: {part}")
         if not parts:
             return None
         base = _base_lang(lang)
-        language = _LANG_NAMES.get(base, base) if base else "the language of the texts below"
+        # No language asked is an English digest, as in ``pick_texts``.
+        language = _LANG_NAMES.get(base, base) if base else "English"
         head = (
             f"Summarize this paper in one or two sentences, in {language}, "
             f"in at most {max_chars} characters."
@@ -628,9 +842,8 @@ class LLMSummarizer:
         summary = plain_text(content).strip(_QUOTES + " ")
         if not summary:
             raise _Fallback("empty reply")
-        wanted = _base_lang(lang)
-        got = _text_lang(SummaryText(summary, "ai"))
-        if wanted in ("ja", "en") and got != wanted and (wanted == "ja" or got == "ja"):
+        wanted = _base_lang(lang) or "en"
+        if wanted in ("ja", "en") and text_lang(summary) != wanted:
             raise _Fallback(f"reply is not in {wanted}")
         if len(summary) > max_chars:
             logger.warning(

@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digests.errors import ConfigError
-from digests.model import SummaryText
+from digests.model import ParseContext, SummaryText
+from digests.sources.weekly_md import parse_weekly_md
 from digests.summarize import (
     ELLIPSIS,
     ExtractiveSummarizer,
@@ -31,7 +32,11 @@ from digests.summarize import (
     extractive_summary,
     pick_texts,
     plain_text,
+    text_lang,
 )
+
+DAIR_SAMPLE = "samples/ml_papers_of_the_week_2weeks__dair-ai_ML-Papers-of-the-Week_README.md"
+CTX = ParseContext(url="https://raw.example.test/README.md")
 
 
 def abstract(text: str) -> list[SummaryText]:
@@ -53,10 +58,10 @@ def abstract(text: str) -> list[SummaryText]:
             id="e.g. et al. Fig. decimal",
         ),
         pytest.param(
-            "Code is at https://example.com/a.b. It is MIT licensed. Extra.",
+            "The site example.com/a.b hosts it. It is MIT licensed. Extra.",
             280,
-            "Code is at https://example.com/a.b. It is MIT licensed.",
-            id="url",
+            "The site example.com/a.b hosts it. It is MIT licensed.",
+            id="domain",
         ),
         pytest.param(
             "We compare A vs. B as in Eq. 3 and cf. Dr. Lee (No. 5). Version v1.2.3 by"
@@ -178,8 +183,9 @@ def test_extractive_exact(text: str, max_chars: int, expected: str) -> None:
             "Intro to DeepRare. DeepRare is built on a 3-tier system. It wins.",
         ),
         (
-            "See <https://a.io/x> now. ![image](https://img/1.png) Next.",
-            "See https://a.io/x now. Next.",
+            "We compare against <https://a.io/x> baselines from prior work."
+            " ![image](https://img/1.png) Next.",
+            "We compare against baselines from prior work. Next.",
         ),
         ("Q\\&A with 2 * 3 * 4 apples.", "Q&A with 2 * 3 * 4 apples."),
         ("**太字**です。\n・項目一\n・項目二", "太字です。項目一項目二"),
@@ -221,8 +227,8 @@ EN_ABSTRACT = SummaryText("An English abstract. Second sentence.", "abstract", "
         ("en", "An English abstract. Second sentence."),
         ("ja", "日本語の要約です。二文目です。"),
         ("ja-JP", "日本語の要約です。二文目です。"),
-        (None, "日本語の要約です。二文目です。"),  # no language asked: origin order
-        ("fr", "日本語の要約です。二文目です。"),  # nothing in French: origin order
+        (None, "An English abstract. Second sentence."),  # no language asked: English
+        ("fr", "An English abstract. Second sentence."),  # nothing in French: English
     ],
 )
 def test_requested_language_first(lang: str | None, expected: str) -> None:
@@ -269,12 +275,380 @@ def test_a_first_word_that_does_not_fit_after_its_bracket_is_cut_inside() -> Non
     )
 
 
+# --- extractive: where a cut goes -----------------------------------------------------------
+# Each case breaks when its one rule is broken; max_chars is chosen so that no sentence
+# end fits and the rule under test decides.
+
+CHAIN = (
+    "introduces Kestrel, a sparse retriever that routes each query to a few experts;"
+    " reduces inference cost by 4x compared to dense retrievers; scales to long contexts"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "max_chars", "expected"),
+    [
+        pytest.param(
+            CHAIN,
+            150,
+            "introduces Kestrel, a sparse retriever that routes each query to a few experts;"
+            " reduces inference cost by 4x compared to dense retrievers…",
+            id="semicolon: the last whole clause",
+        ),
+        pytest.param(
+            "This survey presents three stages: user-agent interaction and agent-agent links",
+            60,
+            "This survey presents three stages…",
+            id="colon before a space",
+        ),
+        pytest.param(
+            "The workshop begins on Monday at 10:30 and runs until the late evening",
+            40,
+            "The workshop begins on Monday at 10:30…",
+            id="colon inside a time is no end",
+        ),
+        pytest.param(
+            "tasks that aggregate evidence—counting, ordering and comparing the items",
+            60,
+            "tasks that aggregate evidence…",
+            id="em dash",
+        ),
+        pytest.param(
+            "a model trained on lidar – distilled elsewhere and checked on held-out regions",
+            50,
+            "a model trained on lidar…",
+            id="spaced en dash",
+        ),
+        pytest.param(
+            "gains of 5–10 points across online and offline tasks of many kinds today",
+            40,
+            "gains of 5–10 points across online…",
+            id="en dash in a range is no end",
+        ),
+        pytest.param(
+            "一种新的检索增强生成方法，通过动态选择文档来提高回答的准确性并减少幻觉的产生",
+            30,
+            "一种新的检索增强生成方法…",
+            id="full-width comma",
+        ),
+        pytest.param(
+            "We train small models on curated data, filter it with a classifier, then scale"
+            " them up to larger sizes",
+            80,
+            "We train small models on curated data, filter it with a classifier…",
+            id="comma as a last resort",
+        ),
+        pytest.param(
+            "We train small models on curated data; filter it with a careful classifier,"
+            " and scale up",
+            80,
+            "We train small models on curated data…",
+            id="a clause before a comma",
+        ),
+        pytest.param(
+            "Hence; the model is trained with a long schedule of contrastive objectives",
+            50,
+            "Hence; the model is trained with a long schedule…",
+            id="a clause keeping too little is not taken",
+        ),
+        pytest.param(
+            "Hence, the model is trained with a long schedule of contrastive objectives",
+            50,
+            "Hence, the model is trained with a long schedule…",
+            id="a comma keeping too little is not taken",
+        ),
+        pytest.param(
+            "routes each query (e.g., a question; a claim) to a few experts and then more",
+            50,
+            "routes each query (e.g., a question; a claim)…",
+            id="no cut inside brackets",
+        ),
+        pytest.param(
+            "Our method sets new state-of-the-art results on six benchmarks",
+            32,
+            "Our method sets new…",
+            id="a hyphenated word is one word",
+        ),
+        pytest.param(
+            "(state-of-the-art-models everywhere",
+            20,
+            "(state-of-the-art…",
+            id="a first word too long is cut at its hyphen",
+        ),
+        pytest.param(
+            "a nice overview of some important ideas in RL",
+            280,
+            "a nice overview of some important ideas in RL",
+            id="no ellipsis when nothing was cut",
+        ),
+    ],
+)
+def test_cut_rules(text: str, max_chars: int, expected: str) -> None:
+    assert extractive_summary(abstract(text), max_chars=max_chars) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "max_chars", "expected"),
+    [
+        ("We train the encoder and evaluate it on many tasks", 30, "We train the encoder…"),
+        ("A study of the effects of noise in many settings", 20, "A study…"),
+        ("We pair the encoder with the decoder we trained", 30, "We pair the encoder…"),
+        ("Works best against the baselines we chose", 24, "Works best against…"),
+        (
+            "beats the next best method (Claude-3.7-Sonnet-thinking) by far",
+            50,
+            "beats the next best method…",
+        ),
+        (
+            'the authors call it "pruned to half without retraining" in the text',
+            40,
+            ("the authors call it…"),
+        ),
+    ],
+    ids=["and", "of", "with", "the", "open bracket", "open quote"],
+)
+def test_cut_ends_cleanly(text: str, max_chars: int, expected: str) -> None:
+    assert extractive_summary(abstract(text), max_chars=max_chars) == expected
+
+
+CLAUSE_MARKS = (";", ":", "—", "–", "-", ",", "、", "，")
+
+
+def whole_clause(summary: str, clean: str) -> bool:
+    """True when a cut ``summary`` of ``clean`` stopped right before a clause mark."""
+    body = summary.removesuffix(ELLIPSIS)
+    assert clean.startswith(body)
+    return clean[len(body) :].lstrip().startswith(CLAUSE_MARKS)
+
+
+def test_semicolon_chains_come_out_as_whole_clauses(fixtures: Path) -> None:
+    # DAIR-shaped blurbs: no sentence end within 280 characters, clauses chained by ";".
+    doc = parse_weekly_md((fixtures / "weekly_md_clauses.md").read_bytes(), CTX)
+    blurbs = [e.summary for e in doc.entries if e.summary]
+    assert len(blurbs) == 30
+    for blurb in blurbs:
+        clean = plain_text(blurb)
+        for max_chars in (280, 200):
+            summary = extractive_summary([SummaryText(blurb, "source", "en")], max_chars=max_chars)
+            assert summary.endswith(ELLIPSIS), summary
+            assert len(summary) > max_chars * 0.4
+            assert whole_clause(summary, clean), summary
+
+
+def test_dair_capture_ends_cleanly(shared: Path) -> None:
+    doc = parse_weekly_md((shared / DAIR_SAMPLE).read_bytes(), CTX)
+    for entry in doc.entries:
+        assert entry.summary
+        for max_chars in (280, 160, 100):
+            summary = extractive_summary(
+                [SummaryText(entry.summary, "source", "en")], max_chars=max_chars
+            )
+            words = summary.removesuffix(ELLIPSIS).split()
+            assert words[-1].lower() not in {"a", "an", "the", "and", "or", "of", "with"}
+            assert summary.count("(") == summary.count(")"), summary
+
+
+# --- cleaning: debris ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "arXiv:2410.05123v1 Announce Type: new \nAbstract: We study retrieval depth.",
+            "We study retrieval depth.",
+            id="announce type and abstract",
+        ),
+        pytest.param(
+            "arXiv:2410.05123v2 Announce Type: replace-cross We study retrieval depth.",
+            "We study retrieval depth.",
+            id="announce type alone",
+        ),
+        pytest.param(
+            "Abstract: We study retrieval depth.", "We study retrieval depth.", id="abstract"
+        ),
+        pytest.param(
+            "We introduce a planning benchmark (arXiv:2309.17167v1 [cs.AI])",
+            "We introduce a planning benchmark",
+            id="arxiv tag",
+        ),
+        pytest.param(
+            "We propose a fix. (arXiv:2302.01234v2 [cs.LG] UPDATED)",
+            "We propose a fix.",
+            id="arxiv tag updated",
+        ),
+        pytest.param(
+            "Deeper retrieval helps. Comments: 9 pages, 4 figures Subjects: cs.CL",
+            "Deeper retrieval helps.",
+            id="comments tail",
+        ),
+        pytest.param(
+            "Deeper retrieval helps. Subjects: Computation and Language (cs.CL)",
+            "Deeper retrieval helps.",
+            id="subjects tail",
+        ),
+        pytest.param(
+            "We prove convergence. Journal-ref: TMLR, 2024",
+            "We prove convergence.",
+            id="journal-ref tail",
+        ),
+        pytest.param(
+            "Reviewers left Comments: many of them positive.",
+            "Reviewers left Comments: many of them positive.",
+            id="comments inside a sentence stay",
+        ),
+        pytest.param(
+            "We release Tessera (https://hf.co/datasets/x/tessera), a diagram corpus.",
+            "We release Tessera, a diagram corpus.",
+            id="url in brackets",
+        ),
+        pytest.param(
+            "Skipping layers halves the cost. Code is available at https://github.com/x/y.",
+            "Skipping layers halves the cost.",
+            id="pointer sentence",
+        ),
+        pytest.param(
+            "Skipping layers halves the cost. We release our code and models at"
+            " https://github.com/x/y.",
+            "Skipping layers halves the cost.",
+            id="pointer sentence about code",
+        ),
+        pytest.param(
+            "Skipping layers halves the cost. Code: https://github.com/x/y Models are small.",
+            "Skipping layers halves the cost. Models are small.",
+            id="labelled pointer",
+        ),
+        pytest.param(
+            "A benchmark for clinical note summarization, hosted at www.example.org/b. It is hard.",
+            "A benchmark for clinical note summarization. It is hard.",
+            id="url ending a sentence that says more",
+        ),
+        pytest.param(
+            "Using https://x.org/api we collect ten thousand dialogues for training.",
+            "Using we collect ten thousand dialogues for training.",
+            id="url inside a sentence",
+        ),
+        pytest.param(
+            "Attention is all we need (https://en.wikipedia.org/wiki/Attention_(machine_learning))"
+            " in this work.",
+            "Attention is all we need in this work.",
+            id="url with its own brackets",
+        ),
+        pytest.param(
+            "It is fast. Code: https://a.io/x and https://b.io/y. Data is at www.c.org/z",
+            "It is fast.",
+            id="two urls in one pointer sentence",
+        ),
+        pytest.param(
+            "詳細はhttps://github.com/x/yを参照。本手法は速い。",
+            "本手法は速い。",
+            id="url in japanese",
+        ),
+        pytest.param("**Key idea**: listwise.", "Key idea: listwise.", id="strong stars"),
+        pytest.param("__Key idea__: listwise.", "Key idea: listwise.", id="strong underscores"),
+        pytest.param("train on ~~pairwise~~ listwise data", "train on listwise data", id="strike"),
+        pytest.param("see `listwise_loss` in it", "see listwise_loss in it", id="code"),
+        pytest.param("see [the repo](https://github.com/x) now", "see the repo now", id="link"),
+    ],
+)
+def test_debris_is_stripped(text: str, expected: str) -> None:
+    assert plain_text(text) == expected
+
+
+# --- language -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "declared", "expected"),
+    [
+        ("本文提出了一种新的检索增强生成方法，提高了准确性。", "ja", "zh"),
+        ("大規模言語モデルの推論能力を高める手法を提案する。", None, "ja"),
+        ("深層強化学習の新手法を提案。", "ja", "ja"),  # one kana in a line of kanji
+        ("深層強化学習新手法提案。", "ja", "zh"),  # no kana: not Japanese
+        # One stray kana in a Chinese sentence does not make it Japanese.
+        (
+            "我们提出了一种用于大型语言模型推理の新方法，在数学和代码任务上显著提升准确率。",
+            "ja",
+            "zh",
+        ),
+        ("LLM の RLHF において、reward hacking を抑える正則化を提案。", None, "ja"),
+        ("We analyse the “大模型” (large model) discourse on social media.", None, "en"),
+        ("A model 10× faster — with no loss.", None, "en"),
+        ("This week's pick: a compact vision-language model.", "ja", "en"),
+        ("Nous proposons une méthode.", "fr", "fr"),
+        ("대규모 언어 모델의 추론 능력을 향상시키는 방법", None, "ko"),
+        ("2024", "ja", "ja"),
+        ("", None, None),
+    ],
+)
+def test_text_lang(text: str, declared: str | None, expected: str | None) -> None:
+    assert text_lang(text, declared) == expected
+
+
+ZH_AS_JA = SummaryText("本文提出了一种新的检索增强生成方法，提高了回答的准确性。", "source", "ja")
+JA_UNTAGGED = SummaryText("拡散モデルで動画を高速に生成する手法。", "source", None)
+NO_LETTERS = SummaryText("🚀🚀 10× 🔥", "source")
+EN_NON_ASCII = SummaryText("A diffusion model that is 10× faster — at no loss.", "abstract")
+
+
+@pytest.mark.parametrize(
+    ("texts", "lang", "expected"),
+    [
+        ([JA_UNTAGGED, EN_NON_ASCII], None, EN_NON_ASCII),
+        ([JA_UNTAGGED, EN_NON_ASCII], "en", EN_NON_ASCII),
+        ([JA_UNTAGGED, EN_NON_ASCII], "ja", JA_UNTAGGED),
+        ([ZH_AS_JA, EN_NON_ASCII], "ja", EN_NON_ASCII),
+        ([ZH_AS_JA, JA_UNTAGGED], "ja", JA_UNTAGGED),
+        ([ZH_AS_JA, JA_UNTAGGED], None, ZH_AS_JA),  # nothing in English: origin order
+        ([ZH_AS_JA], "ja", None),
+        ([ZH_AS_JA], None, ZH_AS_JA),
+        ([NO_LETTERS, EN_NON_ASCII], None, EN_NON_ASCII),
+    ],
+    ids=[
+        "english digest takes the english abstract",
+        "en as None",
+        "japanese digest takes japanese",
+        "chinese labelled ja is not japanese: english next",
+        "real japanese over chinese labelled ja",
+        "no english: origin order",
+        "chinese never to a japanese digest",
+        "chinese only: served to an english digest",
+        "no language asked is english, not any language",
+    ],
+)
+def test_language_picks(
+    texts: list[SummaryText], lang: str | None, expected: SummaryText | None
+) -> None:
+    picked = pick_texts(texts, lang=lang)
+    assert (picked[0] if picked else None) == expected
+    summary = extractive_summary(texts, lang=lang)
+    assert summary == (plain_text(expected.text) if expected else "")
+
+
+def test_summary_texts_fixture(fixtures: Path) -> None:
+    # Realistic mixes: every summary in the language its digest should get, no debris.
+    data = json.loads((fixtures / "summary_texts.json").read_text(encoding="utf-8"))
+    debris = re.compile(r"https?://|www\.|arXiv:|Announce Type|Comments:|\*\*|__|~~|`|\]\(")
+    for item in data["items"]:
+        texts = [SummaryText(text, origin, lang) for text, origin, lang in item["texts"]]
+        for lang, want in item["want"].items():
+            summary = extractive_summary(texts, lang=lang)
+            assert not debris.search(summary), (item["id"], summary)
+            if want is None:
+                assert summary == "", item["id"]
+            elif want != "*":
+                assert text_lang(summary) == want, (item["id"], lang, summary)
+
+
 # --- extractive: properties ---------------------------------------------------------------
 
 _PIECES = st.sampled_from(
     [" ", "  ", "\n", ". ", "! ", "? ", ", ", "。", "、", "！", "？", "e.g. ", "et al. ",
      "Fig. 2", "3.5%", "https://x.org/a.b", "<b>", "</b>", "<br>", "&amp;", "**", "_", "`",
-     "[", "](u)", "● ", "- ", "(", ")", "（？）", "本研究", "です", "LLM", "J. ", "…"]
+     "[", "](u)", "● ", "- ", "(", ")", "（？）", "本研究", "です", "LLM", "J. ", "…",
+     "Code: ", " at ", "https://y.io/c", "www.z.org/d", "; ", ": ", " — ", "state-of-the-art",
+     "arXiv:2401.00001v1 Announce Type: new Abstract: ", "(arXiv:2401.00001v1 [cs.AI])",
+     " Comments: ", "**", "~~", "“", "\""]
 )  # fmt: skip
 _WORDS = st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=12)
 _TEXTS = st.lists(st.one_of(_PIECES, _WORDS), max_size=120).map("".join)
@@ -481,6 +855,14 @@ def summarize(client: Summarizer, key: str = "arxiv:2403.04224", max_chars: int 
     )
 
 
+def test_no_language_asks_for_english(server: FakeChatServer, summarizer: LLMSummarizer) -> None:
+    texts = [JA_SOURCE]
+    assert summarizer.summarize("k", "T", texts, lang=None, max_chars=200) == REPLY
+    (request,) = server.requests
+    assert isinstance(request.body, dict)
+    assert "in English" in request.body["messages"][1]["content"]
+
+
 def test_model_summary(server: FakeChatServer, summarizer: LLMSummarizer) -> None:
     assert summarize(summarizer) == REPLY
     (request,) = server.requests
@@ -560,6 +942,28 @@ def test_reply_in_the_wrong_language_falls_back(
     texts = [SummaryText("日本語の要約です。二文目です。", "source", "ja")]
     result = summarizer.summarize("k", "T", texts, lang="ja", max_chars=100)
     assert result == "日本語の要約です。二文目です。"  # the English reply was refused
+
+
+@pytest.mark.parametrize(
+    ("lang", "reply", "texts"),
+    [
+        ("ja", "本文提出了一种将对齐与模型解耦的方法。", [JA_SOURCE]),
+        ("en", "本文提出了一种将对齐与模型解耦的方法。", TEXTS),
+        ("en", "アライメントをモデルから切り離す手法。", TEXTS),
+        (None, "アライメントをモデルから切り離す手法。", TEXTS),
+    ],
+    ids=["chinese to japanese", "chinese to english", "japanese to english", "none is english"],
+)
+def test_reply_in_another_language_falls_back(
+    server: FakeChatServer,
+    summarizer: LLMSummarizer,
+    lang: str | None,
+    reply: str,
+    texts: list[SummaryText],
+) -> None:
+    server.reply = reply
+    result = summarizer.summarize("k", "T", texts, lang=lang, max_chars=200)
+    assert result == extractive_summary(texts, lang=lang, max_chars=200)
 
 
 def test_too_long_reply_is_cut(server: FakeChatServer, summarizer: LLMSummarizer) -> None:
