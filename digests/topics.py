@@ -30,38 +30,21 @@ class Probe:
     # Every match starts with one of the needles, so only where one occurs is tried.
     anchored: bool = False
 
-    def hit(self, body: str, folded: str) -> bool:
-        """Whether ``pattern`` matches ``body``; ``folded`` is ``body.lower()``, aligned
-        with it character for character."""
-        if not self.needles:
-            return self.pattern.search(body) is not None
-        if not self.anchored:
-            for needle in self.needles:
-                if needle in folded:
-                    return self.pattern.search(body) is not None
-            return False
-        match = self.pattern.match
-        for needle in self.needles:
-            at = folded.find(needle)
-            while at >= 0:
-                if match(body, at) is not None:
-                    return True
-                at = folded.find(needle, at + 1)
-        return False
-
 
 @dataclass(frozen=True, slots=True)
-class TopicRule:
-    tag: TagName
+class Terms:
+    """Patterns of which any one matching is enough, joined and one by one."""
+
     pattern: re.Pattern[str]
-    # The rule's patterns one by one; empty when they cannot be searched apart (a group
+    # The patterns one by one; empty when they cannot be searched apart (a group
     # reference), and then ``pattern`` is searched.
     probes: tuple[Probe, ...] = ()
 
-    def matches(self, body: str, folded: str | None) -> bool:
+    def hit(self, body: str, folded: str | None) -> bool:
+        """Whether ``pattern`` matches ``body``; ``folded`` is ``body.lower()``, aligned
+        with it character for character, or None when the prefilter cannot be trusted."""
         if folded is None or not self.probes:
             return self.pattern.search(body) is not None
-        # Probe.hit, inlined: this runs for every rule and entry.
         for probe in self.probes:
             needles = probe.needles
             if not needles:
@@ -85,12 +68,37 @@ class TopicRule:
 
 
 @dataclass(frozen=True, slots=True)
+class TopicRule:
+    """A topic tag and when a text is about it.
+
+    ``terms`` are enough on their own ("RLHF"). ``weak`` terms ("alignment") name the
+    topic only in the company of a ``context`` term ("language model"), and not in a
+    text that holds an ``unless`` phrase ("word alignment"): such a text uses the word
+    in another field's sense, there and wherever else it says "the alignment".
+    """
+
+    tag: TagName
+    terms: Terms | None = None
+    weak: Terms | None = None
+    context: Terms | None = None
+    unless: Terms | None = None
+
+    def matches(self, body: str, folded: str | None) -> bool:
+        if self.terms is not None and self.terms.hit(body, folded):
+            return True
+        weak, context, unless = self.weak, self.context, self.unless
+        if weak is None or context is None or not weak.hit(body, folded):
+            return False
+        return context.hit(body, folded) and not (unless and unless.hit(body, folded))
+
+
+@dataclass(frozen=True, slots=True)
 class TopicRules:
     rules: tuple[TopicRule, ...] = ()
     aliases: tuple[tuple[str, str], ...] = ()  # (alias, tag display)
 
     def topics_for(self, *texts: str | None) -> list[TagName]:
-        """The topic tags whose patterns match any of the texts.
+        """The topic tags whose rules match the texts, read as one.
 
         ``re`` has no fast scan for case-insensitive patterns that start with ``\\b``: it
         would try every alternative at every position. So each pattern is tried only
@@ -103,6 +111,39 @@ class TopicRules:
             return []
         folded = None if _FOLD_TRAPS.search(body) else body.lower()
         return [rule.tag for rule in self.rules if rule.matches(body, folded)]
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """How one rule agrees with hand labels: what a curator tagged, what the rule tagged."""
+
+    tag: str
+    positives: int  # items labelled with the tag
+    predicted: int  # items the rule tags
+    hits: int  # both
+
+    @property
+    def precision(self) -> float | None:
+        return self.hits / self.predicted if self.predicted else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.hits / self.positives if self.positives else None
+
+
+def score_rules(
+    rules: TopicRules, labelled: Iterable[tuple[Sequence[str | None], Iterable[str]]]
+) -> list[Score]:
+    """Each rule's score over ``(texts, tag slugs a person gave them)`` items."""
+    items = [(rules.topics_for(*texts), set(labels)) for texts, labels in labelled]
+    scores = []
+    for rule in rules.rules:
+        slug = rule.tag.slug
+        said = [slug in labels for _, labels in items]
+        got = [any(t.slug == slug for t in found) for found, _ in items]
+        hits = sum(a and b for a, b in zip(said, got, strict=True))
+        scores.append(Score(rule.tag.display, sum(said), sum(got), hits))
+    return scores
 
 
 def default_rules_text() -> str:
@@ -137,17 +178,42 @@ def load_rules(path: Path | None = None) -> TopicRules:
     rules: list[TopicRule] = []
     for i, item in enumerate(data.get("topic", []), start=1):
         tag = normalize_tag(str(item.get("tag", "")))
-        patterns = item.get("patterns", [])
-        if tag is None or not isinstance(patterns, list) or not patterns:
+        if tag is None:
             raise ConfigError(f"{where}: topic #{i} needs a tag and a list of patterns")
+        lists = {key: item.get(key, []) for key in ("patterns", "weak", "context", "unless")}
+        bad = [
+            k
+            for k, v in lists.items()
+            if not isinstance(v, list) or not all(isinstance(p, str) for p in v)
+        ]
+        if bad:
+            raise ConfigError(
+                f"{where}: topic {tag.display!r}: {bad[0]} must be a list of patterns"
+            )
+        if not lists["patterns"] and not lists["weak"]:
+            raise ConfigError(f"{where}: topic #{i} needs a tag and a list of patterns")
+        if bool(lists["weak"]) != bool(lists["context"]) or (lists["unless"] and not lists["weak"]):
+            raise ConfigError(
+                f"{where}: topic {tag.display!r}: weak patterns go with context patterns"
+                " (and unless phrases only with weak patterns)"
+            )
         try:
-            # One alternation per topic: a single scan of the text instead of one per pattern.
-            joined = "|".join(f"(?:{p})" for p in patterns)
-            pattern = re.compile(joined, re.IGNORECASE)
+            terms = {k: _terms(v) for k, v in lists.items()}
         except re.error as e:
             raise ConfigError(f"{where}: topic {tag.display!r} has a bad pattern: {e}") from e
-        rules.append(TopicRule(tag=tag, pattern=pattern, probes=probes_for(patterns)))
+        rules.append(
+            TopicRule(tag, terms["patterns"], terms["weak"], terms["context"], terms["unless"])
+        )
     return TopicRules(rules=tuple(rules), aliases=_aliases(where, data))
+
+
+def _joined(patterns: Sequence[str]) -> re.Pattern[str]:
+    # One alternation: a single scan of the text instead of one per pattern.
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
+def _terms(patterns: Sequence[str]) -> Terms | None:
+    return Terms(_joined(patterns), probes_for(patterns)) if patterns else None
 
 
 # -- required strings of a pattern ----------------------------------------------------------
