@@ -33,6 +33,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+FIXTURES = ROOT / "tests" / "fixtures"
 sys.path[:0] = [str(ROOT)]
 
 from rich.console import Console  # noqa: E402
@@ -147,8 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--fixture",
         type=Path,
-        default=ROOT / "tests" / "fixtures" / "topics_labelled.json",
-        help="labelled titles and abstracts (JSON: title, abstract, topics)",
+        nargs="+",
+        default=[FIXTURES / f"topics_{name}.json" for name in ("labelled", "heldout", "fresh")],
+        help="files of labelled titles and abstracts (JSON: title, abstract, topics)",
     )
     parser.add_argument("--errors", metavar="TAG", help="list what the rule for TAG gets wrong")
     args = parser.parse_args(argv)
@@ -158,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PaperbotError as e:
         console.print(f"[red]{e}[/red]", highlight=False)
         return 2
-    sets = [("fixture", fixture_set(args.fixture))]
+    sets = [(path.stem, fixture_set(path)) for path in args.fixture]
     if args.seeds.is_dir():
         sets.insert(0, ("notes", notes_set(args.seeds)))
     else:
