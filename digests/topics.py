@@ -14,6 +14,9 @@ from typing import Any
 from digests.errors import ConfigError
 from digests.normalize import TagName, normalize_tag
 
+# The origin of the tags the rules give, beside "source:<name>" and "category".
+RULE_ORIGIN = "rule"
+
 # The only characters outside ASCII that a case-insensitive ASCII letter matches in
 # Python's ``re`` (dotted/dotless i, long s, Kelvin sign); str.lower() does not turn them
 # into the letter they match, so a text holding one is searched without the prefilter.

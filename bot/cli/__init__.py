@@ -10,6 +10,7 @@ from rich.console import Console
 from bot.cli.demo import demo
 from bot.cli.lookup import digest, query
 from bot.cli.poll import poll
+from bot.cli.retag import retag
 from bot.cli.runtime import SETTINGS_HINT, Runtime, readable_errors
 from bot.cli.serve import db, serve
 from bot.cli.sources import sources
@@ -65,6 +66,7 @@ def cli(ctx: click.Context, verbose: int) -> None:
 cli.add_command(db)
 cli.add_command(sources)
 cli.add_command(poll)
+cli.add_command(retag)
 cli.add_command(query)
 cli.add_command(digest)
 cli.add_command(demo)
