@@ -402,9 +402,12 @@ _CASES = [
     ("Efficiency", "Pruning attention heads to halve latency", True),
     ("Efficiency", "モデルの量子化", True),
     ("Efficiency", "推論の高速化", True),
+    ("Efficiency", "We reduce the inference cost of long-context models", True),
+    ("Efficiency", "効率的な推論を実現する", True),
+    ("Efficiency", "計算コストを削減した", True),
     ("Efficiency", "Knowledge distillation of medical concepts", False),  # no context word
     ("Efficiency", "Vector quantization tokenizers reduce memory of image generators", False),
-    ("Efficiency", "効率的な学習手法を提案する", False),
+    ("Efficiency", "解空間を効率的に探索する手法を提案する", False),
     # Multimodal
     ("Multimodal", "Vision-language models as zero-shot classifiers", True),
     ("Multimodal", "A VLM for charts", True),
