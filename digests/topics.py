@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -69,6 +69,61 @@ class Terms:
                         break
         return False
 
+    def starts(self, body: str, folded: str | None) -> Iterator[int]:
+        """Every position where a match of one of the patterns starts."""
+        if folded is None or not self.probes:
+            yield from _starts(self.pattern, body)
+            return
+        for probe in self.probes:
+            if probe.anchored:
+                for needle in probe.needles:
+                    at = folded.find(needle)
+                    while at >= 0:
+                        if probe.pattern.match(body, at) is not None:
+                            yield at
+                        at = folded.find(needle, at + 1)
+            elif not probe.needles or any(n in folded for n in probe.needles):
+                yield from _starts(probe.pattern, body)
+
+
+def _starts(pattern: re.Pattern[str], body: str) -> Iterator[int]:
+    """Every position where a match starts, overlapping ones too (``finditer`` skips them)."""
+    at = 0
+    while at <= len(body) and (m := pattern.search(body, at)) is not None:
+        yield m.start()
+        at = m.start() + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Before:
+    """Words that, right before a weak term ("word" alignment, "image-text" alignment),
+    show the text uses it in another field's sense."""
+
+    words: tuple[str, ...]  # lowercased, with plurals ("words") and "の" forms ("文の")
+    longest: int
+
+    @classmethod
+    def of(cls, words: Iterable[str]) -> Before:
+        plain = {w.strip().lower() for w in words if w.strip()}
+        more = {w + "s" if w.isascii() else w + "の" for w in plain}
+        every = tuple(sorted(plain | more))
+        return cls(every, max(map(len, every)))
+
+    def precedes(self, body: str, at: int) -> bool:
+        """Whether one of the words ends just before ``at``: then a space or a hyphen
+        (none before Japanese), and before the word no letter or digit."""
+        tail = body[max(0, at - self.longest - 1) : at].lower()
+        if tail[-1:] in (" ", "-"):
+            tail = tail[:-1]
+        elif tail[-1:].isascii() or body[at : at + 1].isascii():
+            return False
+        for word in self.words:
+            if tail.endswith(word):
+                before = tail[-len(word) - 1 : -len(word)]
+                if not word.isascii() or not before or not before.isalnum():
+                    return True
+        return False
+
 
 @dataclass(frozen=True, slots=True)
 class TopicRule:
@@ -85,6 +140,7 @@ class TopicRule:
     weak: Terms | None = None
     context: Terms | None = None
     unless: Terms | None = None
+    unless_before: Before | None = None
 
     def matches(self, body: str, folded: str | None) -> bool:
         if self.terms is not None and self.terms.hit(body, folded):
@@ -92,7 +148,12 @@ class TopicRule:
         weak, context, unless = self.weak, self.context, self.unless
         if weak is None or context is None or not weak.hit(body, folded):
             return False
-        return context.hit(body, folded) and not (unless and unless.hit(body, folded))
+        if not context.hit(body, folded) or (unless and unless.hit(body, folded)):
+            return False
+        before = self.unless_before
+        return before is None or not any(
+            before.precedes(body, at) for at in weak.starts(body, folded)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +244,8 @@ def load_rules(path: Path | None = None) -> TopicRules:
         tag = normalize_tag(str(item.get("tag", "")))
         if tag is None:
             raise ConfigError(f"{where}: topic #{i} needs a tag and a list of patterns")
-        lists = {key: item.get(key, []) for key in ("patterns", "weak", "context", "unless")}
+        keys = ("patterns", "weak", "context", "unless", "unless_before")
+        lists = {key: item.get(key, []) for key in keys}
         bad = [
             k
             for k, v in lists.items()
@@ -195,17 +257,25 @@ def load_rules(path: Path | None = None) -> TopicRules:
             )
         if not lists["patterns"] and not lists["weak"]:
             raise ConfigError(f"{where}: topic #{i} needs a tag and a list of patterns")
-        if bool(lists["weak"]) != bool(lists["context"]) or (lists["unless"] and not lists["weak"]):
+        vetoes = lists["unless"] or lists["unless_before"]
+        if bool(lists["weak"]) != bool(lists["context"]) or (vetoes and not lists["weak"]):
             raise ConfigError(
                 f"{where}: topic {tag.display!r}: weak patterns go with context patterns"
                 " (and unless phrases only with weak patterns)"
             )
         try:
-            terms = {k: _terms(v) for k, v in lists.items()}
+            terms = {k: _terms(v) for k, v in lists.items() if k != "unless_before"}
         except re.error as e:
             raise ConfigError(f"{where}: topic {tag.display!r} has a bad pattern: {e}") from e
         rules.append(
-            TopicRule(tag, terms["patterns"], terms["weak"], terms["context"], terms["unless"])
+            TopicRule(
+                tag,
+                terms["patterns"],
+                terms["weak"],
+                terms["context"],
+                terms["unless"],
+                Before.of(lists["unless_before"]) if lists["unless_before"] else None,
+            )
         )
     return TopicRules(rules=tuple(rules), aliases=_aliases(where, data))
 

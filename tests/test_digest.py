@@ -526,7 +526,7 @@ def fill(store: Store) -> None:
     put(
         store,
         arxiv,
-        paper(60, "Reward Models at Scale", abstract="A reward model for chat assistants. It scales.",
+        paper(60, "Reward Models at Scale", abstract="A reward model for assistants. It scales.",
               authors=("Alice Smith", "Taro Tanaka")),
         paper(61, "Kernels", abstract="Faster kernels for attention.", authors=("Bob Jones",)),
         paper(62, "Old Idea Revisited", day=-20, abstract="Seen before: reward.",

@@ -15,7 +15,9 @@ from digests.model import Entry, ParseContext, SourceKind
 from digests.sources import detect_kind, parse_document
 from digests.topics import (
     _FOLD_TRAPS,
+    Before,
     Terms,
+    TopicRule,
     TopicRules,
     _usable,
     load_aliases,
@@ -186,10 +188,19 @@ def _plain(rules: TopicRules, *texts: str | None) -> list[str]:
     def found(terms: Terms | None) -> bool:
         return terms is not None and terms.pattern.search(body) is not None
 
+    def vetoed(rule: TopicRule) -> bool:
+        if found(rule.unless):
+            return True
+        if rule.unless_before is None or rule.weak is None:
+            return False
+        weak = [p.pattern for p in rule.weak.probes] or [rule.weak.pattern]
+        starts = [i for i in range(len(body) + 1) if any(p.match(body, i) for p in weak)]
+        return any(rule.unless_before.precedes(body, i) for i in starts)
+
     return [
         r.tag.slug
         for r in rules.rules
-        if body and (found(r.terms) or (found(r.weak) and found(r.context) and not found(r.unless)))
+        if body and (found(r.terms) or (found(r.weak) and found(r.context) and not vetoed(r)))
     ]
 
 
@@ -236,7 +247,10 @@ def test_unusual_patterns_give_the_tags_of_the_plain_search(tmp_path: Path) -> N
     lines.append("[[topic]]\ntag = 'All'\npatterns = [" + ", ".join(quoted) + "]\n")
     # The weak road: each unusual pattern as the weak term, the context or the veto.
     for i, q in enumerate(quoted):
-        lines.append(f"[[topic]]\ntag = 'W{i}'\nweak = [{q}]\ncontext = ['agent', 'model']\n")
+        lines.append(
+            f"[[topic]]\ntag = 'W{i}'\nweak = [{q}]\ncontext = ['agent', 'model']\n"
+            "unless_before = ['we', 'model', 'x', '単語']\n"
+        )
         lines.append(f"[[topic]]\ntag = 'C{i}'\nweak = ['align']\ncontext = [{q}]\n")
         lines.append(
             f"[[topic]]\ntag = 'U{i}'\nweak = ['align']\ncontext = ['model']\nunless = [{q}]\n"
@@ -517,6 +531,8 @@ def test_word_alignment_notes_are_not_tagged_alignment() -> None:
         ("weak = ['align']\n", "weak patterns go with context"),
         ("patterns = ['x']\ncontext = ['model']\n", "weak patterns go with context"),
         ("patterns = ['x']\nunless = ['word']\n", "unless phrases only with weak"),
+        ("patterns = ['x']\nunless_before = ['word']\n", "unless phrases only with weak"),
+        ("weak = ['a']\ncontext = ['b']\nunless_before = 'word'\n", "unless_before must be a list"),
         ("weak = 'align'\ncontext = ['model']\n", "weak must be a list of patterns"),
         ("patterns = ['x', 3]\n", "patterns must be a list of patterns"),
         ("weak = ['align']\ncontext = ['(model']\n", "bad pattern"),
@@ -544,3 +560,27 @@ def test_weak_terms_need_context_and_no_veto(tmp_path: Path) -> None:
     assert rules.topics_for("model") == []
     assert rules.topics_for("word alignment; the alignment of the model") == []
     assert [t.display for t in rules.topics_for("word alignment with RLHF")] == ["A"]
+
+
+@pytest.mark.parametrize(
+    ("text", "vetoed"),
+    [
+        ("word alignment", True),
+        ("Word-alignment", True),
+        ("words alignment", True),
+        ("image-text alignment", True),
+        ("point cloud alignment", True),
+        ("subword alignment", False),  # a longer word that ends in a listed one
+        ("wordalignment", False),
+        ("word  alignment", False),  # one space or hyphen, not two
+        ("the alignment", False),
+        ("単語アライメント", True),
+        ("単語のアライメント", True),
+        ("LLMのアライメント", False),
+        ("alignment", False),
+    ],
+)
+def test_words_right_before_a_weak_term_veto_it(text: str, vetoed: bool) -> None:
+    before = Before.of(["word", "point cloud", "image-text", "単語"])
+    at = max(text.find("alignment"), text.find("アライメント"))
+    assert before.precedes(text, at) == vetoed
