@@ -6,10 +6,12 @@ import importlib
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from ahocorasick_rs import MATCHKIND_STANDARD, AhoCorasick
 
 from digests.errors import ConfigError
 from digests.normalize import TagName, normalize_tag
@@ -23,7 +25,8 @@ RULE_ORIGIN = "rule"
 _FOLD_TRAPS = re.compile("[\u0130\u0131\u017f\u212a]")
 
 
-@dataclass(frozen=True, slots=True)
+# eq=False: probes and terms are told apart by identity, cheaply, in the per-text maps.
+@dataclass(frozen=True, slots=True, eq=False)
 class Probe:
     """One pattern of a rule, with the lowercased strings that let most texts skip it."""
 
@@ -34,7 +37,7 @@ class Probe:
     anchored: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Terms:
     """Patterns of which any one matching is enough, joined and one by one."""
 
@@ -43,47 +46,81 @@ class Terms:
     # reference), and then ``pattern`` is searched.
     probes: tuple[Probe, ...] = ()
 
-    def hit(self, body: str, folded: str | None) -> bool:
-        """Whether ``pattern`` matches ``body``; ``folded`` is ``body.lower()``, aligned
-        with it character for character, or None when the prefilter cannot be trusted."""
-        if folded is None or not self.probes:
+    def hit(self, body: str, found: Found | None) -> bool:
+        """Whether ``pattern`` matches ``body``; ``found`` is what ``Needles.find`` found
+        in it, or None when the prefilter cannot be trusted."""
+        if found is None or not self.probes:
             return self.pattern.search(body) is not None
-        for probe in self.probes:
-            needles = probe.needles
-            if not needles:
+        for probe, where in found.get(self, ()):
+            if not probe.anchored:
                 if probe.pattern.search(body) is not None:
                     return True
-            elif probe.anchored:
-                match = probe.pattern.match
-                for needle in needles:
-                    at = folded.find(needle)
-                    while at >= 0:
-                        if match(body, at) is not None:
-                            return True
-                        at = folded.find(needle, at + 1)
-            else:
-                for needle in needles:
-                    if needle in folded:
-                        if probe.pattern.search(body) is not None:
-                            return True
-                        break
+                continue
+            match = probe.pattern.match
+            for at in where:
+                if match(body, at) is not None:
+                    return True
         return False
 
-    def starts(self, body: str, folded: str | None) -> Iterator[int]:
+    def starts(self, body: str, found: Found | None) -> Iterator[int]:
         """Every position where a match of one of the patterns starts."""
-        if folded is None or not self.probes:
+        if found is None or not self.probes:
             yield from _starts(self.pattern, body)
             return
-        for probe in self.probes:
+        for probe, where in found.get(self, ()):
             if probe.anchored:
-                for needle in probe.needles:
-                    at = folded.find(needle)
-                    while at >= 0:
-                        if probe.pattern.match(body, at) is not None:
-                            yield at
-                        at = folded.find(needle, at + 1)
-            elif not probe.needles or any(n in folded for n in probe.needles):
+                match = probe.pattern.match
+                yield from (at for at in where if match(body, at) is not None)
+            else:
                 yield from _starts(probe.pattern, body)
+
+
+# For each part of a rule, the probes that may match a text and where their needles occur
+# in it (``str.lower`` keeps positions: see ``_FOLD_TRAPS``). A probe without needles is
+# always there, with no positions.
+Found = dict[Terms, list[tuple[Probe, list[int]]]]
+
+
+class Needles:
+    """Every needle of a rule set, found in a text in one pass.
+
+    A rule set holds a few hundred needles; looking for each in turn reads the text a few
+    hundred times. An Aho-Corasick automaton reads it once and gives every occurrence,
+    overlapping ones included ("align" inside "alignment"); only the probes whose needles
+    occur are then tried.
+    """
+
+    def __init__(self, parts: Iterable[Terms]) -> None:
+        owners: dict[str, list[tuple[Terms, Probe]]] = {}
+        self.always: list[tuple[Terms, Probe]] = []
+        for part in parts:
+            for probe in part.probes:
+                if not probe.needles:
+                    self.always.append((part, probe))
+                for needle in probe.needles:
+                    owners.setdefault(needle, []).append((part, probe))
+        self.words = tuple(owners)
+        self.owners = tuple(owners[w] for w in self.words)
+        self._finder = AhoCorasick(self.words, matchkind=MATCHKIND_STANDARD) if self.words else None
+
+    def find(self, folded: str) -> Found:
+        at: dict[int, list[int]] = {}
+        if self._finder is not None:
+            for i, start, _ in self._finder.find_matches_as_indexes(folded, overlapping=True):
+                at.setdefault(i, []).append(start)
+        found: Found = {}
+        for part, probe in self.always:
+            found.setdefault(part, []).append((probe, []))
+        seen: dict[Probe, list[int]] = {}
+        for i, where in at.items():
+            for part, probe in self.owners[i]:
+                mine = seen.get(probe)
+                if mine is None:
+                    mine = seen[probe] = list(where)
+                    found.setdefault(part, []).append((probe, mine))
+                else:
+                    mine.extend(where)
+        return found
 
 
 def _starts(pattern: re.Pattern[str], body: str) -> Iterator[int]:
@@ -117,6 +154,8 @@ class Before:
             tail = tail[:-1]
         elif tail[-1:].isascii() or body[at : at + 1].isascii():
             return False
+        if not tail.endswith(self.words):
+            return False
         for word in self.words:
             if tail.endswith(word):
                 before = tail[-len(word) - 1 : -len(word)]
@@ -142,17 +181,17 @@ class TopicRule:
     unless: Terms | None = None
     unless_before: Before | None = None
 
-    def matches(self, body: str, folded: str | None) -> bool:
-        if self.terms is not None and self.terms.hit(body, folded):
+    def matches(self, body: str, found: Found | None) -> bool:
+        if self.terms is not None and self.terms.hit(body, found):
             return True
         weak, context, unless = self.weak, self.context, self.unless
-        if weak is None or context is None or not weak.hit(body, folded):
+        if weak is None or context is None or not weak.hit(body, found):
             return False
-        if not context.hit(body, folded) or (unless and unless.hit(body, folded)):
+        if not context.hit(body, found) or (unless and unless.hit(body, found)):
             return False
         before = self.unless_before
         return before is None or not any(
-            before.precedes(body, at) for at in weak.starts(body, folded)
+            before.precedes(body, at) for at in weak.starts(body, found)
         )
 
 
@@ -160,6 +199,11 @@ class TopicRule:
 class TopicRules:
     rules: tuple[TopicRule, ...] = ()
     aliases: tuple[tuple[str, str], ...] = ()  # (alias, tag display)
+    needles: Needles = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        parts = [p for r in self.rules for p in (r.terms, r.weak, r.context, r.unless) if p]
+        object.__setattr__(self, "needles", Needles(parts))
 
     def topics_for(self, *texts: str | None) -> list[TagName]:
         """The topic tags whose rules match the texts, read as one.
@@ -167,14 +211,14 @@ class TopicRules:
         ``re`` has no fast scan for case-insensitive patterns that start with ``\\b``: it
         would try every alternative at every position. So each pattern is tried only
         where a string every match of it holds occurs in the lowercased text (see
-        ``probes_for``); the pattern itself still decides, so the tags are those of the
-        plain search.
+        ``probes_for``), all such strings being found in one pass (``Needles``); the
+        pattern itself still decides, so the tags are those of the plain search.
         """
         body = "\n".join(t for t in texts if t)
         if not body:
             return []
-        folded = None if _FOLD_TRAPS.search(body) else body.lower()
-        return [rule.tag for rule in self.rules if rule.matches(body, folded)]
+        found = None if _FOLD_TRAPS.search(body) else self.needles.find(body.lower())
+        return [rule.tag for rule in self.rules if rule.matches(body, found)]
 
 
 @dataclass(frozen=True, slots=True)
