@@ -169,9 +169,11 @@ class TopicRule:
     """A topic tag and when a text is about it.
 
     ``terms`` are enough on their own ("RLHF"). ``weak`` terms ("alignment") name the
-    topic only in the company of a ``context`` term ("language model"), and not in a
-    text that holds an ``unless`` phrase ("word alignment"): such a text uses the word
-    in another field's sense, there and wherever else it says "the alignment".
+    topic only in the company of a ``context`` term ("human preferences"), and not in a
+    text that holds an ``unless`` phrase ("alignment loss") or one of the
+    ``unless_before`` words right before a weak term ("word" alignment): such a text
+    uses the word in another field's sense, there and wherever else it says "the
+    alignment".
     """
 
     tag: TagName
