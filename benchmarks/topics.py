@@ -12,7 +12,7 @@ precision, recall per rule):
   Alignment rule an entry counts as a positive only when the curator also gave it a tag
   of language-model work (``LanguageModel``, ``PostTraining``, ``DPO``, …): see
   ``NOTES_LABELS``.
-* **fixture**: ``tests/fixtures/topics_labelled.json``, arXiv-listing-like titles and
+* **fixture**: ``tests/fixtures/topics/*.json``, arXiv-listing-like titles and
   abstracts labelled by hand, with the false friends of each rule (image-text alignment,
   depth estimation, word alignment, reducing agents, vector quantization, multimodal
   posteriors…). ``tests/test_topics.py`` holds the Alignment rule to ≥ 0.8 precision on it.
@@ -33,7 +33,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-FIXTURES = ROOT / "tests" / "fixtures"
+FIXTURES = ROOT / "tests" / "fixtures" / "topics"
 sys.path[:0] = [str(ROOT)]
 
 from rich.console import Console  # noqa: E402
@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--fixture",
         type=Path,
         nargs="+",
-        default=[FIXTURES / f"topics_{name}.json" for name in ("labelled", "heldout", "fresh")],
+        default=[FIXTURES / f"{name}.json" for name in ("labelled", "heldout", "fresh")],
         help="files of labelled titles and abstracts (JSON: title, abstract, topics)",
     )
     parser.add_argument("--errors", metavar="TAG", help="list what the rule for TAG gets wrong")
@@ -160,7 +160,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PaperbotError as e:
         console.print(f"[red]{e}[/red]", highlight=False)
         return 2
-    sets = [(path.stem, fixture_set(path)) for path in args.fixture]
+    sets = []
+    for path in args.fixture:
+        try:
+            sets.append((path.stem, fixture_set(path)))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            console.print(f"cannot read {path}: {e!r}", highlight=False, markup=False)
+            return 2
     if args.seeds.is_dir():
         sets.insert(0, ("notes", notes_set(args.seeds)))
     else:

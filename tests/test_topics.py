@@ -28,7 +28,7 @@ from tests.paths import FIXTURES, SHARED
 
 # Hand-labelled titles and abstracts: the set the rules were tuned on, and two written
 # after (see benchmarks/NOTES.md).
-_LABELLED = ("topics_labelled.json", "topics_heldout.json", "topics_fresh.json")
+_LABELLED = ("labelled.json", "heldout.json", "fresh.json")
 
 _ALL = "".join(chr(i) for i in range(0x110000) if not 0xD800 <= i < 0xE000)
 
@@ -474,7 +474,7 @@ def _labelled(path: Path) -> list[tuple[tuple[str, str], set[str]]]:
 def test_alignment_rule_is_precise_on_labelled_listings() -> None:
     """Hand-labelled arXiv-like titles and abstracts, half of them other fields'
     "alignment" (captioning, depth, word alignment...): the tag must mean aligning models."""
-    labelled = [item for name in _LABELLED for item in _labelled(FIXTURES / name)]
+    labelled = [item for name in _LABELLED for item in _labelled(FIXTURES / "topics" / name)]
     scores = {s.tag: s for s in score_rules(load_rules(), labelled)}
     alignment = scores["Alignment"]
     assert alignment.positives >= 30
