@@ -42,7 +42,7 @@ from digests.normalize import (
 from digests.settings import Settings
 from digests.sources import parse_document
 from digests.store import FetchRecord, HealthVerdict, Store
-from digests.topics import TopicRules
+from digests.topics import RULE_ORIGIN, TopicRules
 
 _new_loop: Callable[[], asyncio.AbstractEventLoop] | None
 try:  # libuv's event loop: the same asyncio, less CPU per socket event; not on Windows
@@ -110,7 +110,7 @@ def prepare(
             (t, "category", "category") for t in map(normalize_tag, e.categories) if t is not None
         ]
         found += [
-            (t, "topic", "rule")
+            (t, "topic", RULE_ORIGIN)
             for t in rules.topics_for(e.title, e.abstract, e.summary, e.ai_summary)
         ]
         refs: dict[tuple[str, str], TagRef] = {}

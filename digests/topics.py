@@ -5,14 +5,19 @@ from __future__ import annotations
 import importlib
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ahocorasick_rs import MATCHKIND_STANDARD, AhoCorasick
+
 from digests.errors import ConfigError
 from digests.normalize import TagName, normalize_tag
+
+# The origin of the tags the rules give, beside "source:<name>" and "category".
+RULE_ORIGIN = "rule"
 
 # The only characters outside ASCII that a case-insensitive ASCII letter matches in
 # Python's ``re`` (dotted/dotless i, long s, Kelvin sign); str.lower() does not turn them
@@ -20,7 +25,8 @@ from digests.normalize import TagName, normalize_tag
 _FOLD_TRAPS = re.compile("[\u0130\u0131\u017f\u212a]")
 
 
-@dataclass(frozen=True, slots=True)
+# eq=False: probes and terms are told apart by identity, cheaply, in the per-text maps.
+@dataclass(frozen=True, slots=True, eq=False)
 class Probe:
     """One pattern of a rule, with the lowercased strings that let most texts skip it."""
 
@@ -30,79 +36,224 @@ class Probe:
     # Every match starts with one of the needles, so only where one occurs is tried.
     anchored: bool = False
 
-    def hit(self, body: str, folded: str) -> bool:
-        """Whether ``pattern`` matches ``body``; ``folded`` is ``body.lower()``, aligned
-        with it character for character."""
-        if not self.needles:
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Terms:
+    """Patterns of which any one matching is enough, joined and one by one."""
+
+    pattern: re.Pattern[str]
+    # The patterns one by one; empty when they cannot be searched apart (a group
+    # reference), and then ``pattern`` is searched.
+    probes: tuple[Probe, ...] = ()
+
+    def hit(self, body: str, found: Found | None) -> bool:
+        """Whether ``pattern`` matches ``body``; ``found`` is what ``Needles.find`` found
+        in it, or None when the prefilter cannot be trusted."""
+        if found is None or not self.probes:
             return self.pattern.search(body) is not None
-        if not self.anchored:
-            for needle in self.needles:
-                if needle in folded:
-                    return self.pattern.search(body) is not None
-            return False
-        match = self.pattern.match
-        for needle in self.needles:
-            at = folded.find(needle)
-            while at >= 0:
+        for probe, where in found.get(self, ()):
+            if not probe.anchored:
+                if probe.pattern.search(body) is not None:
+                    return True
+                continue
+            match = probe.pattern.match
+            for at in where:
                 if match(body, at) is not None:
                     return True
-                at = folded.find(needle, at + 1)
+        return False
+
+    def starts(self, body: str, found: Found | None) -> Iterator[int]:
+        """Every position where a match of one of the patterns starts."""
+        if found is None or not self.probes:
+            yield from _starts(self.pattern, body)
+            return
+        for probe, where in found.get(self, ()):
+            if probe.anchored:
+                match = probe.pattern.match
+                yield from (at for at in where if match(body, at) is not None)
+            else:
+                yield from _starts(probe.pattern, body)
+
+
+# For each part of a rule, the probes that may match a text and where their needles occur
+# in it (``str.lower`` keeps positions: see ``_FOLD_TRAPS``). A probe without needles is
+# always there, with no positions.
+Found = dict[Terms, list[tuple[Probe, list[int]]]]
+
+
+class Needles:
+    """Every needle of a rule set, found in a text in one pass.
+
+    A rule set holds a few hundred needles; looking for each in turn reads the text a few
+    hundred times. An Aho-Corasick automaton reads it once and gives every occurrence,
+    overlapping ones included ("align" inside "alignment"); only the probes whose needles
+    occur are then tried.
+    """
+
+    def __init__(self, parts: Iterable[Terms]) -> None:
+        owners: dict[str, list[tuple[Terms, Probe]]] = {}
+        self.always: list[tuple[Terms, Probe]] = []
+        for part in parts:
+            for probe in part.probes:
+                if not probe.needles:
+                    self.always.append((part, probe))
+                for needle in probe.needles:
+                    owners.setdefault(needle, []).append((part, probe))
+        self.words = tuple(owners)
+        self.owners = tuple(owners[w] for w in self.words)
+        self._finder = AhoCorasick(self.words, matchkind=MATCHKIND_STANDARD) if self.words else None
+
+    def find(self, folded: str) -> Found:
+        at: dict[int, list[int]] = {}
+        if self._finder is not None:
+            for i, start, _ in self._finder.find_matches_as_indexes(folded, overlapping=True):
+                at.setdefault(i, []).append(start)
+        found: Found = {}
+        for part, probe in self.always:
+            found.setdefault(part, []).append((probe, []))
+        seen: dict[Probe, list[int]] = {}
+        for i, where in at.items():
+            for part, probe in self.owners[i]:
+                mine = seen.get(probe)
+                if mine is None:
+                    mine = seen[probe] = list(where)
+                    found.setdefault(part, []).append((probe, mine))
+                else:
+                    mine.extend(where)
+        return found
+
+
+def _starts(pattern: re.Pattern[str], body: str) -> Iterator[int]:
+    """Every position where a match starts, overlapping ones too (``finditer`` skips them)."""
+    at = 0
+    while at <= len(body) and (m := pattern.search(body, at)) is not None:
+        yield m.start()
+        at = m.start() + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Before:
+    """Words that, right before a weak term ("word" alignment, "image-text" alignment),
+    show the text uses it in another field's sense."""
+
+    words: tuple[str, ...]  # lowercased, with plurals ("words") and "の" forms ("文の")
+    longest: int
+
+    @classmethod
+    def of(cls, words: Iterable[str]) -> Before:
+        plain = {w.strip().lower() for w in words if w.strip()}
+        more = {w + "s" if w.isascii() else w + "の" for w in plain}
+        every = tuple(sorted(plain | more))
+        return cls(every, max(map(len, every)))
+
+    def precedes(self, body: str, at: int) -> bool:
+        """Whether one of the words ends just before ``at``: then a space or a hyphen
+        (none before Japanese), and before the word no letter or digit."""
+        tail = body[max(0, at - self.longest - 1) : at].lower()
+        if tail[-1:] in (" ", "-"):
+            tail = tail[:-1]
+        elif tail[-1:].isascii() or body[at : at + 1].isascii():
+            return False
+        if not tail.endswith(self.words):
+            return False
+        for word in self.words:
+            if tail.endswith(word):
+                before = tail[-len(word) - 1 : -len(word)]
+                if not word.isascii() or not before or not before.isalnum():
+                    return True
         return False
 
 
 @dataclass(frozen=True, slots=True)
 class TopicRule:
-    tag: TagName
-    pattern: re.Pattern[str]
-    # The rule's patterns one by one; empty when they cannot be searched apart (a group
-    # reference), and then ``pattern`` is searched.
-    probes: tuple[Probe, ...] = ()
+    """A topic tag and when a text is about it.
 
-    def matches(self, body: str, folded: str | None) -> bool:
-        if folded is None or not self.probes:
-            return self.pattern.search(body) is not None
-        # Probe.hit, inlined: this runs for every rule and entry.
-        for probe in self.probes:
-            needles = probe.needles
-            if not needles:
-                if probe.pattern.search(body) is not None:
-                    return True
-            elif probe.anchored:
-                match = probe.pattern.match
-                for needle in needles:
-                    at = folded.find(needle)
-                    while at >= 0:
-                        if match(body, at) is not None:
-                            return True
-                        at = folded.find(needle, at + 1)
-            else:
-                for needle in needles:
-                    if needle in folded:
-                        if probe.pattern.search(body) is not None:
-                            return True
-                        break
-        return False
+    ``terms`` are enough on their own ("RLHF"). ``weak`` terms ("alignment") name the
+    topic only in the company of a ``context`` term ("human preferences"), and not in a
+    text that holds an ``unless`` phrase ("alignment loss") or one of the
+    ``unless_before`` words right before a weak term ("word" alignment): such a text
+    uses the word in another field's sense, there and wherever else it says "the
+    alignment".
+    """
+
+    tag: TagName
+    terms: Terms | None = None
+    weak: Terms | None = None
+    context: Terms | None = None
+    unless: Terms | None = None
+    unless_before: Before | None = None
+
+    def matches(self, body: str, found: Found | None) -> bool:
+        if self.terms is not None and self.terms.hit(body, found):
+            return True
+        weak, context, unless = self.weak, self.context, self.unless
+        if weak is None or context is None or not weak.hit(body, found):
+            return False
+        if not context.hit(body, found) or (unless and unless.hit(body, found)):
+            return False
+        before = self.unless_before
+        return before is None or not any(
+            before.precedes(body, at) for at in weak.starts(body, found)
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class TopicRules:
     rules: tuple[TopicRule, ...] = ()
     aliases: tuple[tuple[str, str], ...] = ()  # (alias, tag display)
+    needles: Needles = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        parts = [p for r in self.rules for p in (r.terms, r.weak, r.context, r.unless) if p]
+        object.__setattr__(self, "needles", Needles(parts))
 
     def topics_for(self, *texts: str | None) -> list[TagName]:
-        """The topic tags whose patterns match any of the texts.
+        """The topic tags whose rules match the texts, read as one.
 
         ``re`` has no fast scan for case-insensitive patterns that start with ``\\b``: it
         would try every alternative at every position. So each pattern is tried only
         where a string every match of it holds occurs in the lowercased text (see
-        ``probes_for``); the pattern itself still decides, so the tags are those of the
-        plain search.
+        ``probes_for``), all such strings being found in one pass (``Needles``); the
+        pattern itself still decides, so the tags are those of the plain search.
         """
         body = "\n".join(t for t in texts if t)
         if not body:
             return []
-        folded = None if _FOLD_TRAPS.search(body) else body.lower()
-        return [rule.tag for rule in self.rules if rule.matches(body, folded)]
+        found = None if _FOLD_TRAPS.search(body) else self.needles.find(body.lower())
+        return [rule.tag for rule in self.rules if rule.matches(body, found)]
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """How one rule agrees with hand labels: what a curator tagged, what the rule tagged."""
+
+    tag: str
+    positives: int  # items labelled with the tag
+    predicted: int  # items the rule tags
+    hits: int  # both
+
+    @property
+    def precision(self) -> float | None:
+        return self.hits / self.predicted if self.predicted else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.hits / self.positives if self.positives else None
+
+
+def score_rules(
+    rules: TopicRules, labelled: Iterable[tuple[Sequence[str | None], Iterable[str]]]
+) -> list[Score]:
+    """Each rule's score over ``(texts, tag slugs a person gave them)`` items."""
+    items = [(rules.topics_for(*texts), set(labels)) for texts, labels in labelled]
+    scores = []
+    for rule in rules.rules:
+        slug = rule.tag.slug
+        said = [slug in labels for _, labels in items]
+        got = [any(t.slug == slug for t in found) for found, _ in items]
+        hits = sum(a and b for a, b in zip(said, got, strict=True))
+        scores.append(Score(rule.tag.display, sum(said), sum(got), hits))
+    return scores
 
 
 def default_rules_text() -> str:
@@ -137,17 +288,51 @@ def load_rules(path: Path | None = None) -> TopicRules:
     rules: list[TopicRule] = []
     for i, item in enumerate(data.get("topic", []), start=1):
         tag = normalize_tag(str(item.get("tag", "")))
-        patterns = item.get("patterns", [])
-        if tag is None or not isinstance(patterns, list) or not patterns:
+        if tag is None:
             raise ConfigError(f"{where}: topic #{i} needs a tag and a list of patterns")
+        keys = ("patterns", "weak", "context", "unless", "unless_before")
+        lists = {key: item.get(key, []) for key in keys}
+        bad = [
+            k
+            for k, v in lists.items()
+            if not isinstance(v, list) or not all(isinstance(p, str) for p in v)
+        ]
+        if bad:
+            raise ConfigError(
+                f"{where}: topic {tag.display!r}: {bad[0]} must be a list of patterns"
+            )
+        if not lists["patterns"] and not lists["weak"]:
+            raise ConfigError(f"{where}: topic #{i} needs a tag and a list of patterns")
+        vetoes = lists["unless"] or lists["unless_before"]
+        if bool(lists["weak"]) != bool(lists["context"]) or (vetoes and not lists["weak"]):
+            raise ConfigError(
+                f"{where}: topic {tag.display!r}: weak patterns go with context patterns"
+                " (and unless phrases only with weak patterns)"
+            )
         try:
-            # One alternation per topic: a single scan of the text instead of one per pattern.
-            joined = "|".join(f"(?:{p})" for p in patterns)
-            pattern = re.compile(joined, re.IGNORECASE)
+            terms = {k: _terms(v) for k, v in lists.items() if k != "unless_before"}
         except re.error as e:
             raise ConfigError(f"{where}: topic {tag.display!r} has a bad pattern: {e}") from e
-        rules.append(TopicRule(tag=tag, pattern=pattern, probes=probes_for(patterns)))
+        rules.append(
+            TopicRule(
+                tag,
+                terms["patterns"],
+                terms["weak"],
+                terms["context"],
+                terms["unless"],
+                Before.of(lists["unless_before"]) if lists["unless_before"] else None,
+            )
+        )
     return TopicRules(rules=tuple(rules), aliases=_aliases(where, data))
+
+
+def _joined(patterns: Sequence[str]) -> re.Pattern[str]:
+    # One alternation: a single scan of the text instead of one per pattern.
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
+def _terms(patterns: Sequence[str]) -> Terms | None:
+    return Terms(_joined(patterns), probes_for(patterns)) if patterns else None
 
 
 # -- required strings of a pattern ----------------------------------------------------------

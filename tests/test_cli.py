@@ -564,3 +564,26 @@ def test_sources_list_says_never_polled_and_failing_instead_of_ok(
     table = paperbot("sources", "list").output
     assert "failing: 1 in a row since" in " ".join(table.split())
     assert "ok" not in table.replace("flaky", "")
+
+
+def test_retag_applies_edited_rules_to_stored_papers(
+    paperbot: Paperbot, fixtures: Path, tmp_path: Path
+) -> None:
+    feed = fixtures / "arxiv_atom_listing.xml"
+    paperbot("sources", "add", str(feed), "--name", "atom", "--tag", "Demo")
+    paperbot("poll")
+    papers = json.loads(paperbot("query", "tag:demo", "--json").output)
+    assert papers and json.loads(paperbot("query", "tag:everything", "--json").output) == []
+
+    rules = tmp_path / "topics.toml"
+    rules.write_text("[[topic]]\ntag = 'Everything'\npatterns = ['\\w']\n", "utf-8")
+    paperbot.env["PAPERBOT_TOPICS_FILE"] = str(rules)
+    out = paperbot("retag", "--chunk", "2").output
+    assert f"{len(papers)} papers read, {len(papers)} changed" in out
+    tagged = json.loads(paperbot("query", "tag:everything", "--json").output)
+    assert {h["id"] for h in tagged} == {h["id"] for h in papers}
+    assert all("Demo" in h["tags"] for h in tagged)  # the source's tag stays
+
+    rules.write_text("[[topic]]\ntag = 'Everything'\npatterns = ['(unclosed']\n", "utf-8")
+    bad = paperbot("retag", ok=False)
+    assert bad.exit_code == 1 and "bad pattern" in bad.output and "Traceback" not in bad.output

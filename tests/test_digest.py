@@ -526,7 +526,7 @@ def fill(store: Store) -> None:
     put(
         store,
         arxiv,
-        paper(60, "Reward Models at Scale", abstract="A reward model. It scales.",
+        paper(60, "Reward Models at Scale", abstract="A reward model for assistants. It scales.",
               authors=("Alice Smith", "Taro Tanaka")),
         paper(61, "Kernels", abstract="Faster kernels for attention.", authors=("Bob Jones",)),
         paper(62, "Old Idea Revisited", day=-20, abstract="Seen before: reward.",
@@ -557,6 +557,7 @@ def fill(store: Store) -> None:
         Entry(
             title="Reward model without an arXiv id",
             url="https://example.org/reward-note",
+            summary="It scores the answers of chat assistants.",
             published=MONDAY + timedelta(days=5),
             authors=("Taro Tanaka",),
             links=Links(other=("https://example.org/reward-note",)),

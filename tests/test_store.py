@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -460,3 +461,72 @@ def test_an_sqlite_too_old_for_the_store_is_named_with_what_to_do() -> None:
     assert "DATABASE_URL" in problem
     assert sqlite_version_problem((3, 35, 0)) is None
     assert sqlite_version_problem((3, 40, 1)) is None
+
+
+def _tags_of(store: Store, title: str) -> list[str]:
+    [hit] = [h for h in store.search(parse_query(f'"{title}"', now=NOW)).hits if h.title == title]
+    return sorted(hit.tags)
+
+
+def test_retag_recomputes_rule_tags_and_keeps_source_and_category_tags(
+    store: Store, tmp_path: Path
+) -> None:
+    """Papers tagged by old, looser rules follow the current rules after a retag; what a
+    source or arXiv's categories said stays, even where the rules now disagree."""
+    loose = tmp_path / "old.toml"
+    loose.write_text(
+        "[[topic]]\ntag = 'Alignment'\npatterns = ['\\balignment\\b']\n"
+        "[[topic]]\ntag = 'Old'\npatterns = ['translation']\n",
+        "utf-8",
+    )
+    listing, notes = add(store, "listing"), add(store, "notes", tags=("Alignment",))
+    word = "Word alignment for low-resource translation"
+    put(
+        store,
+        listing,
+        arxiv(
+            "2501.00101",
+            word,
+            abstract="We extract word alignment from encoders.",
+            categories=("cs.CL",),
+        ),
+        arxiv("2501.00102", "Safety alignment of chat models", abstract="Refusals decay."),
+        arxiv("2501.00103", "Faster kernels", abstract="Speculative decoding."),
+        rules=load_rules(loose),
+    )
+    put(
+        store,
+        notes,
+        arxiv("2501.00104", "HMM-based word alignment in translation"),
+        rules=load_rules(loose),
+    )
+    assert len(find(store, "tag:Alignment")) == 3
+
+    seen: list[tuple[int, int]] = []
+    counts = store.retag_papers(
+        RULES, chunk=3, progress=lambda done, total: seen.append((done, total))
+    )
+
+    assert seen == [(3, 4), (4, 4)]
+    assert sorted(find(store, "tag:Alignment")) == [
+        "HMM-based word alignment in translation",  # the notes source's own tag stays
+        "Safety alignment of chat models",
+    ]
+    assert find(store, "tag:Old") == []
+    assert _tags_of(store, word) == ["cs.CL"]
+    assert _tags_of(store, "Faster kernels") == ["Efficiency"]
+    assert "Safety" in _tags_of(store, "Safety alignment of chat models")
+    # Given: Efficiency and Safety; taken away: Alignment twice (rule), Old twice.
+    assert (counts.papers, counts.changed, counts.added, counts.removed) == (4, 4, 2, 4)
+    again = store.retag_papers(RULES)
+    assert (again.papers, again.changed, again.added, again.removed) == (4, 0, 0, 0)
+
+
+def test_retag_reads_every_mention_of_a_paper(store: Store) -> None:
+    """A paper's rule tags are those any of its sources' texts give, as at ingest."""
+    a, b = add(store, "a"), add(store, "b")
+    put(store, a, arxiv("2501.00201", "Kernels", abstract="Matrix products."))
+    put(store, b, arxiv("2501.00201", "Kernels", summary="An agentic workflow for kernels."))
+    store.retag_papers(RULES, chunk=1)
+    assert _tags_of(store, "Kernels") == ["Agents"]
+    assert store.retag_papers(RULES, chunk=1).changed == 0

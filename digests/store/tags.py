@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    delete,
     func,
     select,
     text,
@@ -19,7 +21,9 @@ from digests.model import (
 )
 from digests.normalize import normalize_tag
 from digests.schema import (
+    mentions,
     paper_tags,
+    papers,
     tag_aliases,
     tags,
 )
@@ -29,8 +33,25 @@ from digests.store.bulk import (
     among,
     insert_columns,
 )
+from digests.topics import RULE_ORIGIN, TopicRules
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RetagCounts:
+    """What re-reading the papers with the topic rules changed."""
+
+    papers: int = 0  # papers read
+    changed: int = 0  # papers whose rule tags changed
+    added: int = 0  # rule tags given
+    removed: int = 0  # rule tags taken away
+
+
+def _add(a: RetagCounts, b: RetagCounts) -> RetagCounts:
+    return RetagCounts(
+        a.papers + b.papers, a.changed + b.changed, a.added + b.added, a.removed + b.removed
+    )
 
 
 class TagStore(StoreBase):
@@ -143,3 +164,83 @@ class TagStore(StoreBase):
         )
         with self.engine.connect() as conn:
             return [(d, int(n)) for d, n in conn.execute(stmt)]
+
+    def retag_papers(
+        self,
+        rules: TopicRules,
+        *,
+        chunk: int = LOOKUP_CHUNK,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> RetagCounts:
+        """Give every stored paper the topic tags ``rules`` give it now.
+
+        Papers keep the tags their sources and categories gave them; only the tags of
+        origin ``rule`` are recomputed, from what ingest read: each mention's title,
+        summary and AI summary with the paper's abstract. One transaction per ``chunk``
+        of papers, so a long run holds no lock for long and an interrupted one can simply
+        be run again. ``progress(done, total)`` is told after each chunk.
+        """
+        with self.engine.connect() as conn:
+            total = int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
+        counts = RetagCounts()
+        last = 0
+        while True:
+            with self._tx() as conn:
+                rows = conn.execute(
+                    select(papers.c.id, papers.c.title, papers.c.abstract)
+                    .where(papers.c.id > last)
+                    .order_by(papers.c.id)
+                    .limit(chunk)
+                ).all()
+                if not rows:
+                    break
+                last = int(rows[-1][0])
+                counts = _add(counts, self._retag_chunk(conn, rules, rows))
+            if progress is not None:
+                progress(counts.papers, total)
+        return counts
+
+    def _retag_chunk(self, conn: Connection, rules: TopicRules, rows: Sequence[Any]) -> RetagCounts:
+        ids = [int(r[0]) for r in rows]
+        texts: dict[int, list[tuple[str | None, ...]]] = {i: [] for i in ids}
+        abstracts = {int(r[0]): r[2] for r in rows}
+        stmt = select(
+            mentions.c.paper_id, mentions.c.title, mentions.c.summary, mentions.c.ai_summary
+        ).where(among(conn, mentions.c.paper_id, ids))
+        for paper_id, title, summary, ai_summary in conn.execute(stmt):
+            texts[int(paper_id)].append((title, abstracts[int(paper_id)], summary, ai_summary))
+        wanted: dict[int, dict[str, TagRef]] = {}
+        for paper_id, title, abstract in rows:
+            found: dict[str, TagRef] = {}
+            for group in texts[int(paper_id)] or [(title, abstract)]:
+                for tag in rules.topics_for(*group):
+                    found[tag.slug] = TagRef(tag.slug, tag.display, "topic", RULE_ORIGIN)
+            wanted[int(paper_id)] = found
+        tag_ids = self._ensure_tags(conn, [r for found in wanted.values() for r in found.values()])
+        have: dict[int, set[int]] = {i: set() for i in ids}
+        linked = select(paper_tags.c.paper_id, paper_tags.c.tag_id).where(
+            paper_tags.c.origin == RULE_ORIGIN, among(conn, paper_tags.c.paper_id, ids)
+        )
+        for paper_id, tag_id in conn.execute(linked):
+            have[int(paper_id)].add(int(tag_id))
+        changed: list[int] = []
+        added = removed = 0
+        new: list[tuple[int, int, str]] = []
+        for paper_id in ids:
+            want = {tag_ids[slug] for slug in wanted[paper_id]}
+            if want == have[paper_id]:
+                continue
+            changed.append(paper_id)
+            added += len(want - have[paper_id])
+            removed += len(have[paper_id] - want)
+            new += [(paper_id, t, RULE_ORIGIN) for t in sorted(want)]
+        if changed:
+            conn.execute(
+                delete(paper_tags).where(
+                    paper_tags.c.origin == RULE_ORIGIN, among(conn, paper_tags.c.paper_id, changed)
+                )
+            )
+        if new:
+            columns = [list(c) for c in zip(*new, strict=True)]
+            insert_columns(conn, paper_tags, ("paper_id", "tag_id", "origin"), columns, ())
+        return RetagCounts(len(ids), len(changed), added, removed)
