@@ -206,7 +206,7 @@ def test_quoting_a_term_searches_for_it() -> None:
 
 
 def test_sort_limit_offset_and_defaults() -> None:
-    assert (Query().sort, Query().limit, Query().offset) == ("new", 10, 0)
+    assert (Query().order(), Query().limit, Query().offset) == ("new", 10, 0)
     q = parse("sort:top limit:25 offset:50")
     assert (q.sort, q.limit, q.offset) == ("top", 25, 50)
     assert q.is_empty()

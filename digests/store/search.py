@@ -17,6 +17,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     not_,
     or_,
     select,
@@ -27,8 +28,9 @@ from digests.model import (
     Links,
     PaperHit,
 )
-from digests.normalize import arxiv_abs_url
+from digests.normalize import arxiv_abs_url, title_key
 from digests.query import Query
+from digests.relevance import Scored, relevance_order
 from digests.schema import (
     mentions,
     paper_search,
@@ -37,6 +39,7 @@ from digests.schema import (
     sources,
     tags,
 )
+from digests.store.bulk import among
 from digests.store.tags import TagStore
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,12 @@ FTS_MIN_CHARS = 3
 # the second is tried only when the first's matches promise a page in it.
 RECENT_WINDOWS = (20_000, 200_000)
 RECENT_WINDOWS_PG = (5_000, 50_000)
+# Best match first scores the newest these many matches (and the papers named exactly).
+RELEVANCE_POOL = 1000
+# BM25's usual constants: how fast repeats of a term stop adding, and how much a long
+# text is discounted (FTS5's bm25() uses the same).
+_BM25_K1 = 1.2
+_BM25_B = 0.75
 # PostgreSQL tries its next window when the matches so far, scaled to it, are this many
 # times a page.
 _WINDOW_MARGIN = 1.5
@@ -70,31 +79,130 @@ class SearchStore(TagStore):
         self.recent_windows: tuple[int, ...] = (
             RECENT_WINDOWS_PG if self.dialect == "postgresql" else RECENT_WINDOWS
         )
+        # Best-match-first search scores at most these many newest matches.
+        self.relevance_pool = RELEVANCE_POOL
 
     # -- search --------------------------------------------------------------------------
 
     def search(self, query: Query) -> SearchPage:
-        """Run a parsed query; one page of hits, newest or top first."""
+        """Run a parsed query; one page of hits, best match, newest or top first."""
         with self.engine.connect() as conn:
             where = self._query_conditions(conn, query)
             if where is None:
                 return SearchPage(hits=(), has_more=False)
-            ids: list[int] | None = None
-            if query.sort != "top" and self._windowed(query):
-                ids = self._recent_text_ids(conn, query)
-            if ids is None:
-                ids = self._page_ids(conn, query, where)
+            if query.order() == "relevance" and (query.words or query.phrases):
+                ids = self._relevant_ids(conn, query, where)
+            else:
+                ids = self._ordered_ids(conn, query, where)
             has_more = len(ids) > query.limit
             ids = ids[: query.limit]
             hits = self._hydrate(conn, ids)
         return SearchPage(hits=tuple(hits), has_more=has_more)
 
+    def _ordered_ids(
+        self, conn: Connection, query: Query, where: Sequence[ColumnElement[bool]]
+    ) -> list[int]:
+        """One page of matching ids newest or top first (plus one, to tell whether there
+        is more); newest first tries the newest papers first where it can."""
+        if query.order() != "top" and self._windowed(query):
+            ids = self._recent_text_ids(conn, query)
+            if ids is not None:
+                return ids
+        return self._page_ids(conn, query, where)
+
+    def _relevant_ids(
+        self, conn: Connection, query: Query, where: Sequence[ColumnElement[bool]]
+    ) -> list[int]:
+        """One page of matching ids best match first (plus one, to tell whether there is
+        more).
+
+        The order is ``relevance_order`` over the papers named exactly by the query's text
+        (anywhere in the store: by title key or short-name key) and the newest
+        ``relevance_pool`` matches; matches older than those follow, newest first. A word
+        common enough to match more papers than that says little about any of them, and
+        scoring every match of it is what would make such a search slow; a rarer term has
+        all its matches scored.
+        """
+        pool_size = self.relevance_pool
+        newest = self._ordered_ids(
+            conn, replace(query, sort="new", offset=0, limit=pool_size), where
+        )
+        exact = [i for i in self._named_ids(conn, query, where) if i not in set(newest)]
+        ranked = self._ranked(conn, query, [*newest[:pool_size], *exact])
+        end = query.offset + query.limit + 1
+        if len(newest) > pool_size and len(ranked) < end:
+            # Beyond the pool: the older matches, newest first, those named exactly
+            # (already ranked) left out.
+            older = replace(
+                query, sort="new", offset=pool_size, limit=end - len(ranked) + len(exact) - 1
+            )
+            ranked += [i for i in self._ordered_ids(conn, older, where) if i not in exact]
+        return ranked[query.offset : end]
+
+    def _named_ids(
+        self, conn: Connection, query: Query, where: Sequence[ColumnElement[bool]]
+    ) -> list[int]:
+        """The matching papers whose title, or the short name it leads with, is the
+        query's text, wherever they are in the store (their keys are indexed)."""
+        key = title_key(query_text(query))
+        named = select(papers.c.id).where(or_(papers.c.title_key == key, papers.c.lead_key == key))
+        found = [int(i) for i in conn.execute(named).scalars()]
+        if not found:
+            return []
+        stmt = select(papers.c.id).where(among(conn, papers.c.id, found), *where)
+        return [int(i) for i in conn.execute(stmt).scalars()]
+
+    def _ranked(self, conn: Connection, query: Query, ids: Sequence[int]) -> list[int]:
+        """``ids`` best match first (``relevance_order``)."""
+        if not ids:
+            return []
+        scores = self._text_scores(conn, query, ids)
+        stmt = select(papers.c.id, papers.c.title, papers.c.aliases, papers.c.announced_at).where(
+            among(conn, papers.c.id, ids)
+        )
+        found = [
+            Scored(
+                paper_id=int(pid),
+                title=title,
+                aliases=tuple(aliases or ()),
+                score=scores.get(int(pid), 0.0),
+                announced_at=announced,
+            )
+            for pid, title, aliases, announced in conn.execute(stmt)
+        ]
+        return relevance_order(found, query_text(query))
+
+    def _text_scores(self, conn: Connection, query: Query, ids: Sequence[int]) -> dict[int, float]:
+        """How well each paper's search text matches the query's words and phrases
+        (higher is better): BM25 as SQLite's full-text index computes it (``bm25()``,
+        over the terms it can look up); on PostgreSQL the same formula over the counts of
+        each term in the text (``_bm25_pg``)."""
+        if self.dialect == "sqlite":
+            indexed = _fts_expression(query)
+            if indexed is None:
+                return {}
+            stmt = (
+                select(text("rowid"), text("bm25(paper_fts)"))
+                .select_from(text("paper_fts"))
+                .where(
+                    text("paper_fts MATCH :fts").bindparams(bindparam("fts", indexed)),
+                    literal_column("rowid").in_(ids),
+                )
+            )
+            # bm25() is lower for a better match.
+            return {int(pid): -float(score) for pid, score in conn.execute(stmt)}
+        stmt = select(paper_search.c.paper_id, _bm25_pg([*query.words, *query.phrases])).where(
+            among(conn, paper_search.c.paper_id, ids)
+        )
+        return {int(pid): float(score) for pid, score in conn.execute(stmt)}
+
     def _page_ids(
         self, conn: Connection, query: Query, where: Sequence[ColumnElement[bool]]
     ) -> list[int]:
-        """One page of matching ids (plus one, to tell whether there is more)."""
+        """One page of matching ids newest or top first, as the plain search reads them
+        (plus one, to tell whether there is more)."""
         order: list[Any]
-        if query.sort == "top":
+        if query.order() == "top":
             order = [
                 papers.c.source_count.desc(),
                 papers.c.max_upvotes.desc(),
@@ -206,7 +314,7 @@ class SearchStore(TagStore):
                 tagged_here = tagged(resolved[slug]).where(paper_tags.c.paper_id == papers.c.id)
                 conds.append(not_(exists(tagged_here)))
         for name in q.authors:
-            conds.append(author_text().contains(author_key(name), autoescape=True))
+            conds.append(author_text(self.dialect).contains(author_key(name), autoescape=True))
         if q.sources:
             conds.append(
                 exists().where(
@@ -397,9 +505,15 @@ def tagged(tag_id: int) -> Select[Any]:
     return select(paper_tags.c.paper_id).where(paper_tags.c.tag_id == tag_id)
 
 
-def author_text() -> ColumnElement[str]:
-    """A paper's authors as ``author:`` searches them: holding ``author_key(name)``."""
-    return func.lower(papers.c.authors.cast(Text()))
+def author_text(dialect: str) -> ColumnElement[str]:
+    """A paper's authors as ``author:`` searches them: holding ``author_key(name)``.
+
+    Lowercased by the database, for every script: PostgreSQL's ``lower()`` (under the
+    UTF-8 locale a database is made with), on SQLite ``unicode_lower``, Python's own
+    ``str.lower`` (``engine.unicode_lower``), as SQLite's ``lower()`` folds ASCII only.
+    """
+    authors = papers.c.authors.cast(Text())
+    return func.lower(authors) if dialect == "postgresql" else func.unicode_lower(authors)
 
 
 def author_key(name: str) -> str:
@@ -413,6 +527,32 @@ def source_key() -> ColumnElement[str]:
 
 def source_keys(names: Iterable[str]) -> list[str]:
     return [n.lower() for n in names]
+
+
+def query_text(q: Query) -> str:
+    """The query's free text as one string: what an exact title match compares."""
+    return " ".join((*q.words, *q.phrases))
+
+
+def _bm25_pg(terms: Sequence[str]) -> ColumnElement[float]:
+    """BM25 of a paper's search text for ``terms``, in SQL over the rows scored together.
+
+    PostgreSQL's own ranking (``ts_rank``) reads a text search vector, whose parser
+    splits Japanese into no words at all, and trigram similarity compares the whole text,
+    so that a long text loses however often it holds the term. Here a term's frequency is
+    how often it occurs (case aside) and a text's length is counted in characters against
+    the average of the texts scored; every text scored holds every term, so the terms
+    weigh alike.
+    """
+    body = func.lower(paper_search.c.search_text)
+    length = func.char_length(body)
+    norm = _BM25_K1 * (1 - _BM25_B + _BM25_B * length / func.avg(length).over())
+    score: ColumnElement[float] = literal(0.0)
+    for term in terms:
+        found = length - func.char_length(func.replace(body, func.lower(literal(term)), ""))
+        freq = found / float(max(len(term), 1))
+        score = score + freq * (_BM25_K1 + 1) / (freq + norm)
+    return score
 
 
 def _fts_literal(term: str) -> str:
