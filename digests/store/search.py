@@ -17,11 +17,11 @@ from sqlalchemy import (
     exists,
     func,
     literal,
-    literal_column,
     not_,
     or_,
     select,
     text,
+    union,
 )
 
 from digests.model import (
@@ -54,9 +54,9 @@ FTS_MIN_CHARS = 3
 RECENT_WINDOWS = (20_000, 200_000)
 RECENT_WINDOWS_PG = (5_000, 50_000)
 # Best match first scores the newest these many matches (and the papers named exactly).
-RELEVANCE_POOL = 1000
+RELEVANCE_POOL = 100
 # BM25's usual constants: how fast repeats of a term stop adding, and how much a long
-# text is discounted (FTS5's bm25() uses the same).
+# text is discounted (those of FTS5's bm25() too).
 _BM25_K1 = 1.2
 _BM25_B = 0.75
 # PostgreSQL tries its next window when the matches so far, scaled to it, are this many
@@ -127,8 +127,9 @@ class SearchStore(TagStore):
         newest = self._ordered_ids(
             conn, replace(query, sort="new", offset=0, limit=pool_size), where
         )
-        exact = [i for i in self._named_ids(conn, query, where) if i not in set(newest)]
-        ranked = self._ranked(conn, query, [*newest[:pool_size], *exact])
+        pool = newest[:pool_size]
+        exact = [i for i in self._named_ids(conn, query, where) if i not in set(pool)]
+        ranked = self._ranked(conn, query, [*pool, *exact])
         end = query.offset + query.limit + 1
         if len(newest) > pool_size and len(ranked) < end:
             # Beyond the pool: the older matches, newest first, those named exactly
@@ -145,7 +146,12 @@ class SearchStore(TagStore):
         """The matching papers whose title, or the short name it leads with, is the
         query's text, wherever they are in the store (their keys are indexed)."""
         key = title_key(query_text(query))
-        named = select(papers.c.id).where(or_(papers.c.title_key == key, papers.c.lead_key == key))
+        # Two lookups, each in its own index: with OR, SQLite reads the whole table when
+        # its statistics see one value in most rows of either column (a NULL lead key).
+        named = union(
+            select(papers.c.id).where(papers.c.title_key == key),
+            select(papers.c.id).where(papers.c.lead_key == key),
+        )
         found = [int(i) for i in conn.execute(named).scalars()]
         if not found:
             return []
@@ -174,27 +180,20 @@ class SearchStore(TagStore):
 
     def _text_scores(self, conn: Connection, query: Query, ids: Sequence[int]) -> dict[int, float]:
         """How well each paper's search text matches the query's words and phrases
-        (higher is better): BM25 as SQLite's full-text index computes it (``bm25()``,
-        over the terms it can look up); on PostgreSQL the same formula over the counts of
-        each term in the text (``_bm25_pg``)."""
-        if self.dialect == "sqlite":
-            indexed = _fts_expression(query)
-            if indexed is None:
-                return {}
-            stmt = (
-                select(text("rowid"), text("bm25(paper_fts)"))
-                .select_from(text("paper_fts"))
-                .where(
-                    text("paper_fts MATCH :fts").bindparams(bindparam("fts", indexed)),
-                    literal_column("rowid").in_(ids),
-                )
+        (``_bm25``; higher is better)."""
+        # Each text lowered once, not once for each use of it in the formula.
+        texts = (
+            select(
+                paper_search.c.paper_id,
+                lowered(paper_search.c.search_text, self.dialect).label("body"),
             )
-            # bm25() is lower for a better match.
-            return {int(pid): -float(score) for pid, score in conn.execute(stmt)}
-        stmt = select(paper_search.c.paper_id, _bm25_pg([*query.words, *query.phrases])).where(
-            among(conn, paper_search.c.paper_id, ids)
+            .where(among(conn, paper_search.c.paper_id, ids))
+            .cte("texts")
+            .prefix_with("MATERIALIZED")
         )
-        return {int(pid): float(score) for pid, score in conn.execute(stmt)}
+        terms = [lowered(literal(t), self.dialect) for t in (*query.words, *query.phrases)]
+        stmt = select(texts.c.paper_id, _bm25(texts.c.body, terms))
+        return {int(pid): float(value) for pid, value in conn.execute(stmt)}
 
     def _page_ids(
         self, conn: Connection, query: Query, where: Sequence[ColumnElement[bool]]
@@ -506,14 +505,16 @@ def tagged(tag_id: int) -> Select[Any]:
 
 
 def author_text(dialect: str) -> ColumnElement[str]:
-    """A paper's authors as ``author:`` searches them: holding ``author_key(name)``.
+    """A paper's authors as ``author:`` searches them: holding ``author_key(name)``."""
+    return lowered(papers.c.authors.cast(Text()), dialect)
 
-    Lowercased by the database, for every script: PostgreSQL's ``lower()`` (under the
-    UTF-8 locale a database is made with), on SQLite ``unicode_lower``, Python's own
-    ``str.lower`` (``engine.unicode_lower``), as SQLite's ``lower()`` folds ASCII only.
-    """
-    authors = papers.c.authors.cast(Text())
-    return func.lower(authors) if dialect == "postgresql" else func.unicode_lower(authors)
+
+def lowered(value: ColumnElement[str], dialect: str) -> ColumnElement[str]:
+    """``value`` lowercased by the database, for every script: PostgreSQL's ``lower()``
+    (under the UTF-8 locale a database is made with); on SQLite, whose ``lower()`` folds
+    ASCII letters only, ``unicode_lower``, Python's own ``str.lower``
+    (``engine.unicode_lower``)."""
+    return func.lower(value) if dialect == "postgresql" else func.unicode_lower(value)
 
 
 def author_key(name: str) -> str:
@@ -534,23 +535,26 @@ def query_text(q: Query) -> str:
     return " ".join((*q.words, *q.phrases))
 
 
-def _bm25_pg(terms: Sequence[str]) -> ColumnElement[float]:
-    """BM25 of a paper's search text for ``terms``, in SQL over the rows scored together.
+def _bm25(body: ColumnElement[str], terms: Sequence[ColumnElement[str]]) -> ColumnElement[float]:
+    """BM25 of a paper's search text (``body``, lowered) for ``terms`` (lowered), in SQL
+    over the texts scored together.
 
-    PostgreSQL's own ranking (``ts_rank``) reads a text search vector, whose parser
-    splits Japanese into no words at all, and trigram similarity compares the whole text,
-    so that a long text loses however often it holds the term. Here a term's frequency is
-    how often it occurs (case aside) and a text's length is counted in characters against
-    the average of the texts scored; every text scored holds every term, so the terms
-    weigh alike.
+    A term's frequency is how often it occurs in the text, case aside (whatever the
+    script: ``lowered``), and a text's length is counted in characters against the
+    average of the texts scored; every text scored holds every term, so the terms weigh
+    alike. The databases' own scores do not fit: SQLite's ``bm25()`` counts, on every
+    search, every paper that holds each term, to weigh it (for a common word, nearly the
+    whole cost of the search); PostgreSQL's ``ts_rank`` reads a text search vector, whose
+    parser finds no words in Japanese, and trigram similarity compares the whole text, so
+    that a long text loses however often it holds the term. The same formula on both
+    also puts the same papers first on both.
     """
-    body = func.lower(paper_search.c.search_text)
     length = func.char_length(body)
     norm = _BM25_K1 * (1 - _BM25_B + _BM25_B * length / func.avg(length).over())
     score: ColumnElement[float] = literal(0.0)
     for term in terms:
-        found = length - func.char_length(func.replace(body, func.lower(literal(term)), ""))
-        freq = found / float(max(len(term), 1))
+        found = length - func.char_length(func.replace(body, term, ""))
+        freq = found * 1.0 / func.char_length(term)
         score = score + freq * (_BM25_K1 + 1) / (freq + norm)
     return score
 
