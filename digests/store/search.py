@@ -121,21 +121,28 @@ class SearchStore(TagStore):
         ``relevance_pool`` matches; matches older than those follow, newest first. A word
         common enough to match more papers than that says little about any of them, and
         scoring every match of it is what would make such a search slow; a rarer term has
-        all its matches scored.
+        all its matches scored. On PostgreSQL, where a window of papers is tested paper
+        by paper, the pool is at most what the first window holds when the term is common
+        (``_recent_text_ids``'s ``settle``).
         """
         pool_size = self.relevance_pool
-        newest = self._ordered_ids(
-            conn, replace(query, sort="new", offset=0, limit=pool_size), where
-        )
+        newest_first = replace(query, sort="new", offset=0, limit=pool_size)
+        newest = None
+        if self._windowed(query):
+            newest = self._recent_text_ids(conn, newest_first, settle=True)
+        # A window's matches only (PostgreSQL): older ones may follow.
+        settled = newest is not None and len(newest) <= pool_size
+        if newest is None:
+            newest = self._page_ids(conn, newest_first, where)
         pool = newest[:pool_size]
         exact = [i for i in self._named_ids(conn, query, where) if i not in set(pool)]
         ranked = self._ranked(conn, query, [*pool, *exact])
         end = query.offset + query.limit + 1
-        if len(newest) > pool_size and len(ranked) < end:
+        if (settled or len(newest) > pool_size) and len(ranked) < end:
             # Beyond the pool: the older matches, newest first, those named exactly
             # (already ranked) left out.
             older = replace(
-                query, sort="new", offset=pool_size, limit=end - len(ranked) + len(exact) - 1
+                query, sort="new", offset=len(pool), limit=end - len(ranked) + len(exact) - 1
             )
             ranked += [i for i in self._ordered_ids(conn, older, where) if i not in exact]
         return ranked[query.offset : end]
@@ -227,7 +234,9 @@ class SearchStore(TagStore):
             return _fts_expression(query) is not None
         return bool(query.words or query.phrases)
 
-    def _recent_text_ids(self, conn: Connection, query: Query) -> list[int] | None:
+    def _recent_text_ids(
+        self, conn: Connection, query: Query, *, settle: bool = False
+    ) -> list[int] | None:
         """Newest-first free-text search, tried on the newest papers first.
 
         A common word matches a large share of a big store, and sorting every match by
@@ -247,6 +256,10 @@ class SearchStore(TagStore):
         when the matches of the one before, scaled to its size, fill a page with room to
         spare (a tag and a common phrase together); otherwise the matches are rare, and
         the trigram index finds them faster than a larger window tested paper by paper.
+
+        ``settle`` (PostgreSQL, from offset 0): where the next window would be tried,
+        return the matches found so far instead, fewer than asked: the newest matches
+        there are, as many as a window tested paper by paper holds.
         """
         need = query.offset + query.limit + 1
         for step, window in enumerate(self.recent_windows):
@@ -286,6 +299,8 @@ class SearchStore(TagStore):
                 later = self.recent_windows[step + 1 : step + 2]
                 if not later or len(found) * later[0] / window < _WINDOW_MARGIN * need:
                     return None
+                if settle:
+                    return found  # this window's matches: the newest, fewer than asked
         return None
 
     def _query_conditions(
