@@ -368,7 +368,7 @@ def parse_subscribe(text: str, *, now: datetime, default_tz: str = "UTC") -> Sub
         (parsed.since is not None or parsed.until is not None, "since:/until:", "one week"),
         (parsed.limit != Query().limit, "limit:", "its top: papers"),
         (parsed.offset != 0, "offset:", "its top: papers"),
-        (parsed.sort != "new", "sort:", "its top: papers"),
+        (parsed.sort is not None, "sort:", "its top: papers"),
     ):
         if set_:
             raise CommandError(

@@ -36,7 +36,8 @@ MAX_OFFSET = 10_000
 MAX_QUERY_CHARS = 2000
 LABEL_MAX_CHARS = 80
 
-Sort = Literal["new", "top"]
+# "relevance": best match first, for free text; "new": newest first; "top": best ranked.
+Sort = Literal["relevance", "new", "top"]
 
 VALID_TERMS = """\
 word  "a phrase"      papers whose title or summaries contain them (all of them)
@@ -50,10 +51,12 @@ until:WHEN            before WHEN, same forms (a date includes that whole day)
 id:ID                 arXiv id (2403.04224, 2403.04224v2, math/0611800), DOI (10.1234/abc) or link
 arxiv:ID  doi:DOI     the same as id:
 <link>                a pasted arXiv, doi.org or other paper link alone works like id:
-sort:new|top          newest first (default) or best ranked first
+sort:relevance        best match first (the default when there are words to match)
+sort:new|top          newest first (the default otherwise) or best ranked first
 limit:N               how many results, 1-100 (default 10)
 offset:N              skip the first N results (default 0)"""
 
+_SORTS: dict[str, Sort] = {"relevance": "relevance", "new": "new", "top": "top"}
 _KEYS = ("tag", "author", "source", "since", "until", "id", "sort", "limit", "offset")
 _ALIASES = {"arxiv": "id", "doi": "id"}
 _SINGLE = frozenset({"since", "until", "sort", "limit", "offset"})
@@ -135,10 +138,17 @@ class Query:
     exclude_words: tuple[str, ...] = ()
     phrases: tuple[str, ...] = ()  # full-text: each must appear as written
     exclude_phrases: tuple[str, ...] = ()
-    sort: Sort = "new"
+    sort: Sort | None = None  # None: as typed without sort:, see ``order``
     limit: int = DEFAULT_LIMIT
     offset: int = 0
     options: Options = field(default_factory=Options)
+
+    def order(self) -> Sort:
+        """The order of the results: ``sort`` as given, else best match first when there is
+        free text to match (words or phrases) and newest first when there is not."""
+        if self.sort is not None:
+            return self.sort
+        return "relevance" if self.words or self.phrases else "new"
 
     def is_empty(self) -> bool:
         """True when nothing narrows the search (sort, limit, offset and options aside)."""
@@ -204,7 +214,7 @@ class Query:
             out.append(f"since:{self.since_text or self.since.isoformat()}")
         if self.until is not None:
             out.append(f"until:{self.until_text or self.until.isoformat()}")
-        if self.sort != "new":
+        if self.sort is not None:
             out.append(f"sort:{self.sort}")
         if self.limit != DEFAULT_LIMIT:
             out.append(f"limit:{self.limit}")
@@ -481,7 +491,7 @@ def parse_query(
     b = _Builder()
     since: tuple[datetime, str, str] | None = None  # (instant, canonical text, raw term)
     until: tuple[datetime, str, str] | None = None
-    sort: Sort = "new"
+    sort: Sort | None = None
     limit = DEFAULT_LIMIT
     offset = 0
     options: dict[str, str] = {}
@@ -561,15 +571,13 @@ def parse_query(
             until = (when, canonical, raw)
         elif key == "sort":
             choice = unicodedata.normalize("NFKC", value).strip().casefold()
-            if choice == "new":
-                sort = "new"
-            elif choice == "top":
-                sort = "top"
-            else:
+            if choice not in _SORTS:
                 raise QueryError(
-                    f"{raw} is not valid: sort: takes new (newest first) or top (best ranked)",
+                    f"{raw} is not valid: sort: takes relevance (best match first), "
+                    "new (newest first) or top (best ranked)",
                     term=raw,
                 )
+            sort = _SORTS[choice]
         elif key == "limit":
             limit = _number(value, raw=raw, low=1, high=MAX_LIMIT, form="limit:")
         else:  # offset

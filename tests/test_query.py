@@ -206,11 +206,44 @@ def test_quoting_a_term_searches_for_it() -> None:
 
 
 def test_sort_limit_offset_and_defaults() -> None:
-    assert (Query().sort, Query().limit, Query().offset) == ("new", 10, 0)
+    assert (Query().order(), Query().limit, Query().offset) == ("new", 10, 0)
     q = parse("sort:top limit:25 offset:50")
     assert (q.sort, q.limit, q.offset) == ("top", 25, 50)
     assert q.is_empty()
     assert q.next_page().offset == 75
+
+
+@pytest.mark.parametrize(
+    ("text", "sort", "order"),
+    [
+        ("GPQA", None, "relevance"),  # words: best match first
+        ('"reward model"', None, "relevance"),  # a phrase too
+        ("GPQA sort:new", "new", "new"),
+        ("GPQA sort:top", "top", "top"),
+        ("GPQA SORT:Relevance", "relevance", "relevance"),
+        ("tag:Alignment", None, "new"),  # nothing to match text against: newest first
+        ("-llm", None, "new"),  # an excluded word only: no text to rank by
+        ("id:2403.04224", None, "new"),
+        ("tag:Alignment sort:relevance", "relevance", "relevance"),
+    ],
+)
+def test_free_text_is_ordered_by_relevance_unless_a_sort_is_given(
+    text: str, sort: str | None, order: str
+) -> None:
+    q = parse(text)
+    assert (q.sort, q.order()) == (sort, order)
+    # Written back and read again, the order is the same; the default is not written.
+    again = parse(q.to_text())
+    assert (again.sort, again.order()) == (sort, order)
+    assert ("sort:" in q.to_text()) == (sort is not None)
+
+
+def test_an_unknown_sort_is_one_line_naming_every_sort() -> None:
+    e = error("GPQA sort:best")
+    assert e.term == "sort:best"
+    assert "\n" not in str(e)
+    for choice in ("relevance", "new", "top"):
+        assert choice in str(e)
 
 
 def test_extra_keys_come_back_untouched() -> None:
@@ -371,7 +404,7 @@ def _query_texts(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
         terms.append(f"since:{draw(_WHEN)}")
     if draw(st.booleans()):
-        terms.append(f"sort:{draw(st.sampled_from(['new', 'top']))}")
+        terms.append(f"sort:{draw(st.sampled_from(['relevance', 'new', 'top']))}")
     if draw(st.booleans()):
         terms.append(f"limit:{draw(st.integers(1, 100))}")
     if draw(st.booleans()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from digests.query import parse_query
 from digests.store import (
     SourceSync,
     Store,
+    create_db_engine,
     sqlite_version_problem,
 )
 from digests.topics import TopicRules, load_rules
@@ -530,3 +532,192 @@ def test_retag_reads_every_mention_of_a_paper(store: Store) -> None:
     store.retag_papers(RULES, chunk=1)
     assert _tags_of(store, "Kernels") == ["Agents"]
     assert store.retag_papers(RULES, chunk=1).changed == 0
+
+
+# -- best match first ------------------------------------------------------------------
+
+# A benchmark paper and newer papers that report results on it: the newest mentions it
+# once in a long survey abstract, the one before three times in a short one.
+GPQA = "GPQA: A Graduate-Level Google-Proof Q&A Benchmark"
+GPQA_PAPERS = (
+    arxiv(
+        "2311.12022",
+        GPQA,
+        abstract=(
+            "We introduce GPQA, a set of 448 multiple-choice questions in biology, physics "
+            "and chemistry written by domain experts. The questions are hard to answer "
+            "even with unrestricted web search: experts with doctorates in the field reach "
+            "65 percent accuracy, while skilled non-experts given thirty minutes each reach "
+            "34 percent. We hope the set supports research on scalable oversight of models "
+            "whose answers humans cannot easily check."
+        ),
+        published=datetime(2023, 11, 20, tzinfo=UTC),
+    ),
+    arxiv(
+        "2501.04682",
+        "Budget Forcing: Test-Time Scaling for Small Reasoning Models",
+        abstract="Budget forcing lifts GPQA Diamond by 6 points; GPQA gains grow with GPQA depth.",
+        published=datetime(2025, 1, 9, tzinfo=UTC),
+    ),
+    arxiv(
+        "2503.11020",
+        "A Survey of Benchmarks for Scientific Reasoning in Language Models",
+        abstract=(
+            "We survey 120 benchmarks of scientific reasoning, from grade-school science "
+            "quizzes to olympiad problems, and classify them by domain, answer format, "
+            "contamination risk and the skills they claim to test. We find that most "
+            "saturate within two years of release and that few report human baselines; "
+            "among the exceptions we discuss GPQA."
+        ),
+        published=datetime(2025, 3, 14, tzinfo=UTC),
+    ),
+)
+SURVEY, FORCING = GPQA_PAPERS[2].title, GPQA_PAPERS[1].title
+
+
+def test_free_text_puts_the_paper_it_names_first_then_the_best_matches(store: Store) -> None:
+    put(store, add(store, "arxiv-cs-cl"), *GPQA_PAPERS)
+    # The paper whose short name is the query comes first, though the short abstract
+    # that repeats the name scores higher; the rest by BM25, not by date.
+    assert find(store, "GPQA") == [GPQA, FORCING, SURVEY]
+    assert find(store, "gpqa sort:relevance") == [GPQA, FORCING, SURVEY]
+    # Its whole title typed out names it too.
+    assert find(store, "GPQA: A Graduate-Level Google-Proof Q&A Benchmark")[0] == GPQA
+
+
+def test_sort_new_keeps_free_text_newest_first(store: Store) -> None:
+    put(store, add(store, "arxiv-cs-cl"), *GPQA_PAPERS)
+    assert find(store, "GPQA sort:new") == [SURVEY, FORCING, GPQA]
+    assert find(store, "GPQA sort:new limit:1") == [SURVEY]
+
+
+def test_best_match_first_orders_by_the_text_score_not_by_date(store: Store) -> None:
+    put(store, add(store, "arxiv-cs-cl"), *GPQA_PAPERS[1:])
+    # No paper is named "Diamond": the short abstract that holds it (older) comes first.
+    assert find(store, "gpqa diamond -survey") == [FORCING]
+    assert find(store, "gpqa") == [FORCING, SURVEY]
+    assert find(store, "gpqa sort:new") == [SURVEY, FORCING]
+
+
+def test_best_match_first_pages_without_gaps_or_repeats(store: Store) -> None:
+    put(store, add(store, "arxiv-cs-cl"), *GPQA_PAPERS)
+    pages = [find(store, f"GPQA limit:1 offset:{n}") for n in range(4)]
+    assert pages == [[GPQA], [FORCING], [SURVEY], []]
+    first = store.search(parse_query("GPQA limit:2", now=NOW))
+    assert first.has_more and not store.search(parse_query("GPQA limit:3", now=NOW)).has_more
+
+
+def test_notes_comments_are_searched(store: Store) -> None:
+    notes, listing = add(store, "paper-notes"), add(store, "arxiv-cs-cl")
+    put(
+        store,
+        notes,
+        Entry(
+            title="Counting Steps, Not Tokens: Budgeted Reasoning for Small Models",
+            authors=("Hana Sato",),
+            summary="小さなモデルの推論ステップに予算を設ける手法を提案する。",
+            summary_lang="ja",
+            comment="予算は問題ごとに変えられる。再現実装あり",
+            published=NOW - timedelta(days=3),
+        ),
+    )
+    put(store, listing, arxiv("2505.01234", "Sparse Rewards for Tool Use", abstract="Agents."))
+    # A comment a later mention brings joins the known paper's text.
+    put(
+        store,
+        notes,
+        arxiv(
+            "2505.01234",
+            "Sparse Rewards for Tool Use",
+            comment="元ポスト: 報酬の設計が肝。tool-calling agents trained with sparse credit",
+        ),
+    )
+    assert find(store, "問題ごと") == [
+        "Counting Steps, Not Tokens: Budgeted Reasoning for Small Models"
+    ]
+    assert find(store, '"sparse credit"') == ["Sparse Rewards for Tool Use"]
+    assert find(store, "報酬の設計") == ["Sparse Rewards for Tool Use"]
+
+
+NAMES = ("Łukasz Kaiser", "Jérémy Scheurer", "鈴木 健太", "Ελένη Παπαδοπούλου")
+
+
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [
+        ("author:Łukasz", True),
+        ("author:łukasz", True),
+        ("author:ŁUKASZ", True),
+        ("author:jérémy", True),
+        ("author:JÉRÉMY", True),
+        ("author:鈴木", True),
+        ('author:"鈴木 健太"', True),
+        ("author:ελένη", True),
+        ("author:ΕΛΈΝΗ", True),
+        ("author:Lukasz", False),  # no accent folding: another name
+        ("author:u0141", False),  # nothing of an escape is left to match
+    ],
+)
+def test_authors_with_non_ascii_names_are_found_in_any_case(
+    store: Store, typed: str, found: bool
+) -> None:
+    put(
+        store,
+        add(store, "arxiv-cs-cl"),
+        arxiv("2406.01234", "Attention Sinks in Long Contexts", authors=NAMES, published=NOW),
+        arxiv("2406.01235", "A Paper by Others", authors=("Alice Smith",), published=NOW),
+    )
+    expected = ["Attention Sinks in Long Contexts"] if found else []
+    assert find(store, typed) == expected
+    # The digest's week filter means the same by author: as the search does.
+    query = parse_query(typed, now=NOW)
+    week = store.match_ids(query, start=NOW - timedelta(days=1), end=NOW + timedelta(days=1))
+    assert len(week) == len(expected)
+    [hit] = store.search(parse_query("id:2406.01234", now=NOW)).hits
+    assert hit.authors == NAMES
+
+
+def test_upgrade_stores_authors_plainly_and_makes_comments_searchable(db_url: str) -> None:
+    from sqlalchemy import text
+
+    store = Store.open(db_url)
+    notes = add(store, "paper-notes")
+    papers = [
+        arxiv(
+            f"2406.0{n}000",
+            f"Paper {n}",
+            authors=(f"Jérémy Dupont {n}", "Łukasz Kaiser"),
+            comment=f"コメント{n}番: 追試済み",
+        )
+        for n in range(1, 4)
+    ]
+    put(store, notes, *papers)
+    store.dispose()
+    # As stores written before: escaped authors, search texts without the comments.
+    migrate(db_url, "0007", down=True)
+    engine = create_db_engine(db_url)
+    cast = "CAST(:a AS JSON)" if engine.dialect.name == "postgresql" else ":a"
+    with engine.begin() as conn:
+        for n in range(1, 4):
+            pid = conn.execute(
+                text("SELECT id FROM papers WHERE arxiv_id = :i"), {"i": f"2406.0{n}000"}
+            ).scalar_one()
+            escaped = json.dumps([f"Jérémy Dupont {n}", "Łukasz Kaiser"])
+            conn.execute(
+                text(f"UPDATE papers SET authors = {cast} WHERE id = :p"), {"a": escaped, "p": pid}
+            )
+            conn.execute(
+                text("UPDATE paper_search SET search_text = :t WHERE paper_id = :p"),
+                {"t": f"Paper {n}", "p": pid},
+            )
+    engine.dispose()
+    migrate(db_url, "head")
+    store = Store.open(db_url)
+    try:
+        assert find(store, "author:łukasz sort:new") == ["Paper 3", "Paper 2", "Paper 1"]
+        assert find(store, "author:jérémy author:2") == ["Paper 2"]
+        assert find(store, "コメント3番") == ["Paper 3"]
+        assert find(store, "追試済み sort:new") == ["Paper 3", "Paper 2", "Paper 1"]
+        assert store.integrity_check() == "ok"
+    finally:
+        store.dispose()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -21,6 +20,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from digests.schema import (
     UTCDateTime,
 )
+from digests.store.engine import dump_json
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ def pg_column(conn: Connection, col: Any, values: list[Any], i: int) -> tuple[An
     """
     kind = col.type
     if isinstance(kind, JSON):
-        texts = [None if v is None else json.dumps(v) for v in values]
+        texts = [None if v is None else dump_json(v) for v in values]
         return texts, f"CAST(%(p{i})b AS TEXT[])", f"CAST(u.c{i} AS JSON)"
     if isinstance(kind, UTCDateTime):
         values = [kind.process_bind_param(v, conn.dialect) for v in values]

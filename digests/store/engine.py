@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -111,6 +112,18 @@ def _sqlite_path_problem(path: Path) -> str | None:
     return None
 
 
+def dump_json(value: Any) -> str:
+    """JSON as the store keeps it: non-ASCII text as is, not as ``\\u`` escapes, so that
+    the text of a JSON column (an author's "Łukasz") reads as what it holds."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def unicode_lower(value: str | None) -> str | None:
+    """``str.lower`` as the SQL function ``unicode_lower`` on SQLite, whose own
+    ``lower()`` folds ASCII letters only; PostgreSQL's ``lower()`` folds them all."""
+    return None if value is None else value.lower()
+
+
 def create_db_engine(url: str) -> Engine:
     """An engine with the pragmas paperbot relies on (WAL, foreign keys on SQLite)."""
     parsed = database_url(url)
@@ -128,7 +141,11 @@ def create_db_engine(url: str) -> Engine:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise StoreError(f"cannot make the folder {path.parent}: {e.strerror}") from e
-        engine = create_engine(parsed, connect_args={"timeout": _SQLITE_BUSY_MS / 1000})
+        engine = create_engine(
+            parsed,
+            connect_args={"timeout": _SQLITE_BUSY_MS / 1000},
+            json_serializer=dump_json,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -140,9 +157,12 @@ def create_db_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
             cur.close()
+            dbapi_conn.create_function("unicode_lower", 1, unicode_lower, deterministic=True)
 
         return engine
-    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        parsed, pool_pre_ping=True, pool_size=10, max_overflow=10, json_serializer=dump_json
+    )
 
 
 @retry(

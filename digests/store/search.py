@@ -21,14 +21,16 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union,
 )
 
 from digests.model import (
     Links,
     PaperHit,
 )
-from digests.normalize import arxiv_abs_url
+from digests.normalize import arxiv_abs_url, title_key
 from digests.query import Query
+from digests.relevance import Scored, relevance_order
 from digests.schema import (
     mentions,
     paper_search,
@@ -37,6 +39,7 @@ from digests.schema import (
     sources,
     tags,
 )
+from digests.store.bulk import among
 from digests.store.tags import TagStore
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,12 @@ FTS_MIN_CHARS = 3
 # the second is tried only when the first's matches promise a page in it.
 RECENT_WINDOWS = (20_000, 200_000)
 RECENT_WINDOWS_PG = (5_000, 50_000)
+# Best match first scores the newest these many matches (and the papers named exactly).
+RELEVANCE_POOL = 100
+# BM25's usual constants: how fast repeats of a term stop adding, and how much a long
+# text is discounted (those of FTS5's bm25() too).
+_BM25_K1 = 1.2
+_BM25_B = 0.75
 # PostgreSQL tries its next window when the matches so far, scaled to it, are this many
 # times a page.
 _WINDOW_MARGIN = 1.5
@@ -70,31 +79,136 @@ class SearchStore(TagStore):
         self.recent_windows: tuple[int, ...] = (
             RECENT_WINDOWS_PG if self.dialect == "postgresql" else RECENT_WINDOWS
         )
+        # Best-match-first search scores at most these many newest matches.
+        self.relevance_pool = RELEVANCE_POOL
 
     # -- search --------------------------------------------------------------------------
 
     def search(self, query: Query) -> SearchPage:
-        """Run a parsed query; one page of hits, newest or top first."""
+        """Run a parsed query; one page of hits, best match, newest or top first."""
         with self.engine.connect() as conn:
             where = self._query_conditions(conn, query)
             if where is None:
                 return SearchPage(hits=(), has_more=False)
-            ids: list[int] | None = None
-            if query.sort != "top" and self._windowed(query):
-                ids = self._recent_text_ids(conn, query)
-            if ids is None:
-                ids = self._page_ids(conn, query, where)
+            if query.order() == "relevance" and (query.words or query.phrases):
+                ids = self._relevant_ids(conn, query, where)
+            else:
+                ids = self._ordered_ids(conn, query, where)
             has_more = len(ids) > query.limit
             ids = ids[: query.limit]
             hits = self._hydrate(conn, ids)
         return SearchPage(hits=tuple(hits), has_more=has_more)
 
+    def _ordered_ids(
+        self, conn: Connection, query: Query, where: Sequence[ColumnElement[bool]]
+    ) -> list[int]:
+        """One page of matching ids newest or top first (plus one, to tell whether there
+        is more); newest first tries the newest papers first where it can."""
+        if query.order() != "top" and self._windowed(query):
+            ids = self._recent_text_ids(conn, query)
+            if ids is not None:
+                return ids
+        return self._page_ids(conn, query, where)
+
+    def _relevant_ids(
+        self, conn: Connection, query: Query, where: Sequence[ColumnElement[bool]]
+    ) -> list[int]:
+        """One page of matching ids best match first (plus one, to tell whether there is
+        more).
+
+        The order is ``relevance_order`` over the papers named exactly by the query's text
+        (anywhere in the store: by title key or short-name key) and the newest
+        ``relevance_pool`` matches; matches older than those follow, newest first. A word
+        common enough to match more papers than that says little about any of them, and
+        scoring every match of it is what would make such a search slow; a rarer term has
+        all its matches scored. On PostgreSQL, where a window of papers is tested paper
+        by paper, the pool is at most what the first window holds when the term is common
+        (``_recent_text_ids``'s ``settle``).
+        """
+        pool_size = self.relevance_pool
+        newest_first = replace(query, sort="new", offset=0, limit=pool_size)
+        newest = None
+        if self._windowed(query):
+            newest = self._recent_text_ids(conn, newest_first, settle=True)
+        # A window's matches only (PostgreSQL): older ones may follow.
+        settled = newest is not None and len(newest) <= pool_size
+        if newest is None:
+            newest = self._page_ids(conn, newest_first, where)
+        pool = newest[:pool_size]
+        exact = [i for i in self._named_ids(conn, query, where) if i not in set(pool)]
+        ranked = self._ranked(conn, query, [*pool, *exact])
+        end = query.offset + query.limit + 1
+        if (settled or len(newest) > pool_size) and len(ranked) < end:
+            # Beyond the pool: the older matches, newest first, those named exactly
+            # (already ranked) left out.
+            older = replace(
+                query, sort="new", offset=len(pool), limit=end - len(ranked) + len(exact) - 1
+            )
+            ranked += [i for i in self._ordered_ids(conn, older, where) if i not in exact]
+        return ranked[query.offset : end]
+
+    def _named_ids(
+        self, conn: Connection, query: Query, where: Sequence[ColumnElement[bool]]
+    ) -> list[int]:
+        """The matching papers whose title, or the short name it leads with, is the
+        query's text, wherever they are in the store (their keys are indexed)."""
+        key = title_key(query_text(query))
+        # Two lookups, each in its own index: with OR, SQLite reads the whole table when
+        # its statistics see one value in most rows of either column (a NULL lead key).
+        named = union(
+            select(papers.c.id).where(papers.c.title_key == key),
+            select(papers.c.id).where(papers.c.lead_key == key),
+        )
+        found = [int(i) for i in conn.execute(named).scalars()]
+        if not found:
+            return []
+        stmt = select(papers.c.id).where(among(conn, papers.c.id, found), *where)
+        return [int(i) for i in conn.execute(stmt).scalars()]
+
+    def _ranked(self, conn: Connection, query: Query, ids: Sequence[int]) -> list[int]:
+        """``ids`` best match first (``relevance_order``)."""
+        if not ids:
+            return []
+        scores = self._text_scores(conn, query, ids)
+        stmt = select(papers.c.id, papers.c.title, papers.c.aliases, papers.c.announced_at).where(
+            among(conn, papers.c.id, ids)
+        )
+        found = [
+            Scored(
+                paper_id=int(pid),
+                title=title,
+                aliases=tuple(aliases or ()),
+                score=scores.get(int(pid), 0.0),
+                announced_at=announced,
+            )
+            for pid, title, aliases, announced in conn.execute(stmt)
+        ]
+        return relevance_order(found, query_text(query))
+
+    def _text_scores(self, conn: Connection, query: Query, ids: Sequence[int]) -> dict[int, float]:
+        """How well each paper's search text matches the query's words and phrases
+        (``_bm25``; higher is better)."""
+        # Each text lowered once, not once for each use of it in the formula.
+        texts = (
+            select(
+                paper_search.c.paper_id,
+                lowered(paper_search.c.search_text, self.dialect).label("body"),
+            )
+            .where(among(conn, paper_search.c.paper_id, ids))
+            .cte("texts")
+            .prefix_with("MATERIALIZED")
+        )
+        terms = [lowered(literal(t), self.dialect) for t in (*query.words, *query.phrases)]
+        stmt = select(texts.c.paper_id, _bm25(texts.c.body, terms))
+        return {int(pid): float(value) for pid, value in conn.execute(stmt)}
+
     def _page_ids(
         self, conn: Connection, query: Query, where: Sequence[ColumnElement[bool]]
     ) -> list[int]:
-        """One page of matching ids (plus one, to tell whether there is more)."""
+        """One page of matching ids newest or top first, as the plain search reads them
+        (plus one, to tell whether there is more)."""
         order: list[Any]
-        if query.sort == "top":
+        if query.order() == "top":
             order = [
                 papers.c.source_count.desc(),
                 papers.c.max_upvotes.desc(),
@@ -120,7 +234,9 @@ class SearchStore(TagStore):
             return _fts_expression(query) is not None
         return bool(query.words or query.phrases)
 
-    def _recent_text_ids(self, conn: Connection, query: Query) -> list[int] | None:
+    def _recent_text_ids(
+        self, conn: Connection, query: Query, *, settle: bool = False
+    ) -> list[int] | None:
         """Newest-first free-text search, tried on the newest papers first.
 
         A common word matches a large share of a big store, and sorting every match by
@@ -140,6 +256,10 @@ class SearchStore(TagStore):
         when the matches of the one before, scaled to its size, fill a page with room to
         spare (a tag and a common phrase together); otherwise the matches are rare, and
         the trigram index finds them faster than a larger window tested paper by paper.
+
+        ``settle`` (PostgreSQL, from offset 0): where the next window would be tried,
+        return the matches found so far instead, fewer than asked: the newest matches
+        there are, as many as a window tested paper by paper holds.
         """
         need = query.offset + query.limit + 1
         for step, window in enumerate(self.recent_windows):
@@ -179,6 +299,8 @@ class SearchStore(TagStore):
                 later = self.recent_windows[step + 1 : step + 2]
                 if not later or len(found) * later[0] / window < _WINDOW_MARGIN * need:
                     return None
+                if settle:
+                    return found  # this window's matches: the newest, fewer than asked
         return None
 
     def _query_conditions(
@@ -206,7 +328,7 @@ class SearchStore(TagStore):
                 tagged_here = tagged(resolved[slug]).where(paper_tags.c.paper_id == papers.c.id)
                 conds.append(not_(exists(tagged_here)))
         for name in q.authors:
-            conds.append(author_text().contains(author_key(name), autoescape=True))
+            conds.append(author_text(self.dialect).contains(author_key(name), autoescape=True))
         if q.sources:
             conds.append(
                 exists().where(
@@ -399,9 +521,17 @@ def tagged(tag_id: int) -> Select[Any]:
     return select(paper_tags.c.paper_id).where(paper_tags.c.tag_id == tag_id)
 
 
-def author_text() -> ColumnElement[str]:
+def author_text(dialect: str) -> ColumnElement[str]:
     """A paper's authors as ``author:`` searches them: holding ``author_key(name)``."""
-    return func.lower(papers.c.authors.cast(Text()))
+    return lowered(papers.c.authors.cast(Text()), dialect)
+
+
+def lowered(value: ColumnElement[str], dialect: str) -> ColumnElement[str]:
+    """``value`` lowercased by the database, for every script: PostgreSQL's ``lower()``
+    (under the UTF-8 locale a database is made with); on SQLite, whose ``lower()`` folds
+    ASCII letters only, ``unicode_lower``, Python's own ``str.lower``
+    (``engine.unicode_lower``)."""
+    return func.lower(value) if dialect == "postgresql" else func.unicode_lower(value)
 
 
 def author_key(name: str) -> str:
@@ -415,6 +545,35 @@ def source_key() -> ColumnElement[str]:
 
 def source_keys(names: Iterable[str]) -> list[str]:
     return [n.lower() for n in names]
+
+
+def query_text(q: Query) -> str:
+    """The query's free text as one string: what an exact title match compares."""
+    return " ".join((*q.words, *q.phrases))
+
+
+def _bm25(body: ColumnElement[str], terms: Sequence[ColumnElement[str]]) -> ColumnElement[float]:
+    """BM25 of a paper's search text (``body``, lowered) for ``terms`` (lowered), in SQL
+    over the texts scored together.
+
+    A term's frequency is how often it occurs in the text, case aside (whatever the
+    script: ``lowered``), and a text's length is counted in characters against the
+    average of the texts scored; every text scored holds every term, so the terms weigh
+    alike. The databases' own scores do not fit: SQLite's ``bm25()`` counts, on every
+    search, every paper that holds each term, to weigh it (for a common word, nearly the
+    whole cost of the search); PostgreSQL's ``ts_rank`` reads a text search vector, whose
+    parser finds no words in Japanese, and trigram similarity compares the whole text, so
+    that a long text loses however often it holds the term. The same formula on both
+    also puts the same papers first on both.
+    """
+    length = func.char_length(body)
+    norm = _BM25_K1 * (1 - _BM25_B + _BM25_B * length / func.avg(length).over())
+    score: ColumnElement[float] = literal(0.0)
+    for term in terms:
+        found = length - func.char_length(func.replace(body, term, ""))
+        freq = found * 1.0 / func.char_length(term)
+        score = score + freq * (_BM25_K1 + 1) / (freq + norm)
+    return score
 
 
 def _fts_literal(term: str) -> str:

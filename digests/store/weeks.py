@@ -224,7 +224,8 @@ class WeekMatcher:
     def _author_texts(self) -> dict[int, str]:
         """Each week paper's authors as a search sees them (``author_text``)."""
         if self._authors is None:
-            stmt = select(papers.c.id, author_text()).where(papers.c.id.in_(self._in_week()))
+            authors = author_text(self._store.dialect)
+            stmt = select(papers.c.id, authors).where(papers.c.id.in_(self._in_week()))
             with self._store.engine.connect() as conn:
                 self._authors = {int(pid): text_ or "" for pid, text_ in conn.execute(stmt)}
         return self._authors
