@@ -42,8 +42,20 @@ _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 _CLAUSE_ENDS = ".;:!?。、；：—–,)"
 
 
+# One loopback address per publisher, so each is a host of its own, as on the internet.
+_HOSTS = {
+    "radar": "127.0.0.2",
+    "briefs": "127.0.0.3",
+    "zh": "127.0.0.4",
+    "hf": "127.0.0.5",
+    "dair": "127.0.0.6",
+    "api": "127.0.0.7",
+}
+
+
 @contextmanager
-def _serve(files: dict[str, bytes], truth: Truth) -> Iterator[str]:
+def _serve(files: dict[str, bytes], truth: Truth) -> Iterator[dict[str, str]]:
+    """Every document and the arXiv API over HTTP; each publisher's base URL by name."""
     by_id = truth.by_id()
 
     class Handler(BaseHTTPRequestHandler):
@@ -65,24 +77,31 @@ def _serve(files: dict[str, bytes], truth: Truth) -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    servers = {name: ThreadingHTTPServer((host, 0), Handler) for name, host in _HOSTS.items()}
+    for server in servers.values():
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield {
+            name: f"http://{_HOSTS[name]}:{server.server_address[1]}"
+            for name, server in servers.items()
+        }
     finally:
-        server.shutdown()
-        server.server_close()
+        for server in servers.values():
+            server.shutdown()
+            server.server_close()
 
 
-def _sources_toml(base: str) -> str:
+def _sources_toml(base: dict[str, str]) -> str:
     entries = [
-        *((f"Paper Radar {c}", f"{base}/radar/{c}.rss", "rss") for c in truthweek.LISTINGS),
-        ("Morning Paper Briefs", f"{base}/briefs.rss", None),
-        ("ZH Paper Digest", f"{base}/zh.rss", None),
-        ("HF Daily Papers", f"{base}/hf/2025-06-week.json", "hf-daily"),
-        ("HF Daily Papers February", f"{base}/hf/2025-02-25.json", "hf-daily"),
-        ("ML Papers of the Week", f"{base}/dair/README.md", "weekly-md"),
+        *(
+            (f"Paper Radar {c}", f"{base['radar']}/radar/{c}.rss", "rss")
+            for c in truthweek.LISTINGS
+        ),
+        ("Morning Paper Briefs", f"{base['briefs']}/briefs.rss", None),
+        ("ZH Paper Digest", f"{base['zh']}/zh.rss", None),
+        ("HF Daily Papers", f"{base['hf']}/hf/2025-06-week.json", "hf-daily"),
+        ("HF Daily Papers February", f"{base['hf']}/hf/2025-02-25.json", "hf-daily"),
+        ("ML Papers of the Week", f"{base['dair']}/dair/README.md", "weekly-md"),
     ]
     out = []
     for name, url, kind in entries:
@@ -95,15 +114,14 @@ def _sources_toml(base: str) -> str:
 class _Paperbot:
     """paperbot's command line of one checkout, on one data folder."""
 
-    def __init__(self, tree: Path, data: Path, base: str) -> None:
+    def __init__(self, tree: Path, data: Path, base: dict[str, str]) -> None:
         self.env = {
             **os.environ,
             "PYTHONPATH": str(tree),
             "PAPERBOT_DATA_DIR": str(data),
             "PAPERBOT_SOURCES_FILE": str(data / "sources.toml"),
             "PAPERBOT_ALLOW_PRIVATE_NETWORKS": "1",
-            "PAPERBOT_ARXIV_API_URL": f"{base}/api/query",
-            "PAPERBOT_ENRICH_INTERVAL": "0",
+            "PAPERBOT_ARXIV_API_URL": f"{base['api']}/api/query",
             "COLUMNS": "150",
         }
         self.env.pop("DATABASE_URL", None)

@@ -14,7 +14,7 @@ import math
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from digests.errors import ConfigError
 from digests.families import family_key
@@ -47,6 +47,8 @@ _MATCH_TERMS_SHOWN = 3
 # Scores are sums of floats; rounding before comparing keeps equal evidence equal even
 # when the additions happened in a different order.
 _SCORE_DIGITS = 9
+# How long before the week a paper still counts as this week's news rather than an update.
+_LAG = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,7 +417,10 @@ def _prepare(
 
     # Announced before the week, or seen this week only as a new arXiv version: an update
     # of older work. Only curators and upvotes lift it; who else lists it again does not.
-    earlier = c.announced_at < window.start
+    # News runs days behind arXiv (Hugging Face lists Friday's papers on Monday, curators
+    # pick last week's): a paper of the days just before the week is not new this week,
+    # but not an update either.
+    earlier = c.announced_at < window.start - _LAG
     replaced_only = not full and any(_is_replace(m) for m in c.mentions)
     updated = earlier or replaced_only
 

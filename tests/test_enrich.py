@@ -410,7 +410,7 @@ def test_arxivs_first_version_date_is_the_papers_age(
         published=v1,
     )
     [item] = prepare([full], source_info("arXiv API"), TopicRules())
-    row = {**new_paper_row(item, stored), "id": 1, "announced_exact": exact}
+    row = {**new_paper_row(item, stored, PaperIndex()), "id": 1, "announced_exact": exact}
     row["announced_at"] = stored
     values = arxiv_record_values(row, item, NOW, PaperIndex([row]))
     if changes:

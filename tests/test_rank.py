@@ -229,6 +229,25 @@ def test_a_paper_announced_before_the_week_is_updated_not_new() -> None:
     assert "updated" not in codes(ranked([paper(3, mention(ARXIV), announced=START)])[0])
 
 
+def test_a_paper_of_the_days_before_the_week_is_neither_new_nor_updated() -> None:
+    # Hugging Face lists Friday's arXiv papers on Monday; curators pick last week's. Up to
+    # seven days before the week a paper is still this week's news: its sources count,
+    # it earns no freshness and loses nothing. A day more and it is an update.
+    lagging = [
+        mention(("HF Daily Papers", SourceKind.HF_DAILY), upvotes=148),
+        mention(("Aggregator", SourceKind.FEED)),
+    ]
+    friday = paper(1, *lagging, upvotes=148, announced=START - timedelta(days=3))
+    edge = paper(2, *lagging, upvotes=148, announced=START - timedelta(days=7))
+    late = paper(3, *lagging, upvotes=148, announced=START - timedelta(days=7, seconds=1))
+    by_id = {s.candidate.paper.paper_id: s for s in ranked([friday, edge, late])}
+    for n in (1, 2):
+        assert codes(by_id[n]) == ["upvotes", "sources"]
+        assert "new this week" not in explain(by_id[n])
+    assert codes(by_id[3]) == ["upvotes", "updated", "sources"]  # "in …", no points
+    assert by_id[1].score == by_id[2].score > by_id[3].score
+
+
 def test_other_sources_listing_an_old_paper_again_do_not_lift_it() -> None:
     # An aggregator, a blog and arXiv's replacement listing an old paper this week are
     # re-listings, not attention: it stays below new work.
