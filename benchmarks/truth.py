@@ -115,6 +115,7 @@ class _Paperbot:
     """paperbot's command line of one checkout, on one data folder."""
 
     def __init__(self, tree: Path, data: Path, base: dict[str, str]) -> None:
+        self.tree = tree
         self.env = {
             **os.environ,
             "PYTHONPATH": str(tree),
@@ -128,7 +129,10 @@ class _Paperbot:
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = [sys.executable, "-c", "from bot.cli import main; main()", *args]
-        done = subprocess.run(cmd, env=self.env, capture_output=True, text=True, check=False)
+        # Run from the checkout: ``-c`` puts the working folder first on the path.
+        done = subprocess.run(
+            cmd, env=self.env, cwd=self.tree, capture_output=True, text=True, check=False
+        )
         if check and done.returncode not in (0, 3):
             raise SystemExit(f"paperbot {' '.join(args)} failed:\n{done.stderr[-2000:]}")
         return done

@@ -138,6 +138,9 @@ class PaperIndex:
             return hit
         published = item.entry.published
         when = min(published, now) if published is not None else None
+        # A re-listing's date is not the paper's: its arXiv id bounds when it came out.
+        if (cap := id_month_cap(e.arxiv_id)) is not None:
+            when = cap if when is None else min(when, cap)
         for row in _current(self.by_title, "title_key", item.title_key):
             if not _other_arxiv(row, item) and title_evidence(row, item, when):
                 return row

@@ -494,6 +494,17 @@ LOOK_ALIKES = {
         ),
         (0, 1),
     ),
+    # The June PDF came first; a feed then re-lists February's arXiv paper in June. The
+    # feed's date is June, but the id says the paper came out by early March.
+    "Emergent Misalignment, a June re-listing of February's paper after the June PDF": (
+        LookAlike(
+            (
+                (CURATED, Entry("Emergent Misalignment", url=EM_PDF, published=day("2025-06-16"))),
+                (FEED, arxiv("2502.17424", "Emergent Misalignment", published=day("2025-06-17"))),
+            ),
+            (0, 1),
+        )
+    ),
     "a generic title, years apart": LookAlike(
         (
             (

@@ -101,9 +101,7 @@ def test_a_pick_announced_the_week_before_is_news_but_not_new(weeks: Store, labe
 
 
 @pytest.mark.parametrize("label", CALIBRATION_WEEKS)
-def test_papers_from_the_friday_before_are_news_lifted_by_upvotes(
-    weeks: Store, label: str
-) -> None:
+def test_papers_from_the_friday_before_are_news_lifted_by_upvotes(weeks: Store, label: str) -> None:
     """Hugging Face's Monday list carries papers arXiv announced the Friday before: not
     new this week, not updates either, and above new papers that only arXiv lists."""
     items = digest_of(weeks, label, top=400).items
