@@ -8,7 +8,13 @@ from dataclasses import replace
 
 import click
 
-from bot.cli.runtime import Runtime, pass_runtime, print_wrapped, readable_errors
+from bot.cli.runtime import (
+    Runtime,
+    pass_runtime,
+    print_wrapped,
+    progress_bar,
+    readable_errors,
+)
 
 
 @click.command()
@@ -36,8 +42,6 @@ def enrich(rt: Runtime, limit: int) -> None:
       1  arXiv could not be reached (papers keep what their sources gave), or paperbot
          could not run
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from digests.enrich import Enricher, enrich_settings_for
     from digests.ingest import fetch_settings_for
 
@@ -52,15 +56,8 @@ def enrich(rt: Runtime, limit: int) -> None:
             settings=replace(enrich_settings_for(rt.settings), budget=math.inf),
             say_offline=offline.append,
         )
-        with Progress(
-            TextColumn("asking arXiv"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=rt.err,
-            transient=True,
-            disable=not rt.err.is_terminal,
-        ) as progress:
-            task = progress.add_task("asking arXiv", total=None)
+        with progress_bar(rt, "asking arXiv") as progress:
+            task = progress.task_ids[0]
             report = enricher.run(
                 limit=limit,
                 on_chosen=lambda n: progress.update(task, total=n),

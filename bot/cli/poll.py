@@ -11,7 +11,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bot.cli.runtime import Runtime, fail, pass_runtime, print_wrapped, readable_errors
+from bot.cli.runtime import (
+    Runtime,
+    fail,
+    pass_runtime,
+    print_wrapped,
+    progress_bar,
+    readable_errors,
+)
 from digests.model import SourceInfo
 
 if TYPE_CHECKING:
@@ -56,27 +63,11 @@ def poll(rt: Runtime, names: tuple[str, ...]) -> None:
 
 def run_poll(rt: Runtime, chosen: Sequence[SourceInfo]) -> list[SourceReport]:
     """Poll with a progress bar on the terminal (quiet when output is not a terminal)."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
     from digests.gcpause import collector_paused
     from digests.ingest import fetch_settings_for, poll_sources
 
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=rt.err,
-        transient=True,
-        disable=not rt.err.is_terminal,
-    ) as progress:
-        task = progress.add_task("polling", total=len(chosen))
+    with progress_bar(rt, "polling", total=len(chosen)) as progress:
+        task = progress.task_ids[0]
 
         def advance(report: SourceReport) -> None:
             progress.update(task, advance=1, description=f"polled {report.name}")

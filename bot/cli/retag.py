@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.cli.runtime import Runtime, pass_runtime, readable_errors
+from bot.cli.runtime import Runtime, pass_runtime, progress_bar, readable_errors
 
 
 @click.command()
@@ -25,19 +25,10 @@ def retag(rt: Runtime, chunk: int) -> None:
     tags the rules gave are touched; tags from sources (a notes page's #Tags, a
     source's own tags) and arXiv categories stay. Safe to interrupt and run again.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     with readable_errors():
         rules, store = rt.rules, rt.store
-        with Progress(
-            TextColumn("retagging"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=rt.err,
-            transient=True,
-            disable=not rt.err.is_terminal,
-        ) as progress:
-            task = progress.add_task("retagging", total=None)
+        with progress_bar(rt, "retagging") as progress:
+            task = progress.task_ids[0]
 
             def advance(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)

@@ -7,10 +7,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 from digests.errors import ConfigError, PaperbotError
 from digests.render import wrap_text
@@ -131,3 +134,28 @@ def print_wrapped(
     continuation lines at the margin), and never inside an English word."""
     for line in wrap_text(text, out.width, first, rest):
         out.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def progress_bar(rt: Runtime, label: str, total: int | None = None) -> Iterator[Progress]:
+    """The one progress bar of long commands: on stderr, only on a terminal, gone when
+    done; its task (id 0) starts as ``label`` with ``total`` (None: not known yet)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=rt.err,
+        transient=True,
+        disable=not rt.err.is_terminal,
+    ) as progress:
+        progress.add_task(label, total=total)
+        yield progress
