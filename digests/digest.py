@@ -24,6 +24,7 @@ from digests.model import (
 from digests.query import Query
 from digests.rank import (
     DEFAULT_WEIGHTS,
+    NEWS_LAG,
     PreparedWeek,
     RankWeights,
     Scored,
@@ -66,7 +67,8 @@ class DigestRequest:
     team_id: str | None = None
     channel_id: str | None = None
     subscription_id: int | None = None
-    # A subscription's first digest only covers papers first announced on or after this.
+    # A subscription only covers papers first announced on or after this (less the days
+    # news runs behind arXiv, ``rank.NEWS_LAG``): its first week's start.
     not_before: datetime | None = None
 
 
@@ -180,7 +182,9 @@ def narrow(
     ids -= excluded
     unsent = len(ids)
     if not_before is not None:
-        ids = {pid for pid in ids if announced[pid] >= not_before}
+        # Last week's papers that this week's sources bring are this week's news (see
+        # ``rank``), for a subscription's first week too.
+        ids = {pid for pid in ids if announced[pid] >= not_before - NEWS_LAG}
     return ids, Narrowing(week=len(announced), matched=matched, unsent=unsent)
 
 

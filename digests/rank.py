@@ -24,6 +24,7 @@ from digests.query import Query
 
 __all__ = [
     "DEFAULT_WEIGHTS",
+    "NEWS_LAG",
     "PreparedWeek",
     "RankWeights",
     "Scored",
@@ -48,7 +49,7 @@ _MATCH_TERMS_SHOWN = 3
 # when the additions happened in a different order.
 _SCORE_DIGITS = 9
 # How long before the week a paper still counts as this week's news rather than an update.
-_LAG = timedelta(days=7)
+NEWS_LAG = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,7 +421,7 @@ def _prepare(
     # News runs days behind arXiv (Hugging Face lists Friday's papers on Monday, curators
     # pick last week's): a paper of the days just before the week is not new this week,
     # but not an update either.
-    earlier = c.announced_at < window.start - _LAG
+    earlier = c.announced_at < window.start - NEWS_LAG
     replaced_only = not full and any(_is_replace(m) for m in c.mentions)
     updated = earlier or replaced_only
 

@@ -155,6 +155,23 @@ def test_new_subscription_does_not_flood_old_papers(store: Store) -> None:
     assert titles(digest.items) == ["This Week"]
 
 
+def test_a_new_subscription_gets_last_weeks_papers_that_this_weeks_sources_bring(
+    store: Store,
+) -> None:
+    """Hugging Face lists Friday's arXiv papers on Monday: for a subscription starting
+    this week they are this week's news; a paper of eight days before is not."""
+    feed = add(store, "feed")
+    start, _ = week_bounds(W34, "UTC")
+    put(store, feed, paper(40, "Friday Paper", day=-3), paper(41, "Older Paper", day=-8))
+    again = [
+        Entry(title=t, arxiv_id=f"2508.000{n}", published=MONDAY)
+        for n, t in ((40, "Friday Paper"), (41, "Older Paper"))
+    ]
+    put(store, add(store, "hf"), *again)
+    digest = build_digest(store, DigestRequest(week=W34, not_before=start), now=NOW)
+    assert titles(digest.items) == ["Friday Paper"]
+
+
 def test_empty_week_names_its_sources(store: Store) -> None:
     add(store, "silent feed")
     digest = build_digest(store, DigestRequest(week=parse_week("2020-W10")), now=NOW)
