@@ -56,13 +56,16 @@ def filled(store: Store) -> Store:
         entries = []
         for n in chunk:
             words = rng.sample(WORDS, k=rng.randint(1, 4))
+            published = NOW - timedelta(days=150) + timedelta(hours=n * 59)
+            # The id's month is the paper's (an id bounds when a paper can be announced).
+            arxiv_id = f"{published:%y%m}.{n:05d}"
             entries.append(
                 Entry(
                     title=f"Paper {n:02d}: " + " ".join(words),
                     abstract=" ".join(rng.choices(WORDS, k=6)) + " ai",
-                    arxiv_id=f"2501.{n:05d}",
-                    url=f"http://arxiv.org/abs/2501.{n:05d}",
-                    published=NOW - timedelta(days=150) + timedelta(hours=n * 59),
+                    arxiv_id=arxiv_id,
+                    url=f"http://arxiv.org/abs/{arxiv_id}",
+                    published=published,
                     tags=("Safety",) if n % 3 == 0 else (),
                 )
             )
