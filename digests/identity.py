@@ -518,24 +518,3 @@ def search_text(item: PreparedEntry, existing: str | None) -> str:
             parts.append(extra)
     joined = "\n".join(dict.fromkeys(p for p in parts if p))
     return joined[:_SEARCH_TEXT_MAX]
-
-
-def arxiv_record_values(
-    row: PaperRow, item: PreparedEntry, now: datetime, index: PaperIndex
-) -> dict[str, Any]:
-    """What arXiv's own record of a known paper (the API's entry) adds to it.
-
-    Whatever any source would add (``merge_values``, which weighs the title by its
-    authority), and the date of version 1 as the paper's exact announcement date: that is
-    the paper's age whatever date a curated list's week or a feed's re-listing gave, so
-    it replaces the stored date, later or earlier.
-    """
-    values = merge_values(row, item, now, index)
-    first_version = item.entry.published
-    if first_version is not None and (
-        row["announced_at"] != first_version or not row.get("announced_exact")
-    ):
-        values["announced_at"] = first_version
-        values["announced_exact"] = True
-        values["updated_at"] = now
-    return values

@@ -21,9 +21,9 @@ from bot.scheduler import Background, Scheduler, build_scheduler
 from digests.enrich import Enricher, EnrichReport, EnrichSettings
 from digests.errors import ConfigError
 from digests.fetch import FetchSettings
-from digests.identity import PaperIndex, arxiv_record_values, new_paper_row
+from digests.identity import PaperIndex, merge_values, new_paper_row
 from digests.ingest import prepare
-from digests.model import Candidate, Entry, Signals, SourceInfo, SourceSpec
+from digests.model import Candidate, Entry, Signals, SourceInfo, SourceKind, SourceSpec
 from digests.query import parse_query
 from digests.settings import DEFAULT_ARXIV_API_URL, Settings
 from digests.store import Store
@@ -409,12 +409,13 @@ def test_arxivs_first_version_date_is_the_papers_age(
         abstract="An abstract.",
         published=v1,
     )
-    [item] = prepare([full], source_info("arXiv API"), TopicRules())
+    [item] = prepare([full], source_info("arXiv API"), TopicRules(), kind=SourceKind.ARXIV_API)
     row = {**new_paper_row(item, stored, PaperIndex()), "id": 1, "announced_exact": exact}
     row["announced_at"] = stored
-    values = arxiv_record_values(row, item, NOW, PaperIndex([row]))
+    values = merge_values(row, item, NOW, PaperIndex([row]))
     if changes:
-        assert values["announced_at"] == v1 and values["announced_exact"] is True
+        after = {**row, **values}
+        assert after["announced_at"] == v1 and after["announced_exact"] is True
     else:
         assert values == {}
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Text, and_, exists, or_, select, update
 
-from digests.identity import PaperIndex, arxiv_record_values
+from digests.identity import PaperIndex, merge_values
 from digests.model import PreparedEntry
 from digests.schema import paper_tags, papers
 from digests.store.bulk import LOOKUP_CHUNK, among
@@ -61,8 +61,9 @@ class EnrichmentStore(PaperStore):
         title as it now stands.
 
         The records go through the identity rules as a source's entries would
-        (``arxiv_record_values``); their categories and topics are linked as ingest links
-        them. No mention is written, so no source count moves.
+        (``merge_values``: the arXiv title outranks curated ones, and the API's date is
+        version 1's, exact); their categories and topics are linked as ingest links them.
+        No mention is written, so no source count moves.
         """
         changed: dict[str, str] = {}
         with self._tx() as conn:
@@ -80,7 +81,7 @@ class EnrichmentStore(PaperStore):
                 row = index.by_arxiv.get(item.entry.arxiv_id or "")
                 if row is None:  # no paper holds the id any more
                     continue
-                values = arxiv_record_values(row, item, now, index)
+                values = merge_values(row, item, now, index)
                 if values:
                     row.update(values)
                     index.add(row)
