@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 
 class SourceKind(StrEnum):
@@ -374,3 +375,45 @@ class Delivery:
     reply_ts: tuple[str, ...] = ()
     posted_at: datetime | None = None
     last_error: str | None = None
+
+
+# -- what a team teaches paperbot ------------------------------------------------------------
+
+Verdict = Literal["like", "mute"]
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """One person's verdict on one paper for one channel (a click or an import)."""
+
+    team_id: str
+    channel_id: str
+    user_id: str
+    paper_id: int
+    verdict: Verdict
+    origin: str  # click | import
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackTally:
+    """A paper's verdicts in one channel: the counts and who gave them."""
+
+    paper_id: int
+    likes: tuple[str, ...] = ()  # user ids, oldest first
+    mutes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileState:
+    """When a channel's profile last changed, and was last reset (None: never)."""
+
+    changed_at: datetime
+    reset_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SavedPaper:
+    paper_id: int
+    saved_at: datetime
+    channel_id: str | None

@@ -314,3 +314,47 @@ slack_users = Table(
     Column("checked_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("team_id", "user_id"),
 )
+
+# -- what a team teaches paperbot: feedback, profiles and saved papers ----------------------
+
+# A person's verdict on a paper for one channel: "like" (more like this) or "mute" (not for
+# us). Clicks and profile imports share it; a second verdict replaces the first.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("team_id", String(32), nullable=False),
+    Column("channel_id", String(32), nullable=False),
+    Column("user_id", String(32), nullable=False),  # who clicked or imported
+    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("verdict", String(8), nullable=False),  # like | mute
+    Column("origin", String(16), nullable=False),  # click | import
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("team_id", "channel_id", "user_id", "paper_id"),
+    Index("ix_feedback_paper", "paper_id"),
+)
+
+# One row per channel whose profile has ever changed: when it last did, and when an
+# admin last reset it.
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("team_id", String(32), nullable=False),
+    Column("channel_id", String(32), nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("reset_at", UTCDateTime),
+    PrimaryKeyConstraint("team_id", "channel_id"),
+)
+
+# A person's saved papers (personal, whichever channel they were saved from).
+saved_papers = Table(
+    "saved_papers",
+    metadata,
+    Column("team_id", String(32), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("channel_id", String(32)),  # where it was saved from
+    Column("saved_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("team_id", "user_id", "paper_id"),
+    Index("ix_saved_papers_paper", "paper_id"),
+)

@@ -25,6 +25,7 @@ from digests.store.engine import (
     wait_for_database,
 )
 from digests.store.enrichment import EnrichmentStore
+from digests.store.feedback import FeedbackStore
 from digests.store.leases import LeaseStore
 from digests.store.papers import PaperStore
 from digests.store.search import SearchPage
@@ -43,6 +44,7 @@ class Store(
     DeliveryStore,
     LeaseStore,
     CacheStore,
+    FeedbackStore,
 ):
     """Typed operations over the database; callers never see SQL or rows."""
 
