@@ -22,6 +22,7 @@ from digests.model import FeedbackTally, Verdict
 from digests.render.controls import (
     FEEDBACK_ACTION,
     SAVE_ACTION,
+    UNSAVE_ACTION,
     apply_tallies,
     controlled_papers,
 )
@@ -154,17 +155,13 @@ def _save(store: Store, parsed: Click, who: Invocation, *, now: datetime) -> Rep
             now=now,
         )
         text = f"Saved *{title}* — `/paper saved` lists your papers."
-        undo = _button("Undo", parsed_action_id("unsave"), str(parsed.paper_id))
+        undo = _button("Undo", UNSAVE_ACTION, str(parsed.paper_id))
         return Reply(text, blocks=[text_section(text), _actions(undo)], replace_original=False)
     store.unsave_papers(who.team_id, who.user_id, [parsed.paper_id])
     text = f"Removed *{title}* from your saved papers."
     again = _button("🔖 Save again", SAVE_ACTION, str(parsed.paper_id))
     # Replaces the message whose button was pressed: the "Saved" note or the list.
     return Reply(text, blocks=[text_section(text), _actions(again)], replace_original=True)
-
-
-def parsed_action_id(action: Action) -> str:
-    return FEEDBACK_ACTION + action
 
 
 def _actions(*buttons: dict[str, Any]) -> dict[str, Any]:

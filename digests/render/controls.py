@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from digests.model import FeedbackTally
-from digests.render.slack import _context, plural
+from digests.render.slack import _context
 
 # action_id prefix of every feedback button; the suffix says what it does.
 FEEDBACK_ACTION = "paper_fb_"
@@ -122,8 +122,3 @@ def apply_tallies(
         if line is not None:
             out.append(line)
     return out
-
-
-def describe_tally(tally: FeedbackTally) -> str:
-    """ "2 likes, 1 mute" for logs and fallbacks."""
-    return f"{plural(len(tally.likes), 'like')}, {plural(len(tally.mutes), 'mute')}"
