@@ -882,6 +882,158 @@ def _http_lookups(ctx: Context, url: str, *, samples: int) -> None:
                 ctx.add(Figure("lookup", f"/paper {q} over HTTP, ack p50", "ms", acks))
 
 
+# -- scenario: feedback buttons ------------------------------------------------------------
+
+
+def _signed_click(
+    action_id: str, paper: int, user: str, message: dict[str, Any], response_url: str
+) -> tuple[bytes, dict[str, str]]:
+    """A click on a posted digest's button as Slack sends it (the message's blocks and
+    metadata included), signed with the app's secret."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0BENCH", "domain": "bench"},
+        "user": {"id": user, "username": "bench", "team_id": "T0BENCH"},
+        "api_app_id": "A0BENCH",
+        "container": {
+            "type": "message",
+            "message_ts": message["ts"],
+            "channel_id": "C0BENCH",
+            "is_ephemeral": False,
+        },
+        "channel": {"id": "C0BENCH", "name": "bench"},
+        "message": message,
+        "response_url": response_url,
+        "trigger_id": "1.2.3",
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": f"paper_fb:{paper}",
+                "type": "button",
+                "value": str(paper),
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    body = urlencode({"payload": json.dumps(payload)})
+    stamp = str(int(time.time()))
+    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=stamp, body=body)
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature,
+    }
+    return body.encode(), headers
+
+
+def scenario_click(ctx: Context) -> None:
+    """👍 / 👎 / 🔖 clicks on a posted ten-paper digest, signed and sent over HTTP to
+    ``paperbot serve`` (store of 20,000 papers, the fake Slack behind it): the time from
+    the request to Slack's 200 (the ack), and, for the record, to the message's update
+    (``chat.update``) or the clicker's answer (``response_url``)."""
+    from digests.model import Digest, DigestItem  # noqa: PLC0415
+    from digests.render import render_digest_messages  # noqa: PLC0415
+
+    papers = 2_000 if ctx.quick else 20_000
+    samples = 200 if ctx.quick else 500
+    start = NOW - timedelta(days=7)
+    with fresh_db(ctx.db, "click") as url:
+        store = Store.open(url)
+        fill_week(store, papers, start, NOW)
+        with store.engine.connect() as conn:
+            ids = [
+                int(i)
+                for i in conn.execute(text("SELECT id FROM papers ORDER BY id LIMIT 10")).scalars()
+            ]
+        store.dispose()
+        items = tuple(
+            DigestItem(
+                rank=r,
+                paper_id=pid,
+                title=f"Paper {pid}",
+                url="https://arxiv.org/abs/1",
+                authors=("A. Author",),
+                summary="A summary. " * 20,
+                tags=("Alignment",),
+                reasons=(),
+                score=1.0,
+            )
+            for r, pid in enumerate(ids, start=1)
+        )
+        digest = Digest(week="2024-W40", tz="UTC", start=start, end=NOW, items=items)
+        posted = render_digest_messages(digest)[0]
+        acks_p50, acks_p99, updates_p50 = [], [], []
+        with FakeSlack() as slack, running_bot(url, slack.api_url, slack.token) as port:
+            # The digest as it stands in the channel, so chat.update finds it.
+            answer = httpx.post(
+                slack.api_url + "chat.postMessage",
+                headers={"Authorization": f"Bearer {slack.token}"},
+                json={
+                    "channel": "C0BENCH",
+                    "text": posted["text"],
+                    "blocks": posted["blocks"],
+                    "metadata": {
+                        "event_type": "paperbot_digest",
+                        "event_payload": {"key": "bench", "part": 0},
+                    },
+                },
+            ).json()
+            message = {
+                "type": "message",
+                "ts": answer["ts"],
+                "text": posted["text"],
+                "blocks": posted["blocks"],
+                "metadata": {
+                    "event_type": "paperbot_digest",
+                    "event_payload": {"key": "bench", "part": 0},
+                },
+            }
+            endpoint = f"http://127.0.0.1:{port}/slack/events"
+            actions = ("paper_fb_like", "paper_fb_mute", "paper_fb_like", "paper_fb_save")
+            with httpx.Client(timeout=30) as client:
+                done = 0
+
+                def click(i: int) -> tuple[float, float]:
+                    nonlocal done
+                    action = actions[i % len(actions)]
+                    user = f"U{i % 40:08d}"
+                    body, headers = _signed_click(
+                        action, ids[i % len(ids)], user, message, slack.response_url(f"c{i}")
+                    )
+                    before = len(slack.calls_to("chat.update")) + len(
+                        slack.calls_to("response_url")
+                    )
+                    t = time.monotonic()
+                    acked = client.post(endpoint, content=body, headers=headers)
+                    ack_ms = 1000 * (time.monotonic() - t)
+                    if acked.status_code != 200:
+                        raise RuntimeError(f"click: HTTP {acked.status_code} {acked.text}")
+                    deadline = t + 30
+                    while True:
+                        calls = slack.calls_to("chat.update") + slack.calls_to("response_url")
+                        if len(calls) > before:
+                            break
+                        if time.monotonic() > deadline:
+                            raise RuntimeError("click: no update nor answer in 30 s")
+                        time.sleep(0.0005)
+                    done += 1
+                    return ack_ms, 1000 * (max(c.at for c in calls) - t)
+
+                for i in range(20):  # warm the first-use paths
+                    click(i)
+                for _ in range(ctx.repeat):
+                    times = [click(i) for i in range(samples)]
+                    acks = [a for a, _ in times]
+                    acks_p50.append(statistics.median(acks))
+                    acks_p99.append(_percentile(acks, 99))
+                    updates_p50.append(statistics.median([u for _, u in times]))
+    ctx.sizes["click"] = f"{papers:,} papers, {samples} clicks a run"
+    ctx.add(Figure("click", "button click over HTTP, ack p50", "ms", acks_p50))
+    ok = statistics.median(acks_p99) <= 100
+    ctx.add(Figure("click", "button click over HTTP, ack p99", "ms", acks_p99, "≤ 100 ms", ok))
+    ctx.add(Figure("click", "button click to chat.update / answer p50", "ms", updates_p50))
+
+
 # -- scenario: fan-out -------------------------------------------------------------------
 
 
@@ -1143,6 +1295,7 @@ SCENARIOS: dict[str, Callable[[Context], None]] = {
     "memory": scenario_memory,
     "lookup": scenario_lookup,
     "fanout": scenario_fanout,
+    "click": scenario_click,
 }
 
 

@@ -348,7 +348,7 @@ def preview(
         digest = build_digest(
             store, request, now=now, summarizer=summarizer, weights=core.rank_weights
         )
-        messages = render_digest_messages(digest)
+        messages = render_digest_messages(digest, controls=False)
         first = messages[0]
         note = label
         if len(messages) > 1:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 import uuid
@@ -29,7 +30,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import actions
+from bot import actions, feedback
 from bot.actions import (
     SLACK_DOWN,
     ChannelDeliverer,
@@ -44,6 +45,7 @@ from bot.commands import (
     DigestNow,
     DigestPreview,
     Help,
+    ListSaved,
     ListSources,
     ListSubscriptions,
     Lookup,
@@ -65,6 +67,8 @@ from digests.errors import PaperbotError, QueryError
 from digests.ingest import SourceReport, fetch_settings_for, poll_sources
 from digests.model import SourceInfo
 from digests.query import Query, parse_query
+from digests.render.controls import FEEDBACK_ACTION, SIMILAR_ACTION
+from digests.render.saved import SAVED_BIBTEX_ACTION, SAVED_PAGE_ACTION
 from digests.store import Store
 from digests.summarize import ExtractiveSummarizer, Summarizer, create_summarizer
 from digests.topics import TopicRules, load_rules
@@ -315,6 +319,8 @@ def create_app(
             return [actions.remove_source(store, parsed, now=clock())]
         if isinstance(parsed, Poll):
             return actions.poll(store, poll_fn, lock=poll_lock)
+        if isinstance(parsed, ListSaved):
+            return [feedback.saved_page(store, who, parsed.page, replace_original=False)]
         return []
 
     def guarded(
@@ -409,6 +415,82 @@ def create_app(
             respond,
             lambda: [actions.share(store, button_query(body), user_id=who.user_id)],
         )
+
+    @app.action(SIMILAR_ACTION)
+    def on_similar(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        who = action_invocation(body)
+        # A new page under the one whose button was pressed: that one stays.
+        guarded(
+            SIMILAR_ACTION,
+            who,
+            respond,
+            lambda: [actions.lookup(store, button_query(body))],
+        )
+
+    # -- feedback and saved papers -------------------------------------------------------
+
+    def button_value(body: dict[str, Any]) -> tuple[str, str]:
+        buttons = body.get("actions") or [{}]
+        return str(buttons[0].get("action_id") or ""), str(buttons[0].get("value") or "")
+
+    def redo_message(body: dict[str, Any], blocks: list[dict[str, Any]]) -> None:
+        """The clicked message with its controls redone; its metadata (the delivery key
+        that exactly-once posting searches for) sent back unchanged."""
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        update: dict[str, Any] = {
+            "channel": str(container.get("channel_id") or ""),
+            "ts": str(container.get("message_ts") or message.get("ts") or ""),
+            "text": str(message.get("text") or "Paper digest"),
+            "blocks": blocks,
+        }
+        if isinstance(message.get("metadata"), dict):
+            update["metadata"] = message["metadata"]
+        try:
+            web.chat_update(**update)
+        except (SlackApiError, *NETWORK_ERRORS) as e:
+            # The click is recorded; only its display waits for the next click.
+            code = e.response.get("error") if isinstance(e, SlackApiError) else e
+            log.warning("chat.update of a digest failed channel=%s: %s", update["channel"], code)
+
+    @app.action(re.compile(f"^{FEEDBACK_ACTION}"))
+    def on_feedback(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        who = action_invocation(body)
+        action_id, value = button_value(body)
+        container = body.get("container") or {}
+        # An ephemeral message cannot be updated by the bot; it has no shared counts.
+        shared = not container.get("is_ephemeral") and isinstance(body.get("message"), dict)
+        blocks = (body.get("message") or {}).get("blocks") if shared else None
+
+        def work() -> list[actions.Reply]:
+            outcome = feedback.click(
+                store, action_id, value, who, message_blocks=blocks, now=clock()
+            )
+            if outcome.blocks is not None:
+                redo_message(body, outcome.blocks)
+            return [outcome.reply] if outcome.reply else []
+
+        guarded(action_id[:60], who, respond, work)
+
+    @app.action(SAVED_PAGE_ACTION)
+    def on_saved_page(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        who = action_invocation(body)
+        page = feedback.parse_page(button_value(body)[1])
+        guarded(
+            SAVED_PAGE_ACTION,
+            who,
+            respond,
+            lambda: [feedback.saved_page(store, who, page, replace_original=True)],
+        )
+
+    @app.action(SAVED_BIBTEX_ACTION)
+    def on_saved_bibtex(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        who = action_invocation(body)
+        guarded(SAVED_BIBTEX_ACTION, who, respond, lambda: [feedback.saved_bibtex(store, who)])
 
     # -- App Home ------------------------------------------------------------------------
 

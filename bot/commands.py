@@ -51,6 +51,7 @@ SUBCOMMANDS = (
     "digest",
     "sources",
     "poll",
+    "saved",
 )
 
 USAGE = """\
@@ -59,7 +60,11 @@ USAGE = """\
 weekly top papers in this channel
 `/paper subscriptions` this channel's subscriptions and when the next digest comes
 `/paper unsubscribe ID` or `/paper unsubscribe all`
-`/paper help` this help"""
+`/paper saved [PAGE]` the papers you saved (🔖), newest first, with *Export BibTeX*
+`/paper help` this help
+Under each paper of a digest: 👍 more like this, 👎 not for us (never posted to this \
+channel again), 🔖 save it for yourself; click again to undo. A `/paper` result has \
+*More like this* and *Save*."""
 
 ADMIN_USAGE = """\
 `/paper digest preview` the digest this channel would get, only for you
@@ -153,6 +158,11 @@ class Poll:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class ListSaved:
+    page: int = 1
+
+
 Command = (
     Help
     | Lookup
@@ -165,6 +175,7 @@ Command = (
     | AddSource
     | RemoveSource
     | Poll
+    | ListSaved
 )
 AdminCommand = DigestNow | DigestPreview | ListSources | AddSource | RemoveSource | Poll
 ADMIN_COMMANDS: tuple[type, ...] = (
@@ -216,6 +227,8 @@ def parse_command(text: str, *, now: datetime, default_tz: str = "UTC") -> Comma
     if word == "poll":
         _no_more(rest, "poll", "`/paper poll`")
         return Poll()
+    if word == "saved":
+        return _parse_saved(rest)
     return Lookup(parse_query(text, now=now, tz=default_tz))
 
 
@@ -223,6 +236,18 @@ def _no_more(rest: str, command: str, form: str) -> None:
     if rest.strip():
         extra = rest.split(maxsplit=1)[0]
         raise CommandError(f"unknown word {extra} after {command}: use {form}", term=extra)
+
+
+def _parse_saved(rest: str) -> ListSaved:
+    form = "`/paper saved` or `/paper saved PAGE` (a page number)"
+    arg, more = _split_first(rest)
+    if not arg:
+        return ListSaved()
+    _no_more(more, f"saved {arg}", form)
+    digits = unicodedata.normalize("NFKC", arg)
+    if digits.isascii() and digits.isdigit() and 0 < int(digits) < 100_000:
+        return ListSaved(int(digits))
+    raise CommandError(f"{arg} is not a page: {form}", term=arg)
 
 
 def _parse_unsubscribe(rest: str) -> Unsubscribe:

@@ -417,3 +417,18 @@ class SavedPaper:
     paper_id: int
     saved_at: datetime
     channel_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CitedPaper:
+    """What a citation of one paper needs: the BibTeX export of saved papers."""
+
+    paper_id: int
+    key: str  # canonical paper key
+    title: str
+    authors: tuple[str, ...]
+    announced_at: datetime
+    arxiv_id: str | None = None
+    doi: str | None = None
+    url: str | None = None
+    categories: tuple[str, ...] = ()  # arXiv categories, sorted (the primary is not kept)

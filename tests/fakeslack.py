@@ -332,6 +332,27 @@ class FakeSlack:
             )
         return FakeReply(body={"ok": True, "channel": channel, "ts": ts})
 
+    def _m_chat_update(self, args: dict[str, Any], now: float) -> FakeReply:
+        """Replaces a posted message's text and blocks; its metadata only when given
+        (Slack keeps a message's metadata unless the update carries new metadata)."""
+        channel = str(args.get("channel", ""))
+        ts = str(args.get("ts", ""))
+        blocks = args.get("blocks") or []
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        metadata = args.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        with self._lock:
+            for m in self.messages.get(channel, []):
+                if m.ts == ts:
+                    m.text = str(args.get("text", m.text))
+                    m.blocks = list(blocks)
+                    if metadata:
+                        m.metadata = metadata
+                    return FakeReply(body={"ok": True, "channel": channel, "ts": ts})
+        return FakeReply(body={"ok": False, "error": "message_not_found"})
+
     def _m_chat_postEphemeral(self, args: dict[str, Any], now: float) -> FakeReply:
         return FakeReply(body={"ok": True, "message_ts": f"{time.time():.6f}"})
 

@@ -31,7 +31,7 @@ from digests.ingest import SourceReport, fetch_settings_for, poll_sources
 from digests.model import SourceInfo
 from digests.store import Store
 from digests.topics import load_rules
-from tests.fakeslack import BOT_TOKEN, TEAM, FakeSlack
+from tests.fakeslack import BOT_TOKEN, TEAM, FakeSlack, Message
 
 SECRET = "test-signing-secret"
 ADMIN = "UADMIN01"  # in PAPERBOT_ADMINS
@@ -158,6 +158,55 @@ class Bot:
         }
         body = urlencode({"payload": json.dumps(payload)})
         return self.post(body, "application/x-www-form-urlencoded")
+
+    def click(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user: str = MEMBER,
+        team: str = TEAM,
+        channel: str = CHANNEL,
+        message: Message | None = None,
+        **sign: Any,
+    ) -> httpx.Response:
+        """A button click on a posted message (its blocks and metadata as Slack sends
+        them back), or on an ephemeral reply when ``message`` is None."""
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "team": {"id": team, "domain": "example"},
+            "user": {"id": user, "username": "someone", "team_id": team},
+            "api_app_id": "A0PAPERBOT",
+            "token": "unused",
+            "container": {
+                "type": "message",
+                "message_ts": message.ts if message else "1700000000.000100",
+                "channel_id": channel,
+                "is_ephemeral": message is None,
+            },
+            "trigger_id": "1.2.3",
+            "channel": {"id": channel, "name": "general"},
+            "response_url": self.slack.response_url("action"),
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "b1",
+                    "type": "button",
+                    "value": value,
+                    "action_ts": "1700000001.000200",
+                }
+            ],
+        }
+        if message is not None:
+            payload["message"] = {
+                "type": "message",
+                "ts": message.ts,
+                "text": message.text,
+                "blocks": message.blocks,
+                **({"metadata": message.metadata} if message.metadata else {}),
+            }
+        body = urlencode({"payload": json.dumps(payload)})
+        return self.post(body, "application/x-www-form-urlencoded", **sign)
 
     def event(self, event: dict[str, Any]) -> httpx.Response:
         body = json.dumps(

@@ -18,7 +18,15 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
 from digests import render
-from digests.model import Digest, DigestItem, Links, PaperHit, Reason, SourceHealth
+from digests.model import (
+    Digest,
+    DigestItem,
+    FeedbackTally,
+    Links,
+    PaperHit,
+    Reason,
+    SourceHealth,
+)
 from digests.render import (
     DEFAULT_MAX_CHARS,
     FALLBACK_MAX,
@@ -30,6 +38,8 @@ from digests.render import (
     render_lookup_message,
     render_share_message,
 )
+from digests.render.controls import apply_tallies, controlled_papers
+from digests.render.slack import block_text_length
 
 # --- checks every rendered message must pass -----------------------------------------------
 
@@ -311,7 +321,7 @@ def mrkdwn(text: str) -> dict[str, Any]:
 
 
 def test_small_digest_exact_blocks() -> None:
-    messages = render_digest_messages(SMALL)
+    messages = render_digest_messages(SMALL, controls=False)
     assert len(messages) == 1
     message = messages[0]
     assert_valid(message)
@@ -602,7 +612,7 @@ def test_a_long_digest_continues_in_the_thread() -> None:
 
 def test_many_small_items_split_on_the_block_limit() -> None:
     items = tuple(make_item(r, summary="", tags=(), reasons=()) for r in range(1, 201))
-    messages = render_digest_messages(make_digest(items))
+    messages = render_digest_messages(make_digest(items), controls=False)
     for message in messages:
         assert_valid(message)
     assert item_ranks(messages) == list(range(1, 201))
@@ -616,7 +626,7 @@ def test_max_chars_below_the_minimum_is_refused() -> None:
 
 def test_the_fallback_text_stays_short_for_many_long_titles() -> None:
     items = tuple(make_item(r, title="T" * 5000, summary="") for r in range(1, 50))
-    messages = render_digest_messages(make_digest(items))
+    messages = render_digest_messages(make_digest(items), controls=False)
     for message in messages:
         assert_valid(message)
     assert re.search(r"\n… and \d+ more$", messages[0]["text"])
@@ -821,9 +831,13 @@ def test_lookup_message_structure() -> None:
         "via HF Daily, arXiv cs.CL",
         "first seen 2025-08-20",
     ]
-    summary = blocks[3]["text"]["text"].split("\n")[2]
+    assert [(e["action_id"], e["value"]) for e in blocks[3]["elements"]] == [
+        ("paper_similar", "like:2408.10001"),
+        ("paper_fb_save", "1"),
+    ]
+    summary = blocks[4]["text"]["text"].split("\n")[2]
     assert summary.endswith("word…") and len(summary) <= 200
-    assert blocks[3]["text"]["text"].startswith("*7. Hit 2*")
+    assert blocks[4]["text"]["text"].startswith("*7. Hit 2*")
     assert blocks[-1] == {
         "type": "actions",
         "elements": [
@@ -863,6 +877,7 @@ def test_lookup_buttons_only_for_usable_values() -> None:
             for b in message["blocks"]
             if b["type"] == "actions"
             for e in b["elements"]
+            if e["action_id"] not in ("paper_similar", "paper_fb_save")
         ]
 
     assert actions(None, "s") == ["paper_share"]
@@ -1092,3 +1107,21 @@ def test_note_block_escapes_and_cuts() -> None:
     note = note_block("<!channel> & " + "z" * 3000)
     text = note["elements"][0]["text"]
     assert text.startswith("&lt;!channel&gt; &amp; ") and len(text) == 2000
+
+
+# --- feedback controls ------------------------------------------------------------------
+
+
+def test_every_paper_carries_its_controls_and_fits_with_every_tally_shown() -> None:
+    items = tuple(make_item(r, title="T" * 300, summary="word " * 200) for r in range(1, 61))
+    messages = render_digest_messages(make_digest(items))
+    assert item_ranks(messages) == list(range(1, 61))
+    names = tuple(f"U{i:09d}" for i in range(30))
+    for message in messages:
+        assert_valid(message)
+        papers = controlled_papers(message["blocks"])
+        full = apply_tallies(message["blocks"], {p: FeedbackTally(p, names, names) for p in papers})
+        assert len(full) == len(message["blocks"]) + len(papers) <= 50
+        assert block_text_length(full) <= DEFAULT_MAX_CHARS
+        assert_valid({**message, "blocks": full}, mentions=True)
+    assert [p for m in messages for p in controlled_papers(m["blocks"])] == list(range(1, 61))

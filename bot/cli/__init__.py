@@ -13,6 +13,7 @@ from bot.cli.lookup import digest, query
 from bot.cli.poll import poll
 from bot.cli.retag import retag
 from bot.cli.runtime import SETTINGS_HINT, Runtime, readable_errors
+from bot.cli.saved import saved
 from bot.cli.serve import db, serve
 from bot.cli.sources import sources
 from digests.settings import OPTIONS, Settings
@@ -71,6 +72,7 @@ cli.add_command(enrich)
 cli.add_command(retag)
 cli.add_command(query)
 cli.add_command(digest)
+cli.add_command(saved)
 cli.add_command(demo)
 cli.add_command(serve)
 

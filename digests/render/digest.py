@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digests.model import Digest, DigestItem, SourceHealth
+from digests.render.controls import CONTROLS_RESERVE, TALLY_RESERVE, controls_block
 from digests.render.paper import (
     _AUTHORS_MAX,
     _LINKS_MAX,
@@ -260,10 +261,13 @@ def _digest_item_blocks(item: DigestItem, *, budget: int) -> list[dict[str, Any]
 
 
 def render_digest_messages(
-    digest: Digest, *, max_chars: int = DEFAULT_MAX_CHARS
+    digest: Digest, *, max_chars: int = DEFAULT_MAX_CHARS, controls: bool = True
 ) -> list[SlackMessage]:
     """The digest as Slack messages in posting order; ``messages[1:]`` go in the thread of
     ``messages[0]``.
+
+    With ``controls`` (a posted digest) every paper carries its 👍 / 👎 / 🔖 buttons
+    (``digests.render.controls``); a preview, seen only by its asker, goes without.
 
     Each message keeps to Slack's block limits and to ``max_chars`` of block text. Items
     are numbered by rank and never dropped: what does not fit moves to the next message.
@@ -272,8 +276,16 @@ def render_digest_messages(
     if max_chars < MIN_MAX_CHARS:
         raise ValueError(f"max_chars must be at least {MIN_MAX_CHARS}, got {max_chars}")
     items = sorted(digest.items, key=lambda i: i.rank)
-    item_budget = min(SECTION_MAX + _ITEM_CONTEXT_MAX, max_chars - _MARKER_RESERVE)
+    # With controls, each paper also keeps room (a block and its characters) for the line
+    # saying who clicked, which a click adds to the posted message.
+    reserve_chars = CONTROLS_RESERVE + TALLY_RESERVE if controls else 0
+    reserve_blocks = 1 if controls else 0
+    item_budget = min(SECTION_MAX + _ITEM_CONTEXT_MAX, max_chars - _MARKER_RESERVE - reserve_chars)
     groups = [_digest_item_blocks(item, budget=item_budget) for item in items]
+    if controls:
+        groups = [
+            [*g, controls_block(item.paper_id)] for g, item in zip(groups, items, strict=True)
+        ]
 
     title = _title_line(digest)
     head = [
@@ -294,14 +306,15 @@ def render_digest_messages(
     room = max_chars - block_text_length(head) - block_text_length(foot) - _NOTE_RESERVE
     slots = MAX_BLOCKS - len(head) - len(foot) - 1
     for index, group in enumerate(groups):
-        size = block_text_length(group)
-        if size > room or len(group) > slots:
+        size = block_text_length(group) + (TALLY_RESERVE if controls else 0)
+        count = len(group) + reserve_blocks
+        if size > room or count > slots:
             pages.append([])
             room = max_chars - _MARKER_RESERVE
             slots = MAX_BLOCKS - 1
         pages[-1].append(index)
         room -= size
-        slots -= len(group)
+        slots -= count
 
     total = len(pages)
     messages: list[SlackMessage] = []

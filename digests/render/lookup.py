@@ -9,6 +9,7 @@ from typing import Any
 
 from digests.identity import display_title
 from digests.model import PaperHit
+from digests.render.controls import SAVE_ACTION, SIMILAR_ACTION
 from digests.render.paper import (
     _AUTHORS_MAX,
     _TAGS_MAX,
@@ -47,7 +48,25 @@ def _query_code(query_text: str) -> str:
     return f"`{query}`" if query else "(empty query)"
 
 
-def _hit_blocks(hit: PaperHit, number: int) -> list[dict[str, Any]]:
+def similar_query(hit: PaperHit) -> str:
+    """The query of the paper's *More like this* button: ``like:`` and the id ``id:``
+    takes (arXiv id, DOI or link), else the paper's key."""
+    ref = hit.arxiv_id
+    if not ref:
+        kind, _, value = hit.key.partition(":")
+        ref = value if kind in ("arxiv", "doi", "url") and value else hit.key
+    return f'like:"{ref}"' if any(ch.isspace() or ch == '"' for ch in ref) else f"like:{ref}"
+
+
+def _hit_controls(hit: PaperHit) -> dict[str, Any]:
+    buttons = [_button("🔖 Save", SAVE_ACTION, str(hit.paper_id))]
+    similar = similar_query(hit)
+    if len(similar) <= BUTTON_VALUE_MAX:
+        buttons.insert(0, _button("More like this", SIMILAR_ACTION, similar))
+    return {"type": "actions", "elements": buttons}
+
+
+def _hit_blocks(hit: PaperHit, number: int, *, controls: bool = False) -> list[dict[str, Any]]:
     title = display_title(hit.title, hit.aliases)
     lines = [_title_mrkdwn(number, title, hit.url, _LOOKUP_TITLE_MAX)]
     authors = format_authors(hit.authors)
@@ -67,11 +86,17 @@ def _hit_blocks(hit: PaperHit, number: int) -> list[dict[str, Any]]:
     context = [c for c in context if c]
     if context:
         blocks.append(_context(*context))
+    if controls:
+        blocks.append(_hit_controls(hit))
     return blocks
 
 
 def _hit_pages(
-    hits: Sequence[PaperHit], first_number: int, overhead: list[dict[str, Any]]
+    hits: Sequence[PaperHit],
+    first_number: int,
+    overhead: list[dict[str, Any]],
+    *,
+    controls: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """Blocks for as many hits as fit one message beside ``overhead``; (blocks, hits shown).
 
@@ -82,7 +107,7 @@ def _hit_pages(
     blocks: list[dict[str, Any]] = []
     shown = 0
     for i, hit in enumerate(hits):
-        group = _hit_blocks(hit, first_number + i)
+        group = _hit_blocks(hit, first_number + i, controls=controls)
         size = block_text_length(group)
         if size > room or len(group) > slots:
             break
@@ -107,7 +132,8 @@ def render_lookup_message(
     more_value: str | None,
     share_value: str | None,
 ) -> SlackMessage:
-    """An ephemeral reply to ``/paper``: a page of hits, a "More" and a "Share" button.
+    """An ephemeral reply to ``/paper``: a page of hits, each with *More like this* and
+    *Save*, and a "More" and a "Share" button.
 
     A button is shown only for a non-empty value of at most 2000 characters (the value is
     the caller's encoded state and cannot be cut); "More" only when ``more_value`` is given.
@@ -139,7 +165,7 @@ def render_lookup_message(
         buttons.append(_button("Share in channel", "paper_share", share_value))
     actions = [{"type": "actions", "elements": buttons}] if buttons else []
 
-    body, shown = _hit_pages(hits, first, overhead + actions)
+    body, shown = _hit_pages(hits, first, overhead + actions, controls=True)
     blocks = overhead + body
     if shown < len(hits):
         blocks.append(_not_shown_note(len(hits) - shown))

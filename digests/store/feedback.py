@@ -8,8 +8,16 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, select, tuple_
 
-from digests.model import Feedback, FeedbackTally, ProfileState, SavedPaper, Verdict
-from digests.schema import feedback, profiles, saved_papers
+from digests.model import (
+    CitedPaper,
+    Feedback,
+    FeedbackTally,
+    ProfileState,
+    SavedPaper,
+    Verdict,
+)
+from digests.normalize import arxiv_abs_url
+from digests.schema import feedback, paper_tags, papers, profiles, saved_papers, tags
 from digests.store.base import StoreBase
 from digests.store.bulk import among
 
@@ -250,6 +258,18 @@ class FeedbackStore(StoreBase):
         with self.engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())
 
+    def saved_teams(self, user_id: str) -> list[str]:
+        """The workspaces in which the person saved papers (the command line's ``--team``
+        can then be left out when there is one)."""
+        stmt = (
+            select(saved_papers.c.team_id)
+            .where(saved_papers.c.user_id == user_id)
+            .distinct()
+            .order_by(saved_papers.c.team_id)
+        )
+        with self.engine.connect() as conn:
+            return [str(t) for t in conn.execute(stmt).scalars()]
+
     def saved_among(self, team_id: str, user_id: str, paper_ids: Iterable[int]) -> set[int]:
         """Which of ``paper_ids`` the person has saved."""
         ids = list(paper_ids)
@@ -262,6 +282,69 @@ class FeedbackStore(StoreBase):
                 among(conn, saved_papers.c.paper_id, ids),
             )
             return {int(p) for p in conn.execute(stmt).scalars()}
+
+    # -- the papers a click or an export names ---------------------------------------------
+
+    def known_paper_ids(self, paper_ids: Iterable[int]) -> set[int]:
+        """Which of ``paper_ids`` are still in the store: a button may outlive its paper."""
+        ids = list(dict.fromkeys(paper_ids))
+        if not ids:
+            return set()
+        with self.engine.connect() as conn:
+            stmt = select(papers.c.id).where(among(conn, papers.c.id, ids))
+            return {int(p) for p in conn.execute(stmt).scalars()}
+
+    def cited_papers(self, paper_ids: Sequence[int]) -> list[CitedPaper]:
+        """What citing each paper needs, in ``paper_ids`` order (papers gone are left out)."""
+        ids = list(dict.fromkeys(paper_ids))
+        if not ids:
+            return []
+        with self.engine.connect() as conn:
+            rows = {
+                int(r["id"]): r
+                for r in conn.execute(
+                    select(
+                        papers.c.id,
+                        papers.c.key,
+                        papers.c.title,
+                        papers.c.authors,
+                        papers.c.announced_at,
+                        papers.c.arxiv_id,
+                        papers.c.doi,
+                        papers.c.abs_url,
+                        papers.c.other_links,
+                    ).where(among(conn, papers.c.id, ids))
+                ).mappings()
+            }
+            categories: dict[int, set[str]] = defaultdict(set)
+            stmt = (
+                select(paper_tags.c.paper_id, tags.c.display)
+                .join(tags, tags.c.id == paper_tags.c.tag_id)
+                .where(among(conn, paper_tags.c.paper_id, list(rows)), tags.c.kind == "category")
+            )
+            for pid, display in conn.execute(stmt):
+                categories[int(pid)].add(display)
+        found = []
+        for pid in ids:
+            r = rows.get(pid)
+            if r is None:
+                continue
+            other = tuple(r["other_links"] or ())
+            url = r["abs_url"] or (arxiv_abs_url(r["arxiv_id"]) if r["arxiv_id"] else None)
+            found.append(
+                CitedPaper(
+                    paper_id=pid,
+                    key=r["key"],
+                    title=r["title"],
+                    authors=tuple(r["authors"] or ()),
+                    announced_at=r["announced_at"],
+                    arxiv_id=r["arxiv_id"],
+                    doi=r["doi"],
+                    url=url or (other[0] if other else None),
+                    categories=tuple(sorted(categories.get(pid, ()))),
+                )
+            )
+        return found
 
 
 def _chunks(items: Sequence[Channel], size: int) -> Iterable[Sequence[Channel]]:
