@@ -113,7 +113,7 @@ class ImportReport:
         if self.to_fetch:
             line += f"; {self.to_fetch} to look up on arXiv"
         if self.dry_run:
-            line += " (dry run: nothing changed)"
+            line += "; dry run: nothing changed"
         return line
 
 

@@ -188,7 +188,7 @@ def test_dry_run_changes_nothing_and_asks_no_one(
     )
     assert api.asked == [] and likes(store) == {} and store.profile_state("T1", "C1") is None
     assert len(report.liked) == 4 and report.to_fetch == 2
-    assert report.summary().endswith("; 2 to look up on arXiv (dry run: nothing changed)")
+    assert report.summary().endswith("; 2 to look up on arXiv; dry run: nothing changed")
 
 
 def test_an_import_shapes_only_its_own_channel_and_replaces_the_importers_mute(
