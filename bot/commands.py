@@ -51,6 +51,7 @@ SUBCOMMANDS = (
     "digest",
     "sources",
     "poll",
+    "profile",
 )
 
 USAGE = """\
@@ -67,7 +68,8 @@ ADMIN_USAGE = """\
 `/paper sources` sources and their health
 `/paper sources add URL [kind:K] [name:N] [interval:6h]` add a source
 `/paper sources remove NAME` remove a source
-`/paper poll` poll every source now and report back"""
+`/paper poll` poll every source now and report back
+`/paper profile import` seed this channel's profile from a library (BibTeX, RIS or ids)"""
 
 
 class CommandError(PaperbotError):
@@ -153,6 +155,11 @@ class Poll:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class ProfileImport:
+    """Open the form that takes a library to seed the channel's profile with."""
+
+
 Command = (
     Help
     | Lookup
@@ -165,8 +172,11 @@ Command = (
     | AddSource
     | RemoveSource
     | Poll
+    | ProfileImport
 )
-AdminCommand = DigestNow | DigestPreview | ListSources | AddSource | RemoveSource | Poll
+AdminCommand = (
+    DigestNow | DigestPreview | ListSources | AddSource | RemoveSource | Poll | ProfileImport
+)
 ADMIN_COMMANDS: tuple[type, ...] = (
     DigestNow,
     DigestPreview,
@@ -174,6 +184,7 @@ ADMIN_COMMANDS: tuple[type, ...] = (
     AddSource,
     RemoveSource,
     Poll,
+    ProfileImport,
 )
 
 
@@ -216,6 +227,8 @@ def parse_command(text: str, *, now: datetime, default_tz: str = "UTC") -> Comma
     if word == "poll":
         _no_more(rest, "poll", "`/paper poll`")
         return Poll()
+    if word == "profile":
+        return _parse_profile(rest)
     return Lookup(parse_query(text, now=now, tz=default_tz))
 
 
@@ -223,6 +236,17 @@ def _no_more(rest: str, command: str, form: str) -> None:
     if rest.strip():
         extra = rest.split(maxsplit=1)[0]
         raise CommandError(f"unknown word {extra} after {command}: use {form}", term=extra)
+
+
+def _parse_profile(rest: str) -> ProfileImport:
+    form = "`/paper profile import`"
+    arg, more = _split_first(rest)
+    if _word(arg) == "import":
+        _no_more(more, "profile import", form)
+        return ProfileImport()
+    if not arg:
+        raise CommandError(f"profile needs a word: {form}", term="profile")
+    raise CommandError(f"unknown word {arg} after profile: use {form}", term=arg)
 
 
 def _parse_unsubscribe(rest: str) -> Unsubscribe:
