@@ -262,7 +262,8 @@ class Enricher:
                     continue
                 except (FetchError, ParseError) as e:
                     queue.appendleft(batch)
-                    run.failure = str(e)
+                    # The message without the request's address: a hundred ids long.
+                    run.failure = str(e.args[0]) if e.args else str(e)
                     break
                 wanted = set(batch)
                 found = [e for e in doc.entries if e.arxiv_id in wanted and e.title]

@@ -2,10 +2,11 @@
 
 Pure: text in, a ``Library`` out. The format is read from the content (``detect_format``):
 BibTeX as Zotero, Mendeley, JabRef or Google Scholar export it (parsed by bibtexparser,
-LaTeX accents decoded), RIS as Zotero and Mendeley export it (each record parsed by rispy),
-or a list of arXiv ids, DOIs and links, one a line (``#`` comments and blank lines
-ignored). Every identifier goes through ``digests.normalize``, the functions ``id:`` uses,
-so an entry carries the same canonical arXiv id, DOI and URL the store keys papers by.
+titles' LaTeX decoded by pylatexenc), RIS as Zotero and Mendeley export it (each record
+parsed by rispy), or a list of arXiv ids, DOIs and links, one a line (``#`` comments and
+blank lines ignored). Every identifier goes through ``digests.normalize``, the functions
+``id:`` uses, so an entry carries the same canonical arXiv id, DOI and URL the store keys
+papers by.
 
 A broken entry (unbalanced braces, a record without its end) becomes a ``LibraryProblem``
 naming the entry and its line; the entries around it are still read.
@@ -13,6 +14,7 @@ naming the entry and its line; the entries around it are still read.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,8 +22,8 @@ from typing import Literal
 
 import rispy
 from bibtexparser.entrypoint import parse_string
-from bibtexparser.middlewares import LatexDecodingMiddleware
 from bibtexparser.model import DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
+from pylatexenc.latex2text import LatexNodes2Text
 
 from digests.normalize import (
     arxiv_id_from_doi,
@@ -185,12 +187,22 @@ def _label(key: str | None, title: str | None, fallback: str = "") -> str:
     return text if len(text) <= _LABEL_MAX else text[: _LABEL_MAX - 1] + "…"
 
 
-def _title(text: str | None) -> str | None:
-    """A title without the braces BibTeX keeps capitals with."""
+def _title(text: str | None, *, latex: bool = False) -> str | None:
+    """A title without the braces BibTeX keeps capitals with; ``latex``: its accents and
+    escapes (``{\\'e}``, ``\\&``) made the letters they stand for."""
     if not text:
         return None
+    if latex and ("\\" in text or "$" in text):  # braces alone are stripped below
+        text = _latex().latex_to_text(text)
     title = clean_text(text.replace("{", "").replace("}", ""))
     return title or None
+
+
+@functools.cache
+def _latex() -> LatexNodes2Text:
+    # Only titles are decoded: bibtexparser's decoding middleware does every field,
+    # abstracts included, and is most of the time a large export takes to read.
+    return LatexNodes2Text()
 
 
 # -- BibTeX --------------------------------------------------------------------------------
@@ -201,7 +213,7 @@ _BIB_TEXT_FIELDS = ("journal", "note", "howpublished", "number", "publisher", "a
 
 
 def _read_bibtex(text: str) -> tuple[list[LibraryEntry], list[LibraryProblem]]:
-    library = parse_string(text, append_middleware=[LatexDecodingMiddleware()])
+    library = parse_string(text)
     entries: list[LibraryEntry] = []
     problems: list[LibraryProblem] = []
     number = 0
@@ -253,7 +265,7 @@ def _bib_entry(
             ids.add_link(link)
     for name in _BIB_TEXT_FIELDS:
         ids.add_arxiv(fields.get(name))
-    title = _title(fields.get("title"))
+    title = _title(fields.get("title"), latex=True)
     label = _label(key, title)
     if not (ids.arxiv_id or ids.doi or ids.url or title):
         return LibraryProblem(number, line, label, "no arXiv id, DOI, link or title")

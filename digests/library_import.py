@@ -242,7 +242,8 @@ def _not_found(e: LibraryEntry, known: KnownReferences) -> str:
     if e.url and len(known.url.get(e.url, ())) > 1:
         return f"{len(known.url[e.url])} papers have this link; give its arXiv id or DOI"
     held = [k for k, v in (("DOI", e.doi), ("link", e.url), ("title", e.title)) if v]
-    return f"no paper in the store has this {' or '.join(held)}, and it names no arXiv id"
+    named = " or ".join([", ".join(held[:-1]), held[-1]] if len(held) > 2 else held)
+    return f"no paper in the store has this {named}, and it names no arXiv id"
 
 
 def _after_arxiv(

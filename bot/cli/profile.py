@@ -93,7 +93,6 @@ def import_(rt: Runtime, channel: str, team: str | None, dry_run: bool, file: Bi
     library = read_library(decode_library(data))
     if library.size == 0:
         fail(f"{file.name} holds no BibTeX entry, RIS record, arXiv id, DOI or link.")
-    offline: list[str] = []
     with readable_errors():
         team_id = _known_team(rt, team)
         arxiv = Enricher(
@@ -103,7 +102,7 @@ def import_(rt: Runtime, channel: str, team: str | None, dry_run: bool, file: Bi
             clock=rt.clock,
             # Asked for now: no time budget (Ctrl-C keeps what was already stored).
             settings=replace(enrich_settings_for(rt.settings), budget=math.inf),
-            say_offline=offline.append,
+            say_offline=lambda line: None,  # the report's failure is said below
         )
         with progress_bar(rt, "importing", total=library.size) as progress:
             task = progress.task_ids[0]
@@ -118,8 +117,12 @@ def import_(rt: Runtime, channel: str, team: str | None, dry_run: bool, file: Bi
                 dry_run=dry_run,
                 on_progress=lambda n: progress.advance(task, n),
             )
-    for line in offline:  # said once, however many entries it left unresolved
-        print_wrapped(rt.err, line)
+    if report.arxiv_failure is not None:  # said once, however many entries it left
+        print_wrapped(
+            rt.err,
+            f"arXiv could not be asked ({report.arxiv_failure}): entries known only by an "
+            "arXiv id the store lacks are listed as unresolved; import the file again later.",
+        )
     rt.out.print(report.summary(), markup=False, highlight=False)
     for item in report.unresolved:
         print_wrapped(rt.out, str(item), first="  ", rest="    ")
