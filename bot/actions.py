@@ -37,6 +37,7 @@ from digests.library_import import (
     ArxivPapers,
     ImportReport,
     import_library,
+    nothing_readable,
     too_large,
 )
 from digests.model import SourceInfo, SourceSpec, Subscription, SubscriptionSpec
@@ -540,11 +541,6 @@ def poll_report(reports: Sequence[SourceReport]) -> str:
 
 # --- a library imported into the channel's profile ----------------------------------------
 
-NOTHING_TO_IMPORT = (
-    "No BibTeX entry, RIS record, arXiv id, DOI or link found: one id or link a line, "
-    "or entries exported from Zotero or Mendeley."
-)
-
 
 def check_import(
     text: str, file: SlackFile | None, *, limit: int = MAX_LIBRARY_BYTES
@@ -560,19 +556,8 @@ def check_import(
     if not pasted:
         return {IMPORT_TEXT_BLOCK: "Paste a list or BibTeX here, or upload a file below."}
     library = read_library(pasted)
-    nothing = _nothing_readable(library)
+    nothing = nothing_readable(library)
     return {IMPORT_TEXT_BLOCK: nothing} if nothing else library
-
-
-def _nothing_readable(library: Library) -> str | None:
-    """Why a library holds nothing to import, or None when it holds something."""
-    if library.entries:
-        return None
-    if library.format == "list" or not library.problems:
-        return NOTHING_TO_IMPORT
-    first = library.problems[0]
-    more = len(library.problems) - 1
-    return f"No entry could be read: {first}" + (f" (and {more} more)" if more else "")
 
 
 def read_upload(data: bytes, *, limit: int = MAX_LIBRARY_BYTES) -> Library | str:
@@ -581,7 +566,7 @@ def read_upload(data: bytes, *, limit: int = MAX_LIBRARY_BYTES) -> Library | str
     if line is not None:
         return line
     library = read_library(decode_library(data))
-    return _nothing_readable(library) or library
+    return nothing_readable(library) or library
 
 
 def import_profile(

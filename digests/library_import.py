@@ -29,6 +29,7 @@ __all__ = [
     "ImportReport",
     "Unresolved",
     "import_library",
+    "nothing_readable",
     "too_large",
 ]
 
@@ -51,6 +52,24 @@ def too_large(size: int, limit: int = MAX_LIBRARY_BYTES, *, known: bool = True) 
         f"The file {what}; a library import takes at most {_megabytes(limit)} "
         "(export only the collection you mean, or without attachments and notes)."
     )
+
+
+NOTHING_TO_IMPORT = (
+    "No BibTeX entry, RIS record, arXiv id, DOI or link found: one id or link a line, "
+    "or entries exported from Zotero or Mendeley."
+)
+
+
+def nothing_readable(library: Library) -> str | None:
+    """Why a library holds nothing to import (a PDF sent by mistake, every entry broken),
+    or None when it holds something."""
+    if library.entries:
+        return None
+    if library.format == "list" or not library.problems:
+        return NOTHING_TO_IMPORT
+    first = library.problems[0]
+    more = len(library.problems) - 1
+    return f"No entry could be read: {first}" + (f" (and {more} more)" if more else "")
 
 
 def _megabytes(size: int) -> str:

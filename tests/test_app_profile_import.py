@@ -20,7 +20,7 @@ from bot.views import (
 from digests.store import Store
 from tests.arxivapi import FakeArxivApi
 from tests.factories import library_papers
-from tests.fakeslack import TEAM
+from tests.fakeslack import TEAM, FakeReply
 from tests.httpserver import LocalServer
 from tests.slackbot import ADMIN, CHANNEL, MEMBER, WS_ADMIN, Bot, serving_bot
 
@@ -175,3 +175,19 @@ def test_a_result_whose_form_was_closed_comes_as_a_message(
     assert call.args["user"] == ADMIN and call.args["channel"] == CHANNEL
     assert "1 entry (list): 1 liked" in call.args["text"]
     assert liked(store) == {known["dpo"]: ADMIN}
+
+
+def test_a_file_larger_than_slack_said_is_cut_off_while_it_is_read(
+    importer: tuple[Bot, dict[str, int]], store: Store
+) -> None:
+    bot, _ = importer
+    file_id = bot.slack.add_file("big.txt", b"2305.18290\n" * 600_000)  # 6.6 MB
+    info = {"id": file_id, "name": "big.txt", "size": 11, "url_private_download": ""}
+    info["url_private_download"] = f"{bot.slack.url}files/{file_id}"
+    bot.slack.script("files.info", FakeReply(body={"ok": True, "file": info}))
+    view_id = open_form(bot)
+    answer = bot.submit_view(view_id, IMPORT_CALLBACK, values(None, file_id), user=ADMIN)
+    assert answer.json()["response_action"] == "update"
+    shown = result_text(bot, view_id)
+    assert "The file is over 5.0 MB; a library import takes at most 5.0 MB" in shown
+    assert liked(store) == {}

@@ -684,4 +684,9 @@ def test_profile_import_needs_a_team_when_none_is_known_and_a_library(
     empty.write_text("# nothing yet\n\n", "utf-8")
     result = paperbot("profile", "import", "--team", "T1", "--channel", "C1", str(empty), ok=False)
     assert result.exit_code == 1
-    assert "holds no BibTeX entry, RIS record, arXiv id, DOI or link" in result.output
+    assert f"{empty}: No BibTeX entry, RIS record, arXiv id, DOI or link found" in result.output
+    pdf = tmp_path / "paper.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n\x93\x8c\x8b\x9e obj\nstream\n\xff\xfe\nendstream\n")
+    result = paperbot("profile", "import", "--team", "T1", "--channel", "C1", str(pdf), ok=False)
+    assert result.exit_code == 1 and "No BibTeX entry, RIS record" in result.output
+    assert "Traceback" not in result.output

@@ -20,7 +20,7 @@ from bot.cli.runtime import (
     progress_bar,
     readable_errors,
 )
-from digests.library_import import CLI_USER, MAX_LIBRARY_BYTES, too_large
+from digests.library_import import CLI_USER, MAX_LIBRARY_BYTES, nothing_readable, too_large
 
 
 @click.group()
@@ -91,8 +91,8 @@ def import_(rt: Runtime, channel: str, team: str | None, dry_run: bool, file: Bi
     # bibtexparser logs each broken entry at warning level; the report lists them once.
     logging.getLogger("bibtexparser").setLevel(logging.ERROR)
     library = read_library(decode_library(data))
-    if library.size == 0:
-        fail(f"{file.name} holds no BibTeX entry, RIS record, arXiv id, DOI or link.")
+    if (nothing := nothing_readable(library)) is not None:
+        fail(f"{file.name}: {nothing}")
     with readable_errors():
         team_id = _known_team(rt, team)
         arxiv = Enricher(
