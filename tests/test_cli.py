@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 from bot.cli import cli
 from digests.store import Store
 from tests.arxivapi import FakeArxivApi
-from tests.factories import command_paths, library_papers
+from tests.factories import command_paths, library_papers, subscribe
 from tests.httpserver import LocalServer, Reply
 
 REQUIRED_KEYS = {"id", "title", "url", "authors", "tags", "sources", "summary", "first_seen"}
@@ -690,3 +690,18 @@ def test_profile_import_needs_a_team_when_none_is_known_and_a_library(
     result = paperbot("profile", "import", "--team", "T1", "--channel", "C1", str(pdf), ok=False)
     assert result.exit_code == 1 and "No BibTeX entry, RIS record" in result.output
     assert "Traceback" not in result.output
+
+
+def test_profile_import_takes_the_one_workspace_the_store_serves(
+    paperbot: Paperbot, tmp_path: Path, library_store: dict[str, int]
+) -> None:
+    store = Store.open(paperbot.env["DATABASE_URL"])
+    try:
+        subscribe(store, channel="C9")  # a subscription of workspace T1
+    finally:
+        store.dispose()
+    ids = tmp_path / "ids.txt"
+    ids.write_text("2305.18290\n", "utf-8")
+    out = paperbot("profile", "import", "--channel", "C1", str(ids)).output
+    assert out.startswith("1 entry (list): 1 liked")
+    assert _import_likes(paperbot) == {library_store["dpo"]: "cli"}
