@@ -78,7 +78,7 @@ from digests.enrich import Enricher
 from digests.errors import PaperbotError, QueryError
 from digests.ingest import SourceReport, fetch_settings_for, poll_sources
 from digests.library import Library
-from digests.library_import import MAX_LIBRARY_BYTES
+from digests.library_import import MAX_LIBRARY_BYTES, ImportReport
 from digests.model import SourceInfo
 from digests.query import Query, parse_query
 from digests.store import Store
@@ -459,26 +459,19 @@ def create_app(
     def run_import(
         who: Invocation, view_id: str, library: Library | None, upload: SlackFile | None
     ) -> None:
-        result: dict[str, Any]
-        message: str
+        """Read the upload (if that is what came), import, and show the outcome."""
+        outcome: ImportReport | str
         try:
-            if library is None and upload is not None:
+            read: Library | str | None = library
+            if read is None and upload is not None:
                 data = download(upload, token=settings.slack.bot_token, limit=MAX_LIBRARY_BYTES)
                 read = actions.read_upload(data)
-                library = read if isinstance(read, Library) else None
-                problem = read if isinstance(read, str) else None
+            if isinstance(read, Library):
+                outcome = actions.import_profile(store, get_arxiv(), read, who, now=clock())
             else:
-                problem = None
-            if library is None:
-                result = import_result_view(who.channel_id, None, problem=problem)
-                message = problem or ""
-            else:
-                report = actions.import_profile(store, get_arxiv(), library, who, now=clock())
-                result = import_result_view(who.channel_id, report)
-                message = import_result_text(who.channel_id, report)
+                outcome = read or "Nothing to import."
         except SlackFileError as e:
-            result = import_result_view(who.channel_id, None, problem=str(e))
-            message = str(e)
+            outcome = str(e)
         except Exception:
             log.exception(
                 "library import failed team=%s channel=%s user=%s",
@@ -486,22 +479,23 @@ def create_app(
                 who.channel_id,
                 who.user_id,
             )
-            message = "Sorry, the import failed; the error is in paperbot's log."
-            result = import_result_view(who.channel_id, None, problem=message)
+            outcome = "Sorry, the import failed; the error is in paperbot's log."
+        show_import(who, view_id, outcome)
+
+    def show_import(who: Invocation, view_id: str, outcome: ImportReport | str) -> None:
+        """In the form; as a message only they see if the form was closed meanwhile."""
         try:
-            web.views_update(view_id=view_id, view=result)
+            web.views_update(view_id=view_id, view=import_result_view(who.channel_id, outcome))
+            return
         except (SlackApiError, *NETWORK_ERRORS) as e:
-            # The form was closed meanwhile: the result comes as a message only they see.
             log.info("views.update failed (%s); the import result goes as a message", e)
-            try:
-                web.chat_postEphemeral(channel=who.channel_id, user=who.user_id, text=message)
-            except (SlackApiError, *NETWORK_ERRORS) as e2:
-                log.warning(
-                    "library import result not shown team=%s user=%s: %s",
-                    who.team_id,
-                    who.user_id,
-                    e2,
-                )
+        try:
+            text = import_result_text(who.channel_id, outcome)
+            web.chat_postEphemeral(channel=who.channel_id, user=who.user_id, text=text)
+        except (SlackApiError, *NETWORK_ERRORS) as e:
+            log.warning(
+                "library import result not shown team=%s user=%s: %s", who.team_id, who.user_id, e
+            )
 
     # -- lookup buttons ------------------------------------------------------------------
 

@@ -157,27 +157,28 @@ def import_working_view(channel_id: str, entries: int | None) -> dict[str, Any]:
     )
 
 
-def import_result_view(
-    channel_id: str, report: ImportReport | None, *, problem: str | None = None
-) -> dict[str, Any]:
+def import_result_view(channel_id: str, outcome: ImportReport | str) -> dict[str, Any]:
     """The counts and every unresolved entry (up to a modal's room), or why nothing ran."""
-    if report is None:
-        return _modal("Nothing imported", [text_section(escape_mrkdwn(problem or ""))])
-    blocks = [text_section(f"<#{channel_id}>: {escape_mrkdwn(report.summary())}")]
-    if report.arxiv_failure:
-        blocks.append(note_block(f"arXiv could not be asked: {report.arxiv_failure}"))
+    if isinstance(outcome, str):
+        return _modal("Nothing imported", [text_section(escape_mrkdwn(outcome))])
+    blocks = [text_section(f"<#{channel_id}>: {escape_mrkdwn(outcome.summary())}")]
+    if outcome.arxiv_failure:
+        blocks.append(note_block(f"arXiv could not be asked: {outcome.arxiv_failure}"))
+    blocks += line_sections(_unresolved_lines(outcome), max_blocks=20)
+    return _modal("Library imported", blocks)
+
+
+def import_result_text(channel_id: str, outcome: ImportReport | str) -> str:
+    """The same as a message (when the form was closed before the import ended)."""
+    if isinstance(outcome, str):
+        return escape_mrkdwn(outcome)
+    lines = [f"<#{channel_id}>: {escape_mrkdwn(outcome.summary())}"]
+    return "\n".join(lines + _unresolved_lines(outcome))
+
+
+def _unresolved_lines(report: ImportReport) -> list[str]:
     shown = report.unresolved[:IMPORT_RESULT_LINES]
     lines = [f"• {escape_mrkdwn(str(u))}" for u in shown]
     if len(report.unresolved) > len(shown):
         lines.append(f"… and {len(report.unresolved) - len(shown)} more")
-    blocks += line_sections(lines, max_blocks=20)
-    return _modal("Library imported", blocks)
-
-
-def import_result_text(channel_id: str, report: ImportReport) -> str:
-    """The same as a message (when the form was closed before the import ended)."""
-    lines = [f"<#{channel_id}>: {escape_mrkdwn(report.summary())}"]
-    lines += [f"• {escape_mrkdwn(str(u))}" for u in report.unresolved[:IMPORT_RESULT_LINES]]
-    if len(report.unresolved) > IMPORT_RESULT_LINES:
-        lines.append(f"… and {len(report.unresolved) - IMPORT_RESULT_LINES} more")
-    return "\n".join(lines)
+    return lines
