@@ -21,14 +21,25 @@ from bot.commands import (
     DigestPreview,
     ListSources,
     Poll,
+    ProfileImport,
     RemoveSource,
     Subscribe,
     Unsubscribe,
 )
-from bot.views import describe_subscription, home_view
+from bot.slack_files import SlackFile
+from bot.views import IMPORT_FILE_BLOCK, IMPORT_TEXT_BLOCK, describe_subscription, home_view
 from digests.calendar import digest_week, first_week
 from digests.digest import DigestRequest, build_digest
 from digests.ingest import SourceReport
+from digests.library import Library, decode_library, read_library
+from digests.library_import import (
+    MAX_LIBRARY_BYTES,
+    ArxivPapers,
+    ImportReport,
+    import_library,
+    nothing_readable,
+    too_large,
+)
 from digests.model import SourceInfo, SourceSpec, Subscription, SubscriptionSpec
 from digests.query import Query, parse_query
 from digests.render import SlackMessage, render_digest_messages
@@ -172,6 +183,7 @@ def command_word(cmd: Command) -> str:
         AddSource: "sources add",
         RemoveSource: "sources remove",
         Poll: "poll",
+        ProfileImport: "profile import",
     }.get(type(cmd), "that")
 
 
@@ -525,3 +537,56 @@ def poll_report(reports: Sequence[SourceReport]) -> str:
             line += f" — {escape_mrkdwn(r.error[:150])}"
         lines.append(line)
     return "\n".join(lines)[:3900]
+
+
+# --- a library imported into the channel's profile ----------------------------------------
+
+
+def check_import(
+    text: str, file: SlackFile | None, *, limit: int = MAX_LIBRARY_BYTES
+) -> Library | dict[str, str] | None:
+    """What the import form's submission holds: the library pasted, None for an upload
+    to read next, or the errors to show on the form's fields (block id -> one line)."""
+    pasted = text.strip()
+    if file is not None:
+        if pasted:
+            return {IMPORT_FILE_BLOCK: "Paste a list or upload a file, not both."}
+        line = too_large(file.size, limit)
+        return {IMPORT_FILE_BLOCK: line} if line else None
+    if not pasted:
+        return {IMPORT_TEXT_BLOCK: "Paste a list or BibTeX here, or upload a file below."}
+    library = read_library(pasted)
+    nothing = nothing_readable(library)
+    return {IMPORT_TEXT_BLOCK: nothing} if nothing else library
+
+
+def read_upload(data: bytes, *, limit: int = MAX_LIBRARY_BYTES) -> Library | str:
+    """An uploaded file's library, or the one line that says why there is none."""
+    line = too_large(len(data), limit, known=False)
+    if line is not None:
+        return line
+    library = read_library(decode_library(data))
+    return nothing_readable(library) or library
+
+
+def import_profile(
+    store: Store, arxiv: ArxivPapers | None, library: Library, who: Invocation, *, now: datetime
+) -> ImportReport:
+    """Like the library's papers for the channel, as the admin who imported it."""
+    report = import_library(
+        store,
+        library,
+        team_id=who.team_id,
+        channel_id=who.channel_id,
+        user_id=who.user_id,
+        now=now,
+        arxiv=arxiv,
+    )
+    log.info(
+        "library import team=%s channel=%s user=%s: %s",
+        who.team_id,
+        who.channel_id,
+        who.user_id,
+        report.summary(),
+    )
+    return report

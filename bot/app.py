@@ -50,6 +50,7 @@ from bot.commands import (
     ListSubscriptions,
     Lookup,
     Poll,
+    ProfileImport,
     RemoveSource,
     Subscribe,
     Unsubscribe,
@@ -61,10 +62,25 @@ from bot.config import BotSettings
 from bot.deliver import Deliverer
 from bot.slack_client import KeepAliveWebClient
 from bot.slack_errors import NETWORK_ERRORS, TRANSIENT_ERRORS
-from bot.views import help_message
+from bot.slack_files import SlackFile, SlackFileError, download, file_info
+from bot.views import (
+    IMPORT_CALLBACK,
+    IMPORT_FILE_ACTION,
+    IMPORT_FILE_BLOCK,
+    IMPORT_TEXT_ACTION,
+    IMPORT_TEXT_BLOCK,
+    help_message,
+    import_modal,
+    import_result_text,
+    import_result_view,
+    import_working_view,
+)
 from digests.digest import StoreSummaryCache
+from digests.enrich import Enricher
 from digests.errors import PaperbotError, QueryError
 from digests.ingest import SourceReport, fetch_settings_for, poll_sources
+from digests.library import Library
+from digests.library_import import MAX_LIBRARY_BYTES, ImportReport
 from digests.model import SourceInfo
 from digests.query import Query, parse_query
 from digests.render.controls import FEEDBACK_ACTION, SIMILAR_ACTION
@@ -256,6 +272,19 @@ def create_app(
                 )
             return delivery
 
+    arxiv: Enricher | None = None
+    arxiv_lock = threading.Lock()
+
+    def get_arxiv() -> Enricher:
+        """One per app, so an arXiv outage is said once (library imports ask it)."""
+        nonlocal arxiv, topic_rules
+        with arxiv_lock:
+            if arxiv is None:
+                if topic_rules is None:
+                    topic_rules = load_rules(core.topics_file)
+                arxiv = Enricher.for_settings(store, core, rules=topic_rules, clock=clock)
+            return arxiv
+
     app = App(
         # Bolt calls auth.test neither at construction nor per request: Slack may be
         # unreachable when the bot starts or while it runs, and the bot must still come
@@ -377,7 +406,102 @@ def create_app(
             channel_id=str(command.get("channel_id") or ""),
             user_id=str(command.get("user_id") or ""),
         )
+        if isinstance(parsed, ProfileImport):
+            trigger = str(command.get("trigger_id") or "")
+            guarded("/paper profile import", who, respond, lambda: open_import(who, trigger))
+            return
         guarded(f"/paper {text[:200]!r}", who, respond, lambda: answer(parsed, who))
+
+    # -- /paper profile import: a form, then its submission --------------------------------
+
+    def open_import(who: Invocation, trigger_id: str) -> list[Reply]:
+        if not is_admin(who.team_id, who.user_id):
+            return [actions.refusal(ProfileImport())]
+        try:
+            web.views_open(trigger_id=trigger_id, view=import_modal(who.channel_id))
+        except (SlackApiError, *NETWORK_ERRORS) as e:
+            down = unavailable("views.open", e)
+            if down is not None:
+                raise down from e
+            assert isinstance(e, SlackApiError)
+            error = e.response.get("error")
+            log.warning("views.open failed team=%s user=%s: %s", who.team_id, who.user_id, error)
+            return [Reply(f"Slack would not open the import form ({error}); try again.")]
+        return []
+
+    @app.view(IMPORT_CALLBACK)
+    def on_import(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Checks that need no reading answer on the form's fields; the import itself
+        runs after the ack, the form showing its progress and then the result."""
+        user = body.get("user") or {}
+        who = Invocation(
+            team_id=str((body.get("team") or {}).get("id") or user.get("team_id") or ""),
+            channel_id=str(view.get("private_metadata") or ""),
+            user_id=str(user.get("id") or ""),
+        )
+        text, file_id = import_form_values(view)
+        try:
+            if not is_admin(who.team_id, who.user_id):
+                refused = actions.refusal(ProfileImport()).text
+                ack(response_action="errors", errors={IMPORT_TEXT_BLOCK: refused})
+                return
+            upload = file_info(web, file_id) if file_id else None
+        except SlackFileError as e:
+            ack(response_action="errors", errors={IMPORT_FILE_BLOCK: str(e)})
+            return
+        except SlackUnavailable as e:
+            log.warning("library import: %s team=%s user=%s", e, who.team_id, who.user_id)
+            ack(response_action="errors", errors={IMPORT_TEXT_BLOCK: SLACK_DOWN})
+            return
+        checked = actions.check_import(text, upload)
+        if isinstance(checked, dict):
+            ack(response_action="errors", errors=checked)
+            return
+        entries = checked.size if checked is not None else None
+        ack(response_action="update", view=import_working_view(who.channel_id, entries))
+        view_id = str(view.get("id") or "")
+        run_import(who, view_id, checked, upload)
+
+    def run_import(
+        who: Invocation, view_id: str, library: Library | None, upload: SlackFile | None
+    ) -> None:
+        """Read the upload (if that is what came), import, and show the outcome."""
+        outcome: ImportReport | str
+        try:
+            read: Library | str | None = library
+            if read is None and upload is not None:
+                data = download(upload, token=settings.slack.bot_token, limit=MAX_LIBRARY_BYTES)
+                read = actions.read_upload(data)
+            if isinstance(read, Library):
+                outcome = actions.import_profile(store, get_arxiv(), read, who, now=clock())
+            else:
+                outcome = read or "Nothing to import."
+        except SlackFileError as e:
+            outcome = str(e)
+        except Exception:
+            log.exception(
+                "library import failed team=%s channel=%s user=%s",
+                who.team_id,
+                who.channel_id,
+                who.user_id,
+            )
+            outcome = "Sorry, the import failed; the error is in paperbot's log."
+        show_import(who, view_id, outcome)
+
+    def show_import(who: Invocation, view_id: str, outcome: ImportReport | str) -> None:
+        """In the form; as a message only they see if the form was closed meanwhile."""
+        try:
+            web.views_update(view_id=view_id, view=import_result_view(who.channel_id, outcome))
+            return
+        except (SlackApiError, *NETWORK_ERRORS) as e:
+            log.info("views.update failed (%s); the import result goes as a message", e)
+        try:
+            text = import_result_text(who.channel_id, outcome)
+            web.chat_postEphemeral(channel=who.channel_id, user=who.user_id, text=text)
+        except (SlackApiError, *NETWORK_ERRORS) as e:
+            log.warning(
+                "library import result not shown team=%s user=%s: %s", who.team_id, who.user_id, e
+            )
 
     # -- lookup buttons ------------------------------------------------------------------
 
@@ -526,6 +650,16 @@ def create_app(
         )
 
     return app
+
+
+def import_form_values(view: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The import form's pasted text and the id of its uploaded file, if any."""
+    values = (view.get("state") or {}).get("values") or {}
+    pasted = (values.get(IMPORT_TEXT_BLOCK) or {}).get(IMPORT_TEXT_ACTION) or {}
+    upload = (values.get(IMPORT_FILE_BLOCK) or {}).get(IMPORT_FILE_ACTION) or {}
+    files = upload.get("files") or []
+    file_id = str(files[0].get("id") or "") if files else ""
+    return str(pasted.get("value") or ""), file_id or None
 
 
 def _unguessable() -> str:

@@ -52,6 +52,7 @@ SUBCOMMANDS = (
     "sources",
     "poll",
     "saved",
+    "profile",
 )
 
 USAGE = """\
@@ -72,7 +73,8 @@ ADMIN_USAGE = """\
 `/paper sources` sources and their health
 `/paper sources add URL [kind:K] [name:N] [interval:6h]` add a source
 `/paper sources remove NAME` remove a source
-`/paper poll` poll every source now and report back"""
+`/paper poll` poll every source now and report back
+`/paper profile import` seed this channel's profile from a library (BibTeX, RIS or ids)"""
 
 
 class CommandError(PaperbotError):
@@ -163,6 +165,11 @@ class ListSaved:
     page: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class ProfileImport:
+    """Open the form that takes a library to seed the channel's profile with."""
+
+
 Command = (
     Help
     | Lookup
@@ -176,8 +183,11 @@ Command = (
     | RemoveSource
     | Poll
     | ListSaved
+    | ProfileImport
 )
-AdminCommand = DigestNow | DigestPreview | ListSources | AddSource | RemoveSource | Poll
+AdminCommand = (
+    DigestNow | DigestPreview | ListSources | AddSource | RemoveSource | Poll | ProfileImport
+)
 ADMIN_COMMANDS: tuple[type, ...] = (
     DigestNow,
     DigestPreview,
@@ -185,6 +195,7 @@ ADMIN_COMMANDS: tuple[type, ...] = (
     AddSource,
     RemoveSource,
     Poll,
+    ProfileImport,
 )
 
 
@@ -229,6 +240,8 @@ def parse_command(text: str, *, now: datetime, default_tz: str = "UTC") -> Comma
         return Poll()
     if word == "saved":
         return _parse_saved(rest)
+    if word == "profile":
+        return _parse_profile(rest)
     return Lookup(parse_query(text, now=now, tz=default_tz))
 
 
@@ -248,6 +261,17 @@ def _parse_saved(rest: str) -> ListSaved:
     if digits.isascii() and digits.isdigit() and 0 < int(digits) < 100_000:
         return ListSaved(int(digits))
     raise CommandError(f"{arg} is not a page: {form}", term=arg)
+
+
+def _parse_profile(rest: str) -> ProfileImport:
+    form = "`/paper profile import`"
+    arg, more = _split_first(rest)
+    if _word(arg) == "import":
+        _no_more(more, "profile import", form)
+        return ProfileImport()
+    if not arg:
+        raise CommandError(f"profile needs a word: {form}", term="profile")
+    raise CommandError(f"unknown word {arg} after profile: use {form}", term=arg)
 
 
 def _parse_unsubscribe(rest: str) -> Unsubscribe:

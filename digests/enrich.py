@@ -100,6 +100,7 @@ _API_SOURCE = SourceInfo(
 @dataclass
 class _Run:
     started: float
+    create: bool = False  # records of ids no paper holds become papers
     asked: int = 0
     requests: int = 0
     completed: dict[str, str] = field(default_factory=dict)
@@ -173,9 +174,30 @@ class Enricher:
         ids = self.store.papers_to_enrich(limit=limit)
         if on_chosen is not None:
             on_chosen(len(ids))
+        return self._run(ids, create=False, stop=stop, on_batch=on_batch)
+
+    def add_papers(
+        self, arxiv_ids: Sequence[str], *, on_batch: Callable[[int], None] | None = None
+    ) -> EnrichReport:
+        """Ask arXiv about these ids and store each one it knows as a paper, if no paper
+        holds it yet (a library imported into a channel's profile names papers no source
+        brought). Like any enrichment it writes no mention: a paper that arrives this way
+        counts as no source's, and a week's ranking never sees it unless a source names it.
+        """
+        ids = list(dict.fromkeys(arxiv_ids))
+        return self._run(ids, create=True, stop=None, on_batch=on_batch)
+
+    def _run(
+        self,
+        ids: Sequence[str],
+        *,
+        create: bool,
+        stop: threading.Event | None,
+        on_batch: Callable[[int], None] | None,
+    ) -> EnrichReport:
         if not ids:
             return EnrichReport()
-        run = _Run(started=self._monotonic())
+        run = _Run(started=self._monotonic(), create=create)
         run_loop(self._ask_all(ids, run, stop or threading.Event(), on_batch))
         self._tell(run)
         report = EnrichReport(
@@ -240,7 +262,8 @@ class Enricher:
                     continue
                 except (FetchError, ParseError) as e:
                     queue.appendleft(batch)
-                    run.failure = str(e)
+                    # The message without the request's address: a hundred ids long.
+                    run.failure = str(e.args[0]) if e.args else str(e)
                     break
                 wanted = set(batch)
                 found = [e for e in doc.entries if e.arxiv_id in wanted and e.title]
@@ -254,7 +277,9 @@ class Enricher:
         run.left = sum(len(b) for b in queue)
 
     def _record(self, run: _Run, batch: Sequence[str], prepared: Sequence[PreparedEntry]) -> None:
-        changed = self.store.record_enrichment(prepared, batch, now=self._clock())
+        changed = self.store.record_enrichment(
+            prepared, batch, now=self._clock(), create=run.create
+        )
         run.completed.update(changed)
         known = {p.entry.arxiv_id for p in prepared}
         run.unknown.extend(i for i in batch if i not in known)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import click
 from slack_sdk import WebClient
+from sqlalchemy import select
 
 from bot.deliver import Deliverer
 from bot.scheduler import Scheduler
@@ -31,6 +32,7 @@ from digests.model import (
 )
 from digests.normalize import parse_arxiv_id
 from digests.query import parse_query
+from digests.schema import papers
 from digests.settings import Settings
 from digests.store import DeliveryIntent, FetchRecord, Store, create_db_engine
 from digests.topics import TopicRules
@@ -308,3 +310,50 @@ def ingest_weeks(store: Store, folder: Path, rules: TopicRules) -> None:
                 day = datetime.fromisoformat(stem).replace(tzinfo=UTC) if "-" in stem else None
                 when = day + timedelta(hours=6) if day else utc(2025, 7, 7)
                 ingest_document(store, added[name], path.read_bytes(), rules=rules, now=when)
+
+
+# The papers the library fixtures (tests/fixtures/library/) name, each known to the store
+# by one kind of key: name -> (title, arXiv id, DOI, link).
+LIBRARY_PAPERS: dict[str, tuple[str, str | None, str | None, str | None]] = {
+    "dpo": (
+        "Direct Preference Optimization: Your Language Model is Secretly a Reward Model",
+        "2305.18290",
+        None,
+        None,
+    ),
+    "attention": ("Attention Is All You Need", "1706.03762", None, None),
+    "parrots": (
+        "On the Dangers of Stochastic Parrots: Can Language Models Be Too Big?",
+        None,
+        "10.1145/3442188.3445922",
+        "https://dl.acm.org/doi/10.1145/3442188.3445922",
+    ),
+    "review": (
+        "A Review Thread Known Only by Its Link",
+        None,
+        None,
+        "https://openreview.net/forum?id=HkgBR3QtPr",
+    ),
+    "cai": ("Constitutional AI: Harmlessness from AI Feedback", "2212.08073", None, None),
+    "uber": ("Über-Large Models: A Study of Généralisation", None, None, None),
+}
+
+
+def library_papers(store: Store, tmp_path: Path) -> dict[str, int]:
+    """Store ``LIBRARY_PAPERS`` through a hand source; name -> paper id."""
+    source = hand_source(store, tmp_path)
+    entries = [
+        Entry(
+            title=title,
+            arxiv_id=arxiv_id,
+            doi=doi,
+            url=url or (f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else None),
+            authors=("A. Author",),
+            published=CREATED,
+        )
+        for title, arxiv_id, doi, url in LIBRARY_PAPERS.values()
+    ]
+    store.store_entries(source, prepare(entries, source, TopicRules()), now=CREATED)
+    with store.engine.connect() as conn:
+        ids = {str(t): int(i) for t, i in conn.execute(select(papers.c.title, papers.c.id))}
+    return {name: int(ids[title]) for name, (title, *_) in LIBRARY_PAPERS.items()}

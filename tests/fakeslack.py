@@ -50,6 +50,7 @@ class FakeReply:
     body: Mapping[str, Any] = field(default_factory=lambda: {"ok": True})
     headers: Mapping[str, str] = field(default_factory=dict)
     injected: bool = False  # a 429 drawn by ``ratelimit_share``, not earned by the pace
+    raw: bytes | None = None  # sent as it is instead of ``body`` (a file's bytes)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,8 @@ class FakeSlack:
         self._last_post: dict[str, float] = {}
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
+        self.files: dict[str, tuple[str, bytes]] = {}  # id -> (name, bytes): uploads
+        self.views: dict[str, dict[str, Any]] = {}  # id -> the modal as last opened/updated
         self._server = _Server(self, tls=tls, keepalive_timeout=keepalive_timeout)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -165,6 +168,13 @@ class FakeSlack:
         """Answer the next calls of ``method`` with these replies, in order."""
         with self._lock:
             self._scripts[method].extend(replies)
+
+    def add_file(self, name: str, data: bytes) -> str:
+        """An upload someone made; its id, as a file_input hands it over."""
+        with self._lock:
+            file_id = f"F{len(self.files) + 1:08d}"
+            self.files[file_id] = (name, data)
+        return file_id
 
     def script_channel(self, channel: str, *replies: FakeReply) -> None:
         """Answer the next ``chat.postMessage`` calls to ``channel`` with these, in order."""
@@ -228,6 +238,12 @@ class FakeSlack:
         if path.startswith("/response/"):
             reply = FakeReply()
             self._record("response_url", args, headers, now, reply.status)
+            return reply
+        if path.startswith("/files/"):  # url_private_download: the bot's token, raw bytes
+            name, data = self.files.get(path.removeprefix("/files/"), ("", b""))
+            ok = name and headers.get("authorization") == f"Bearer {self.token}"
+            reply = FakeReply(raw=data) if ok else FakeReply(404, raw=b"not found")
+            self._record("file", {"path": path}, headers, now, reply.status)
             return reply
         method = path.removeprefix("/api/")
         if method == "_log":
@@ -398,6 +414,41 @@ class FakeSlack:
     def _m_views_publish(self, args: dict[str, Any], now: float) -> FakeReply:
         return FakeReply(body={"ok": True, "view": {"id": "V1"}})
 
+    def _m_views_open(self, args: dict[str, Any], now: float) -> FakeReply:
+        if not args.get("trigger_id"):
+            return FakeReply(body={"ok": False, "error": "invalid_trigger_id"})
+        view = _json_arg(args.get("view"))
+        with self._lock:
+            view_id = f"V{len(self.views) + 2:08d}"
+            self.views[view_id] = view
+        return FakeReply(body={"ok": True, "view": {**view, "id": view_id}})
+
+    def _m_views_update(self, args: dict[str, Any], now: float) -> FakeReply:
+        view_id = str(args.get("view_id", ""))
+        with self._lock:
+            if view_id not in self.views:
+                return FakeReply(body={"ok": False, "error": "not_found"})
+            self.views[view_id] = _json_arg(args.get("view"))
+        return FakeReply(body={"ok": True, "view": {"id": view_id}})
+
+    def _m_files_info(self, args: dict[str, Any], now: float) -> FakeReply:
+        file_id = str(args.get("file", ""))
+        if file_id not in self.files:
+            return FakeReply(body={"ok": False, "error": "file_not_found"})
+        name, data = self.files[file_id]
+        info = {
+            "id": file_id,
+            "name": name,
+            "size": len(data),
+            "url_private_download": f"{self.url}files/{file_id}",
+        }
+        return FakeReply(body={"ok": True, "file": info})
+
+
+def _json_arg(value: Any) -> dict[str, Any]:
+    """A JSON argument as slack_sdk sends it: an object, or text in a form body."""
+    return dict(json.loads(value) if isinstance(value, str) else value or {})
+
 
 def rate_limit_floor(attempts: list[Call], interval: float = 1.0) -> float:
     """The least time one channel's posts could have taken, from its first attempt to its
@@ -495,9 +546,11 @@ class _Handler(BaseHTTPRequestHandler):
             args.update(parse_qsl(raw.decode()))
         headers = {k.lower(): v for k, v in self.headers.items()}
         reply = self.server.fake.handle(parts.path, args, headers)
-        body = json.dumps(reply.body).encode()
+        raw = reply.raw is not None
+        body = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
         self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        ctype = "application/octet-stream" if raw else "application/json; charset=utf-8"
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         for k, v in reply.headers.items():
             self.send_header(k, v)

@@ -10,7 +10,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -208,6 +208,37 @@ class Bot:
         body = urlencode({"payload": json.dumps(payload)})
         return self.post(body, "application/x-www-form-urlencoded", **sign)
 
+    def submit_view(
+        self,
+        view_id: str,
+        callback_id: str,
+        values: dict[str, dict[str, dict[str, Any]]],
+        *,
+        private_metadata: str = CHANNEL,
+        user: str = MEMBER,
+    ) -> httpx.Response:
+        """A modal's submission (``view_submission``), as Slack posts it."""
+        payload = {
+            "type": "view_submission",
+            "team": {"id": TEAM, "domain": "example"},
+            "user": {"id": user, "username": "someone", "team_id": TEAM},
+            "api_app_id": "A0PAPERBOT",
+            "token": "unused",
+            "trigger_id": "1.2.4",
+            "view": {
+                "id": view_id,
+                "team_id": TEAM,
+                "type": "modal",
+                "callback_id": callback_id,
+                "private_metadata": private_metadata,
+                "state": {"values": values},
+                "hash": "1700000002.abcdef",
+            },
+            "response_urls": [],
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        return self.post(body, "application/x-www-form-urlencoded")
+
     def event(self, event: dict[str, Any]) -> httpx.Response:
         body = json.dumps(
             {
@@ -258,10 +289,13 @@ def bot_env(api_url: str, tmp_path: Path) -> dict[str, str]:
 
 
 @contextmanager
-def serving_bot(store: Store, tmp_path: Path, now: datetime = NOW) -> Iterator[Bot]:
+def serving_bot(
+    store: Store, tmp_path: Path, now: datetime = NOW, env: Mapping[str, str] | None = None
+) -> Iterator[Bot]:
+    """``env``: settings beside the test ones (the arXiv API's address)."""
     ingest_demo(store, tmp_path)
     with FakeSlack(admins={WS_ADMIN}) as slack:
-        settings = BotSettings.from_env(bot_env(slack.api_url, tmp_path))
+        settings = BotSettings.from_env({**bot_env(slack.api_url, tmp_path), **(env or {})})
         poll = GatedPoll()
         app = create_app(settings, store=store, clock=lambda: now, poll=poll)
         with (

@@ -18,7 +18,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import cli
-from tests.factories import command_paths
+from digests.store import Store
+from tests.arxivapi import FakeArxivApi
+from tests.factories import command_paths, library_papers, subscribe
 from tests.httpserver import LocalServer, Reply
 
 REQUIRED_KEYS = {"id", "title", "url", "authors", "tags", "sources", "summary", "first_seen"}
@@ -587,3 +589,119 @@ def test_retag_applies_edited_rules_to_stored_papers(
     rules.write_text("[[topic]]\ntag = 'Everything'\npatterns = ['(unclosed']\n", "utf-8")
     bad = paperbot("retag", ok=False)
     assert bad.exit_code == 1 and "bad pattern" in bad.output and "Traceback" not in bad.output
+
+
+# -- paperbot profile import -----------------------------------------------------------------
+
+
+@pytest.fixture
+def library_store(paperbot: Paperbot, tmp_path: Path) -> dict[str, int]:
+    """The papers the library fixtures name, in the command's database."""
+    store = Store.open(paperbot.env["DATABASE_URL"])
+    try:
+        return library_papers(store, tmp_path)
+    finally:
+        store.dispose()
+
+
+def _import_likes(paperbot: Paperbot) -> dict[int, str]:
+    store = Store.open(paperbot.env["DATABASE_URL"])
+    try:
+        found = store.channel_feedback([("T1", "C1")])[("T1", "C1")]
+        return {f.paper_id: f.user_id for f in found}
+    finally:
+        store.dispose()
+
+
+def test_profile_import_likes_the_papers_and_lists_the_rest(
+    paperbot: Paperbot, fixtures: Path, library_store: dict[str, int]
+) -> None:
+    with LocalServer(keep_alive=True) as server:
+        api = FakeArxivApi()
+        server.route("/api/query", api)
+        paperbot.env["PAPERBOT_ARXIV_API_URL"] = server.url("/api/query")
+        args = ("profile", "import", "--team", "T1", "--channel", "C1")
+        out = paperbot(*args, str(fixtures / "library" / "zotero.bib")).output
+    lines = out.splitlines()
+    assert lines[0] == (
+        "8 entries (bibtex): 5 liked, 3 unresolved (listed below); 1 added to the store from arXiv"
+    )
+    assert lines[1] == "  entry 4 (line 44) [nobody_broken_2024]: unbalanced braces"
+    assert "arXiv does not know 2512.99999" in out
+    liked = _import_likes(paperbot)
+    assert len(liked) == 5 and set(liked.values()) == {"cli"}
+    assert library_store["dpo"] in liked and library_store["parrots"] in liked
+    assert api.asked == [["2506.15841", "2512.99999"]]
+
+
+def test_profile_import_reads_stdin_and_dry_run_changes_nothing(
+    paperbot: Paperbot, library_store: dict[str, int]
+) -> None:
+    result = paperbot.runner.invoke(
+        cli,
+        ["profile", "import", "--team", "T1", "--channel", "C1", "--dry-run", "-"],
+        input="2305.18290\n# a comment\n\n10.1145/3442188.3445922\nnonsense\n",
+        env={**paperbot.env, "COLUMNS": "120"},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "3 entries (list): 2 would be liked, 1 unresolved (listed below); dry run: nothing changed",
+        "  entry 3 (line 5) nonsense: not an arXiv id, a DOI or a link",
+    ]
+    assert _import_likes(paperbot) == {}
+
+
+def test_profile_import_refuses_a_50_mb_file_in_one_line_before_reading_it(
+    paperbot: Paperbot, tmp_path: Path
+) -> None:
+    big = tmp_path / "library.bib"
+    with big.open("wb") as f:
+        f.truncate(50 * 1024 * 1024)  # sparse: nothing is written, nothing need be read
+    result = paperbot("profile", "import", "--team", "T1", "--channel", "C1", str(big), ok=False)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: The file is 50.0 MB; a library import takes at most 5.0 MB (export only the "
+        "collection you mean, or without attachments and notes)."
+    ]
+    piped = paperbot.runner.invoke(
+        cli,
+        ["profile", "import", "--team", "T1", "--channel", "C1", "-"],
+        input=b"%" * (5 * 1024 * 1024 + 1),
+        env=paperbot.env,
+    )
+    assert piped.exit_code == 1 and "The file is over 5.0 MB" in piped.output
+
+
+def test_profile_import_needs_a_team_when_none_is_known_and_a_library(
+    paperbot: Paperbot, tmp_path: Path
+) -> None:
+    ids = tmp_path / "ids.txt"
+    ids.write_text("2305.18290\n", "utf-8")
+    result = paperbot("profile", "import", "--channel", "C1", str(ids), ok=False)
+    assert result.exit_code == 1 and "--team" in result.output
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing yet\n\n", "utf-8")
+    result = paperbot("profile", "import", "--team", "T1", "--channel", "C1", str(empty), ok=False)
+    assert result.exit_code == 1
+    assert f"{empty}: No BibTeX entry, RIS record, arXiv id, DOI or link found" in result.output
+    pdf = tmp_path / "paper.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n\x93\x8c\x8b\x9e obj\nstream\n\xff\xfe\nendstream\n")
+    result = paperbot("profile", "import", "--team", "T1", "--channel", "C1", str(pdf), ok=False)
+    assert result.exit_code == 1 and "No BibTeX entry, RIS record" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_profile_import_takes_the_one_workspace_the_store_serves(
+    paperbot: Paperbot, tmp_path: Path, library_store: dict[str, int]
+) -> None:
+    store = Store.open(paperbot.env["DATABASE_URL"])
+    try:
+        subscribe(store, channel="C9")  # a subscription of workspace T1
+    finally:
+        store.dispose()
+    ids = tmp_path / "ids.txt"
+    ids.write_text("2305.18290\n", "utf-8")
+    out = paperbot("profile", "import", "--channel", "C1", str(ids)).output
+    assert out.startswith("1 entry (list): 1 liked")
+    assert _import_likes(paperbot) == {library_store["dpo"]: "cli"}

@@ -21,6 +21,7 @@ from bot.commands import (
     ListSubscriptions,
     Lookup,
     Poll,
+    ProfileImport,
     RemoveSource,
     Subscribe,
     Unsubscribe,
@@ -219,6 +220,15 @@ def test_admin_commands() -> None:
         assert is_admin_command(parse(text)), text
     for text in ("tag:x", "help", "subscribe", "subscriptions", "unsubscribe all"):
         assert not is_admin_command(parse(text)), text
+
+
+def test_profile_import_is_an_admin_command_and_names_stray_words() -> None:
+    assert parse("profile import") == ProfileImport() == parse("Profile IMPORT")
+    assert is_admin_command(ProfileImport())
+    for text, term in (("profile import now", "now"), ("profile export", "export")):
+        with pytest.raises(CommandError) as e:
+            parse(text)
+        assert e.value.term == term and "`/paper profile import`" in str(e.value)
 
 
 # -- next delivery -----------------------------------------------------------------------

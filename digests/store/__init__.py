@@ -28,6 +28,7 @@ from digests.store.enrichment import EnrichmentStore
 from digests.store.feedback import FeedbackStore
 from digests.store.leases import LeaseStore
 from digests.store.papers import PaperStore
+from digests.store.references import KnownReferences, ReferenceStore
 from digests.store.search import SearchPage
 from digests.store.sources import FetchRecord, HealthVerdict, SourceStore, SourceSync
 from digests.store.subscriptions import SubscriptionStore
@@ -45,6 +46,7 @@ class Store(
     LeaseStore,
     CacheStore,
     FeedbackStore,
+    ReferenceStore,
 ):
     """Typed operations over the database; callers never see SQL or rows."""
 
@@ -55,6 +57,7 @@ __all__ = [
     "DeliveryIntent",
     "FetchRecord",
     "HealthVerdict",
+    "KnownReferences",
     "PostedRecord",
     "SearchPage",
     "SourceSync",

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Text, and_, exists, or_, select, update
 
-from digests.identity import PaperIndex, merge_values
+from digests.identity import PaperIndex, merge_values, new_paper_row
 from digests.model import PreparedEntry
 from digests.schema import paper_tags, papers
 from digests.store.bulk import LOOKUP_CHUNK, among
@@ -54,7 +54,12 @@ class EnrichmentStore(PaperStore):
             return [str(a) for a in conn.execute(stmt).scalars()]
 
     def record_enrichment(
-        self, found: Sequence[PreparedEntry], asked: Sequence[str], *, now: datetime
+        self,
+        found: Sequence[PreparedEntry],
+        asked: Sequence[str],
+        *,
+        now: datetime,
+        create: bool = False,
     ) -> dict[str, str]:
         """Apply arXiv's records (``found``) to their papers and stamp every id ``asked``
         about, found or not, in one transaction; the papers that changed, arXiv id ->
@@ -64,6 +69,10 @@ class EnrichmentStore(PaperStore):
         (``merge_values``: the arXiv title outranks curated ones, and the API's date is
         version 1's, exact); their categories and topics are linked as ingest links them.
         No mention is written, so no source count moves.
+
+        ``create``: a record no paper holds yet becomes a new paper (a library imported
+        into a channel's profile names papers no source brought). It has no mention
+        either: it is found by lookups and profiles, never a week's candidate on its own.
         """
         changed: dict[str, str] = {}
         with self._tx() as conn:
@@ -77,8 +86,16 @@ class EnrichmentStore(PaperStore):
             items: list[PreparedEntry] = []
             rows: list[dict[str, Any]] = []
             dirty: dict[int, tuple[dict[str, Any], set[str]]] = {}
+            pending: list[dict[str, Any]] = []
             for item in found:
                 row = index.by_arxiv.get(item.entry.arxiv_id or "")
+                if row is None and create:
+                    row = new_paper_row(item, now, index)
+                    index.add(row)
+                    pending.append(row)
+                    items.append(item)
+                    rows.append(row)
+                    continue
                 if row is None:  # no paper holds the id any more
                     continue
                 values = merge_values(row, item, now, index)
@@ -88,10 +105,16 @@ class EnrichmentStore(PaperStore):
                     dirty.setdefault(int(row["id"]), (row, set()))[1].update(values)
                 items.append(item)
                 rows.append(row)
+            # A paper another writer created meanwhile (the same id, at the same time)
+            # keeps what that writer gave it.
+            lost = self._insert_papers(conn, pending)
+            if lost:
+                kept = [(i, r) for i, r in zip(items, rows, strict=True) if id(r) not in lost]
+                items, rows = [i for i, _ in kept], [r for _, r in kept]
             linked = self._link_tags(conn, items, rows, tag_ids)
             self._update_papers(conn, dirty)
             for row, tagged in zip(rows, linked, strict=True):
-                if tagged or int(row["id"]) in dirty:
+                if tagged or int(row["id"]) in dirty or any(row is p for p in pending):
                     changed[str(row["arxiv_id"])] = str(row["title"])
             for start in range(0, len(asked), LOOKUP_CHUNK):
                 conn.execute(
