@@ -27,7 +27,7 @@ from bot.commands import (
 )
 from bot.views import describe_subscription, home_view
 from digests.calendar import digest_week, first_week
-from digests.digest import DigestRequest, build_digest
+from digests.digest import DigestRequest, build_digest, load_profiles
 from digests.ingest import SourceReport
 from digests.model import SourceInfo, SourceSpec, Subscription, SubscriptionSpec
 from digests.query import Query, parse_query
@@ -344,9 +344,15 @@ def preview(
     """The channel's digests as only the asker sees them, one reply each as it is built;
     nothing is posted or marked sent."""
     subs = store.list_subscriptions(team_id=who.team_id, channel_id=who.channel_id)
+    channel = (who.team_id, who.channel_id)
+    profile = load_profiles(store, [channel], now=now)[channel]
     for label, request in preview_requests(subs, who, now=now, core=core):
         digest = build_digest(
-            store, request, now=now, summarizer=summarizer, weights=core.rank_weights
+            store,
+            replace(request, profile=profile),
+            now=now,
+            summarizer=summarizer,
+            weights=core.rank_weights,
         )
         messages = render_digest_messages(digest)
         first = messages[0]

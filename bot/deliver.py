@@ -13,6 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
@@ -40,7 +41,7 @@ from bot.slack_errors import (
     failure_hint,
 )
 from bot.slack_posts import DIGEST_EVENT, ChannelPacer, DigestParts
-from digests.digest import DigestRequest, build_digest
+from digests.digest import DigestRequest, build_digest, load_profiles
 from digests.errors import ConfigError, QueryError, StoreError
 from digests.model import Delivery, Digest, Subscription
 from digests.query import parse_query
@@ -311,12 +312,18 @@ class Deliverer:
         out: list[Ready | DeliveryResult | Exception | None] = [None] * len(jobs)
         built: list[tuple[int, Digest, DigestRequest, list[SlackMessage]]] = []
         try:
-            # What each channel was already sent, for all the chunk's digests in one query.
+            # What each channel was already sent, for all the chunk's digests in one query;
+            # each channel's profile, its verdicts and their papers read once for all.
             sent = self._store.sent_paper_ids(
                 (j.target.team_id, j.target.channel_id, j.target.week.label) for j in jobs
             )
+            profiles = load_profiles(
+                self._store,
+                list(dict.fromkeys(j.target.channel for j in jobs)),
+                now=contexts.now,
+            )
         except StoreError as e:
-            log.error("fan-out: reading the papers already sent failed: %s", e)
+            log.error("fan-out: reading the papers already sent or the profiles failed: %s", e)
             return [self._released(job, e) for job in jobs]
         for n, job in enumerate(jobs):
             t = job.target
@@ -326,7 +333,7 @@ class Deliverer:
                     messages = render_digest_messages(archived, max_chars=self._max_chars)
                     out[n] = Ready(job, messages, len(archived.items))
                     continue
-                request = self._request_for(t, contexts.now)
+                request = replace(self._request_for(t, contexts.now), profile=profiles[t.channel])
                 already = sent[(t.team_id, t.channel_id, t.week.label)]
                 key = self._digest_key(t, request, already)
                 kept = contexts.built(key)
@@ -506,6 +513,8 @@ class Deliverer:
             request.summary_chars,
             request.not_before,
             frozenset(sent),
+            # A channel with a profile gets a digest of its own.
+            t.channel if request.profile is not None and not request.profile.empty else None,
         )
 
     def _released(self, job: Job, e: Exception) -> DeliveryResult | Exception:

@@ -7,7 +7,8 @@ Everything but the store calls is pure; ``now`` is passed in. Rendering is separ
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -21,6 +22,7 @@ from digests.model import (
     SourceHealth,
     SummaryText,
 )
+from digests.profile import Profile, ProfileScores, WeekSignatures, build_profile, paper_of
 from digests.query import Query
 from digests.rank import (
     DEFAULT_WEIGHTS,
@@ -70,6 +72,9 @@ class DigestRequest:
     # A subscription only covers papers first announced on or after this (less the days
     # news runs behind arXiv, ``rank.NEWS_LAG``): its first week's start.
     not_before: datetime | None = None
+    # The channel's interest profile (``load_profiles``): its muted papers are left out and
+    # its score is a ranking signal. None or empty: ranked as without one.
+    profile: Profile | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +95,15 @@ class WeekContext:
     matcher: WeekMatcher | None = field(default=None, compare=False, repr=False)
     # Each candidate's first announcement, by paper id: which papers a digest may show.
     announced: dict[int, datetime] = field(init=False, compare=False, repr=False)
+    # The week's signatures for channel profiles, made on first use (most weeks' digests
+    # have no profile) and shared by every digest of the week.
+    profiles: WeekProfiles = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(
             self, "announced", {c.paper.paper_id: c.announced_at for c in self.candidates}
         )
+        object.__setattr__(self, "profiles", WeekProfiles(self.candidates))
 
     @classmethod
     def load(
@@ -131,6 +140,46 @@ class WeekContext:
             )
         if now != self.prepared.now or weights != self.prepared.weights:
             raise ValueError("week context was prepared with another now or other weights")
+
+
+class WeekProfiles:
+    """Profiles scored over one week: the week's signatures (``WeekSignatures``) built
+    once, on first use, and each outside paper's signature made once for all channels.
+    Thread-safe."""
+
+    def __init__(self, candidates: Sequence[Candidate]) -> None:
+        self._candidates = candidates
+        self._lock = threading.Lock()
+        self._week: WeekSignatures | None = None
+        self._outside: dict[int, dict[str, float]] = {}
+
+    def score(self, profile: Profile, paper_ids: Collection[int]) -> ProfileScores | None:
+        """The profile's scores over the week's ``paper_ids``; None without liked papers."""
+        if not profile.liked:
+            return None
+        with self._lock:
+            if self._week is None:
+                self._week = WeekSignatures.build([paper_of(c) for c in self._candidates])
+            week = self._week
+            missing = [
+                profile.papers[pid]
+                for pid in profile.paper_ids
+                if pid not in week.row and pid not in self._outside
+            ]
+            self._outside.update(week.signatures(missing))
+            outside = {pid: self._outside[pid] for pid in profile.paper_ids if pid not in week.row}
+        return week.score(profile, outside, paper_ids)
+
+
+def load_profiles(
+    store: Store, channels: Sequence[tuple[str, str]], *, now: datetime
+) -> dict[tuple[str, str], Profile]:
+    """The profiles of many channels (team_id, channel_id), read in one go: their verdicts
+    and the text of every paper they name. A channel without verdicts gets an empty one."""
+    verdicts = store.channel_feedback(channels)
+    ids = {v.paper_id for found in verdicts.values() for v in found}
+    papers = store.profile_papers(ids)
+    return {c: build_profile(c, verdicts.get(c, ()), papers, now=now) for c in channels}
 
 
 def summary_texts(candidate: Candidate) -> list[SummaryText]:
@@ -173,19 +222,22 @@ def narrow(
     allowed: set[int] | None,
     excluded: set[int],
     not_before: datetime | None,
+    muted: Collection[int] = frozenset(),
 ) -> tuple[set[int], Narrowing]:
     """The ids of the week's papers (``announced``: each one's first announcement) that a
-    digest may show: matching its filter, not sent before, not older than its start; and
-    how many each step kept."""
+    digest may show: matching its filter, not sent before, not muted in the channel, not
+    older than its start; and how many each step kept."""
     ids = set(announced) if allowed is None else allowed & announced.keys()
     matched = len(ids)
     ids -= excluded
     unsent = len(ids)
+    ids.difference_update(muted)
+    muted_out = unsent - len(ids)
     if not_before is not None:
         # Last week's papers that this week's sources bring are this week's news (see
         # ``rank``), for a subscription's first week too.
         ids = {pid for pid in ids if announced[pid] >= not_before - NEWS_LAG}
-    return ids, Narrowing(week=len(announced), matched=matched, unsent=unsent)
+    return ids, Narrowing(week=len(announced), matched=matched, unsent=unsent, muted=muted_out)
 
 
 def build_digest(
@@ -199,7 +251,7 @@ def build_digest(
     context: WeekContext | None = None,
     sent: set[int] | None = None,
 ) -> Digest:
-    """Build one digest.
+    """Build one digest (with the channel's profile when the request carries one).
 
     A caller building many digests of one week passes the same ``context``
     (``WeekContext.load``): the week's candidates, ranking features and source health are
@@ -234,13 +286,26 @@ def build_digest(
         if context is not None
         else {c.paper.paper_id: c.announced_at for c in pool}
     )
+    profile = request.profile
     chosen_ids, narrowing = narrow(
-        announced, allowed=allowed, excluded=excluded, not_before=request.not_before
+        announced,
+        allowed=allowed,
+        excluded=excluded,
+        not_before=request.not_before,
+        muted=profile.muted if profile is not None else frozenset(),
     )
     chosen_count = len(chosen_ids)
+    scores = None
+    if profile is not None and profile.liked and weights.profile > 0:
+        week_profiles = context.profiles if context is not None else WeekProfiles(pool)
+        scores = week_profiles.score(profile, chosen_ids)
     if context is not None:
         ranked = rank_prepared(
-            context.prepared, query=request.query, top=request.top, paper_ids=chosen_ids
+            context.prepared,
+            query=request.query,
+            top=request.top,
+            paper_ids=chosen_ids,
+            profile=scores,
         )
     else:
         chosen = [c for c in pool if c.paper.paper_id in chosen_ids]
@@ -252,6 +317,7 @@ def build_digest(
             query=request.query,
             weights=weights,
             top=request.top,
+            profile=scores,
         )
     writer = summarizer or ExtractiveSummarizer()
     items = []

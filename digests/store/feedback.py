@@ -5,17 +5,21 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, tuple_
 
 from digests.model import Feedback, FeedbackTally, ProfileState, SavedPaper, Verdict
-from digests.schema import feedback, profiles, saved_papers
+from digests.profile import ProfilePaper
+from digests.schema import feedback, paper_tags, papers, profiles, saved_papers, tags
 from digests.store.base import StoreBase
 from digests.store.bulk import among
 
 Channel = tuple[str, str]  # (team_id, channel_id)
 
 VERDICTS: tuple[Verdict, ...] = ("like", "mute")
+# Papers read per statement: SQLite's bound parameters are limited.
+_PAPERS_CHUNK = 5000
 
 
 class FeedbackStore(StoreBase):
@@ -146,6 +150,38 @@ class FeedbackStore(StoreBase):
                 )
                 for team, channel, pid in conn.execute(stmt):
                     found[(team, channel)].add(int(pid))
+        return found
+
+    def profile_papers(self, paper_ids: Iterable[int]) -> dict[int, ProfilePaper]:
+        """What a profile reads of each paper (title, abstract, tag slugs); papers no
+        longer in the store are missing from the answer."""
+        ids = sorted(set(paper_ids))
+        found: dict[int, ProfilePaper] = {}
+        if not ids:
+            return found
+        slugs: dict[int, list[str]] = defaultdict(list)
+        rows: list[Any] = []
+        tag_rows: list[Any] = []
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), _PAPERS_CHUNK):
+                part = ids[i : i + _PAPERS_CHUNK]
+                rows += conn.execute(
+                    select(papers.c.id, papers.c.title, papers.c.abstract).where(
+                        among(conn, papers.c.id, part)
+                    )
+                ).all()
+                tag_rows += conn.execute(
+                    select(paper_tags.c.paper_id, tags.c.slug)
+                    .join(tags, tags.c.id == paper_tags.c.tag_id)
+                    .where(among(conn, paper_tags.c.paper_id, part))
+                    .order_by(paper_tags.c.paper_id, tags.c.slug)
+                ).all()
+        for pid, slug in tag_rows:
+            slugs[int(pid)].append(slug)
+        for pid, title, abstract in rows:
+            found[int(pid)] = ProfilePaper(
+                int(pid), title, f"{title}\n{abstract or ''}", tuple(slugs.get(int(pid), ()))
+            )
         return found
 
     def profile_state(self, team_id: str, channel_id: str) -> ProfileState | None:
