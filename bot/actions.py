@@ -22,12 +22,13 @@ from bot.commands import (
     ListSources,
     Poll,
     RemoveSource,
+    ResetProfile,
     Subscribe,
     Unsubscribe,
 )
 from bot.views import describe_subscription, home_view
 from digests.calendar import digest_week, first_week
-from digests.digest import DigestRequest, build_digest, load_profiles
+from digests.digest import DigestRequest, build_digest, load_profiles, profile_report
 from digests.ingest import SourceReport
 from digests.model import SourceInfo, SourceSpec, Subscription, SubscriptionSpec
 from digests.query import Query, parse_query
@@ -172,6 +173,7 @@ def command_word(cmd: Command) -> str:
         AddSource: "sources add",
         RemoveSource: "sources remove",
         Poll: "poll",
+        ResetProfile: "profile reset",
     }.get(type(cmd), "that")
 
 
@@ -367,6 +369,47 @@ def preview(
         yield Reply(first["text"], blocks=blocks, unfurl_links=False, unfurl_media=False)
     if len(subs) > MAX_PREVIEWS:
         yield Reply(f"{count(len(subs) - MAX_PREVIEWS, 'more subscription')} not previewed.")
+
+
+# --- profiles -----------------------------------------------------------------------------
+
+# How many liked and muted papers ``/paper profile`` lists (the rest are counted).
+_PROFILE_SHOWN = 10
+
+
+def show_profile(store: Store, who: Invocation, *, now: datetime) -> Reply:
+    """What the channel's likes, mutes and imports taught paperbot (only the asker sees it)."""
+    report = profile_report(store, (who.team_id, who.channel_id), now=now)
+    if report.empty:
+        return Reply(
+            "This channel has no profile yet: 👍 or 👎 papers in its digests and paperbot "
+            "learns what the channel likes."
+        )
+    changed = report.changed_at.strftime("%Y-%m-%d %H:%M UTC") if report.changed_at else "never"
+    lines = [f"*This channel's profile* (last changed {changed})"]
+    for label, titles in (
+        (f"Liked ({len(report.liked)})", [f"{t} ({v:+d})" for t, v in report.liked]),
+        (f"Muted, never posted here again ({len(report.muted)})", list(report.muted)),
+    ):
+        if not titles:
+            continue
+        shown = [f"• {escape_mrkdwn(t)}" for t in titles[:_PROFILE_SHOWN]]
+        if len(titles) > _PROFILE_SHOWN:
+            shown.append(f"… and {len(titles) - _PROFILE_SHOWN} more")
+        lines.append(f"*{label}*\n" + "\n".join(shown))
+    if report.terms:
+        lines.append("*Strongest terms:* " + escape_mrkdwn(", ".join(report.terms)))
+    return Reply(lines[0], blocks=line_sections(lines))
+
+
+def reset_profile(store: Store, who: Invocation, *, now: datetime) -> Reply:
+    """Forget the channel's likes, mutes and imports (an admin's command)."""
+    gone = store.reset_profile(who.team_id, who.channel_id, now=now)
+    return Reply(
+        f"<@{who.user_id}> reset this channel's profile: {count(gone, 'verdict')} forgotten. "
+        "Its digests rank as without feedback until people react again.",
+        response_type="in_channel",
+    )
 
 
 def digest_now(

@@ -49,6 +49,8 @@ from bot.commands import (
     Lookup,
     Poll,
     RemoveSource,
+    ResetProfile,
+    ShowProfile,
     Subscribe,
     Unsubscribe,
     error_text,
@@ -315,6 +317,10 @@ def create_app(
             return [actions.remove_source(store, parsed, now=clock())]
         if isinstance(parsed, Poll):
             return actions.poll(store, poll_fn, lock=poll_lock)
+        if isinstance(parsed, ShowProfile):
+            return [actions.show_profile(store, who, now=clock())]
+        if isinstance(parsed, ResetProfile):
+            return [actions.reset_profile(store, who, now=clock())]
         return []
 
     def guarded(

@@ -51,6 +51,7 @@ SUBCOMMANDS = (
     "digest",
     "sources",
     "poll",
+    "profile",
 )
 
 USAGE = """\
@@ -59,6 +60,7 @@ USAGE = """\
 weekly top papers in this channel
 `/paper subscriptions` this channel's subscriptions and when the next digest comes
 `/paper unsubscribe ID` or `/paper unsubscribe all`
+`/paper profile` what this channel's likes and mutes taught paperbot
 `/paper help` this help"""
 
 ADMIN_USAGE = """\
@@ -67,7 +69,8 @@ ADMIN_USAGE = """\
 `/paper sources` sources and their health
 `/paper sources add URL [kind:K] [name:N] [interval:6h]` add a source
 `/paper sources remove NAME` remove a source
-`/paper poll` poll every source now and report back"""
+`/paper poll` poll every source now and report back
+`/paper profile reset` forget this channel's likes, mutes and imports"""
 
 
 class CommandError(PaperbotError):
@@ -153,6 +156,16 @@ class Poll:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class ShowProfile:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ResetProfile:
+    pass
+
+
 Command = (
     Help
     | Lookup
@@ -165,8 +178,12 @@ Command = (
     | AddSource
     | RemoveSource
     | Poll
+    | ShowProfile
+    | ResetProfile
 )
-AdminCommand = DigestNow | DigestPreview | ListSources | AddSource | RemoveSource | Poll
+AdminCommand = (
+    DigestNow | DigestPreview | ListSources | AddSource | RemoveSource | Poll | ResetProfile
+)
 ADMIN_COMMANDS: tuple[type, ...] = (
     DigestNow,
     DigestPreview,
@@ -174,6 +191,7 @@ ADMIN_COMMANDS: tuple[type, ...] = (
     AddSource,
     RemoveSource,
     Poll,
+    ResetProfile,
 )
 
 
@@ -216,7 +234,20 @@ def parse_command(text: str, *, now: datetime, default_tz: str = "UTC") -> Comma
     if word == "poll":
         _no_more(rest, "poll", "`/paper poll`")
         return Poll()
+    if word == "profile":
+        return _parse_profile(rest)
     return Lookup(parse_query(text, now=now, tz=default_tz))
+
+
+def _parse_profile(rest: str) -> ShowProfile | ResetProfile:
+    form = "`/paper profile` or `/paper profile reset`"
+    arg, more = _split_first(rest)
+    if not arg:
+        return ShowProfile()
+    if _word(arg) == "reset":
+        _no_more(more, "profile reset", form)
+        return ResetProfile()
+    raise CommandError(f"unknown word {arg} after profile: use {form}", term=arg)
 
 
 def _no_more(rest: str, command: str, form: str) -> None:

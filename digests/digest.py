@@ -22,7 +22,14 @@ from digests.model import (
     SourceHealth,
     SummaryText,
 )
-from digests.profile import Profile, ProfileScores, WeekSignatures, build_profile, paper_of
+from digests.profile import (
+    Profile,
+    ProfileScores,
+    WeekSignatures,
+    build_profile,
+    paper_of,
+    strongest_terms,
+)
 from digests.query import Query
 from digests.rank import (
     DEFAULT_WEIGHTS,
@@ -180,6 +187,42 @@ def load_profiles(
     ids = {v.paper_id for found in verdicts.values() for v in found}
     papers = store.profile_papers(ids)
     return {c: build_profile(c, verdicts.get(c, ()), papers, now=now) for c in channels}
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileReport:
+    """What a channel's profile learned, for people: ``paperbot profile show`` and
+    ``/paper profile``."""
+
+    channel: tuple[str, str]
+    liked: tuple[tuple[str, int], ...]  # (title, net votes), strongest first
+    muted: tuple[str, ...]  # titles
+    terms: tuple[str, ...]
+    changed_at: datetime | None
+    reset_at: datetime | None
+
+    @property
+    def empty(self) -> bool:
+        return not self.liked and not self.muted
+
+
+def profile_report(store: Store, channel: tuple[str, str], *, now: datetime) -> ProfileReport:
+    """The channel's profile as ``ProfileReport``: liked and muted papers, the strongest
+    terms and when it last changed (or was reset)."""
+    profile = load_profiles(store, [channel], now=now)[channel]
+    state = store.profile_state(*channel)
+    muted = sorted(profile.muted, key=lambda pid: pid)
+    return ProfileReport(
+        channel=channel,
+        liked=tuple((profile.papers[x.paper_id].title, x.votes) for x in profile.liked),
+        muted=tuple(
+            profile.papers[pid].title if pid in profile.papers else f"paper {pid} (gone)"
+            for pid in muted
+        ),
+        terms=tuple(strongest_terms(profile)),
+        changed_at=state.changed_at if state is not None else None,
+        reset_at=state.reset_at if state is not None else None,
+    )
 
 
 def summary_texts(candidate: Candidate) -> list[SummaryText]:

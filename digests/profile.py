@@ -48,6 +48,7 @@ __all__ = [
     "WeekSignatures",
     "build_profile",
     "paper_of",
+    "strongest_terms",
 ]
 
 Channel = tuple[str, str]  # (team_id, channel_id)
@@ -148,6 +149,18 @@ def build_profile(
     )
     disliked = tuple(sorted(pid for pid, w in weighted.items() if w < 0 and pid in papers))
     return Profile(channel, tuple(liked), frozenset(muted), disliked, changed, papers)
+
+
+def strongest_terms(profile: Profile, *, top: int = 10) -> list[str]:
+    """The terms that weigh most in what the channel liked (tags shown as ``#slug``): each
+    liked paper's signature, weighted by its strength, summed. Read without a week, so
+    every term counts as equally rare: what the liked papers share rises to the top."""
+    total: dict[str, float] = defaultdict(float)
+    for x in profile.liked:
+        p = profile.papers[x.paper_id]
+        for term, w in signature(term_counts(p.text[:_TEXT_MAX], p.tags), lambda _t: 1.0).items():
+            total[term] += x.strength * w
+    return [t for t, _w in sorted(total.items(), key=lambda tw: (-tw[1], tw[0]))[:top]]
 
 
 class ProfileScores:

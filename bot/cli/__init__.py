@@ -11,6 +11,7 @@ from bot.cli.demo import demo
 from bot.cli.enrich import enrich
 from bot.cli.lookup import digest, query
 from bot.cli.poll import poll
+from bot.cli.profile import profile
 from bot.cli.retag import retag
 from bot.cli.runtime import SETTINGS_HINT, Runtime, readable_errors
 from bot.cli.serve import db, serve
@@ -71,6 +72,7 @@ cli.add_command(enrich)
 cli.add_command(retag)
 cli.add_command(query)
 cli.add_command(digest)
+cli.add_command(profile)
 cli.add_command(demo)
 cli.add_command(serve)
 

@@ -11,7 +11,15 @@ from sqlalchemy import Connection, delete, func, select, tuple_
 
 from digests.model import Feedback, FeedbackTally, ProfileState, SavedPaper, Verdict
 from digests.profile import ProfilePaper
-from digests.schema import feedback, paper_tags, papers, profiles, saved_papers, tags
+from digests.schema import (
+    feedback,
+    paper_tags,
+    papers,
+    profiles,
+    saved_papers,
+    subscriptions,
+    tags,
+)
 from digests.store.base import StoreBase
 from digests.store.bulk import among
 
@@ -183,6 +191,16 @@ class FeedbackStore(StoreBase):
                 int(pid), title, f"{title}\n{abstract or ''}", tuple(slugs.get(int(pid), ()))
             )
         return found
+
+    def channel_teams(self, channel_id: str) -> list[str]:
+        """The workspaces in which a channel of this id has a profile or a subscription:
+        which team a command naming only the channel means."""
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for table in (profiles, subscriptions):
+                stmt = select(table.c.team_id).where(table.c.channel_id == channel_id)
+                found.update(conn.execute(stmt.distinct()).scalars())
+        return sorted(found)
 
     def profile_state(self, team_id: str, channel_id: str) -> ProfileState | None:
         """When the channel's profile last changed and was last reset; None if never."""
