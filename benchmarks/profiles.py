@@ -72,12 +72,13 @@ from digests.normalize import normalize_tag  # noqa: E402
 from digests.profile import (  # noqa: E402
     Profile,
     ProfilePaper,
+    Terms,
     WeekSignatures,
     build_profile,
 )
 from digests.query import parse_query  # noqa: E402
 from digests.rank import RankWeights, prepare_week, rank_prepared  # noqa: E402
-from digests.similar import Signature, cosine  # noqa: E402
+from digests.similar import cosine  # noqa: E402
 from digests.sources import detect_kind, parse_document  # noqa: E402
 from digests.topics import TopicRules, load_rules  # noqa: E402
 
@@ -272,30 +273,30 @@ class Row:
     figures: dict[str, tuple[float, float]]  # ranking -> (precision@10, nDCG@10)
 
 
-Model = Callable[[Profile, WeekSignatures, Mapping[int, Signature]], Mapping[int, float]]
+Model = Callable[[Profile, WeekSignatures, Mapping[int, Terms]], Mapping[int, float]]
 
 
 def centroid_model(
-    profile: Profile, week: WeekSignatures, outside: Mapping[int, Signature]
+    profile: Profile, week: WeekSignatures, outside: Mapping[int, Terms]
 ) -> Mapping[int, float]:
     found = week.score(profile, outside)
     return found.scores if found is not None else {}
 
 
-def _liked_sigs(
-    profile: Profile, week: WeekSignatures, outside: Mapping[int, Signature]
-) -> list[Signature]:
+def _liked_terms(
+    profile: Profile, week: WeekSignatures, outside: Mapping[int, Terms]
+) -> list[Terms]:
     return [
-        week.signature_of(x.paper_id) if x.paper_id in week.row else dict(outside[x.paper_id])
+        week.terms_of(x.paper_id) if x.paper_id in week.row else outside[x.paper_id]
         for x in profile.liked
     ]
 
 
 def nearest_model(k: int) -> Model:
     def model(
-        profile: Profile, week: WeekSignatures, outside: Mapping[int, Signature]
+        profile: Profile, week: WeekSignatures, outside: Mapping[int, Terms]
     ) -> Mapping[int, float]:
-        liked = _liked_sigs(profile, week, outside)
+        liked = [week.as_signature(t) for t in _liked_terms(profile, week, outside)]
         out = {}
         for pid in week.ids:
             sig = week.signature_of(pid)
@@ -308,18 +309,18 @@ def nearest_model(k: int) -> Model:
 
 def logistic_model(negatives: Sequence[ProfilePaper]) -> Model:
     def model(
-        profile: Profile, week: WeekSignatures, outside: Mapping[int, Signature]
+        profile: Profile, week: WeekSignatures, outside: Mapping[int, Terms]
     ) -> Mapping[int, float]:
         import numpy as np  # noqa: PLC0415
         from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
 
         liked_ids = {x.paper_id for x in profile.liked}
-        negs = week.signatures(p for p in negatives if p.paper_id not in liked_ids)
-        pos = _liked_sigs(profile, week, outside)
-        x = np.stack([week.vector(s) for s in [*pos, *negs.values()]])
+        negs = week.outside(p for p in negatives if p.paper_id not in liked_ids)
+        pos = _liked_terms(profile, week, outside)
+        x = np.stack([week.dense(t) for t in [*pos, *negs.values()]])
         y = np.array([1] * len(pos) + [0] * len(negs))
         fit = LogisticRegression(C=10.0, class_weight="balanced", max_iter=1000).fit(x, y)
-        pool = np.stack([week.vector(week.signature_of(pid)) for pid in week.ids])
+        pool = np.stack([week.dense(week.terms_of(pid)) for pid in week.ids])
         return dict(zip(week.ids, fit.predict_proba(pool)[:, 1].tolist(), strict=True))
 
     return model
@@ -332,7 +333,7 @@ def evaluate(data: LabelledSet, rules: TopicRules, *, models: bool) -> list[Row]
     now = end
     week = WeekSignatures.build([profile_paper(i, rules) for i in data.pool])
     seed_papers = {i.paper_id: profile_paper(i, rules) for i in data.seeds}
-    outside = week.signatures(seed_papers.values())
+    outside = week.outside(seed_papers.values())
     default = prepare_week(cands, now=now, week_start=start, week_end=end)
     alone = prepare_week(cands, now=now, week_start=start, week_end=end, weights=PROFILE_ONLY)
     choices: dict[str, Model] = {"profile": centroid_model}

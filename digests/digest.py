@@ -25,6 +25,7 @@ from digests.model import (
 from digests.profile import (
     Profile,
     ProfileScores,
+    Terms,
     WeekSignatures,
     build_profile,
     paper_of,
@@ -158,7 +159,7 @@ class WeekProfiles:
         self._candidates = candidates
         self._lock = threading.Lock()
         self._week: WeekSignatures | None = None
-        self._outside: dict[int, dict[str, float]] = {}
+        self._outside: dict[int, Terms] = {}
 
     def score(self, profile: Profile, paper_ids: Collection[int]) -> ProfileScores | None:
         """The profile's scores over the week's ``paper_ids``; None without liked papers."""
@@ -173,7 +174,7 @@ class WeekProfiles:
                 for pid in profile.paper_ids
                 if pid not in week.row and pid not in self._outside
             ]
-            self._outside.update(week.signatures(missing))
+            self._outside.update(week.outside(missing))
             outside = {pid: self._outside[pid] for pid in profile.paper_ids if pid not in week.row}
         return week.score(profile, outside, paper_ids)
 

@@ -24,14 +24,14 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from digests.model import Candidate, Feedback
 from digests.normalize import normalize_tag
-from digests.similar import Signature, cosine, idf, signature, term_counts
+from digests.similar import Signature, idf, signature, term_counts
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,6 +45,7 @@ __all__ = [
     "Profile",
     "ProfilePaper",
     "ProfileScores",
+    "Terms",
     "WeekSignatures",
     "build_profile",
     "paper_of",
@@ -163,31 +164,54 @@ def strongest_terms(profile: Profile, *, top: int = 10) -> list[str]:
     return [t for t, _w in sorted(total.items(), key=lambda tw: (-tw[1], tw[0]))[:top]]
 
 
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """A signature over a week's terms: term indices (``WeekSignatures.vocab``), weights."""
+
+    index: NDArray[np.int32]
+    weight: NDArray[np.float32]
+
+
 class ProfileScores:
     """One channel's profile scored over a week: ``scores`` (0..1, only papers above the
-    floor) and, for any of them, the title of the liked paper that explains it."""
+    floor) and, for any paper of the week, the title of the liked paper that explains it."""
 
     def __init__(
         self,
         scores: Mapping[int, float],
-        liked: Sequence[tuple[int, str, Signature]],
-        signatures: Mapping[int, Signature],
+        liked: Sequence[tuple[int, str, Terms]],
+        week: WeekSignatures,
     ) -> None:
         self.scores = scores
         self._liked = liked
-        self._signatures = signatures
+        self._week = week
+        self._matrix: tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float32]] | None
+        self._matrix = None
 
     def because(self, paper_id: int) -> str | None:
         """The liked paper most like this one (its title), or None if none shares a term.
         A liked paper does not explain itself: the next closest does."""
-        sig = self._signatures.get(paper_id)
-        if not sig:
+        import numpy as np  # noqa: PLC0415
+
+        if paper_id not in self._week.row or not self._liked:
             return None
-        best = max(
-            ((cosine(sig, s), title) for pid, title, s in self._liked if pid != paper_id),
-            default=(0.0, ""),
-        )
-        return best[1] if best[0] > 0 else None
+        if self._matrix is None:
+            # The liked papers as one sparse matrix, made for the first paper explained.
+            rows = np.repeat(
+                np.arange(len(self._liked), dtype=np.int32),
+                [len(t.index) for _p, _t, t in self._liked],
+            )
+            index = np.concatenate([t.index for _p, _t, t in self._liked])
+            weight = np.concatenate([t.weight for _p, _t, t in self._liked])
+            self._matrix = (rows, index, weight)
+        rows, index, weight = self._matrix
+        dense = self._week.dense(self._week.terms_of(paper_id))
+        dots = np.bincount(rows, weights=weight * dense[index], minlength=len(self._liked))
+        for k, (pid, _title, _t) in enumerate(self._liked):
+            if pid == paper_id:
+                dots[k] = 0.0
+        best = int(np.argmax(dots))
+        return self._liked[best][1] if dots[best] > 0 else None
 
 
 @dataclass(slots=True)
@@ -198,7 +222,7 @@ class WeekSignatures:
     ids: tuple[int, ...]
     row: dict[int, int]
     vocab: dict[str, int]
-    df: dict[str, int]
+    idf: dict[str, float]  # each kept term's idf in the week
     # The signatures as a sparse matrix in CSR form: row i's terms are
     # ``indices[indptr[i]:indptr[i + 1]]`` with weights ``data[...]``; ``rows`` holds each
     # stored weight's row, so a product with a vector is one ``bincount``.
@@ -219,6 +243,7 @@ class WeekSignatures:
             df.update(c.keys())
         n = len(papers)
         weights = {t: idf(k, n) for t, k in df.items()}
+        del df
         vocab: dict[str, int] = {}
         indptr = [0]
         indices: list[int] = []
@@ -232,107 +257,135 @@ class WeekSignatures:
             indptr.append(len(indices))
         ptr = np.asarray(indptr, dtype=np.int64)
         ids = tuple(p.paper_id for p in papers)
-        # Only the kept terms' frequencies matter later: outside papers are weighed by them.
-        kept_df = {t: df[t] for t in vocab}
         return cls(
             ids=ids,
             row={pid: i for i, pid in enumerate(ids)},
             vocab=vocab,
-            df=kept_df,
+            idf={t: weights[t] for t in vocab},
             indptr=ptr,
             indices=np.asarray(indices, dtype=np.int32),
             data=np.asarray(data, dtype=np.float32),
             rows=np.repeat(np.arange(n, dtype=np.int32), np.diff(ptr)),
         )
 
-    def signatures(self, papers: Iterable[ProfilePaper]) -> dict[int, Signature]:
-        """Signatures of papers (in the week or not), weighted like the week's."""
-        n = len(self.ids)
-        out: dict[int, Signature] = {}
+    def outside(self, papers: Iterable[ProfilePaper]) -> dict[int, Terms]:
+        """Signatures of papers not in the week, weighted by the week's idf (a term no
+        signature of the week keeps counts as the rarest), then kept to the week's terms:
+        the others cannot make a paper of the week alike."""
+        import numpy as np  # noqa: PLC0415
+
+        rarest = idf(0, len(self.ids))
+        out: dict[int, Terms] = {}
         for p in papers:
-            if p.paper_id in self.row:
-                out[p.paper_id] = self.signature_of(p.paper_id)
-                continue
             counts = term_counts(p.text[:_TEXT_MAX], p.tags)
-            out[p.paper_id] = signature(counts, lambda t: idf(self.df.get(t, 0), n))
+            weights = {t: self.idf.get(t, rarest) for t in counts}
+            sig = {
+                t: w for t, w in signature(counts, weights.__getitem__).items() if t in self.vocab
+            }
+            out[p.paper_id] = Terms(
+                np.fromiter((self.vocab[t] for t in sig), dtype=np.int32, count=len(sig)),
+                np.fromiter(sig.values(), dtype=np.float32, count=len(sig)),
+            )
         return out
 
-    def signature_of(self, paper_id: int) -> Signature:
-        """The stored signature of one of the week's papers."""
+    def terms_of(self, paper_id: int) -> Terms:
+        """The signature of one of the week's papers."""
         i = self.row[paper_id]
         start, stop = int(self.indptr[i]), int(self.indptr[i + 1])
-        terms = self._terms()
-        return {
-            terms[int(j)]: float(w)
-            for j, w in zip(self.indices[start:stop], self.data[start:stop], strict=True)
-        }
+        return Terms(self.indices[start:stop], self.data[start:stop])
 
-    def vector(self, sig: Mapping[str, float]) -> NDArray[np.float32]:
-        """A signature as a dense vector over the week's terms (terms the week lacks drop)."""
+    def signature_of(self, paper_id: int) -> Signature:
+        """The signature of one of the week's papers, by term."""
+        return self.as_signature(self.terms_of(paper_id))
+
+    def as_signature(self, terms: Terms) -> Signature:
+        words = self._terms()
+        return {words[int(j)]: float(w) for j, w in zip(terms.index, terms.weight, strict=True)}
+
+    def dense(self, terms: Terms) -> NDArray[np.float32]:
+        """A signature as a dense vector over the week's terms."""
         import numpy as np  # noqa: PLC0415
 
         v = np.zeros(len(self.vocab), dtype=np.float32)
-        for term, w in sig.items():
-            j = self.vocab.get(term)
-            if j is not None:
-                v[j] = w
+        v[terms.index] = terms.weight
         return v
 
     def score(
         self,
         profile: Profile,
-        outside: Mapping[int, Signature],
+        outside: Mapping[int, Terms],
         paper_ids: Collection[int] | None = None,
     ) -> ProfileScores | None:
         """The profile's scores over the week (``paper_ids``: only those papers).
 
-        ``outside``: signatures of the profile's papers not in the week (``signatures``).
-        None when the profile has no liked paper the week shares a term with.
+        ``outside``: the profile's papers not in the week (``outside``). None when the
+        profile has no liked paper the week shares a term with.
         """
         import numpy as np  # noqa: PLC0415
 
-        liked: list[tuple[int, str, Signature]] = []
+        liked: list[tuple[int, str, Terms]] = []
         centroid = np.zeros(len(self.vocab), dtype=np.float32)
         for x in profile.liked:
-            sig = self._sig(x.paper_id, outside)
-            if sig:
-                liked.append((x.paper_id, profile.papers[x.paper_id].title, sig))
-                centroid += x.strength * self.vector(sig)
+            terms = self._terms_for(x.paper_id, outside)
+            if terms is not None and len(terms.index):
+                liked.append((x.paper_id, profile.papers[x.paper_id].title, terms))
+                # A signature names each term once, so the indices do not repeat.
+                centroid[terms.index] += x.strength * terms.weight
         if not liked:
             return None
         for pid in profile.disliked:
-            sig = self._sig(pid, outside)
-            if sig:
-                centroid -= _MUTE_SHARE * self.vector(sig)
+            terms = self._terms_for(pid, outside)
+            if terms is not None:
+                centroid[terms.index] -= _MUTE_SHARE * terms.weight
         np.maximum(centroid, 0, out=centroid)
         norm = float(np.linalg.norm(centroid))
         if norm == 0:
             return None
         centroid /= norm
-        cos = self.cosines(centroid)
+        if paper_ids is None or len(paper_ids) * 4 > len(self.ids):
+            cos = self.cosines(centroid)
+            rows = np.nonzero(cos > FLOOR)[0]
+            cos = cos[rows]
+        else:
+            rows = np.fromiter((self.row[p] for p in paper_ids if p in self.row), dtype=np.int64)
+            cos = self.cosines(centroid, rows)
         share = np.clip((cos - FLOOR) / (FULL - FLOOR), 0.0, 1.0)
-        hit = np.nonzero(share > 0)[0]
-        allowed = paper_ids if paper_ids is not None else None
         scores: dict[int, float] = {}
-        for k in hit.tolist():
-            pid = self.ids[k]
-            if allowed is None or pid in allowed:
-                scores[pid] = float(share[k])
-        return ProfileScores(scores, liked, _Rows(self))
+        ids = self.ids
+        for k, value in zip(rows.tolist(), share.tolist(), strict=True):
+            pid = ids[k]
+            if value > 0 and (paper_ids is None or pid in paper_ids):
+                scores[pid] = value
+        return ProfileScores(scores, liked, self)
 
-    def cosines(self, vector: NDArray[np.float32]) -> NDArray[np.float64]:
-        """Every week paper's dot product with a vector over the week's terms."""
+    def cosines(
+        self, vector: NDArray[np.float32], rows: NDArray[np.int64] | None = None
+    ) -> NDArray[np.float64]:
+        """The week papers' dot products with a vector over the week's terms: every
+        paper's, or those of ``rows`` in their order."""
         import numpy as np  # noqa: PLC0415
 
+        if rows is None:
+            found = np.bincount(
+                self.rows, weights=self.data * vector[self.indices], minlength=len(self.ids)
+            )
+            return found.astype(np.float64, copy=False)
+        starts = self.indptr[rows]
+        lengths = self.indptr[rows + 1] - starts
+        # Every stored weight of the chosen rows, gathered without a loop in Python.
+        owner = np.repeat(np.arange(len(rows)), lengths)
+        at = starts[owner] + (
+            np.arange(int(lengths.sum())) - np.repeat(lengths.cumsum() - lengths, lengths)
+        )
         found = np.bincount(
-            self.rows, weights=self.data * vector[self.indices], minlength=len(self.ids)
+            owner, weights=self.data[at] * vector[self.indices[at]], minlength=len(rows)
         )
         return found.astype(np.float64, copy=False)
 
-    def _sig(self, paper_id: int, outside: Mapping[int, Signature]) -> Signature:
+    def _terms_for(self, paper_id: int, outside: Mapping[int, Terms]) -> Terms | None:
         if paper_id in self.row:
-            return self.signature_of(paper_id)
-        return dict(outside.get(paper_id, {}))
+            return self.terms_of(paper_id)
+        return outside.get(paper_id)
 
     def _terms(self) -> list[str]:
         with self._lock:
@@ -342,21 +395,3 @@ class WeekSignatures:
                     terms[j] = t
                 self._by_index = terms
             return self._by_index
-
-
-class _Rows(Mapping[int, Signature]):
-    """The week's signatures by paper id, read from the matrix when asked."""
-
-    def __init__(self, week: WeekSignatures) -> None:
-        self._week = week
-
-    def __getitem__(self, paper_id: int) -> Signature:
-        if paper_id not in self._week.row:
-            raise KeyError(paper_id)
-        return self._week.signature_of(paper_id)
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._week.ids)
-
-    def __len__(self) -> int:
-        return len(self._week.ids)
