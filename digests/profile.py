@@ -164,6 +164,13 @@ def strongest_terms(profile: Profile, *, top: int = 10) -> list[str]:
     return [t for t, _w in sorted(total.items(), key=lambda tw: (-tw[1], tw[0]))[:top]]
 
 
+def _weight(df: int, n: int) -> float:
+    """A term's weight in a week of ``n`` papers, ``df`` of which use it: its idf less
+    the least any term gets, so a term every paper of the week uses (a listing's
+    boilerplate, a template's phrases) weighs nothing and two papers are not alike for it."""
+    return idf(df, n) - idf(n, n)
+
+
 @dataclass(frozen=True, slots=True)
 class Terms:
     """A signature over a week's terms: term indices (``WeekSignatures.vocab``), weights."""
@@ -222,7 +229,7 @@ class WeekSignatures:
     ids: tuple[int, ...]
     row: dict[int, int]
     vocab: dict[str, int]
-    idf: dict[str, float]  # each kept term's idf in the week
+    idf: dict[str, float]  # each kept term's weight in the week (``_weight``)
     # The signatures as a sparse matrix in CSR form: row i's terms are
     # ``indices[indptr[i]:indptr[i + 1]]`` with weights ``data[...]``; ``rows`` holds each
     # stored weight's row, so a product with a vector is one ``bincount``.
@@ -242,7 +249,7 @@ class WeekSignatures:
         for c in counts:
             df.update(c.keys())
         n = len(papers)
-        weights = {t: idf(k, n) for t, k in df.items()}
+        weights = {t: _weight(k, n) for t, k in df.items()}
         del df
         vocab: dict[str, int] = {}
         indptr = [0]
@@ -274,7 +281,7 @@ class WeekSignatures:
         the others cannot make a paper of the week alike."""
         import numpy as np  # noqa: PLC0415
 
-        rarest = idf(0, len(self.ids))
+        rarest = _weight(0, len(self.ids))
         out: dict[int, Terms] = {}
         for p in papers:
             counts = term_counts(p.text[:_TEXT_MAX], p.tags)

@@ -77,7 +77,7 @@ class RankWeights:
     upvotes_full: float = 100.0  # how many upvotes earn the whole ``upvotes`` weight
     recency: float = 1.0  # first announced this week: half on Monday, all at the end
     match: float = 1.0  # matches every tag, word and phrase of the digest's filter
-    profile: float = 3.0  # as close as can be to what the channel liked (score 0..1)
+    profile: float = 4.0  # as close as can be to what the channel liked (score 0..1)
     related: float = 0.5  # only listed as related to another paper
     updated: float = 0.5  # taken off a paper announced before the week (or only re-versioned)
 
