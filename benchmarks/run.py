@@ -522,7 +522,11 @@ def _child_digest(url: str, params: dict[str, Any]) -> dict[str, Any]:
     t = time.perf_counter()
     context = WeekContext.load(store, week, "UTC", now=now)
     loaded = time.perf_counter() - t
-    profiles = load_profiles(store, channels, now=now) if params.get("profiles") else {}
+    profiles = (
+        load_profiles(store, channels, now=now, week_ids=context.announced)
+        if params.get("profiles")
+        else {}
+    )
     read = time.perf_counter() - t - loaded
     lifted = 0
     for (team, channel), q in zip(channels, queries, strict=True):

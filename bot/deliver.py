@@ -12,7 +12,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -44,6 +44,7 @@ from bot.slack_posts import DIGEST_EVENT, ChannelPacer, DigestParts
 from digests.digest import DigestRequest, build_digest, load_profiles
 from digests.errors import ConfigError, QueryError, StoreError
 from digests.model import Delivery, Digest, Subscription
+from digests.profile import Profile
 from digests.query import parse_query
 from digests.render import DEFAULT_MAX_CHARS, SlackMessage, render_digest_messages
 from digests.settings import Settings
@@ -317,11 +318,7 @@ class Deliverer:
             sent = self._store.sent_paper_ids(
                 (j.target.team_id, j.target.channel_id, j.target.week.label) for j in jobs
             )
-            profiles = load_profiles(
-                self._store,
-                list(dict.fromkeys(j.target.channel for j in jobs)),
-                now=contexts.now,
-            )
+            profiles = self._profiles(jobs, contexts)
         except StoreError as e:
             log.error("fan-out: reading the papers already sent or the profiles failed: %s", e)
             return [self._released(job, e) for job in jobs]
@@ -471,6 +468,20 @@ class Deliverer:
             log.error("closing %d deliveries: database error, will retry later: %s", len(keys), e)
             return [DeliveryResult(k, "retry_later", error=f"database error: {e}") for k in keys]
         return [DeliveryResult(k, "failed", error=_CLOSED) for k in keys]
+
+    def _profiles(
+        self, jobs: Sequence[Job], contexts: WeekContexts
+    ) -> dict[tuple[str, str], Profile]:
+        """The profiles of the channels whose digests are to be built, read in one go;
+        the papers of their weeks are read by title alone (the weeks hold their text)."""
+        fresh = [j for j in jobs if j.claim.digest_id is None]
+        weeks = dict.fromkeys((j.target.week, j.target.tz) for j in fresh)
+        known: Collection[int] = ()
+        for week, tz in weeks:
+            announced = contexts.get(week, tz, weights=self._core.rank_weights).announced
+            known = announced if not known else {*known, *announced}
+        channels = list(dict.fromkeys(j.target.channel for j in fresh))
+        return load_profiles(self._store, channels, now=contexts.now, week_ids=known)
 
     def _archived(self, job: Job) -> Digest | None:
         """The digest an earlier attempt of this delivery archived, if any."""

@@ -180,13 +180,19 @@ class WeekProfiles:
 
 
 def load_profiles(
-    store: Store, channels: Sequence[tuple[str, str]], *, now: datetime
+    store: Store,
+    channels: Sequence[tuple[str, str]],
+    *,
+    now: datetime,
+    week_ids: Collection[int] = (),
 ) -> dict[tuple[str, str], Profile]:
     """The profiles of many channels (team_id, channel_id), read in one go: their verdicts
-    and the text of every paper they name. A channel without verdicts gets an empty one."""
+    and the text of every paper they name. A channel without verdicts gets an empty one.
+    ``week_ids``: the papers of the week the digests are for, read by title alone (the
+    week's signatures already hold their text)."""
     verdicts = store.channel_feedback(channels)
     ids = {v.paper_id for found in verdicts.values() for v in found}
-    papers = store.profile_papers(ids)
+    papers = store.profile_papers(ids, titles_only=week_ids)
     return {c: build_profile(c, verdicts.get(c, ()), papers, now=now) for c in channels}
 
 

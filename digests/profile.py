@@ -244,20 +244,30 @@ class WeekSignatures:
     def build(cls, papers: Sequence[ProfilePaper]) -> WeekSignatures:
         import numpy as np  # noqa: PLC0415
 
-        counts = [term_counts(p.text[:_TEXT_MAX], p.tags) for p in papers]
+        # Each paper's terms are kept as one shared string per term (a week's papers
+        # repeat the same terms thousands of times) until the week's frequencies are known.
+        shared: dict[str, str] = {}
         df: Counter[str] = Counter()
-        for c in counts:
-            df.update(c.keys())
+        kept: list[tuple[tuple[str, ...], tuple[int, ...]]] = []
+        for p in papers:
+            counts = term_counts(p.text[:_TEXT_MAX], p.tags)
+            terms = tuple([shared.setdefault(t, t) for t in counts])
+            df.update(terms)
+            kept.append((terms, tuple(counts.values())))
+        del shared
         n = len(papers)
-        weights = {t: _weight(k, n) for t, k in df.items()}
-        del df
+        # The frequencies become the weights in place: a second dict of every term would
+        # be the build's largest allocation.
+        weights: dict[str, float] = df  # type: ignore[assignment]
+        for t, k in df.items():
+            weights[t] = _weight(k, n)
         vocab: dict[str, int] = {}
         indptr = [0]
         indices: list[int] = []
         data: list[float] = []
-        for i, c in enumerate(counts):
-            sig = signature(c, weights.__getitem__)
-            counts[i] = Counter()  # the counts are the bulk of the memory: let them go
+        for i, (terms, numbers) in enumerate(kept):
+            sig = signature(dict(zip(terms, numbers, strict=True)), weights.__getitem__)
+            kept[i] = ((), ())
             for term, w in sig.items():
                 indices.append(vocab.setdefault(term, len(vocab)))
                 data.append(w)

@@ -13,7 +13,7 @@ import heapq
 import math
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -212,6 +212,8 @@ class PreparedWeek:
     # ``items`` best first without a filter (by score, then the tie-breaks): a filter
     # adds at most ``weights.match`` to a score, so ranking can stop early along it.
     by_base: tuple[_Prepared, ...] = ()
+    # ``items`` by paper id: the papers a profile lifts are looked up here.
+    index: Mapping[int, _Prepared] = field(default_factory=dict, compare=False, repr=False)
 
 
 def prepare_week(
@@ -245,6 +247,7 @@ def prepare_week(
         weights=weights,
         items=items,
         by_base=by_base,
+        index={p.paper_id: p for p in items},
     )
 
 
@@ -283,11 +286,21 @@ class _Lift:
             return 0.0
         return self.weight * self.profile.scores.get(paper_id, 0.0)
 
-    @property
-    def reach(self) -> float:
-        if self.profile is None or not self.profile.scores:
-            return 0.0
-        return self.weight * max(self.profile.scores.values())
+    def lifted(
+        self, week: PreparedWeek, paper_ids: Collection[int] | None
+    ) -> list[tuple[float, _Prepared]]:
+        """The (allowed) papers the profile gives points, each with its score without a
+        filter, best first."""
+        if self.profile is None or self.weight == 0:
+            return []
+        found = []
+        for pid, share in self.profile.scores.items():
+            p = week.index.get(pid)
+            if p is None or share <= 0 or (paper_ids is not None and pid not in paper_ids):
+                continue
+            found.append((round(p.base_score + self.weight * share, _SCORE_DIGITS), p))
+        found.sort(key=lambda kp: -kp[0])
+        return found
 
 
 def _score(p: _Prepared, match: float, lift: float) -> float:
@@ -312,21 +325,41 @@ def _rank_along_base(
     """``_rank_exhaustive``'s result, scoring only the papers that can still make the top.
 
     Papers are visited best first by their score without a filter; the filter adds at
-    most ``match_weight`` (a share of at most 1) and the profile at most its best paper's
-    points. Once ``top`` papers are kept and the next one could not reach the lowest kept
-    score even with a full match and the best profile score, no later one can either: the
-    rest are never scored.
+    most ``match_weight`` (a share of at most 1). Once ``top`` papers are kept and the
+    next one could not reach the lowest kept score even with a full match, no later one
+    can either: the rest are never scored. Papers a profile lifts are visited in a second
+    line, best first by their score with the profile's points, and the two lines are
+    merged: the next paper of either line is the one whose bound is higher, so the bound
+    still falls as the walk goes on.
     """
     if top == 0:
         return []
     match_weight = week.weights.match
-    reach = (match_weight if terms else 0.0) + lift.reach
+    reach = (match_weight if terms else 0.0) + _BOUND_SLACK
+    lifted = lift.lifted(week, paper_ids)
+    skip = {p.paper_id for _key, p in lifted}
     kept: list[float] = []  # the ``top`` best rounded scores so far, lowest first
     keyed: list[tuple[tuple[float, int, int, float, str, int], _Prepared, float]] = []
-    for p in week.by_base:
-        if paper_ids is not None and p.paper_id not in paper_ids:
-            continue
-        bound = round(p.base_score, _SCORE_DIGITS) + reach + _BOUND_SLACK
+    base = week.by_base
+    a = b = 0
+    while True:
+        while a < len(base) and (
+            base[a].paper_id in skip
+            or (paper_ids is not None and base[a].paper_id not in paper_ids)
+        ):
+            a += 1
+        if a < len(base) and (
+            b == len(lifted) or round(base[a].base_score, _SCORE_DIGITS) > lifted[b][0]
+        ):
+            p = base[a]
+            bound = round(p.base_score, _SCORE_DIGITS) + reach
+            a += 1
+        elif b < len(lifted):
+            bound, p = lifted[b]
+            bound += reach
+            b += 1
+        else:
+            break
         if len(kept) == top and bound < kept[0]:
             break
         share = _share(p, terms) if terms else 0.0

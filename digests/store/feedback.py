@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -125,22 +125,29 @@ class FeedbackStore(StoreBase):
             return found
         with self.engine.connect() as conn:
             for chunk in _chunks(sorted(set(channels)), 500):
+                f = feedback.c
                 stmt = (
-                    select(feedback)
-                    .where(tuple_(feedback.c.team_id, feedback.c.channel_id).in_(chunk))
-                    .order_by(feedback.c.created_at, feedback.c.id)
-                )
-                for row in conn.execute(stmt).mappings():
-                    key = (row["team_id"], row["channel_id"])
-                    found[key].append(
+                    select(
+                        f.team_id, f.channel_id, f.user_id, f.paper_id, f.verdict, f.origin,
+                        f.created_at,
+                    )
+                    .where(tuple_(f.team_id, f.channel_id).in_(chunk))
+                    .order_by(f.created_at, f.id)
+                )  # fmt: skip
+                # A channel's rows repeat a few strings thousands of times: keep one each.
+                same: dict[str, str] = {}
+                for team_id, channel_id, user, pid, verdict, origin, at in conn.execute(stmt):
+                    team = same.setdefault(team_id, team_id)
+                    channel = same.setdefault(channel_id, channel_id)
+                    found[(team, channel)].append(
                         Feedback(
-                            team_id=row["team_id"],
-                            channel_id=row["channel_id"],
-                            user_id=row["user_id"],
-                            paper_id=int(row["paper_id"]),
-                            verdict=row["verdict"],
-                            origin=row["origin"],
-                            created_at=row["created_at"],
+                            team,
+                            channel,
+                            same.setdefault(user, user),
+                            int(pid),
+                            "like" if verdict == "like" else "mute",
+                            same.setdefault(origin, origin),
+                            at,
                         )
                     )
         return found
@@ -160,32 +167,38 @@ class FeedbackStore(StoreBase):
                     found[(team, channel)].add(int(pid))
         return found
 
-    def profile_papers(self, paper_ids: Iterable[int]) -> dict[int, ProfilePaper]:
-        """What a profile reads of each paper (title, abstract, tag slugs); papers no
-        longer in the store are missing from the answer."""
+    def profile_papers(
+        self, paper_ids: Iterable[int], *, titles_only: Collection[int] = ()
+    ) -> dict[int, ProfilePaper]:
+        """What a profile reads of each paper (title, abstract, tag slugs); of the papers in
+        ``titles_only``, the title alone. Papers no longer in the store are missing."""
         ids = sorted(set(paper_ids))
         found: dict[int, ProfilePaper] = {}
-        if not ids:
-            return found
         slugs: dict[int, list[str]] = defaultdict(list)
-        rows: list[Any] = []
-        tag_rows: list[Any] = []
+        whole = [pid for pid in ids if pid not in titles_only]
+        titled = [pid for pid in ids if pid in titles_only]
         with self.engine.connect() as conn:
-            for i in range(0, len(ids), _PAPERS_CHUNK):
-                part = ids[i : i + _PAPERS_CHUNK]
+            for i in range(0, len(titled), _PAPERS_CHUNK):
+                part = titled[i : i + _PAPERS_CHUNK]
+                stmt = select(papers.c.id, papers.c.title).where(among(conn, papers.c.id, part))
+                for pid, title in conn.execute(stmt):
+                    found[int(pid)] = ProfilePaper(int(pid), title, title)
+            rows: list[Any] = []
+            for i in range(0, len(whole), _PAPERS_CHUNK):
+                part = whole[i : i + _PAPERS_CHUNK]
                 rows += conn.execute(
                     select(papers.c.id, papers.c.title, papers.c.abstract).where(
                         among(conn, papers.c.id, part)
                     )
                 ).all()
-                tag_rows += conn.execute(
+                tagged = conn.execute(
                     select(paper_tags.c.paper_id, tags.c.slug)
                     .join(tags, tags.c.id == paper_tags.c.tag_id)
                     .where(among(conn, paper_tags.c.paper_id, part))
                     .order_by(paper_tags.c.paper_id, tags.c.slug)
-                ).all()
-        for pid, slug in tag_rows:
-            slugs[int(pid)].append(slug)
+                )
+                for pid, slug in tagged:
+                    slugs[int(pid)].append(slug)
         for pid, title, abstract in rows:
             found[int(pid)] = ProfilePaper(
                 int(pid), title, f"{title}\n{abstract or ''}", tuple(slugs.get(int(pid), ()))
