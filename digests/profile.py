@@ -41,6 +41,7 @@ __all__ = [
     "FLOOR",
     "FULL",
     "HALF_LIFE",
+    "LIFTED_MAX",
     "Liked",
     "Profile",
     "ProfilePaper",
@@ -60,6 +61,10 @@ HALF_LIFE = timedelta(days=180)
 # a paper is as close to the channel's interests as liked papers are to one another.
 FLOOR = 0.05
 FULL = 0.35
+# A profile lifts at most this many of a digest's candidates, the closest to what the
+# channel liked: a digest shows ten, and a lift deeper down would move nothing a reader
+# sees while every lifted paper costs a look in the ranking.
+LIFTED_MAX = 300
 # A mute pushes its neighbours down, but less than a like lifts them: one mute is often
 # about the one paper ("seen it"), not the whole topic.
 _MUTE_SHARE = 0.5
@@ -367,12 +372,17 @@ class WeekSignatures:
             rows = np.fromiter((self.row[p] for p in paper_ids if p in self.row), dtype=np.int64)
             cos = self.cosines(centroid, rows)
         share = np.clip((cos - FLOOR) / (FULL - FLOOR), 0.0, 1.0)
-        scores: dict[int, float] = {}
+        hit = np.nonzero(share > 0)[0]
+        rows, share = rows[hit], share[hit]
+        if paper_ids is not None:
+            keep = [k for k, r in enumerate(rows.tolist()) if self.ids[r] in paper_ids]
+            rows, share = rows[keep], share[keep]
+        if len(rows) > LIFTED_MAX:
+            # The closest papers, the earlier row first among equals.
+            best = np.lexsort((rows, -share))[:LIFTED_MAX]
+            rows, share = rows[best], share[best]
         ids = self.ids
-        for k, value in zip(rows.tolist(), share.tolist(), strict=True):
-            pid = ids[k]
-            if value > 0 and (paper_ids is None or pid in paper_ids):
-                scores[pid] = value
+        scores = {ids[r]: v for r, v in zip(rows.tolist(), share.tolist(), strict=True)}
         return ProfileScores(scores, liked, self)
 
     def cosines(
