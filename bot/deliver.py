@@ -481,7 +481,13 @@ class Deliverer:
             announced = contexts.get(week, tz, weights=self._core.rank_weights).announced
             known = announced if not known else {*known, *announced}
         channels = list(dict.fromkeys(j.target.channel for j in fresh))
-        return load_profiles(self._store, channels, now=contexts.now, week_ids=known)
+        return load_profiles(
+            self._store,
+            channels,
+            now=contexts.now,
+            week_ids=known,
+            papers=contexts.profile_papers,
+        )
 
     def _archived(self, job: Job) -> Digest | None:
         """The digest an earlier attempt of this delivery archived, if any."""

@@ -24,6 +24,7 @@ from digests.model import (
 )
 from digests.profile import (
     Profile,
+    ProfilePaper,
     ProfileScores,
     Terms,
     WeekSignatures,
@@ -185,15 +186,19 @@ def load_profiles(
     *,
     now: datetime,
     week_ids: Collection[int] = (),
+    papers: dict[int, ProfilePaper] | None = None,
 ) -> dict[tuple[str, str], Profile]:
     """The profiles of many channels (team_id, channel_id), read in one go: their verdicts
     and the text of every paper they name. A channel without verdicts gets an empty one.
     ``week_ids``: the papers of the week the digests are for, read by title alone (the
-    week's signatures already hold their text)."""
+    week's signatures already hold their text). ``papers``: the papers read so far, for
+    a caller reading many batches of channels (a fan-out's chunks): each paper is read
+    once, and the new ones are added to it."""
     verdicts = store.channel_feedback(channels)
     ids = {v.paper_id for found in verdicts.values() for v in found}
-    papers = store.profile_papers(ids, titles_only=week_ids)
-    return {c: build_profile(c, verdicts.get(c, ()), papers, now=now) for c in channels}
+    known = {} if papers is None else papers
+    known.update(store.profile_papers((i for i in ids if i not in known), titles_only=week_ids))
+    return {c: build_profile(c, verdicts.get(c, ()), known, now=now) for c in channels}
 
 
 @dataclass(frozen=True, slots=True)
