@@ -10,10 +10,12 @@ The model is a Rocchio centroid over the papers' signatures (``digests.similar``
 liked papers' signatures summed by strength, the muted ones' subtracted at half weight,
 scaled to unit length. A candidate's score is its cosine with that centroid, mapped onto
 0..1 between ``FLOOR`` (unrelated) and ``FULL``; the liked paper closest to it names the
-reason. ``benchmarks/profiles.py`` compares it with the nearest liked paper, the mean of
-the three nearest and a logistic regression on hand labels: the centroid ranks as well as
-the best of them and is the one cheap enough to score a 20,000-paper week for a thousand
-channels (one sparse product per channel).
+reason. ``benchmarks/profiles.py`` compares it on hand labels with the nearest liked
+paper and the mean of the three nearest, which rank alike but cost a product per liked
+paper, and with a logistic regression, a little better but trained on negatives a
+channel never gives; the centroid scores a 20,000-paper week for a thousand channels
+with one sparse product per channel. The weights are the week's (``_weight``), and a
+profile lifts at most ``LIFTED_MAX`` papers of a digest.
 
 The week's signatures (``WeekSignatures``) are built once per week and shared by all its
 digests; numpy is imported only then, so a command without profiles never loads it.
