@@ -23,13 +23,14 @@ from bot.commands import (
     Poll,
     ProfileImport,
     RemoveSource,
+    ResetProfile,
     Subscribe,
     Unsubscribe,
 )
 from bot.slack_files import SlackFile
 from bot.views import IMPORT_FILE_BLOCK, IMPORT_TEXT_BLOCK, describe_subscription, home_view
 from digests.calendar import digest_week, first_week
-from digests.digest import DigestRequest, build_digest
+from digests.digest import DigestRequest, build_digest, load_profiles, profile_report
 from digests.ingest import SourceReport
 from digests.library import Library, decode_library, read_library
 from digests.library_import import (
@@ -184,6 +185,7 @@ def command_word(cmd: Command) -> str:
         RemoveSource: "sources remove",
         Poll: "poll",
         ProfileImport: "profile import",
+        ResetProfile: "profile reset",
     }.get(type(cmd), "that")
 
 
@@ -356,9 +358,15 @@ def preview(
     """The channel's digests as only the asker sees them, one reply each as it is built;
     nothing is posted or marked sent."""
     subs = store.list_subscriptions(team_id=who.team_id, channel_id=who.channel_id)
+    channel = (who.team_id, who.channel_id)
+    profile = load_profiles(store, [channel], now=now)[channel]
     for label, request in preview_requests(subs, who, now=now, core=core):
         digest = build_digest(
-            store, request, now=now, summarizer=summarizer, weights=core.rank_weights
+            store,
+            replace(request, profile=profile),
+            now=now,
+            summarizer=summarizer,
+            weights=core.rank_weights,
         )
         messages = render_digest_messages(digest, controls=False)
         first = messages[0]
@@ -373,6 +381,47 @@ def preview(
         yield Reply(first["text"], blocks=blocks, unfurl_links=False, unfurl_media=False)
     if len(subs) > MAX_PREVIEWS:
         yield Reply(f"{count(len(subs) - MAX_PREVIEWS, 'more subscription')} not previewed.")
+
+
+# --- profiles -----------------------------------------------------------------------------
+
+# How many liked and muted papers ``/paper profile`` lists (the rest are counted).
+_PROFILE_SHOWN = 10
+
+
+def show_profile(store: Store, who: Invocation, *, now: datetime) -> Reply:
+    """What the channel's likes, mutes and imports taught paperbot (only the asker sees it)."""
+    report = profile_report(store, (who.team_id, who.channel_id), now=now)
+    if report.empty:
+        return Reply(
+            "This channel has no profile yet: 👍 or 👎 papers in its digests and paperbot "
+            "learns what the channel likes."
+        )
+    changed = report.changed_at.strftime("%Y-%m-%d %H:%M UTC") if report.changed_at else "never"
+    lines = [f"*This channel's profile* (last changed {changed})"]
+    for label, titles in (
+        (f"Liked ({len(report.liked)})", [f"{t} ({v:+d})" for t, v in report.liked]),
+        (f"Muted, never posted here again ({len(report.muted)})", list(report.muted)),
+    ):
+        if not titles:
+            continue
+        shown = [f"• {escape_mrkdwn(t)}" for t in titles[:_PROFILE_SHOWN]]
+        if len(titles) > _PROFILE_SHOWN:
+            shown.append(f"… and {len(titles) - _PROFILE_SHOWN} more")
+        lines.append(f"*{label}*\n" + "\n".join(shown))
+    if report.terms:
+        lines.append("*Strongest terms:* " + escape_mrkdwn(", ".join(report.terms)))
+    return Reply(lines[0], blocks=line_sections(lines))
+
+
+def reset_profile(store: Store, who: Invocation, *, now: datetime) -> Reply:
+    """Forget the channel's likes, mutes and imports (an admin's command)."""
+    gone = store.reset_profile(who.team_id, who.channel_id, now=now)
+    return Reply(
+        f"<@{who.user_id}> reset this channel's profile: {count(gone, 'verdict')} forgotten. "
+        "Its digests rank as without feedback until people react again.",
+        response_type="in_channel",
+    )
 
 
 def digest_now(

@@ -52,6 +52,8 @@ from bot.commands import (
     Poll,
     ProfileImport,
     RemoveSource,
+    ResetProfile,
+    ShowProfile,
     Subscribe,
     Unsubscribe,
     error_text,
@@ -350,6 +352,10 @@ def create_app(
             return actions.poll(store, poll_fn, lock=poll_lock)
         if isinstance(parsed, ListSaved):
             return [feedback.saved_page(store, who, parsed.page, replace_original=False)]
+        if isinstance(parsed, ShowProfile):
+            return [actions.show_profile(store, who, now=clock())]
+        if isinstance(parsed, ResetProfile):
+            return [actions.reset_profile(store, who, now=clock())]
         return []
 
     def guarded(

@@ -62,6 +62,7 @@ weekly top papers in this channel
 `/paper subscriptions` this channel's subscriptions and when the next digest comes
 `/paper unsubscribe ID` or `/paper unsubscribe all`
 `/paper saved [PAGE]` the papers you saved (🔖), newest first, with *Export BibTeX*
+`/paper profile` what this channel's likes and mutes taught paperbot
 `/paper help` this help
 Under each paper of a digest: 👍 more like this, 👎 not for us (never posted to this \
 channel again), 🔖 save it for yourself; click again to undo. A `/paper` result has \
@@ -74,7 +75,8 @@ ADMIN_USAGE = """\
 `/paper sources add URL [kind:K] [name:N] [interval:6h]` add a source
 `/paper sources remove NAME` remove a source
 `/paper poll` poll every source now and report back
-`/paper profile import` seed this channel's profile from a library (BibTeX, RIS or ids)"""
+`/paper profile import` seed this channel's profile from a library (BibTeX, RIS or ids)
+`/paper profile reset` forget this channel's likes, mutes and imports"""
 
 
 class CommandError(PaperbotError):
@@ -170,6 +172,16 @@ class ProfileImport:
     """Open the form that takes a library to seed the channel's profile with."""
 
 
+@dataclass(frozen=True, slots=True)
+class ShowProfile:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ResetProfile:
+    pass
+
+
 Command = (
     Help
     | Lookup
@@ -184,9 +196,18 @@ Command = (
     | Poll
     | ListSaved
     | ProfileImport
+    | ShowProfile
+    | ResetProfile
 )
 AdminCommand = (
-    DigestNow | DigestPreview | ListSources | AddSource | RemoveSource | Poll | ProfileImport
+    DigestNow
+    | DigestPreview
+    | ListSources
+    | AddSource
+    | RemoveSource
+    | Poll
+    | ProfileImport
+    | ResetProfile
 )
 ADMIN_COMMANDS: tuple[type, ...] = (
     DigestNow,
@@ -196,6 +217,7 @@ ADMIN_COMMANDS: tuple[type, ...] = (
     RemoveSource,
     Poll,
     ProfileImport,
+    ResetProfile,
 )
 
 
@@ -245,6 +267,20 @@ def parse_command(text: str, *, now: datetime, default_tz: str = "UTC") -> Comma
     return Lookup(parse_query(text, now=now, tz=default_tz))
 
 
+def _parse_profile(rest: str) -> ShowProfile | ResetProfile | ProfileImport:
+    form = "`/paper profile`, `/paper profile reset` or `/paper profile import`"
+    arg, more = _split_first(rest)
+    if not arg:
+        return ShowProfile()
+    if _word(arg) == "reset":
+        _no_more(more, "profile reset", form)
+        return ResetProfile()
+    if _word(arg) == "import":
+        _no_more(more, "profile import", form)
+        return ProfileImport()
+    raise CommandError(f"unknown word {arg} after profile: use {form}", term=arg)
+
+
 def _no_more(rest: str, command: str, form: str) -> None:
     if rest.strip():
         extra = rest.split(maxsplit=1)[0]
@@ -261,17 +297,6 @@ def _parse_saved(rest: str) -> ListSaved:
     if digits.isascii() and digits.isdigit() and 0 < int(digits) < 100_000:
         return ListSaved(int(digits))
     raise CommandError(f"{arg} is not a page: {form}", term=arg)
-
-
-def _parse_profile(rest: str) -> ProfileImport:
-    form = "`/paper profile import`"
-    arg, more = _split_first(rest)
-    if _word(arg) == "import":
-        _no_more(more, "profile import", form)
-        return ProfileImport()
-    if not arg:
-        raise CommandError(f"profile needs a word: {form}", term="profile")
-    raise CommandError(f"unknown word {arg} after profile: use {form}", term=arg)
 
 
 def _parse_unsubscribe(rest: str) -> Unsubscribe:

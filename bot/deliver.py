@@ -12,7 +12,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
@@ -40,9 +41,10 @@ from bot.slack_errors import (
     failure_hint,
 )
 from bot.slack_posts import DIGEST_EVENT, ChannelPacer, DigestParts
-from digests.digest import DigestRequest, build_digest
+from digests.digest import DigestRequest, build_digest, load_profiles
 from digests.errors import ConfigError, QueryError, StoreError
 from digests.model import Delivery, Digest, Subscription
+from digests.profile import Profile
 from digests.query import parse_query
 from digests.render import DEFAULT_MAX_CHARS, SlackMessage, render_digest_messages
 from digests.settings import Settings
@@ -311,12 +313,14 @@ class Deliverer:
         out: list[Ready | DeliveryResult | Exception | None] = [None] * len(jobs)
         built: list[tuple[int, Digest, DigestRequest, list[SlackMessage]]] = []
         try:
-            # What each channel was already sent, for all the chunk's digests in one query.
+            # What each channel was already sent, for all the chunk's digests in one query;
+            # each channel's profile, its verdicts and their papers read once for all.
             sent = self._store.sent_paper_ids(
                 (j.target.team_id, j.target.channel_id, j.target.week.label) for j in jobs
             )
+            profiles = self._profiles(jobs, contexts)
         except StoreError as e:
-            log.error("fan-out: reading the papers already sent failed: %s", e)
+            log.error("fan-out: reading the papers already sent or the profiles failed: %s", e)
             return [self._released(job, e) for job in jobs]
         for n, job in enumerate(jobs):
             t = job.target
@@ -326,7 +330,7 @@ class Deliverer:
                     messages = render_digest_messages(archived, max_chars=self._max_chars)
                     out[n] = Ready(job, messages, len(archived.items))
                     continue
-                request = self._request_for(t, contexts.now)
+                request = replace(self._request_for(t, contexts.now), profile=profiles[t.channel])
                 already = sent[(t.team_id, t.channel_id, t.week.label)]
                 key = self._digest_key(t, request, already)
                 kept = contexts.built(key)
@@ -465,6 +469,26 @@ class Deliverer:
             return [DeliveryResult(k, "retry_later", error=f"database error: {e}") for k in keys]
         return [DeliveryResult(k, "failed", error=_CLOSED) for k in keys]
 
+    def _profiles(
+        self, jobs: Sequence[Job], contexts: WeekContexts
+    ) -> dict[tuple[str, str], Profile]:
+        """The profiles of the channels whose digests are to be built, read in one go;
+        the papers of their weeks are read by title alone (the weeks hold their text)."""
+        fresh = [j for j in jobs if j.claim.digest_id is None]
+        weeks = dict.fromkeys((j.target.week, j.target.tz) for j in fresh)
+        known: Collection[int] = ()
+        for week, tz in weeks:
+            announced = contexts.get(week, tz, weights=self._core.rank_weights).announced
+            known = announced if not known else {*known, *announced}
+        channels = list(dict.fromkeys(j.target.channel for j in fresh))
+        return load_profiles(
+            self._store,
+            channels,
+            now=contexts.now,
+            week_ids=known,
+            papers=contexts.profile_papers,
+        )
+
     def _archived(self, job: Job) -> Digest | None:
         """The digest an earlier attempt of this delivery archived, if any."""
         if job.claim.digest_id is None:
@@ -506,6 +530,8 @@ class Deliverer:
             request.summary_chars,
             request.not_before,
             frozenset(sent),
+            # A channel with a profile gets a digest of its own.
+            t.channel if request.profile is not None and not request.profile.empty else None,
         )
 
     def _released(self, job: Job, e: Exception) -> DeliveryResult | Exception:

@@ -21,6 +21,7 @@ from typing import Literal, Protocol
 from digests.digest import WeekContext
 from digests.errors import StoreError
 from digests.model import Delivery, Digest, Subscription
+from digests.profile import ProfilePaper
 from digests.rank import RankWeights
 from digests.render import SlackMessage
 from digests.store import PostedRecord, Store
@@ -219,6 +220,8 @@ class WeekContexts:
         # channels asking for the same digest (the same filter, size and language, and the
         # same papers already sent) get one build and one rendering.
         self._built: dict[Hashable, tuple[Digest, list[SlackMessage]]] = {}
+        # The papers the channels' profiles name, read once for the whole fan-out.
+        self.profile_papers: dict[int, ProfilePaper] = {}
 
     def get(self, week: IsoWeek, tz: str, *, weights: RankWeights) -> WeekContext:
         with self._lock:

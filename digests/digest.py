@@ -7,7 +7,8 @@ Everything but the store calls is pure; ``now`` is passed in. Rendering is separ
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -20,6 +21,16 @@ from digests.model import (
     Narrowing,
     SourceHealth,
     SummaryText,
+)
+from digests.profile import (
+    Profile,
+    ProfilePaper,
+    ProfileScores,
+    Terms,
+    WeekSignatures,
+    build_profile,
+    paper_of,
+    strongest_terms,
 )
 from digests.query import Query
 from digests.rank import (
@@ -70,6 +81,9 @@ class DigestRequest:
     # A subscription only covers papers first announced on or after this (less the days
     # news runs behind arXiv, ``rank.NEWS_LAG``): its first week's start.
     not_before: datetime | None = None
+    # The channel's interest profile (``load_profiles``): its muted papers are left out and
+    # its score is a ranking signal. None or empty: ranked as without one.
+    profile: Profile | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +104,15 @@ class WeekContext:
     matcher: WeekMatcher | None = field(default=None, compare=False, repr=False)
     # Each candidate's first announcement, by paper id: which papers a digest may show.
     announced: dict[int, datetime] = field(init=False, compare=False, repr=False)
+    # The week's signatures for channel profiles, made on first use (most weeks' digests
+    # have no profile) and shared by every digest of the week.
+    profiles: WeekProfiles = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(
             self, "announced", {c.paper.paper_id: c.announced_at for c in self.candidates}
         )
+        object.__setattr__(self, "profiles", WeekProfiles(self.candidates))
 
     @classmethod
     def load(
@@ -131,6 +149,92 @@ class WeekContext:
             )
         if now != self.prepared.now or weights != self.prepared.weights:
             raise ValueError("week context was prepared with another now or other weights")
+
+
+class WeekProfiles:
+    """Profiles scored over one week: the week's signatures (``WeekSignatures``) built
+    once, on first use, and each outside paper's signature made once for all channels.
+    Thread-safe."""
+
+    def __init__(self, candidates: Sequence[Candidate]) -> None:
+        self._candidates = candidates
+        self._lock = threading.Lock()
+        self._week: WeekSignatures | None = None
+        self._outside: dict[int, Terms] = {}
+
+    def score(self, profile: Profile, paper_ids: Collection[int]) -> ProfileScores | None:
+        """The profile's scores over the week's ``paper_ids``; None without liked papers."""
+        if not profile.liked:
+            return None
+        with self._lock:
+            if self._week is None:
+                self._week = WeekSignatures.build([paper_of(c) for c in self._candidates])
+            week = self._week
+            missing = [
+                profile.papers[pid]
+                for pid in profile.paper_ids
+                if pid not in week.row and pid not in self._outside
+            ]
+            self._outside.update(week.outside(missing))
+            outside = {pid: self._outside[pid] for pid in profile.paper_ids if pid not in week.row}
+        return week.score(profile, outside, paper_ids)
+
+
+def load_profiles(
+    store: Store,
+    channels: Sequence[tuple[str, str]],
+    *,
+    now: datetime,
+    week_ids: Collection[int] = (),
+    papers: dict[int, ProfilePaper] | None = None,
+) -> dict[tuple[str, str], Profile]:
+    """The profiles of many channels (team_id, channel_id), read in one go: their verdicts
+    and the text of every paper they name. A channel without verdicts gets an empty one.
+    ``week_ids``: the papers of the week the digests are for, read by title alone (the
+    week's signatures already hold their text). ``papers``: the papers read so far, for
+    a caller reading many batches of channels (a fan-out's chunks): each paper is read
+    once, and the new ones are added to it."""
+    verdicts = store.channel_feedback(channels)
+    ids = {v.paper_id for found in verdicts.values() for v in found}
+    known = {} if papers is None else papers
+    known.update(store.profile_papers((i for i in ids if i not in known), titles_only=week_ids))
+    return {c: build_profile(c, verdicts.get(c, ()), known, now=now) for c in channels}
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileReport:
+    """What a channel's profile learned, for people: ``paperbot profile show`` and
+    ``/paper profile``."""
+
+    channel: tuple[str, str]
+    liked: tuple[tuple[str, int], ...]  # (title, net votes), strongest first
+    muted: tuple[str, ...]  # titles
+    terms: tuple[str, ...]
+    changed_at: datetime | None
+    reset_at: datetime | None
+
+    @property
+    def empty(self) -> bool:
+        return not self.liked and not self.muted
+
+
+def profile_report(store: Store, channel: tuple[str, str], *, now: datetime) -> ProfileReport:
+    """The channel's profile as ``ProfileReport``: liked and muted papers, the strongest
+    terms and when it last changed (or was reset)."""
+    profile = load_profiles(store, [channel], now=now)[channel]
+    state = store.profile_state(*channel)
+    muted = sorted(profile.muted, key=lambda pid: pid)
+    return ProfileReport(
+        channel=channel,
+        liked=tuple((profile.papers[x.paper_id].title, x.votes) for x in profile.liked),
+        muted=tuple(
+            profile.papers[pid].title if pid in profile.papers else f"paper {pid} (gone)"
+            for pid in muted
+        ),
+        terms=tuple(strongest_terms(profile)),
+        changed_at=state.changed_at if state is not None else None,
+        reset_at=state.reset_at if state is not None else None,
+    )
 
 
 def summary_texts(candidate: Candidate) -> list[SummaryText]:
@@ -173,19 +277,22 @@ def narrow(
     allowed: set[int] | None,
     excluded: set[int],
     not_before: datetime | None,
+    muted: Collection[int] = frozenset(),
 ) -> tuple[set[int], Narrowing]:
     """The ids of the week's papers (``announced``: each one's first announcement) that a
-    digest may show: matching its filter, not sent before, not older than its start; and
-    how many each step kept."""
+    digest may show: matching its filter, not sent before, not muted in the channel, not
+    older than its start; and how many each step kept."""
     ids = set(announced) if allowed is None else allowed & announced.keys()
     matched = len(ids)
     ids -= excluded
     unsent = len(ids)
+    ids.difference_update(muted)
+    muted_out = unsent - len(ids)
     if not_before is not None:
         # Last week's papers that this week's sources bring are this week's news (see
         # ``rank``), for a subscription's first week too.
         ids = {pid for pid in ids if announced[pid] >= not_before - NEWS_LAG}
-    return ids, Narrowing(week=len(announced), matched=matched, unsent=unsent)
+    return ids, Narrowing(week=len(announced), matched=matched, unsent=unsent, muted=muted_out)
 
 
 def build_digest(
@@ -199,7 +306,7 @@ def build_digest(
     context: WeekContext | None = None,
     sent: set[int] | None = None,
 ) -> Digest:
-    """Build one digest.
+    """Build one digest (with the channel's profile when the request carries one).
 
     A caller building many digests of one week passes the same ``context``
     (``WeekContext.load``): the week's candidates, ranking features and source health are
@@ -234,13 +341,26 @@ def build_digest(
         if context is not None
         else {c.paper.paper_id: c.announced_at for c in pool}
     )
+    profile = request.profile
     chosen_ids, narrowing = narrow(
-        announced, allowed=allowed, excluded=excluded, not_before=request.not_before
+        announced,
+        allowed=allowed,
+        excluded=excluded,
+        not_before=request.not_before,
+        muted=profile.muted if profile is not None else frozenset(),
     )
     chosen_count = len(chosen_ids)
+    scores = None
+    if profile is not None and profile.liked and weights.profile > 0:
+        week_profiles = context.profiles if context is not None else WeekProfiles(pool)
+        scores = week_profiles.score(profile, chosen_ids)
     if context is not None:
         ranked = rank_prepared(
-            context.prepared, query=request.query, top=request.top, paper_ids=chosen_ids
+            context.prepared,
+            query=request.query,
+            top=request.top,
+            paper_ids=chosen_ids,
+            profile=scores,
         )
     else:
         chosen = [c for c in pool if c.paper.paper_id in chosen_ids]
@@ -252,6 +372,7 @@ def build_digest(
             query=request.query,
             weights=weights,
             top=request.top,
+            profile=scores,
         )
     writer = summarizer or ExtractiveSummarizer()
     items = []

@@ -157,6 +157,7 @@ class Narrowing:
     week: int  # papers in the week
     matched: int  # of those, the ones the filter matches (all of them without a filter)
     unsent: int  # of those, the ones not posted to the channel in another week
+    muted: int = 0  # of those, the ones someone in the channel said are not for it
     # Of those, the candidates: not first announced before a subscription's first week.
 
 

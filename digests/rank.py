@@ -12,9 +12,10 @@ import functools
 import heapq
 import math
 import unicodedata
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from digests.errors import ConfigError
 from digests.families import family_key
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "NEWS_LAG",
     "PreparedWeek",
+    "ProfileSignal",
     "RankWeights",
     "Scored",
     "explain",
@@ -39,9 +41,21 @@ _REPLACE_TYPES = frozenset({"replace", "replace-cross"})
 # and a longer one should not push its tail below zero.
 _POSITION_DEPTH = 10
 # The order reasons with equal points are listed in: the stronger kind of evidence first.
-_CODE_ORDER = ("sources", "position", "pick", "upvotes", "match", "related", "recency", "updated")
+_CODE_ORDER = (
+    "sources",
+    "position",
+    "pick",
+    "upvotes",
+    "match",
+    "profile",
+    "related",
+    "recency",
+    "updated",
+)
 _CODE_RANK = {code: i for i, code in enumerate(_CODE_ORDER)}
 _NAME_MAX = 40
+# A liked paper's title in a profile reason is cut after this many characters.
+_TITLE_MAX = 60
 # The "N sources: ..." label lists families up to about this length, then counts the rest.
 _FAMILIES_MAX = 72
 _MATCH_TERMS_SHOWN = 3
@@ -63,6 +77,7 @@ class RankWeights:
     upvotes_full: float = 100.0  # how many upvotes earn the whole ``upvotes`` weight
     recency: float = 1.0  # first announced this week: half on Monday, all at the end
     match: float = 1.0  # matches every tag, word and phrase of the digest's filter
+    profile: float = 4.0  # as close as can be to what the channel liked (score 0..1)
     related: float = 0.5  # only listed as related to another paper
     updated: float = 0.5  # taken off a paper announced before the week (or only re-versioned)
 
@@ -113,6 +128,19 @@ class RankWeights:
 DEFAULT_WEIGHTS = RankWeights()
 
 
+class ProfileSignal(Protocol):
+    """A channel's interest profile scored over a week (``digests.profile``)."""
+
+    @property
+    def scores(self) -> Mapping[int, float]:
+        """Each paper's closeness to the channel's interests, 0..1 (missing: 0)."""
+        ...
+
+    def because(self, paper_id: int) -> str | None:
+        """The title of the liked paper that explains a score."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Scored:
     """A ranked candidate: its score and the reasons (most points first) that sum to it."""
@@ -137,18 +165,20 @@ def rank(
     query: Query | None = None,
     weights: RankWeights = DEFAULT_WEIGHTS,
     top: int = 10,
+    profile: ProfileSignal | None = None,
 ) -> list[Scored]:
     """The ``top`` best candidates, best first, each with its reasons.
 
     ``week_start`` (inclusive) and ``week_end`` (exclusive) are the digest's week as aware
     instants; ``now`` caps "how far into the week" for a digest built before the week
     ends. ``query`` is the digest's filter: how well a paper matches it earns points.
-    Candidates without mentions are ignored.
+    ``profile``: the channel's interests scored over these candidates; each paper earns
+    ``weights.profile`` times its score. Candidates without mentions are ignored.
     """
     week = prepare_week(
         candidates, now=now, week_start=week_start, week_end=week_end, weights=weights
     )
-    return rank_prepared(week, query=query, top=top)
+    return rank_prepared(week, query=query, top=top, profile=profile)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +212,8 @@ class PreparedWeek:
     # ``items`` best first without a filter (by score, then the tie-breaks): a filter
     # adds at most ``weights.match`` to a score, so ranking can stop early along it.
     by_base: tuple[_Prepared, ...] = ()
+    # ``items`` by paper id: the papers a profile lifts are looked up here.
+    index: Mapping[int, _Prepared] = field(default_factory=dict, compare=False, repr=False)
 
 
 def prepare_week(
@@ -215,6 +247,7 @@ def prepare_week(
         weights=weights,
         items=items,
         by_base=by_base,
+        index={p.paper_id: p for p in items},
     )
 
 
@@ -224,19 +257,57 @@ def rank_prepared(
     query: Query | None = None,
     top: int = 10,
     paper_ids: Collection[int] | None = None,
+    profile: ProfileSignal | None = None,
 ) -> list[Scored]:
     """The ``top`` best of a prepared week for one filter, best first, as ``rank`` gives.
 
     ``paper_ids``, when given, limits the ranking to those papers (a digest's candidates
     after its filter and exclusions); the week's order is kept, so the result is the same
-    as ranking just those candidates.
+    as ranking just those candidates. ``profile``: as for ``rank``.
     """
     if top < 0:
         raise ValueError(f"top must be 0 or more, got {top}")
     terms = _terms(query) if query is not None else ()
+    lift = _Lift(week.weights.profile, profile)
     if len(week.by_base) == len(week.items):
-        return _rank_along_base(week, terms, top, paper_ids)
-    return _rank_exhaustive(week, terms, top, paper_ids)
+        return _rank_along_base(week, terms, top, paper_ids, lift)
+    return _rank_exhaustive(week, terms, top, paper_ids, lift)
+
+
+@dataclass(frozen=True, slots=True)
+class _Lift:
+    """The profile's points per paper, and the most any paper gets."""
+
+    weight: float
+    profile: ProfileSignal | None
+
+    def points(self, paper_id: int) -> float:
+        if self.profile is None or self.weight == 0:
+            return 0.0
+        return self.weight * self.profile.scores.get(paper_id, 0.0)
+
+    def lifted(
+        self, week: PreparedWeek, paper_ids: Collection[int] | None
+    ) -> list[tuple[float, _Prepared]]:
+        """The (allowed) papers the profile gives points, each with its score without a
+        filter, best first."""
+        if self.profile is None or self.weight == 0:
+            return []
+        found = []
+        for pid, share in self.profile.scores.items():
+            p = week.index.get(pid)
+            if p is None or share <= 0 or (paper_ids is not None and pid not in paper_ids):
+                continue
+            found.append((round(p.base_score + self.weight * share, _SCORE_DIGITS), p))
+        found.sort(key=lambda kp: -kp[0])
+        return found
+
+
+def _score(p: _Prepared, match: float, lift: float) -> float:
+    """A paper's score: its prepared points plus the filter's and the profile's."""
+    if match == 0 and lift == 0:
+        return p.base_score
+    return math.fsum((*p.points, match, lift))
 
 
 # Scores are rounded to _SCORE_DIGITS before comparing; a float sum can differ from its
@@ -249,29 +320,50 @@ def _rank_along_base(
     terms: tuple[_Term, ...],
     top: int,
     paper_ids: Collection[int] | None,
+    lift: _Lift,
 ) -> list[Scored]:
     """``_rank_exhaustive``'s result, scoring only the papers that can still make the top.
 
     Papers are visited best first by their score without a filter; the filter adds at
     most ``match_weight`` (a share of at most 1). Once ``top`` papers are kept and the
     next one could not reach the lowest kept score even with a full match, no later one
-    can either: the rest are never scored.
+    can either: the rest are never scored. Papers a profile lifts are visited in a second
+    line, best first by their score with the profile's points, and the two lines are
+    merged: the next paper of either line is the one whose bound is higher, so the bound
+    still falls as the walk goes on.
     """
     if top == 0:
         return []
     match_weight = week.weights.match
-    reach = match_weight if terms else 0.0
+    reach = (match_weight if terms else 0.0) + _BOUND_SLACK
+    lifted = lift.lifted(week, paper_ids)
+    skip = {p.paper_id for _key, p in lifted}
     kept: list[float] = []  # the ``top`` best rounded scores so far, lowest first
     keyed: list[tuple[tuple[float, int, int, float, str, int], _Prepared, float]] = []
-    for p in week.by_base:
-        if paper_ids is not None and p.paper_id not in paper_ids:
-            continue
-        bound = round(p.base_score, _SCORE_DIGITS) + reach + _BOUND_SLACK
+    base = week.by_base
+    a = b = 0
+    while True:
+        while a < len(base) and (
+            base[a].paper_id in skip
+            or (paper_ids is not None and base[a].paper_id not in paper_ids)
+        ):
+            a += 1
+        if a < len(base) and (
+            b == len(lifted) or round(base[a].base_score, _SCORE_DIGITS) > lifted[b][0]
+        ):
+            p = base[a]
+            bound = round(p.base_score, _SCORE_DIGITS) + reach
+            a += 1
+        elif b < len(lifted):
+            bound, p = lifted[b]
+            bound += reach
+            b += 1
+        else:
+            break
         if len(kept) == top and bound < kept[0]:
             break
         share = _share(p, terms) if terms else 0.0
-        points = match_weight * share
-        score = math.fsum((*p.points, points)) if points != 0 else p.base_score
+        score = _score(p, match_weight * share, lift.points(p.paper_id))
         rounded = round(score, _SCORE_DIGITS)
         keyed.append(((-rounded, *p.tail), p, score))
         if len(kept) < top:
@@ -279,7 +371,7 @@ def _rank_along_base(
         elif rounded > kept[0]:
             heapq.heapreplace(kept, rounded)
     best = heapq.nsmallest(top, keyed, key=lambda k: k[0])
-    return [_finish(p, score, terms, match_weight) for _, p, score in best]
+    return [_finish(p, score, terms, match_weight, lift) for _, p, score in best]
 
 
 def _rank_exhaustive(
@@ -287,6 +379,7 @@ def _rank_exhaustive(
     terms: tuple[_Term, ...],
     top: int,
     paper_ids: Collection[int] | None,
+    lift: _Lift,
 ) -> list[Scored]:
     """Score every (allowed) paper of the week and keep the ``top`` best."""
     match_weight = week.weights.match
@@ -296,11 +389,10 @@ def _rank_exhaustive(
     keyed: list[tuple[tuple[float, int, int, float, str, int], _Prepared, float]] = []
     for p in pool:
         share = _share(p, terms) if terms else 0.0
-        points = match_weight * share
-        score = math.fsum((*p.points, points)) if points != 0 else p.base_score
+        score = _score(p, match_weight * share, lift.points(p.paper_id))
         keyed.append(((-round(score, _SCORE_DIGITS), *p.tail), p, score))
     best = heapq.nsmallest(top, keyed, key=lambda k: k[0])
-    return [_finish(p, score, terms, match_weight) for _, p, score in best]
+    return [_finish(p, score, terms, match_weight, lift) for _, p, score in best]
 
 
 # --- scoring one candidate -----------------------------------------------------------------
@@ -511,8 +603,11 @@ def _prepare(
     )
 
 
-def _finish(p: _Prepared, score: float, terms: tuple[_Term, ...], match_weight: float) -> Scored:
-    """The ranked paper with its reasons: the prepared ones plus ``match``, most first."""
+def _finish(
+    p: _Prepared, score: float, terms: tuple[_Term, ...], match_weight: float, lift: _Lift
+) -> Scored:
+    """The ranked paper with its reasons: the prepared ones plus ``match`` and ``profile``,
+    most first."""
     reasons = list(p.before)
     if terms:
         share, matched = _match(p, terms)
@@ -521,11 +616,27 @@ def _finish(p: _Prepared, score: float, terms: tuple[_Term, ...], match_weight: 
             more = len(matched) - len(shown)
             label = "matches " + ", ".join(shown) + (f" +{more}" if more else "")
             reasons.append(Reason(code="match", label=label, points=match_weight * share))
+    lifted = lift.points(p.paper_id)
+    if lifted != 0 and lift.profile is not None:
+        liked = lift.profile.because(p.paper_id)
+        label = (
+            f"like *{_title(liked)}*, which this channel liked"
+            if liked
+            else "like what this channel liked"
+        )
+        reasons.append(Reason(code="profile", label=label, points=lifted))
     reasons += p.after
     reasons.sort(key=lambda r: (-r.points, _CODE_RANK.get(r.code, len(_CODE_ORDER))))
     if p.fallback is not None:
         reasons.append(p.fallback)
     return Scored(p.candidate, score, tuple(reasons))
+
+
+def _title(title: str) -> str:
+    """A liked paper's title short enough for a reason, without marks that would end its
+    emphasis early."""
+    text = clean_text(title).replace("*", "")
+    return text if len(text) <= _TITLE_MAX else text[: _TITLE_MAX - 1].rstrip() + "…"
 
 
 def _best_curated(

@@ -26,6 +26,7 @@ from bot.actions import SLACK_DOWN
 from bot.app import create_app
 from bot.config import BotSettings
 from bot.server import MAX_BODY_BYTES, create_web_app
+from digests.query import parse_query
 from digests.store import Store
 from tests.fakeslack import BOT_TOKEN, TEAM, FakeSlack
 from tests.slackbot import (
@@ -530,3 +531,36 @@ def test_serve_starts_without_bolts_unused_token_warning(tmp_path: Path, db_url:
             _, logged = server.communicate(timeout=30)
     assert "will be unused" not in logged, logged
     assert "Traceback" not in logged, logged
+
+
+def test_profile_shows_what_the_channel_taught_and_only_admins_reset_it(bot: Bot) -> None:
+    bot.command("profile")
+    assert "has no profile yet" in bot.next_response()["text"]
+    hits = bot.store.search(parse_query("tag:Alignment", now=NOW)).hits
+    liked, muted = hits[0], hits[1]
+    bot.store.set_verdicts(TEAM, CHANNEL, MEMBER, {liked.paper_id: "like"}, origin="click", now=NOW)
+    bot.store.set_verdicts(TEAM, CHANNEL, ADMIN, {muted.paper_id: "mute"}, origin="click", now=NOW)
+    # The same channel id in another workspace: never shown here.
+    bot.store.set_verdicts(
+        "T0OTHER", CHANNEL, "U9", {muted.paper_id: "like"}, origin="click", now=NOW
+    )
+
+    bot.command("profile")
+    shown = bot.next_response()
+    assert shown["response_type"] == "ephemeral"
+    listed = texts(shown)
+    assert "*Liked (1)*" in listed and liked.title[:40] in listed
+    assert "*Muted, never posted here again (1)*" in listed and muted.title[:40] in listed
+    assert "Strongest terms:" in listed
+
+    bot.command("profile reset", user=MEMBER)
+    assert "only paperbot admins" in bot.next_response()["text"]
+    assert len(bot.store.channel_feedback([(TEAM, CHANNEL)])[(TEAM, CHANNEL)]) == 2
+    bot.command("profile reset", user=ADMIN)
+    done = bot.next_response()
+    assert done["response_type"] == "in_channel" and "2 verdicts forgotten" in done["text"]
+    assert bot.store.channel_feedback([(TEAM, CHANNEL)])[(TEAM, CHANNEL)] == []
+    assert len(bot.store.channel_feedback([("T0OTHER", CHANNEL)])[("T0OTHER", CHANNEL)]) == 1
+    wrong = bot.command("profile colour").json()
+    assert wrong["response_type"] == "ephemeral"
+    assert "unknown word colour after profile" in wrong["text"]

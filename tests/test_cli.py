@@ -11,6 +11,7 @@ import subprocess
 import sys
 import unicodedata
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,11 @@ class Paperbot:
         self.env = env
         self.runner = CliRunner()
 
-    def __call__(self, *args: str, ok: bool = True, columns: int = 120) -> Result:
+    def __call__(
+        self, *args: str, ok: bool = True, columns: int = 120, input: str | None = None
+    ) -> Result:
         env = {**self.env, "COLUMNS": str(columns)}
-        result = self.runner.invoke(cli, list(args), env=env, catch_exceptions=False)
+        result = self.runner.invoke(cli, list(args), env=env, catch_exceptions=False, input=input)
         if ok:
             assert result.exit_code == 0, result.output
         return result
@@ -705,3 +708,57 @@ def test_profile_import_takes_the_one_workspace_the_store_serves(
     out = paperbot("profile", "import", "--channel", "C1", str(ids)).output
     assert out.startswith("1 entry (list): 1 liked")
     assert _import_likes(paperbot) == {library_store["dpo"]: "cli"}
+
+
+def test_a_channels_digest_and_profile_from_the_command_line(
+    paperbot: Paperbot, db_url: str
+) -> None:
+    from digests.identity import display_title
+    from digests.store import Store
+    from digests.weeks import parse_week, week_bounds
+
+    add_demo_sources(paperbot)
+    week = ("--week", "2024-W40", "--format", "json")
+    unknown = paperbot("digest", "--channel", "C1", *week, ok=False)
+    assert "channel C1 has no profile or subscription in any workspace" in unknown.output
+    today = json.loads(paperbot("digest", *week).output)["items"]
+    store = Store.open(db_url)
+    try:
+        start, end = week_bounds(parse_week("2024-W40"), "UTC")
+        papers = {
+            display_title(c.paper.title, c.paper.aliases): c.paper
+            for c in store.week_candidates(start, end)
+        }
+        first, last = papers[today[0]["title"]].paper_id, papers[today[-1]["title"]].paper_id
+        muted, liked = papers[today[0]["title"]].title, papers[today[-1]["title"]].title
+        at = datetime(2024, 10, 1, tzinfo=UTC)
+        store.set_verdicts("T1", "C1", "U1", {last: "like"}, origin="click", now=at)
+        store.set_verdicts("T1", "C1", "U2", {first: "mute"}, origin="click", now=at)
+        store.set_verdicts("T2", "C1", "U9", {first: "like"}, origin="click", now=at)
+    finally:
+        store.dispose()
+
+    several = paperbot("digest", "--channel", "C1", *week, ok=False)
+    assert "channel C1 is in 2 workspaces: T1, T2" in several.output
+    shaped = json.loads(paperbot("digest", "--channel", "C1", "--team", "T1", *week).output)
+    titles = [i["title"] for i in shaped["items"]]
+    assert today[0]["title"] not in titles  # muted: never this channel's again
+    assert any("which this channel liked" in i["why"] for i in shaped["items"])
+    assert "1 marked not for this channel" not in shaped["notice"]  # the digest is full
+
+    shown = paperbot("profile", "show", "--channel", "C1", "--team", "T1").output
+    assert "1 liked" in shown and liked in shown
+    assert "1 muted (never posted here again)" in shown and muted in shown
+    assert "Strongest terms: " in shown and "last changed 2024-10-01 00:00 UTC" in shown
+
+    kept = paperbot("profile", "reset", "--channel", "C1", "--team", "T1", input="n\n")
+    assert "Nothing was reset." in kept.output
+    assert "1 liked" in paperbot("profile", "show", "--channel", "C1", "--team", "T1").output
+    gone = paperbot("profile", "reset", "--channel", "C1", "--team", "T1", "--yes").output
+    assert "reset: 2 verdicts forgotten" in gone
+    empty = paperbot("profile", "show", "--channel", "C1", "--team", "T1").output
+    assert "has no profile yet" in empty and "Last reset" in empty
+    # The other workspace's channel of the same id kept its own.
+    assert "1 liked" in paperbot("profile", "show", "--channel", "C1", "--team", "T2").output
+    after = json.loads(paperbot("digest", "--channel", "C1", "--team", "T1", *week).output)
+    assert [i["title"] for i in after["items"]] == [i["title"] for i in today]

@@ -23,6 +23,8 @@ from bot.commands import (
     Poll,
     ProfileImport,
     RemoveSource,
+    ResetProfile,
+    ShowProfile,
     Subscribe,
     Unsubscribe,
     is_admin_command,
@@ -289,3 +291,12 @@ def test_parsing_a_command_imports_no_scheduler_store_or_network_library() -> No
         check=True,
     )
     assert done.stdout.split() == []
+
+
+def test_profile_shows_for_anyone_and_resets_for_admins() -> None:
+    assert parse("profile") == ShowProfile() and not is_admin_command(ShowProfile())
+    assert parse("Profile RESET") == ResetProfile() and is_admin_command(ResetProfile())
+    for text, word in (("profile reset now", "now"), ("profile delete", "delete")):
+        with pytest.raises(CommandError) as e:
+            parse(text)
+        assert e.value.term == word and "`/paper profile reset`" in str(e.value)

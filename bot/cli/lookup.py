@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -182,6 +183,12 @@ def print_digest(rt: Runtime, digest: Digest, fmt: str) -> None:
     show_default=True,
     help="text for the terminal, blocks for the Slack messages, json for the ranking.",
 )
+@click.option(
+    "--channel",
+    help="Build the digest this channel would get: its subscription's filter (unless terms "
+    "are given), its profile and what it was already sent. Not archived.",
+)
+@click.option("--team", help="The channel's workspace (needed only when the id is in several).")
 @click.option("--list", "list_", is_flag=True, help="List archived digests (text or json).")
 @click.option("--show", "show_id", type=int, help="Show an archived digest again, as built.")
 @click.pass_context
@@ -193,6 +200,8 @@ def digest(
     top: int,
     lang: str | None,
     fmt: str,
+    channel: str | None,
+    team: str | None,
     list_: bool,
     show_id: int | None,
 ) -> None:
@@ -202,7 +211,12 @@ def digest(
     archived (again only when it changed): --list shows past digests and --show ID prints
     one again as it was built, so neither takes query terms, --week, --tz, --top or --lang.
     """
-    from digests.digest import DigestRequest, build_and_archive
+    from digests.digest import (
+        DigestRequest,
+        build_and_archive,
+        build_digest,
+        load_profiles,
+    )
     from digests.weeks import YEARS, parse_week, week_bounds, week_of
 
     rt = ctx.find_object(Runtime)
@@ -217,6 +231,8 @@ def digest(
                 ("--tz", tz is not None),
                 ("--top", ctx.get_parameter_source("top") is not ParameterSource.DEFAULT),
                 ("--lang", lang is not None),
+                ("--channel", channel is not None),
+                ("--team", team is not None),
                 ("--show", list_ and show_id is not None),
                 ("--format blocks", list_ and fmt == "blocks"),  # the archive is no message
             )
@@ -255,6 +271,41 @@ def digest(
             lang=lang,
             summary_chars=rt.settings.summary_chars,
         )
+        if team is not None and channel is None:
+            raise click.UsageError("--team goes with --channel", ctx=ctx)
+        if channel is not None:
+            from bot.cli.profile import resolve_team
+
+            team_id = resolve_team(rt, channel, team)
+            subs = rt.store.list_subscriptions(team_id=team_id, channel_id=channel)
+            if q is None and subs:
+                if len(subs) > 1:
+                    rt.err.print(
+                        f"channel {channel} has {len(subs)} subscriptions; "
+                        f"using #{subs[0].id}'s filter (give terms to use another)"
+                    )
+                sub_text = subs[0].query
+                q = parse_query(sub_text, now=now, tz=subs[0].tz) if sub_text else None
+            profile = load_profiles(rt.store, [(team_id, channel)], now=now)[(team_id, channel)]
+            request = replace(
+                request, query=q, team_id=team_id, channel_id=channel, profile=profile
+            )
+            if subs:
+                # The subscription's size and language unless the command gives its own.
+                if ctx.get_parameter_source("top") is ParameterSource.DEFAULT:
+                    request = replace(request, top=subs[0].top)
+                if lang is None:
+                    request = replace(request, lang=subs[0].lang)
+            # What the channel would get, shown, not archived: nothing was posted.
+            preview = build_digest(
+                rt.store,
+                request,
+                now=now,
+                summarizer=make_summarizer(rt),
+                weights=rt.settings.rank_weights,
+            )
+            print_digest(rt, preview, fmt)
+            return
         built = build_and_archive(
             rt.store,
             request,

@@ -1,4 +1,4 @@
-"""``paperbot profile``: what a channel's profile is made of, from the command line."""
+"""``paperbot profile``: seed, see and reset what a channel's feedback taught paperbot."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import BinaryIO
 
 import click
+from rich.table import Table
 
 from bot.cli.runtime import (
     Runtime,
@@ -22,10 +23,46 @@ from bot.cli.runtime import (
 )
 from digests.library_import import CLI_USER, MAX_LIBRARY_BYTES, nothing_readable, too_large
 
+__all__ = ["profile", "resolve_team"]
+
+
+def resolve_team(rt: Runtime, channel: str, team: str | None) -> str:
+    """The workspace a command means: ``--team`` when given, else the only one in which
+    the channel has a profile or a subscription, else the only one the store serves
+    (several or none: say so)."""
+    if team:
+        return team
+    teams = rt.store.channel_teams(channel)
+    if len(teams) == 1:
+        return teams[0]
+    if teams:
+        fail(
+            f"channel {channel} is in {len(teams)} workspaces: {', '.join(teams)}",
+            hint="give --team to choose one",
+        )
+    known = sorted({s.team_id for s in rt.store.list_subscriptions(active_only=False)})
+    if len(known) == 1:
+        return known[0]
+    if not known:
+        fail(
+            f"channel {channel} has no profile or subscription in any workspace",
+            hint="check the channel id (like C0123ABCD), or give --team T…",
+        )
+    fail(
+        f"channel {channel} is in none of the workspaces the store serves: {', '.join(known)}",
+        hint="give --team to choose one",
+    )
+
+
+_CHANNEL = click.option("--channel", required=True, help="The channel's id, like C0123ABCD.")
+_TEAM = click.option(
+    "--team", help="The workspace's id (needed only when the store serves several)."
+)
+
 
 @click.group()
 def profile() -> None:
-    """A channel's interest profile: the papers it liked, and where they came from."""
+    """A channel's interest profile: seed it from a library, see it, reset it."""
 
 
 def _read_limited(file: BinaryIO, limit: int, size: int | None) -> bytes:
@@ -39,24 +76,9 @@ def _read_limited(file: BinaryIO, limit: int, size: int | None) -> bytes:
     return data
 
 
-def _known_team(rt: Runtime, team: str | None) -> str:
-    """``--team``, else the one workspace the store has subscriptions in."""
-    if team:
-        return team
-    teams = sorted({s.team_id for s in rt.store.list_subscriptions(active_only=False)})
-    if len(teams) == 1:
-        return teams[0]
-    if not teams:
-        fail("Say which Slack workspace with --team T…: no channel has subscribed yet.")
-    fail(f"Say which Slack workspace with --team: the store knows {', '.join(teams)}.")
-
-
 @profile.command("import")
-@click.option("--channel", required=True, help="The Slack channel id (C…) whose profile to seed.")
-@click.option(
-    "--team",
-    help="The Slack workspace id (T…); needed only when the store serves several workspaces.",
-)
+@_CHANNEL
+@_TEAM
 @click.option("--dry-run", is_flag=True, help="Read and look up the entries, change nothing.")
 @click.argument("file", type=click.File("rb"))
 @pass_runtime
@@ -94,7 +116,7 @@ def import_(rt: Runtime, channel: str, team: str | None, dry_run: bool, file: Bi
     if (nothing := nothing_readable(library)) is not None:
         fail(f"{file.name}: {nothing}")
     with readable_errors():
-        team_id = _known_team(rt, team)
+        team_id = resolve_team(rt, channel, team)
         arxiv = Enricher(
             rt.store,
             fetch=fetch_settings_for(rt.settings),
@@ -126,3 +148,67 @@ def import_(rt: Runtime, channel: str, team: str | None, dry_run: bool, file: Bi
     rt.out.print(report.summary(), markup=False, highlight=False)
     for item in report.unresolved:
         print_wrapped(rt.out, str(item), first="  ", rest="    ")
+
+
+@profile.command()
+@_CHANNEL
+@_TEAM
+@click.pass_context
+def show(ctx: click.Context, channel: str, team: str | None) -> None:
+    """Show a channel's liked and muted papers, its strongest terms and when it changed."""
+    from digests.digest import profile_report
+
+    rt = ctx.find_object(Runtime)
+    assert rt is not None
+    with readable_errors():
+        team_id = resolve_team(rt, channel, team)
+        report = profile_report(rt.store, (team_id, channel), now=rt.clock())
+    out = rt.out
+    if report.empty:
+        out.print(f"Channel {channel} ({team_id}) has no profile yet: no likes, mutes or imports.")
+        if report.reset_at is not None:
+            out.print(f"Last reset {report.reset_at:%Y-%m-%d %H:%M} UTC.")
+        return
+    changed = f"{report.changed_at:%Y-%m-%d %H:%M} UTC" if report.changed_at else "never"
+    out.print(f"Profile of channel {channel} ({team_id}), last changed {changed}")
+    if report.liked:
+        table = Table(title=f"{len(report.liked)} liked", title_justify="left", expand=False)
+        table.add_column("paper", overflow="fold")
+        table.add_column("votes", justify="right")
+        for title, votes in report.liked:
+            table.add_row(title, str(votes))
+        out.print(table)
+    if report.muted:
+        table = Table(
+            title=f"{len(report.muted)} muted (never posted here again)", title_justify="left"
+        )
+        table.add_column("paper", overflow="fold")
+        for title in report.muted:
+            table.add_row(title)
+        out.print(table)
+    if report.terms:
+        out.print("Strongest terms: " + ", ".join(report.terms), soft_wrap=False)
+
+
+@profile.command()
+@_CHANNEL
+@_TEAM
+@click.option("--yes", is_flag=True, help="Reset without asking.")
+@click.pass_context
+def reset(ctx: click.Context, channel: str, team: str | None, yes: bool) -> None:
+    """Forget every like, mute and import of a channel (saved papers stay)."""
+    rt = ctx.find_object(Runtime)
+    assert rt is not None
+    with readable_errors():
+        team_id = resolve_team(rt, channel, team)
+        if not yes and not click.confirm(
+            f"Forget every like, mute and import of channel {channel} ({team_id})?",
+            default=False,
+        ):
+            rt.out.print("Nothing was reset.")
+            return
+        gone = rt.store.reset_profile(team_id, channel, now=rt.clock())
+    rt.out.print(
+        f"Profile of channel {channel} ({team_id}) reset: "
+        f"{gone} verdict{'s' if gone != 1 else ''} forgotten."
+    )

@@ -151,7 +151,12 @@ def _left_out(digest: Digest) -> list[str]:
             "already posted to this channel",
         ),
         (
-            w.unsent - digest.candidates,
+            w.muted,
+            "all marked not for this channel",
+            "marked not for this channel",
+        ),
+        (
+            w.unsent - w.muted - digest.candidates,
             "all first announced before this subscription's first week",
             "first announced before this subscription's first week",
         ),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, tuple_
 
@@ -17,13 +18,24 @@ from digests.model import (
     Verdict,
 )
 from digests.normalize import arxiv_abs_url
-from digests.schema import feedback, paper_tags, papers, profiles, saved_papers, tags
+from digests.profile import ProfilePaper
+from digests.schema import (
+    feedback,
+    paper_tags,
+    papers,
+    profiles,
+    saved_papers,
+    subscriptions,
+    tags,
+)
 from digests.store.base import StoreBase
 from digests.store.bulk import among
 
 Channel = tuple[str, str]  # (team_id, channel_id)
 
 VERDICTS: tuple[Verdict, ...] = ("like", "mute")
+# Papers read per statement: SQLite's bound parameters are limited.
+_PAPERS_CHUNK = 5000
 
 
 class FeedbackStore(StoreBase):
@@ -121,22 +133,29 @@ class FeedbackStore(StoreBase):
             return found
         with self.engine.connect() as conn:
             for chunk in _chunks(sorted(set(channels)), 500):
+                f = feedback.c
                 stmt = (
-                    select(feedback)
-                    .where(tuple_(feedback.c.team_id, feedback.c.channel_id).in_(chunk))
-                    .order_by(feedback.c.created_at, feedback.c.id)
-                )
-                for row in conn.execute(stmt).mappings():
-                    key = (row["team_id"], row["channel_id"])
-                    found[key].append(
+                    select(
+                        f.team_id, f.channel_id, f.user_id, f.paper_id, f.verdict, f.origin,
+                        f.created_at,
+                    )
+                    .where(tuple_(f.team_id, f.channel_id).in_(chunk))
+                    .order_by(f.created_at, f.id)
+                )  # fmt: skip
+                # A channel's rows repeat a few strings thousands of times: keep one each.
+                same: dict[str, str] = {}
+                for team_id, channel_id, user, pid, verdict, origin, at in conn.execute(stmt):
+                    team = same.setdefault(team_id, team_id)
+                    channel = same.setdefault(channel_id, channel_id)
+                    found[(team, channel)].append(
                         Feedback(
-                            team_id=row["team_id"],
-                            channel_id=row["channel_id"],
-                            user_id=row["user_id"],
-                            paper_id=int(row["paper_id"]),
-                            verdict=row["verdict"],
-                            origin=row["origin"],
-                            created_at=row["created_at"],
+                            team,
+                            channel,
+                            same.setdefault(user, user),
+                            int(pid),
+                            "like" if verdict == "like" else "mute",
+                            same.setdefault(origin, origin),
+                            at,
                         )
                     )
         return found
@@ -155,6 +174,54 @@ class FeedbackStore(StoreBase):
                 for team, channel, pid in conn.execute(stmt):
                     found[(team, channel)].add(int(pid))
         return found
+
+    def profile_papers(
+        self, paper_ids: Iterable[int], *, titles_only: Collection[int] = ()
+    ) -> dict[int, ProfilePaper]:
+        """What a profile reads of each paper (title, abstract, tag slugs); of the papers in
+        ``titles_only``, the title alone. Papers no longer in the store are missing."""
+        ids = sorted(set(paper_ids))
+        found: dict[int, ProfilePaper] = {}
+        slugs: dict[int, list[str]] = defaultdict(list)
+        whole = [pid for pid in ids if pid not in titles_only]
+        titled = [pid for pid in ids if pid in titles_only]
+        with self.engine.connect() as conn:
+            for i in range(0, len(titled), _PAPERS_CHUNK):
+                part = titled[i : i + _PAPERS_CHUNK]
+                stmt = select(papers.c.id, papers.c.title).where(among(conn, papers.c.id, part))
+                for pid, title in conn.execute(stmt):
+                    found[int(pid)] = ProfilePaper(int(pid), title, title)
+            rows: list[Any] = []
+            for i in range(0, len(whole), _PAPERS_CHUNK):
+                part = whole[i : i + _PAPERS_CHUNK]
+                rows += conn.execute(
+                    select(papers.c.id, papers.c.title, papers.c.abstract).where(
+                        among(conn, papers.c.id, part)
+                    )
+                ).all()
+                tagged = conn.execute(
+                    select(paper_tags.c.paper_id, tags.c.slug)
+                    .join(tags, tags.c.id == paper_tags.c.tag_id)
+                    .where(among(conn, paper_tags.c.paper_id, part))
+                    .order_by(paper_tags.c.paper_id, tags.c.slug)
+                )
+                for pid, slug in tagged:
+                    slugs[int(pid)].append(slug)
+        for pid, title, abstract in rows:
+            found[int(pid)] = ProfilePaper(
+                int(pid), title, f"{title}\n{abstract or ''}", tuple(slugs.get(int(pid), ()))
+            )
+        return found
+
+    def channel_teams(self, channel_id: str) -> list[str]:
+        """The workspaces in which a channel of this id has a profile or a subscription:
+        which team a command naming only the channel means."""
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for table in (profiles, subscriptions):
+                stmt = select(table.c.team_id).where(table.c.channel_id == channel_id)
+                found.update(conn.execute(stmt.distinct()).scalars())
+        return sorted(found)
 
     def profile_state(self, team_id: str, channel_id: str) -> ProfileState | None:
         """When the channel's profile last changed and was last reset; None if never."""
