@@ -518,6 +518,12 @@ def _cut(text: str, max_chars: int) -> str:
     body = next(
         (body for cut in _cuts(text, limit) if cut and (body := _clean_end(text[:cut]))), ""
     )
+    if not body:
+        # Tidying took everything (a bracket opened before the first word): the words
+        # as they are read better than one of them cut.
+        cut = next((i for i in range(limit, 0, -1) if _is_word_break(text, i)), None)
+        kept = text[:cut].rstrip() if cut else ""
+        body = kept if any(c.isalnum() for c in kept) else ""
     # The first word (with any marks before it) longer than the room: the only case
     # where a word is cut, since a cut before it would leave nothing to read.
     return (body or text[:limit]) + ELLIPSIS

@@ -685,6 +685,13 @@ def test_extractive_properties_on_paper_like_text(text: str, max_chars: int) -> 
     _check(text, max_chars)
 
 
+def test_a_bracket_before_the_first_word_does_not_make_a_word_cut() -> None:
+    # Closing the bracket would leave nothing; cutting inside "000000000000" is worse
+    # than leaving the bracket open after whole words.
+    texts = [SummaryText("… [ 0000 000000000000", "abstract")]
+    assert extractive_summary(texts, max_chars=20) == "… [ 0000…"
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(), st.integers(min_value=20, max_value=1000))
 def test_extractive_properties_on_any_text(text: str, max_chars: int) -> None:
