@@ -20,12 +20,14 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 
 from bot.actions import SLACK_DOWN
 from bot.app import create_app
 from bot.config import BotSettings
 from bot.server import MAX_BODY_BYTES, create_web_app
+from digests.index import index_papers
+from digests.schema import papers
 from digests.store import Store
 from tests.fakeslack import BOT_TOKEN, TEAM, FakeSlack
 from tests.slackbot import (
@@ -114,6 +116,23 @@ def test_unknown_term_is_named_in_an_ephemeral_error(bot: Bot) -> None:
     assert "tag:" in body["text"]
     time.sleep(0.2)
     assert bot.slack.calls_to("response_url") == []
+
+
+def test_like_answers_with_similar_papers_and_names_an_unknown_one(bot: Bot) -> None:
+    index_papers(bot.store, clock=clock)
+    with bot.store.engine.connect() as conn:
+        target = conn.execute(
+            select(papers.c.arxiv_id).where(papers.c.title.like("%Reward Models Disagree%"))
+        ).scalar_one()
+    bot.command(f"like:{target}")
+    message = bot.next_response()
+    assert "similar to Reward Models Disagree" in texts(message)
+    assert "paper_share" in buttons(message)
+    bot.command("like:2401.99999 since:4w")
+    answer = bot.next_response()
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"].startswith("like:2401.99999: no such paper in paperbot yet")
+    assert "blocks" not in answer
 
 
 # -- subscriptions -------------------------------------------------------------------------
