@@ -92,18 +92,7 @@ class SimilarStore(TagStore):
         """The papers like the one ``ref`` names; ``within``: the query's other conditions
         on ``papers``, which the papers must meet; ``need``: how many a page of them wants
         (the scan runs when the pool has fewer). Raises ``UnknownPaper``."""
-        kind, value = ref
-        column = {"id": papers.c.arxiv_id, "doi": papers.c.doi, "url": papers.c.url_key}[kind]
-        row = conn.execute(
-            select(papers.c.id, papers.c.title).where(column == value).order_by(papers.c.id)
-        ).first()
-        if row is None:
-            raise UnknownPaper(
-                f"like:{value}: no such paper in paperbot yet — it knows the papers its "
-                f"sources have listed; try again once one lists it, or look it up with id:{value}",
-                term=f"like:{value}",
-            )
-        target = int(row.id)
+        target, title = self._like_target(conn, ref)
         sig = self._signatures(conn, [target]).get(target) or {}
         scores: dict[int, float] = {}
         if sig:
@@ -132,7 +121,28 @@ class SimilarStore(TagStore):
                 for pid, s in self._exact(conn, sig, newest).items():
                     if s >= SIMILARITY_FLOOR:
                         scores[pid] = s
-        return Similar(paper_id=target, title=str(row.title), scores=scores)
+        return Similar(paper_id=target, title=title, scores=scores)
+
+    def check_like(self, ref: LikeRef) -> None:
+        """Raise ``UnknownPaper`` unless the store has the paper ``ref`` names (what a
+        subscription's ``like:`` is checked with when it is made)."""
+        with self.engine.connect() as conn:
+            self._like_target(conn, ref)
+
+    def _like_target(self, conn: Connection, ref: LikeRef) -> tuple[int, str]:
+        """The id and title of the paper ``like:`` names, found as ``id:`` finds it."""
+        kind, value = ref
+        column = {"id": papers.c.arxiv_id, "doi": papers.c.doi, "url": papers.c.url_key}[kind]
+        row = conn.execute(
+            select(papers.c.id, papers.c.title).where(column == value).order_by(papers.c.id)
+        ).first()
+        if row is None:
+            raise UnknownPaper(
+                f"like:{value}: no such paper in paperbot yet — it knows the papers its "
+                f"sources have listed; try again once one lists it, or look it up with id:{value}",
+                term=f"like:{value}",
+            )
+        return int(row.id), str(row.title)
 
     def _pool(self, conn: Connection, sig: Signature, *, exclude: int) -> list[int]:
         """The ``like_pool`` papers with the most weight in common with ``sig`` among those
