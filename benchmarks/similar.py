@@ -120,6 +120,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         scores = per_tag[t] or [0.0]
         table.add_row(t, str(len(scores)), f"{statistics.mean(scores):.0%}", f"{base[t]:.0%}")
     console.print(table)
+    rare = [t for t, scores in per_tag.items() if scores and base[t] < 0.5]
+    if rare:
+        console.print(
+            f"tags rarer than half ({len(rare)}): mean precision@{args.k} "
+            f"{statistics.mean(statistics.mean(per_tag[t]) for t in rare):.1%} "
+            f"(random: {statistics.mean(base[t] for t in rare):.1%})"
+        )
     pairs = [s for scores in per_tag.values() for s in scores]
     randoms = [base[t] for t, scores in per_tag.items() for _ in scores]
     console.print(

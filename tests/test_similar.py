@@ -273,6 +273,8 @@ def test_an_unknown_paper_is_named_and_changes_nothing(store: Store) -> None:
     assert str(caught.value).startswith("like:2401.99999: no such paper in paperbot yet")
     with pytest.raises(QueryError, match=r"like:10\.1234/nothing: no such paper"):
         store.search(parse_query("like:10.1234/nothing", now=NOW))
+    with pytest.raises(QueryError, match="no such paper"):  # whatever the other terms
+        store.search(parse_query("like:2401.99999 tag:NoSuchTag", now=NOW))
     assert store.unindexed_count() == 0
 
 

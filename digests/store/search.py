@@ -110,9 +110,12 @@ class SearchStore(SimilarStore):
         to tell whether there is more), and why each is there: most alike first (ties
         newest first), or newest or top first among them (``SimilarStore.similar_to``)."""
         assert query.like is not None
+        if where is None:  # another term matches nothing; an unknown paper is still named
+            self._like_target(conn, query.like)
+            return [], {}
         need = query.offset + query.limit + 1
-        similar = self.similar_to(conn, query.like, where or (), need=need)
-        if where is None or not similar.scores:
+        similar = self.similar_to(conn, query.like, where, need=need)
+        if not similar.scores:
             return [], {}
         ids = list(similar.scores)
         stmt = select(
