@@ -44,7 +44,7 @@ from digests.store.tags import TagStore
 log = logging.getLogger(__name__)
 
 # The papers that weigh a term most, read for each of a signature's terms.
-LIKE_POSTINGS = 300
+LIKE_POSTINGS = 150
 # How many of the pool's best get their exact similarity.
 LIKE_POOL = 300
 # When the other terms of a query keep too few of the pool: their newest matches scored.
