@@ -60,6 +60,7 @@ from digests.digest import (  # noqa: E402
 )
 from digests.fetch import FetchSettings  # noqa: E402
 from digests.gcpause import collector_paused  # noqa: E402
+from digests.index import index_papers  # noqa: E402
 from digests.ingest import ingest_document, poll_sources  # noqa: E402
 from digests.model import ParseContext, SourceKind, SourceSpec  # noqa: E402
 from digests.query import parse_query  # noqa: E402
@@ -116,6 +117,8 @@ class Context:
     db: str  # sqlite | postgresql
     repeat: int
     quick: bool
+    # Seconds the lookup scenario may spend backfilling like:'s signatures (None: all).
+    index_budget: float | None = None
     figures: list[Figure] = field(default_factory=list)
     sizes: dict[str, str] = field(default_factory=dict)
 
@@ -803,10 +806,54 @@ def _add_latency(
     ctx.add(Figure("lookup", f"{name} p99", "ms", runs_p99, target, ok99))
 
 
+def _lookup_index(ctx: Context, store: Store) -> None:
+    """The signatures of ``like:`` for the large store: backfilled (a store built before
+    them, or just built), timed, and the papers and seconds so far kept beside the cached
+    store, so that a backfill cut short by ``--index-budget`` goes on in a later run."""
+    papers = 50_000 if ctx.quick else 1_000_000
+    record = DATA / f"lookup_{papers}-index-{ctx.db}.json"
+    kept = json.loads(record.read_text()) if record.exists() else {"papers": 0, "seconds": 0.0}
+    waiting = store.unindexed_count()
+    if waiting and ctx.index_budget != 0:
+        console.print(f"indexing {waiting:,} papers for like: (kept afterwards)…")
+        t = time.perf_counter()
+        done = 0
+
+        def said(n: int) -> None:
+            nonlocal done
+            done += n
+            if done % 100_000 < n:
+                console.print(f"  {done:,} indexed, {time.perf_counter() - t:.0f} s")
+                _keep(done, time.perf_counter() - t)
+
+        def _keep(n: int, seconds: float) -> None:
+            total = {"papers": kept["papers"] + n, "seconds": kept["seconds"] + seconds}
+            record.write_text(json.dumps(total))
+
+        report = index_papers(store, clock=lambda: NOW, budget=ctx.index_budget, on_batch=said)
+        _keep(report.indexed, time.perf_counter() - t)
+        console.print(f"  indexed {report.indexed:,}, {report.left:,} left")
+    left = store.unindexed_count()
+    if record.exists():
+        kept = json.loads(record.read_text())
+        name = f"like: signatures backfilled ({kept['papers']:,} papers"
+        name += f", {left:,} left)" if left else ")"
+        ctx.add(Figure("lookup", name, "s", [kept["seconds"]]))
+        rate = kept["papers"] / kept["seconds"] if kept["seconds"] else 0.0
+        ctx.add(Figure("lookup", "like: backfill rate", "papers/s", [rate]))
+
+
+def _like_targets(ctx: Context) -> list[str]:
+    """Papers spread over the large store, each named by a like: in turn."""
+    papers = 50_000 if ctx.quick else 1_000_000
+    return [datagen.arxiv_id(1 + (i * 7919) % papers) for i in range(1, 41)]
+
+
 def scenario_lookup(ctx: Context) -> None:
-    """/paper-style lookups on the large store: a tag, English and Japanese free text, and
-    ``paperbot query`` from start to exit."""
+    """/paper-style lookups on the large store: a tag, English and Japanese free text,
+    like: alone and with other terms, and ``paperbot query`` from start to exit."""
     store, url = _lookup_store(ctx)
+    _lookup_index(ctx, store)
     size_mb = db_size(store) / 1e6
     ctx.add(Figure("lookup", "database size on disk", "MB", [size_mb]))
     queries = {
@@ -832,8 +879,24 @@ def scenario_lookup(ctx: Context) -> None:
             runs_p50.append(statistics.median(times))
             runs_p99.append(_percentile(times, 99))
         _add_latency(ctx, f"store.search {q!r}", runs_p50, runs_p99, p50_max, p99_max)
+    # like: names a different paper on every search (each its own pool of postings).
+    targets = _like_targets(ctx)
+    likes = ("like:ID", "like:ID since:4w -tag:Survey", "like:ID tag:Alignment sort:new")
+    for form in likes:
+        runs_p50, runs_p99 = [], []
+        for _ in range(ctx.repeat):
+            times = []
+            for i in range(samples):
+                q = form.replace("ID", targets[i % len(targets)])
+                t = time.perf_counter()
+                page = store.search(parse_query(q, now=NOW))
+                times.append(1000 * (time.perf_counter() - t))
+                assert page.hits or form != "like:ID", q
+            runs_p50.append(statistics.median(times))
+            runs_p99.append(_percentile(times, 99))
+        _add_latency(ctx, f"store.search {form!r}", runs_p50, runs_p99, None, 300)
     store.dispose()
-    _http_lookups(ctx, url, samples=samples)
+    _http_lookups(ctx, url, samples=samples, like=f"like:{targets[0]}")
     cli = shutil.which("paperbot", path=str(Path(sys.executable).parent)) or "paperbot"
     env = {**os.environ, "DATABASE_URL": url, "PAPERBOT_DATA_DIR": str(DATA / "cli")}
     walls = []
@@ -931,7 +994,7 @@ def _signed_command(text_: str, response_url: str, now: float) -> tuple[bytes, d
     return body.encode(), headers
 
 
-def _http_lookups(ctx: Context, url: str, *, samples: int) -> None:
+def _http_lookups(ctx: Context, url: str, *, samples: int, like: str) -> None:
     """``/paper`` over real HTTP: a signed slash command to the running bot, timed until
     its answer reaches the ``response_url`` (the fake Slack records the arrival time).
 
@@ -942,6 +1005,7 @@ def _http_lookups(ctx: Context, url: str, *, samples: int) -> None:
         "tag:Alignment": (50, 150),
         "reward model": (None, 300),
         "強化学習": (None, 300),
+        like: (None, 300),
     }
     with FakeSlack() as slack, running_bot(url, slack.api_url, slack.token) as port:
         endpoint = f"http://127.0.0.1:{port}/slack/events"
@@ -1594,6 +1658,13 @@ def main() -> None:
         "--quick", action="store_true", help="smaller data for a smoke run (not target-valid)"
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per scenario (default 3)")
+    parser.add_argument(
+        "--index-budget",
+        type=float,
+        default=None,
+        help="seconds the lookup scenario may backfill like:'s signatures (default: all; "
+        "0: none, measure the store as it is)",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -1613,7 +1684,9 @@ def main() -> None:
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("benchmarks", total=len(dbs) * len(names))
         for db in dbs:
-            ctx = runs[db] = Context(db=db, repeat=max(1, args.repeat), quick=args.quick)
+            ctx = runs[db] = Context(
+                db=db, repeat=max(1, args.repeat), quick=args.quick, index_budget=args.index_budget
+            )
             for name in names:
                 progress.update(task, description=f"{db}: {name}")
                 ran[(db, name)] = {

@@ -238,6 +238,8 @@ def subscribe(store: Store, cmd: Subscribe, who: Invocation, *, now: datetime) -
         return Reply(
             "Digests go to channels: run `/paper subscribe` in the channel that should get them."
         )
+    if cmd.query.like is not None:
+        store.check_like(cmd.query.like)  # an unknown paper: one line, nothing subscribed
     wanted = (cmd.query_text, cmd.weekday, cmd.time, cmd.tz)
     for sub in store.list_subscriptions(team_id=who.team_id, channel_id=who.channel_id):
         if (sub.query, sub.weekday, sub.time, sub.tz) == wanted:

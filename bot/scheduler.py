@@ -6,8 +6,8 @@
          runs in one fan-out (bot.fanout) | poll due sources | start enrichment
          | tell admins | claim and prepare the runs due before the next tick
 
-Enrichment from the arXiv API (``digests.enrich``) runs on a thread of its own: the tick
-starts it and never waits for it.
+Enrichment from the arXiv API (``digests.enrich``) and the signatures of ``like:``
+(``digests.index``) run on threads of their own: the tick starts them and never waits.
 
 Only the holder of the ``scheduler`` lease works. The rules that keep every week posted
 once (leases, claim lifetime, prepare-ahead) are in docs/architecture.md; when a
@@ -47,6 +47,7 @@ from bot.fanout import (
 from digests.calendar import due_week, next_run
 from digests.enrich import Enricher
 from digests.errors import ConfigError
+from digests.index import index_papers
 from digests.ingest import SourceReport, fetch_settings_for, poll_sources
 from digests.model import SourceInfo, Subscription
 from digests.store import Store
@@ -65,6 +66,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "scheduler"
+# A background indexing run stops starting batches after this many seconds.
+INDEX_BUDGET = 120.0
 # Health values that mean "an admin should look at this source".
 UNHEALTHY = frozenset({"failing", "empty", "stale"})
 # Deliveries in these states are settled: the scheduler never asks for them again.
@@ -267,6 +270,7 @@ class Scheduler:
         notify: Callable[[str], None] | None = None,
         workers: int = 8,
         enrichment: Background | None = None,
+        indexing: Background | None = None,
     ) -> None:
         if tick_seconds <= 0 or timedelta(seconds=tick_seconds) * 2 > lease_ttl:
             # Renewing at least twice per lease keeps one slow tick from losing it.
@@ -286,6 +290,7 @@ class Scheduler:
         self.notify = notify
         self.workers = workers
         self.enrichment = enrichment
+        self.indexing = indexing
         # While a tick works, the lease is renewed this often (several times per lease).
         self.renew_every = min(tick_seconds, lease_ttl.total_seconds() / 4)
         self._lock = threading.Lock()  # one tick at a time, whoever calls it
@@ -621,12 +626,15 @@ class Scheduler:
     def _start_enrichment(self, t: _Tick) -> None:
         """After the polls: start a background run when they brought papers, when the
         last run left work, or on the first tick; never wait for it."""
-        background = self.enrichment
-        if background is None:
-            return
         brought = any(r.new or r.updated for r in t.polled)
-        if brought or background.more:
+        background = self.enrichment
+        if background is not None and (brought or background.more):
             t.enrichment_started = background.start()
+        # Signatures for like: (``digests.index``) of what polls and enrichment changed:
+        # started every tick, as enrichment changes texts on its own time; a run with
+        # nothing to do is one read of a small partial index.
+        if self.indexing is not None:
+            self.indexing.start()
 
     def _notify_health(self, t: _Tick) -> None:
         try:
@@ -680,8 +688,9 @@ class Scheduler:
         aps, self._aps = self._aps, None
         if aps is not None:
             aps.shutdown(wait=wait)
-        if self.enrichment is not None:
-            self.enrichment.stop()
+        for background in (self.enrichment, self.indexing):
+            if background is not None:
+                background.stop()
         with self._lock:
             self._hand_back_ahead("the scheduler shut down")
         try:
@@ -776,6 +785,12 @@ def build_scheduler(
 
         enrichment = Background("enrich", enrich, store=store, holder=name, clock=clock)
 
+    def index(stop: threading.Event) -> bool:
+        report = index_papers(store, clock=clock, budget=INDEX_BUDGET, stop=stop.is_set)
+        return report.left > 0
+
+    indexing = Background("index", index, store=store, holder=name, clock=clock)
+
     return Scheduler(
         store=store,
         deliverer=deliverer,
@@ -785,4 +800,5 @@ def build_scheduler(
         notify=deliverer.notify_admins,
         workers=settings.core.delivery_workers,
         enrichment=enrichment,
+        indexing=indexing,
     )

@@ -196,6 +196,7 @@ class PaperHit:
     links: Links = field(default_factory=Links)
     title_alt: str | None = None
     aliases: tuple[str, ...] = ()  # short names curated lists use ("MEM1")
+    reason: str | None = None  # why a lookup found it, when it says more than a match
 
 
 # --- sources and storage -----------------------------------------------------------------

@@ -50,16 +50,20 @@ since:WHEN            from WHEN on: 2025-01-01, 2025-01-01T09:00, or back from n
 until:WHEN            before WHEN, same forms (a date includes that whole day)
 id:ID                 arXiv id (2403.04224, 2403.04224v2, math/0611800), DOI (10.1234/abc) or link
 arxiv:ID  doi:DOI     the same as id:
+like:ID               papers most like that one (same forms as id:), most alike first
 <link>                a pasted arXiv, doi.org or other paper link alone works like id:
 sort:relevance        best match first (the default when there are words to match)
 sort:new|top          newest first (the default otherwise) or best ranked first
 limit:N               how many results, 1-100 (default 10)
 offset:N              skip the first N results (default 0)"""
 
+# What a ``like:`` names: ("id" | "doi" | "url", its canonical form), as ``id:`` reads it.
+LikeRef = tuple[str, str]
+
 _SORTS: dict[str, Sort] = {"relevance": "relevance", "new": "new", "top": "top"}
-_KEYS = ("tag", "author", "source", "since", "until", "id", "sort", "limit", "offset")
+_KEYS = ("tag", "author", "source", "since", "until", "id", "like", "sort", "limit", "offset")
 _ALIASES = {"arxiv": "id", "doi": "id"}
-_SINGLE = frozenset({"since", "until", "sort", "limit", "offset"})
+_SINGLE = frozenset({"since", "until", "like", "sort", "limit", "offset"})
 
 _QUOTES = frozenset('"“”„‟＂〝〞')
 _COLONS = frozenset(":：")
@@ -83,6 +87,8 @@ _ID_FORM = (
     "id: takes an arXiv id (2403.04224, 2403.04224v2, math/0611800), "
     "a DOI (10.1234/abc) or a link (https://arxiv.org/abs/2403.04224)"
 )
+
+_LIKE_FORM = "like:" + _ID_FORM.removeprefix("id:")
 
 
 class Options(Mapping[str, str]):
@@ -134,6 +140,7 @@ class Query:
     ids: tuple[str, ...] = ()  # versionless arXiv ids
     dois: tuple[str, ...] = ()  # lowercased, no resolver prefix; never arXiv's own DOIs
     urls: tuple[str, ...] = ()  # canonical URLs (``normalize.canonical_url``) of other links
+    like: LikeRef | None = None  # the papers most like this one (``store.similar``)
     words: tuple[str, ...] = ()  # full-text: all must appear
     exclude_words: tuple[str, ...] = ()
     phrases: tuple[str, ...] = ()  # full-text: each must appear as written
@@ -148,7 +155,7 @@ class Query:
         free text to match (words or phrases) and newest first when there is not."""
         if self.sort is not None:
             return self.sort
-        return "relevance" if self.words or self.phrases else "new"
+        return "relevance" if self.words or self.phrases or self.like else "new"
 
     def is_empty(self) -> bool:
         """True when nothing narrows the search (sort, limit, offset and options aside)."""
@@ -162,6 +169,7 @@ class Query:
             or self.ids
             or self.dois
             or self.urls
+            or self.like is not None
             or self.words
             or self.exclude_words
             or self.phrases
@@ -186,6 +194,8 @@ class Query:
             parts.append(" ".join(text))
         if self.ids or self.dois or self.urls:
             parts.append(", ".join((*self.ids, *self.dois, *self.urls)))
+        if self.like is not None:
+            parts.append(f"like {self.like[1]}")
         if self.authors:
             parts.append("by " + ", ".join(self.authors))
         if self.sources:
@@ -210,6 +220,8 @@ class Query:
         out += [f"author:{_quote(a)}" for a in self.authors]
         out += [f"source:{_quote(s)}" for s in self.sources]
         out += [f"id:{_quote(i)}" for i in (*self.ids, *self.dois, *self.urls)]
+        if self.like is not None:
+            out.append(f"like:{_quote(self.like[1])}")
         if self.since is not None:
             out.append(f"since:{self.since_text or self.since.isoformat()}")
         if self.until is not None:
@@ -494,6 +506,7 @@ def parse_query(
     sort: Sort | None = None
     limit = DEFAULT_LIMIT
     offset = 0
+    like: LikeRef | None = None
     options: dict[str, str] = {}
 
     tokens = _tokenize(_scrub(text))
@@ -559,6 +572,10 @@ def parse_query(
             if link is None:
                 raise QueryError(f"{raw} is not an id. {_ID_FORM}", term=raw)
             b.add(f"{link[0]}s", link[1])
+        elif key == "like":
+            like = _resolve_link(value)
+            if like is None:
+                raise QueryError(f"{raw} is not an id. {_LIKE_FORM}", term=raw)
         elif key == "since":
             when, canonical = _resolve_when(
                 value, raw=raw, end=False, now=now, zone=zone, form=_SINCE_FORM
@@ -609,6 +626,7 @@ def parse_query(
         ids=b.get("ids"),
         dois=b.get("dois"),
         urls=b.get("urls"),
+        like=like,
         words=b.get("words"),
         exclude_words=b.get("exclude_words"),
         phrases=b.get("phrases"),
@@ -665,6 +683,7 @@ def _example(key: str) -> str:
         "since": "since:2w",
         "until": "until:2025-01-31",
         "id": "id:2403.04224",
+        "like": "like:2305.18290",
         "arxiv": "arxiv:2403.04224",
         "doi": "doi:10.1234/abc",
         "sort": "sort:top",

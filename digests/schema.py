@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -153,6 +154,15 @@ paper_search = Table(
         autoincrement=False,
     ),
     Column("search_text", Text, nullable=False),
+    # When the paper's signature (``paper_terms``) was computed; NULL until then and again
+    # whenever the search text changes: what the indexer has to do, in a partial index.
+    Column("terms_at", UTCDateTime),
+    Index(
+        "ix_paper_search_unindexed",
+        "paper_id",
+        sqlite_where=text("terms_at IS NULL"),
+        postgresql_where=text("terms_at IS NULL"),
+    ),
 )
 
 mentions = Table(
@@ -357,4 +367,34 @@ saved_papers = Table(
     Column("saved_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("team_id", "user_id", "paper_id"),
     Index("ix_saved_papers_paper", "paper_id"),
+)
+
+# -- "more like this": each paper's signature and the terms' document frequencies -----------
+
+# A paper's signature (``digests.similar``): its most telling terms, weights of unit length.
+# Read by term, strongest first, to find the papers most like one.
+paper_terms = Table(
+    "paper_terms",
+    metadata,
+    Column(
+        "paper_id",
+        Integer,
+        ForeignKey("papers.id", ondelete="CASCADE"),
+        nullable=False,
+        autoincrement=False,
+    ),
+    Column("term", String(64), nullable=False),
+    Column("weight", Float, nullable=False),
+    PrimaryKeyConstraint("paper_id", "term"),
+    Index("ix_paper_terms_term_weight", "term", "weight"),
+    sqlite_with_rowid=False,
+)
+
+# How many indexed papers use each term; the row of the empty term counts the papers.
+term_stats = Table(
+    "term_stats",
+    metadata,
+    Column("term", String(64), primary_key=True),
+    Column("df", Integer, nullable=False),
+    sqlite_with_rowid=False,
 )

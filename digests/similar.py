@@ -11,6 +11,7 @@ this" (``like:``) and a channel's interest profile.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 import re
@@ -23,6 +24,7 @@ __all__ = [
     "Signature",
     "cosine",
     "idf",
+    "paper_text",
     "signature",
     "term_counts",
 ]
@@ -64,6 +66,15 @@ _STOP = frozenset(
 )
 
 
+def paper_text(
+    title: str, title_alt: str | None, abstract: str | None, summaries: Iterable[str] = ()
+) -> str:
+    """The text a paper's terms are counted in: its titles and abstract, or the sources'
+    summaries when it has no abstract. Author names stay out: they say who, not what."""
+    body = [abstract] if abstract else list(dict.fromkeys(s for s in summaries if s))
+    return "\n".join(p for p in (title, title_alt, *body) if p)
+
+
 def idf(df: int, n: int) -> float:
     """How telling a term is that ``df`` of ``n`` papers use: rarer is more (smoothed, so a
     term no paper has yet counts as the rarest and one every paper has still counts a bit).
@@ -72,9 +83,12 @@ def idf(df: int, n: int) -> float:
 
 
 def _fold(word: str) -> str:
-    """A plural and its singular as one term: "models" -> "model", "policies" -> "policy"."""
+    """A plural and its singular as one term: "models" -> "model", "policies" -> "policy",
+    "patches" -> "patch"."""
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("ches", "shes", "sses", "xes")):
+        return word[:-2]
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "ics")):
         return word[:-1]
     return word
@@ -106,11 +120,12 @@ def signature(
 ) -> Signature:
     """The ``keep`` terms with the most tf-idf (``weight``: a term's idf), scaled so that
     the signature has unit length; ties go to the term that sorts first."""
-    scored = [
-        (t, (1.0 + math.log(c)) * weight(t)) for t, c in counts.items() if c > 0 and weight(t) > 0
-    ]
-    scored.sort(key=lambda tw: (-tw[1], tw[0]))
-    top = scored[:keep]
+    scored: list[tuple[float, str]] = []
+    for t, c in counts.items():
+        w = weight(t) if c > 0 else 0.0
+        if w > 0:
+            scored.append((-(1.0 + math.log(c)) * w, t))
+    top = [(t, -w) for w, t in heapq.nsmallest(keep, scored)]
     norm = math.sqrt(sum(w * w for _, w in top))
     if norm == 0:
         return {}

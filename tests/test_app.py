@@ -20,13 +20,15 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 
 from bot.actions import SLACK_DOWN
 from bot.app import create_app
 from bot.config import BotSettings
 from bot.server import MAX_BODY_BYTES, create_web_app
+from digests.index import index_papers
 from digests.query import parse_query
+from digests.schema import papers
 from digests.store import Store
 from tests.fakeslack import BOT_TOKEN, TEAM, FakeSlack
 from tests.slackbot import (
@@ -115,6 +117,35 @@ def test_unknown_term_is_named_in_an_ephemeral_error(bot: Bot) -> None:
     assert "tag:" in body["text"]
     time.sleep(0.2)
     assert bot.slack.calls_to("response_url") == []
+
+
+def test_like_answers_with_similar_papers_and_names_an_unknown_one(bot: Bot) -> None:
+    index_papers(bot.store, clock=clock)
+    with bot.store.engine.connect() as conn:
+        known = conn.execute(select(papers.c.arxiv_id, papers.c.title)).all()
+    # A demo paper with neighbours in the store (which ones depends on the demo's words).
+    target, title = next(
+        (ref, title)
+        for ref, title in known
+        if ref and bot.store.search(parse_query(f"like:{ref}", now=clock())).hits
+    )
+    bot.command(f"like:{target}")
+    message = bot.next_response()
+    assert f"similar to {title[:30]}" in texts(message)
+    assert "paper_share" in buttons(message)
+    bot.command("like:2401.99999 since:4w")
+    answer = bot.next_response()
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"].startswith("like:2401.99999: no such paper in paperbot yet")
+    assert "blocks" not in answer
+    # A subscription's filter takes like: too, once the paper is known.
+    bot.command("subscribe like:2401.99999 day:fri time:08:30")
+    assert "like:2401.99999: no such paper" in bot.next_response()["text"]
+    assert bot.store.list_subscriptions(team_id=TEAM, channel_id=CHANNEL) == []
+    bot.command(f"subscribe like:{target} -tag:Survey day:fri time:08:30")
+    assert f"`-tag:Survey like:{target}`" in bot.next_response()["text"]
+    [sub] = bot.store.list_subscriptions(team_id=TEAM, channel_id=CHANNEL)
+    assert sub.query == f"-tag:Survey like:{target}"
 
 
 # -- subscriptions -------------------------------------------------------------------------

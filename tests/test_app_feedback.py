@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from digests.index import index_papers
 from digests.render.controls import controlled_papers
 from tests.fakeslack import TEAM, Message
 from tests.slackbot import ADMIN, CHANNEL, MEMBER, Bot, buttons, texts
@@ -203,8 +205,8 @@ def test_lookup_results_carry_more_like_this_and_save(bot: Bot) -> None:
     assert bot.store.saved_count(TEAM, MEMBER) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="like: term lands with the similarity index")
 def test_more_like_this_runs_the_like_query(bot: Bot) -> None:
+    index_papers(bot.store, clock=lambda: datetime(2024, 10, 7, tzinfo=UTC))
     bot.command("2403.04224")
     similar = buttons(bot.next_response())["paper_similar"]
     bot.click("paper_similar", similar)

@@ -142,6 +142,25 @@ def add_demo_sources(paperbot: Paperbot) -> None:
     paperbot("poll")
 
 
+def test_poll_indexes_and_like_finds_alike_papers(paperbot: Paperbot) -> None:
+    add_demo_sources(paperbot)  # its poll computes the signatures
+    assert "Nothing to index" in paperbot("index").output
+    alignment = json.loads(paperbot("query", "tag:Alignment", "limit:50", "--json").output)
+    target = next(h["id"] for h in alignment if h["id"].startswith("arxiv:"))
+    ref = target.removeprefix("arxiv:")
+    found = json.loads(paperbot("query", f"like:{ref}", "--json").output)
+    assert found and target not in {h["id"] for h in found}
+    text = paperbot("query", f"like:{ref}", "limit:1").output
+    assert "similar to" in text
+    digest = paperbot("digest", f"like:{ref}", "--week", "2024-W40").output
+    assert "Top papers of the week" in digest
+    unknown = paperbot("query", "like:2401.99999", ok=False)
+    assert unknown.exit_code == 1 and "Traceback" not in unknown.output
+    assert "like:2401.99999: no such paper in paperbot yet" in unknown.output
+    bad = paperbot("digest", "like:nope", ok=False)
+    assert bad.exit_code != 0 and "like:nope is not an id" in bad.output
+
+
 def test_digest_formats_list_and_show(paperbot: Paperbot) -> None:
     add_demo_sources(paperbot)
 

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from bot.cli.demo import demo
 from bot.cli.enrich import enrich
+from bot.cli.index import index
 from bot.cli.lookup import digest, query
 from bot.cli.poll import poll
 from bot.cli.profile import profile
@@ -70,6 +71,7 @@ cli.add_command(db)
 cli.add_command(sources)
 cli.add_command(poll)
 cli.add_command(enrich)
+cli.add_command(index)
 cli.add_command(retag)
 cli.add_command(query)
 cli.add_command(digest)

@@ -107,6 +107,8 @@ def print_hits(out: Console, hits: Sequence[PaperHit], *, has_more: bool) -> Non
         if hit.tags:
             print_wrapped(out, " ".join(f"#{t}" for t in hit.tags[:10]), first=pad, rest=pad)
         print_wrapped(out, f"sources: {', '.join(hit.sources)}", first=pad, rest=pad)
+        if hit.reason:
+            print_wrapped(out, hit.reason, first=pad, rest=pad)
         if hit.summary:
             summary = " ".join(hit.summary.split())
             cut = f"{summary[:240]}{'…' if len(summary) > 240 else ''}"

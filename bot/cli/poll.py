@@ -35,6 +35,9 @@ EXIT_SOME_FAILED = 3
 def poll(rt: Runtime, names: tuple[str, ...]) -> None:
     """Poll sources now and print a report per source, then each failure in full.
 
+    The papers it brought then get their signatures for like: queries (as after
+    `paperbot index`).
+
     \b
     Exit status:
       0  every source was polled (or there are none)
@@ -55,6 +58,8 @@ def poll(rt: Runtime, names: tuple[str, ...]) -> None:
             )
         chosen = [s for s in chosen if not s.retired]
         reports = run_poll(rt, chosen)
+        if any(r.new or r.updated for r in reports):
+            run_index(rt)
     print_reports(rt.out, reports)
     failed = sum(1 for r in reports if not r.ok)
     if failed:
@@ -81,6 +86,16 @@ def run_poll(rt: Runtime, chosen: Sequence[SourceInfo]) -> list[SourceReport]:
             on_report=advance,
             around_batch=collector_paused,  # a one-shot command: no server shares the process
         )
+
+
+def run_index(rt: Runtime) -> None:
+    """The signatures of what the poll brought (``like:`` reads them), after it: a poll
+    never waits on them."""
+    from digests.index import index_papers
+
+    with progress_bar(rt, "indexing", total=rt.store.unindexed_count()) as progress:
+        task = progress.task_ids[0]
+        index_papers(rt.store, clock=rt.clock, on_batch=lambda n: progress.advance(task, n))
 
 
 def print_reports(out: Console, reports: Sequence[SourceReport]) -> None:

@@ -77,6 +77,7 @@ def _hit_blocks(hit: PaperHit, number: int, *, controls: bool = False) -> list[d
         lines.append(_fit(summary, _LOOKUP_SUMMARY_MAX, escape=True))
     sources = [c for c in map(_clean, hit.sources) if c]
     context = [
+        _fit(hit.reason, _TAGS_MAX, escape=True) if hit.reason else "",
         _hashtags(hit.tags, _TAGS_MAX, _LOOKUP_MAX_TAGS),
         _fit("via " + ", ".join(sources), _TAGS_MAX, escape=True) if sources else "",
         f"first seen {hit.first_seen:%Y-%m-%d}",

@@ -221,7 +221,8 @@ class PaperStore(TagStore):
         texts: list[tuple[int, dict[str, Any]]] = []
         for paper_id, (row, cols) in changes.items():
             if "search_text" in cols:
-                texts.append((paper_id, {"search_text": row["search_text"]}))
+                # A new text waits for its new signature (``store.similar``).
+                texts.append((paper_id, {"search_text": row["search_text"], "terms_at": None}))
             rest = {c: row[c] for c in cols if c != "search_text"}
             if rest:
                 rows.append((paper_id, rest))

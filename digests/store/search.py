@@ -40,7 +40,7 @@ from digests.schema import (
     tags,
 )
 from digests.store.bulk import among
-from digests.store.tags import TagStore
+from digests.store.similar import SimilarStore
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class SearchPage:
     has_more: bool
 
 
-class SearchStore(TagStore):
+class SearchStore(SimilarStore):
     """Queries over all papers, one page at a time."""
 
     def __init__(self, engine: Engine) -> None:
@@ -88,16 +88,55 @@ class SearchStore(TagStore):
         """Run a parsed query; one page of hits, best match, newest or top first."""
         with self.engine.connect() as conn:
             where = self._query_conditions(conn, query)
-            if where is None:
+            if query.like is not None:
+                ids, reasons = self._similar_ids(conn, query, where)
+            elif where is None:
                 return SearchPage(hits=(), has_more=False)
-            if query.order() == "relevance" and (query.words or query.phrases):
+            elif query.order() == "relevance" and (query.words or query.phrases):
                 ids = self._relevant_ids(conn, query, where)
             else:
                 ids = self._ordered_ids(conn, query, where)
             has_more = len(ids) > query.limit
             ids = ids[: query.limit]
             hits = self._hydrate(conn, ids)
+        if query.like is not None:
+            hits = [replace(h, reason=reasons.get(h.paper_id)) for h in hits]
         return SearchPage(hits=tuple(hits), has_more=has_more)
+
+    def _similar_ids(
+        self, conn: Connection, query: Query, where: Sequence[ColumnElement[bool]] | None
+    ) -> tuple[list[int], dict[int, str]]:
+        """One page of the papers like ``query.like`` that the other terms keep (plus one,
+        to tell whether there is more), and why each is there: most alike first (ties
+        newest first), or newest or top first among them (``SimilarStore.similar_to``)."""
+        assert query.like is not None
+        if where is None:  # another term matches nothing; an unknown paper is still named
+            self._like_target(conn, query.like)
+            return [], {}
+        need = query.offset + query.limit + 1
+        similar = self.similar_to(conn, query.like, where, need=need)
+        if not similar.scores:
+            return [], {}
+        ids = list(similar.scores)
+        stmt = select(
+            papers.c.id, papers.c.announced_at, papers.c.source_count, papers.c.max_upvotes
+        ).where(among(conn, papers.c.id, ids))
+        facts = {int(r.id): r for r in conn.execute(stmt)}
+        order = query.order()
+
+        def key(pid: int) -> tuple[Any, ...]:
+            r = facts[pid]
+            newest = (r.announced_at, pid)
+            if order == "new":
+                return newest
+            if order == "top":
+                return (r.source_count or 0, r.max_upvotes or 0, *newest)
+            return (round(similar.scores[pid], 6), *newest)
+
+        ranked = sorted(facts, key=key, reverse=True)
+        title = similar.title
+        reasons = {pid: f"similar to {title} ({similar.scores[pid]:.2f})" for pid in ranked}
+        return ranked[query.offset : need], reasons
 
     def _ordered_ids(
         self, conn: Connection, query: Query, where: Sequence[ColumnElement[bool]]

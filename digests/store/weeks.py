@@ -141,6 +141,7 @@ class WeekMatcher:
       (``tagged``, ``SearchStore._indexed_term``) and intersected with the week's papers;
     - authors and sources are compared with the texts the search compares (``author_text``,
       ``source_key``), read once for the week's papers;
+    - ``like:`` is ``SimilarStore.similar_to`` with the week as its other condition;
     - anything else (dates, ids, words matched on the search text) runs the search's
       condition for that one term over the week.
 
@@ -213,6 +214,17 @@ class WeekMatcher:
             with store.engine.connect() as conn:
                 found = {int(i) for i in conn.execute(looked_up).scalars()}
             return week & found if kind == "text" else week - found
+        if kind == "like":
+            # The search's own condition (``similar_to``), with the week as the other
+            # terms: the pool's papers in the week, and the week's newest scored as well.
+            in_window = exists().where(
+                mentions.c.paper_id == papers.c.id,
+                mentions.c.mentioned_at >= self.start,
+                mentions.c.mentioned_at < self.end,
+            )
+            with store.engine.connect() as conn:
+                similar = store.similar_to(conn, value, [in_window], need=len(week))
+            return week & set(similar.scores)
         if kind == "author":
             name = author_key(value)
             return {pid for pid, text_ in self._author_texts().items() if name in text_}
@@ -259,6 +271,8 @@ def _term_keys(q: Query) -> list[tuple[Any, ...]]:
         keys.append(("window", (q.since, q.until)))
     if q.ids or q.dois or q.urls:
         keys.append(("ids", (q.ids, q.dois, q.urls)))
+    if q.like is not None:
+        keys.append(("like", q.like))
     keys += [("text", t) for t in (*q.words, *q.phrases)]
     keys += [("-text", t) for t in (*q.exclude_words, *q.exclude_phrases)]
     return keys
