@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import sys
-from dataclasses import replace
 
 import click
 
 from bot.cli.runtime import (
     Runtime,
+    arxiv_now,
     pass_runtime,
     print_wrapped,
     progress_bar,
@@ -42,20 +41,10 @@ def enrich(rt: Runtime, limit: int) -> None:
       1  arXiv could not be reached (papers keep what their sources gave), or paperbot
          could not run
     """
-    from digests.enrich import Enricher, enrich_settings_for
-    from digests.ingest import fetch_settings_for
 
     offline: list[str] = []
     with readable_errors():
-        enricher = Enricher(
-            rt.store,
-            fetch=fetch_settings_for(rt.settings),
-            rules=rt.rules,
-            clock=rt.clock,
-            # Asked for now: no time budget (Ctrl-C keeps the requests already answered).
-            settings=replace(enrich_settings_for(rt.settings), budget=math.inf),
-            say_offline=offline.append,
-        )
+        enricher = arxiv_now(rt, offline.append)
         with progress_bar(rt, "asking arXiv") as progress:
             task = progress.task_ids[0]
             report = enricher.run(

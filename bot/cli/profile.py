@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
-import math
 import os
 import stat
-from dataclasses import replace
 from typing import BinaryIO
 
 import click
@@ -15,6 +13,7 @@ from rich.table import Table
 
 from bot.cli.runtime import (
     Runtime,
+    arxiv_now,
     fail,
     pass_runtime,
     print_wrapped,
@@ -99,8 +98,6 @@ def import_(rt: Runtime, channel: str, team: str | None, dry_run: bool, file: Bi
       0  imported (unresolved entries, if any, are listed)
       1  the file could not be read, or paperbot could not run
     """
-    from digests.enrich import Enricher, enrich_settings_for
-    from digests.ingest import fetch_settings_for
     from digests.library import decode_library, read_library
     from digests.library_import import import_library
 
@@ -117,15 +114,7 @@ def import_(rt: Runtime, channel: str, team: str | None, dry_run: bool, file: Bi
         fail(f"{file.name}: {nothing}")
     with readable_errors():
         team_id = resolve_team(rt, channel, team)
-        arxiv = Enricher(
-            rt.store,
-            fetch=fetch_settings_for(rt.settings),
-            rules=rt.rules,
-            clock=rt.clock,
-            # Asked for now: no time budget (Ctrl-C keeps what was already stored).
-            settings=replace(enrich_settings_for(rt.settings), budget=math.inf),
-            say_offline=lambda line: None,  # the report's failure is said below
-        )
+        arxiv = arxiv_now(rt, lambda line: None)  # the report says a failure below
         with progress_bar(rt, "importing", total=library.size) as progress:
             task = progress.task_ids[0]
             report = import_library(

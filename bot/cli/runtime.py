@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NoReturn
 
@@ -14,6 +15,8 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from rich.progress import Progress
+
+    from digests.enrich import Enricher
 
 from digests.errors import ConfigError, PaperbotError
 from digests.render import wrap_text
@@ -159,3 +162,20 @@ def progress_bar(rt: Runtime, label: str, total: int | None = None) -> Iterator[
     ) as progress:
         progress.add_task(label, total=total)
         yield progress
+
+
+def arxiv_now(rt: Runtime, say_offline: Callable[[str], None]) -> Enricher:
+    """The arXiv API client for a command run now: no time budget, since the operator
+    asked (Ctrl-C keeps what was already stored)."""
+    # Imported here: most commands never ask arXiv, and these load the fetch layer.
+    from digests.enrich import Enricher, enrich_settings_for  # noqa: PLC0415
+    from digests.ingest import fetch_settings_for  # noqa: PLC0415
+
+    return Enricher(
+        rt.store,
+        fetch=fetch_settings_for(rt.settings),
+        rules=rt.rules,
+        clock=rt.clock,
+        settings=replace(enrich_settings_for(rt.settings), budget=math.inf),
+        say_offline=say_offline,
+    )
