@@ -445,7 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sets = list(fixture_set(INTERESTS, FIXTURES / "labelled.json", later))
     notes = notes_set(args.seeds) if args.seeds.is_dir() else None
     if notes is None:
-        console.print(f"no paper-notes pages in {args.seeds}: only the fixture set is measured")
+        console.print(f"no paper-notes pages in {args.seeds}: only the fixtures are measured")
     else:
         sets.insert(0, notes)
     rows = [row for s in sets for row in evaluate(s, rules, models=args.models)]
