@@ -61,16 +61,14 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
-from topics import notes_labels  # noqa: E402
+from topics import notes_entries, notes_labels  # noqa: E402
 
-from digests.errors import PaperbotError  # noqa: E402
 from digests.model import (  # noqa: E402
     Candidate,
     Feedback,
     Links,
     MentionView,
     PaperHit,
-    ParseContext,
     Signals,
     SourceKind,
 )
@@ -85,7 +83,6 @@ from digests.profile import (  # noqa: E402
 from digests.query import parse_query  # noqa: E402
 from digests.rank import RankWeights, prepare_week, rank_prepared  # noqa: E402
 from digests.similar import cosine  # noqa: E402
-from digests.sources import detect_kind, parse_document  # noqa: E402
 from digests.topics import TopicRules, load_rules  # noqa: E402
 
 TOP = 10
@@ -141,25 +138,16 @@ class LabelledSet:
 def notes_set(seeds_dir: Path) -> LabelledSet | None:
     """The paper-notes pages, split at their median date."""
     items: dict[str, Item] = {}
-    for path in sorted(p for p in seeds_dir.iterdir() if p.is_file()):
-        data = path.read_bytes()
-        ctx = ParseContext()
-        try:
-            if detect_kind(data, ctx) not in (SourceKind.NOTES_HTML, SourceKind.NOTES_TEXT):
-                continue
-            doc = parse_document(data, ctx)
-        except PaperbotError:
+    for e in notes_entries(seeds_dir):
+        if e.published is None:
             continue
-        for e in doc.entries:
-            if e.published is None or e.title.casefold() in items:
-                continue
-            slugs = {t.slug for t in map(normalize_tag, e.tags) if t is not None}
-            if "alignment" in notes_labels(e.tags):
-                slugs.add("llm-alignment")
-            body = "\n".join(x for x in (e.abstract, e.summary, e.ai_summary) if x)
-            items[e.title.casefold()] = Item(
-                len(items) + 1, e.title, f"{e.title}\n{body}", e.published, frozenset(slugs)
-            )
+        slugs = {t.slug for t in map(normalize_tag, e.tags) if t is not None}
+        if "alignment" in notes_labels(e.tags):
+            slugs.add("llm-alignment")
+        body = "\n".join(x for x in (e.abstract, e.summary, e.ai_summary) if x)
+        items[e.title.casefold()] = Item(
+            len(items) + 1, e.title, f"{e.title}\n{body}", e.published, frozenset(slugs)
+        )
     if not items:
         return None
     ordered = sorted(items.values(), key=lambda i: (i.at, i.paper_id))

@@ -25,18 +25,17 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(ROOT)]
+sys.path[:0] = [str(HERE), str(ROOT)]
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+from topics import notes_entries  # noqa: E402
 
-from digests.errors import PaperbotError  # noqa: E402
 from digests.index import index_papers  # noqa: E402
 from digests.ingest import prepare  # noqa: E402
-from digests.model import Entry, ParseContext, SourceKind, SourceSpec  # noqa: E402
+from digests.model import Entry, SourceSpec  # noqa: E402
 from digests.normalize import normalize_tag  # noqa: E402
 from digests.query import parse_query  # noqa: E402
-from digests.sources import detect_kind, parse_document  # noqa: E402
 from digests.store import Store  # noqa: E402
 from digests.topics import TopicRules  # noqa: E402
 
@@ -46,24 +45,12 @@ NOW = datetime(2026, 12, 1, tzinfo=UTC)
 def labelled(seeds: Path) -> list[tuple[Entry, frozenset[str]]]:
     """Every notes entry once (by title), with a link to name it by and no tags; and its
     hand tags as slugs."""
-    found: dict[str, tuple[Entry, frozenset[str]]] = {}
-    for path in sorted(p for p in seeds.iterdir() if p.is_file()):
-        data = path.read_bytes()
-        ctx = ParseContext()
-        try:
-            if detect_kind(data, ctx) not in (SourceKind.NOTES_HTML, SourceKind.NOTES_TEXT):
-                continue
-            doc = parse_document(data, ctx)
-        except PaperbotError:
-            continue
-        for e in doc.entries:
-            key = e.title.casefold()
-            if key in found:
-                continue
-            slugs = frozenset(t.slug for t in map(normalize_tag, e.tags) if t is not None)
-            url = e.url or f"https://notes.example.org/{len(found)}"
-            found[key] = (replace(e, tags=(), url=url), slugs)
-    return list(found.values())
+    found: list[tuple[Entry, frozenset[str]]] = []
+    for e in notes_entries(seeds):
+        slugs = frozenset(t.slug for t in map(normalize_tag, e.tags) if t is not None)
+        url = e.url or f"https://notes.example.org/{len(found)}"
+        found.append((replace(e, tags=(), url=url), slugs))
+    return found
 
 
 def measure(store: Store, items: Sequence[tuple[Entry, frozenset[str]]], k: int, min_papers: int):

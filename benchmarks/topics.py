@@ -40,7 +40,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from digests.errors import PaperbotError  # noqa: E402
-from digests.model import ParseContext, SourceKind  # noqa: E402
+from digests.model import Entry, ParseContext, SourceKind  # noqa: E402
 from digests.normalize import normalize_tag  # noqa: E402
 from digests.sources import detect_kind, parse_document  # noqa: E402
 from digests.topics import TopicRules, load_rules, score_rules  # noqa: E402
@@ -78,9 +78,10 @@ def notes_labels(tags: Iterable[str]) -> frozenset[str]:
     )
 
 
-def notes_set(seeds: Path) -> list[Labelled]:
-    """The entries of every notes tag page under ``seeds``, once per title."""
-    found: dict[str, Labelled] = {}
+def notes_entries(seeds: Path) -> list[Entry]:
+    """The entries of every notes tag page under ``seeds``, once per title (the first
+    page's), as the parser reads them; the labelled sets of the benchmarks start here."""
+    found: dict[str, Entry] = {}
     for path in sorted(p for p in seeds.iterdir() if p.is_file()):
         data = path.read_bytes()
         ctx = ParseContext()
@@ -91,10 +92,17 @@ def notes_set(seeds: Path) -> list[Labelled]:
         except PaperbotError:
             continue
         for e in doc.entries:
-            # What ingest reads for topics (the notes have no abstract).
-            texts = (e.title, e.abstract, e.summary, e.ai_summary)
-            found.setdefault(e.title.casefold(), (e.title, texts, notes_labels(e.tags)))
+            found.setdefault(e.title.casefold(), e)
     return list(found.values())
+
+
+def notes_set(seeds: Path) -> list[Labelled]:
+    """The entries of every notes tag page under ``seeds``, once per title."""
+    return [
+        # What ingest reads for topics (the notes have no abstract).
+        (e.title, (e.title, e.abstract, e.summary, e.ai_summary), notes_labels(e.tags))
+        for e in notes_entries(seeds)
+    ]
 
 
 def fixture_set(path: Path) -> list[Labelled]:
