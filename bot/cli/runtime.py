@@ -168,8 +168,8 @@ def arxiv_now(rt: Runtime, say_offline: Callable[[str], None]) -> Enricher:
     """The arXiv API client for a command run now: no time budget, since the operator
     asked (Ctrl-C keeps what was already stored)."""
     # Imported here: most commands never ask arXiv, and these load the fetch layer.
-    from digests.enrich import Enricher, enrich_settings_for  # noqa: PLC0415
-    from digests.ingest import fetch_settings_for  # noqa: PLC0415
+    from digests.enrich import Enricher, enrich_settings_for
+    from digests.ingest import fetch_settings_for
 
     return Enricher(
         rt.store,
