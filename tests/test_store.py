@@ -21,7 +21,7 @@ from digests.store import (
     sqlite_version_problem,
 )
 from digests.topics import TopicRules, load_rules
-from tests.factories import arxiv, migrate
+from tests.factories import arxiv, migrate, utc
 
 NOW = datetime(2025, 8, 20, 12, 0, tzinfo=UTC)
 RULES = load_rules()
@@ -503,6 +503,8 @@ def test_retag_recomputes_rule_tags_and_keeps_source_and_category_tags(
         rules=load_rules(loose),
     )
     assert len(find(store, "tag:Alignment")) == 3
+    store.index_terms(now=utc(2025, 2, 1), limit=10)
+    assert store.unindexed_count() == 0
 
     seen: list[tuple[int, int]] = []
     counts = store.retag_papers(
@@ -510,6 +512,8 @@ def test_retag_recomputes_rule_tags_and_keeps_source_and_category_tags(
     )
 
     assert seen == [(3, 4), (4, 4)]
+    # Every paper's tags changed: each signature waits to be computed again.
+    assert store.unindexed_count() == 4
     assert sorted(find(store, "tag:Alignment")) == [
         "HMM-based word alignment in translation",  # the notes source's own tag stays
         "Safety alignment of chat models",
@@ -520,8 +524,10 @@ def test_retag_recomputes_rule_tags_and_keeps_source_and_category_tags(
     assert "Safety" in _tags_of(store, "Safety alignment of chat models")
     # Given: Efficiency and Safety; taken away: Alignment twice (rule), Old twice.
     assert (counts.papers, counts.changed, counts.added, counts.removed) == (4, 4, 2, 4)
+    store.index_terms(now=utc(2025, 2, 1), limit=10)
     again = store.retag_papers(RULES)
     assert (again.papers, again.changed, again.added, again.removed) == (4, 0, 0, 0)
+    assert store.unindexed_count() == 0
 
 
 def test_retag_reads_every_mention_of_a_paper(store: Store) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     func,
     select,
     text,
+    update,
 )
 
 from digests.model import (
@@ -22,6 +23,7 @@ from digests.model import (
 from digests.normalize import normalize_tag
 from digests.schema import (
     mentions,
+    paper_search,
     paper_tags,
     papers,
     tag_aliases,
@@ -239,6 +241,13 @@ class TagStore(StoreBase):
                 delete(paper_tags).where(
                     paper_tags.c.origin == RULE_ORIGIN, among(conn, paper_tags.c.paper_id, changed)
                 )
+            )
+            # Tags are terms of a paper's signature (``like:``, profiles): it waits to be
+            # computed again, as after a change of its text.
+            conn.execute(
+                update(paper_search)
+                .where(among(conn, paper_search.c.paper_id, changed))
+                .values(terms_at=None)
             )
         if new:
             columns = [list(c) for c in zip(*new, strict=True)]
