@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from digests.library import Library, LibraryEntry, LibraryFormat
+from digests.library import Library, LibraryEntry, LibraryFormat, LibraryProblem
 from digests.normalize import title_key
 from digests.store import KnownReferences, Store
 
@@ -27,7 +27,6 @@ __all__ = [
     "MAX_LIBRARY_BYTES",
     "ArxivPapers",
     "ImportReport",
-    "Unresolved",
     "import_library",
     "nothing_readable",
     "too_large",
@@ -93,26 +92,12 @@ class ArxivAnswer(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Unresolved:
-    """An entry that liked nothing, and why."""
-
-    number: int
-    line: int
-    label: str
-    reason: str
-
-    def __str__(self) -> str:
-        label = f" {self.label}" if self.label else ""
-        return f"entry {self.number} (line {self.line}){label}: {self.reason}"
-
-
-@dataclass(frozen=True, slots=True)
 class ImportReport:
     format: LibraryFormat
     entries: int  # every entry of the file, readable or not
     liked: tuple[int, ...]  # paper ids, each once, in the file's order
     duplicates: int  # entries naming a paper an earlier entry already named
-    unresolved: tuple[Unresolved, ...]  # in the file's order
+    unresolved: tuple[LibraryProblem, ...]  # in the file's order
     fetched: int = 0  # papers the store lacked, added from arXiv's answers
     to_fetch: int = 0  # dry run: entries that would be looked up on arXiv
     arxiv_failure: str | None = None  # arXiv could not be asked (said once)
@@ -189,10 +174,10 @@ def import_library(
         ]
     liked: dict[int, None] = {}
     duplicates = 0
-    unresolved = [Unresolved(p.number, p.line, p.label, p.reason) for p in library.problems]
+    unresolved = list(library.problems)
     for entry, result in zip(entries, found, strict=True):
         if isinstance(result, str):
-            unresolved.append(Unresolved(entry.number, entry.line, entry.label, result))
+            unresolved.append(LibraryProblem(entry.number, entry.line, entry.label, result))
         elif result in liked:
             duplicates += 1
         else:

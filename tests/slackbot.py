@@ -131,33 +131,8 @@ class Bot:
         return self.post(body, "application/x-www-form-urlencoded")
 
     def action(self, action_id: str, value: str, *, user: str = MEMBER) -> httpx.Response:
-        payload = {
-            "type": "block_actions",
-            "team": {"id": TEAM, "domain": "example"},
-            "user": {"id": user, "username": "someone", "team_id": TEAM},
-            "api_app_id": "A0PAPERBOT",
-            "token": "unused",
-            "container": {
-                "type": "message",
-                "message_ts": "1700000000.000100",
-                "channel_id": CHANNEL,
-                "is_ephemeral": True,
-            },
-            "trigger_id": "1.2.3",
-            "channel": {"id": CHANNEL, "name": "general"},
-            "response_url": self.slack.response_url("action"),
-            "actions": [
-                {
-                    "action_id": action_id,
-                    "block_id": "b1",
-                    "type": "button",
-                    "value": value,
-                    "action_ts": "1700000001.000200",
-                }
-            ],
-        }
-        body = urlencode({"payload": json.dumps(payload)})
-        return self.post(body, "application/x-www-form-urlencoded")
+        """A button click on an ephemeral reply in the test channel."""
+        return self.click(action_id, value, user=user)
 
     def click(
         self,
